@@ -1,0 +1,210 @@
+/// Where the Celery broker's Redis lives, parsed from a URL:
+/// `redis://[user[:password]@]host[:port][/db]` or `unix:///path/redis.sock[?db=N]`.
+///
+/// `rediss://` is refused: hiredis 0.14 (the only one Debian 12 ships) has no TLS.
+public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
+    /// How to reach the server.
+    public enum Endpoint: Sendable, Hashable {
+        case tcp(host: String, port: Int)
+        case unix(path: String)
+    }
+
+    public var endpoint: Endpoint
+    /// The Redis database number (`SELECT`), 0 by default.
+    public var database: Int
+    /// The ACL user name (Redis 6+), if any.
+    public var username: String?
+    /// The password, if the URL carried one. Never printed: see `description`.
+    public var password: String?
+
+    public init(endpoint: Endpoint, database: Int = 0, username: String? = nil, password: String? = nil) {
+        self.endpoint = endpoint
+        self.database = database
+        self.username = username
+        self.password = password
+    }
+
+    /// The URL with any password replaced by `***`, safe to print and log.
+    public var description: String {
+        switch endpoint {
+        case let .tcp(host, port):
+            var auth = ""
+            if username != nil || password != nil {
+                auth = (username.map(Self.percentEncode) ?? "") + (password != nil ? ":***" : "") + "@"
+            }
+            let h = host.contains(":") ? "[\(host)]" : host
+            return "redis://\(auth)\(h):\(port)/\(database)"
+        case let .unix(path):
+            return "unix://\(path)" + (database != 0 ? "?db=\(database)" : "")
+        }
+    }
+
+    /// Parses a Redis URL, or throws an error naming what is wrong and what a valid URL looks like.
+    public static func parse(_ text: String) throws(RedisURLError) -> RedisURL {
+        func fail(_ problem: String) -> RedisURLError { RedisURLError(input: text, problem: problem) }
+        let s = text.trimmingWhitespace()
+        guard let schemeEnd = s.range(of: "://") else {
+            throw fail("is not a URL; write redis://host:6379/0 or unix:///run/redis/redis.sock")
+        }
+        let scheme = s[..<schemeEnd.lowerBound].lowercased()
+        let rest = s[schemeEnd.upperBound...]
+        switch scheme {
+        case "redis":
+            return try parseTCP(rest, fail: fail)
+        case "unix":
+            return try parseUnix(rest, fail: fail)
+        case "rediss":
+            throw fail("uses TLS, which batchctl's Redis client (hiredis 0.14) cannot speak; run a TLS sidecar such as stunnel or ghostunnel next to the controller and point batchctl at its plain local port, e.g. redis://127.0.0.1:6380/0 (see RUNBOOK.md, \"Redis over TLS\")")
+        default:
+            throw fail("has the unsupported scheme \"\(scheme)\"; use redis://host:6379/0 or unix:///run/redis/redis.sock")
+        }
+    }
+
+    private static func parseTCP(_ rest: Substring, fail: (String) -> RedisURLError) throws(RedisURLError) -> RedisURL {
+        if rest.contains("#") { throw fail("has a fragment (#...); remove it") }
+        if rest.contains("?") { throw fail("has query parameters; give the database as the path, e.g. redis://host:6379/2") }
+        let authority: Substring
+        let path: Substring
+        if let slash = rest.firstIndex(of: "/") {
+            authority = rest[..<slash]
+            path = rest[rest.index(after: slash)...]
+        } else {
+            authority = rest
+            path = ""
+        }
+        var username: String?
+        var password: String?
+        var hostPort = authority
+        if let at = authority.lastIndex(of: "@") {
+            let userinfo = authority[..<at]
+            hostPort = authority[authority.index(after: at)...]
+            if let colon = userinfo.firstIndex(of: ":") {
+                let user = userinfo[..<colon]
+                username = user.isEmpty ? nil : try decode(user, "user name", fail)
+                password = try decode(userinfo[userinfo.index(after: colon)...], "password", fail)
+            } else if !userinfo.isEmpty {
+                // kombu and redis-py read a lone userinfo as the password: redis://secret@host.
+                password = try decode(userinfo, "password", fail)
+            }
+        }
+        var host: Substring
+        var portText: Substring?
+        if hostPort.hasPrefix("[") {
+            guard let close = hostPort.firstIndex(of: "]") else { throw fail("has an unclosed [ in the IPv6 address") }
+            host = hostPort[hostPort.index(after: hostPort.startIndex)..<close]
+            let after = hostPort[hostPort.index(after: close)...]
+            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
+                throw fail("has text after the IPv6 address; write redis://[::1]:6379/0")
+            }
+        } else {
+            let colons = hostPort.filter { $0 == ":" }.count
+            if colons > 1 { throw fail("has an IPv6 address without brackets; write redis://[::1]:6379/0") }
+            if let colon = hostPort.firstIndex(of: ":") {
+                host = hostPort[..<colon]
+                portText = hostPort[hostPort.index(after: colon)...]
+            } else {
+                host = hostPort
+            }
+        }
+        guard !host.isEmpty else { throw fail("has no host; write redis://host:6379/0") }
+        if host.contains(where: { $0.isWhitespace || $0 == "/" }) { throw fail("has an invalid host \"\(host)\"") }
+        var port = 6379
+        if let portText {
+            guard let p = Int(portText), (1...65535).contains(p) else {
+                throw fail("has an invalid port \"\(portText)\"; use a number from 1 to 65535")
+            }
+            port = p
+        }
+        var database = 0
+        if !path.isEmpty {
+            guard let db = parseDatabase(path) else {
+                throw fail("has an invalid database \"\(path)\"; the path must be a database number such as /0")
+            }
+            database = db
+        }
+        return RedisURL(endpoint: .tcp(host: String(host), port: port), database: database, username: username, password: password)
+    }
+
+    private static func parseUnix(_ rest: Substring, fail: (String) -> RedisURLError) throws(RedisURLError) -> RedisURL {
+        if rest.contains("#") { throw fail("has a fragment (#...); remove it") }
+        var path = rest
+        var database = 0
+        if let q = rest.firstIndex(of: "?") {
+            path = rest[..<q]
+            for param in rest[rest.index(after: q)...].split(separator: "&", omittingEmptySubsequences: true) {
+                let kv = param.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard kv.count == 2, kv[0] == "db" else {
+                    throw fail("has an unknown parameter \"\(param)\"; only ?db=N is understood")
+                }
+                guard let db = parseDatabase(kv[1]) else {
+                    throw fail("has an invalid database \"\(kv[1])\"; use a number such as ?db=0")
+                }
+                database = db
+            }
+        }
+        if path.contains("@") { throw fail("has credentials; give the password through REDIS_PASSWORD or REDIS_PASSWORD_FILE") }
+        guard path.hasPrefix("/"), path.count > 1 else {
+            throw fail("needs an absolute socket path; write unix:///run/redis/redis.sock")
+        }
+        return RedisURL(endpoint: .unix(path: String(path)), database: database)
+    }
+
+    private static func parseDatabase(_ s: Substring) -> Int? {
+        guard !s.isEmpty, s.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(s), n <= 1_000_000 else { return nil }
+        return n
+    }
+
+    private static func decode(_ s: Substring, _ what: String, _ fail: (String) -> RedisURLError) throws(RedisURLError) -> String {
+        var bytes: [UInt8] = []
+        var it = Array(s.utf8)[...]
+        while let b = it.popFirst() {
+            if b == UInt8(ascii: "%") {
+                guard it.count >= 2, let v = UInt8(String(decoding: it.prefix(2), as: UTF8.self), radix: 16) else {
+                    throw fail("has a bad percent-escape in the \(what)")
+                }
+                bytes.append(v)
+                it = it.dropFirst(2)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func percentEncode(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            let c = Character(Unicode.Scalar(b))
+            if c.isASCII && (c.isLetter || c.isNumber || "-._~".contains(c)) { out.append(c) } else {
+                out += "%" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true)
+            }
+        }
+        return out
+    }
+}
+
+/// A Redis URL that could not be parsed.
+public struct RedisURLError: BatchctlFailure, Equatable {
+    /// The URL as given, with any password masked.
+    public let input: String
+    public let problem: String
+    public var kind: FailureKind { .badInput }
+
+    init(input: String, problem: String) {
+        self.input = RedisURLError.mask(input)
+        self.problem = problem
+    }
+    public var description: String { "\"\(input)\" \(problem)" }
+
+    /// Replaces the password part of `scheme://user:password@host` with `***`.
+    static func mask(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
+        let userinfo = rest[..<at]
+        // A lone userinfo (redis://secret@host) is the password itself.
+        guard let colon = userinfo.firstIndex(of: ":") else { return String(url[..<schemeEnd.upperBound]) + "***" + rest[at...] }
+        return String(url[..<schemeEnd.upperBound]) + userinfo[..<colon] + ":***" + rest[at...]
+    }
+}

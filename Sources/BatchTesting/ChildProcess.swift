@@ -1,0 +1,140 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A process started by a test, stopped by its pid: SIGTERM, then SIGKILL after a grace period.
+/// Output goes to files in `logDirectory` so a failing test can show it.
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: Int32
+    public let name: String
+    public let stdoutPath: String
+    public let stderrPath: String
+    private let process: Process
+    private let lock = NSLock()
+    private var stopped = false
+
+    /// Starts `executable` with `arguments`.
+    /// - Parameters:
+    ///   - name: used for log file names and messages.
+    ///   - environment: added to (and overriding) the current environment.
+    ///   - logDirectory: where `<name>.stdout` and `<name>.stderr` are written.
+    public init(name: String, executable: String, arguments: [String], environment: [String: String] = [:],
+                workingDirectory: String? = nil, logDirectory: String) throws {
+        self.name = name
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        stdoutPath = "\(logDirectory)/\(name).stdout"
+        stderrPath = "\(logDirectory)/\(name).stderr"
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        pid = process.processIdentifier
+    }
+
+    /// Whether the process is still running.
+    public var isRunning: Bool { process.isRunning }
+
+    /// The exit status once it has exited.
+    public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
+    /// What it wrote so far.
+    public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` to the process.
+    public func signal(_ signal: Int32) {
+        if process.isRunning { kill(pid, signal) }
+    }
+
+    /// Stops the process: SIGTERM, then SIGKILL if it is still running after `grace`. Waits for it to exit.
+    public func stop(grace: Duration = .seconds(5)) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !stopped else { return }
+        stopped = true
+        guard process.isRunning else { return }
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        if process.isRunning {
+            kill(pid, SIGKILL)
+        }
+        process.waitUntilExit()
+    }
+
+    /// Waits (bounded) for the process to exit by itself and returns its status, or nil on timeout.
+    public func waitForExit(timeout: Duration) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    deinit { stop(grace: .seconds(1)) }
+}
+
+/// Runs a command to completion (bounded by `timeout`) and returns its exit status and output.
+public struct CommandResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+public enum Command {
+    /// Runs `executable` with `arguments`, waiting at most `timeout`; kills it past that.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                           stdin: String? = nil, timeout: Duration = .seconds(60)) throws -> CommandResult {
+        let dir = try TemporaryDirectory(prefix: "cmd")
+        let child = try ChildProcessWithInput(executable: executable, arguments: arguments, environment: environment,
+                                              stdin: stdin, directory: dir.path)
+        return child.wait(timeout: timeout)
+    }
+}
+
+private struct ChildProcessWithInput {
+    let process = Process()
+    let out: String
+    let err: String
+
+    init(executable: String, arguments: [String], environment: [String: String], stdin: String?, directory: String) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        out = directory + "/stdout"
+        err = directory + "/stderr"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        if let stdin {
+            let inPath = directory + "/stdin"
+            _ = FileManager.default.createFile(atPath: inPath, contents: Data(stdin.utf8))
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        try process.run()
+    }
+
+    func wait(timeout: Duration) -> CommandResult {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { usleep(5_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        return CommandResult(status: process.terminationStatus,
+                             stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+}

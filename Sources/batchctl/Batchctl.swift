@@ -1,0 +1,77 @@
+import ArgumentParser
+import BatchCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct Batchctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batchctl",
+        abstract: "Claim, scale and release Celery batch queues on Kubernetes.",
+        discussion: """
+        batchctl replaces the batch-queue spreadsheet and the manual 'kubectl scale': a controller
+        scales each queue's worker Deployment within safe replica bands while the queue has work and
+        its reservation holds, and back to zero when it is idle, released or expired.
+
+        Exit status: 0 ok, 1 runtime failure, 2 bad usage or input, 3 conflict (held by someone
+        else), 4 forbidden.
+        """,
+        version: BatchctlVersion.current,
+        subcommands: [ConfigCommand.self]
+    )
+
+    /// Runs the command and turns every failure into a message and an exit status.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            Glibc.exit(Self.report(error))
+        }
+    }
+
+    /// Prints `error` where it belongs and returns the exit status for it.
+    static func report(_ error: any Error) -> Int32 {
+        if let failure = error as? any BatchctlFailure {
+            printError("error: \(failure.description)")
+            switch failure.kind {
+            case .runtime: return 1
+            case .badInput: return 2
+            case .conflict: return 3
+            case .forbidden: return 4
+            }
+        }
+        let code = exitCode(for: error)
+        let message = fullMessage(for: error)
+        if code == .success {
+            if !message.isEmpty { print(message) }
+            return 0
+        }
+        if !message.isEmpty { printError(message) }
+        // ArgumentParser uses 64 (EX_USAGE) for bad usage; batchctl promises 2.
+        return code == .validationFailure ? 2 : code.rawValue
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ line: String) {
+    var stderr = StandardError()
+    print(line, to: &stderr)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var bytes = Array(string.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import BatchCore
+import Foundation
+
+/// Finds, reads and validates the configuration and the secrets from the environment.
+enum ConfigFile {
+    struct Loaded {
+        var config: BatchConfig
+        var secrets: Secrets
+        /// The file name, or "embedded defaults".
+        var source: String
+    }
+
+    /// Loads `path`, else `$BATCHCTL_CONFIG`, else the embedded defaults.
+    static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Loaded {
+        let chosen = path ?? environment["BATCHCTL_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
+        var config = BatchConfig.defaults
+        var source = "embedded defaults"
+        if let chosen {
+            source = chosen
+            let text: String
+            do {
+                text = try String(contentsOfFile: chosen, encoding: .utf8)
+            } catch {
+                throw ConfigError(source: chosen, problems: [ConfigProblem(path: "", message: "cannot be read: \(Self.reason(error)); check the path, or leave it out to use the embedded defaults")])
+            }
+            config = try ConfigLoader.load(yaml: text, source: chosen)
+        }
+        let secrets = try Secrets.resolve(environment: environment) { file in
+            do {
+                return try String(contentsOfFile: file, encoding: .utf8)
+            } catch {
+                throw FileReadError(reason: Self.reason(error))
+            }
+        }
+        return Loaded(config: config, secrets: secrets, source: source)
+    }
+
+    struct FileReadError: Error, CustomStringConvertible {
+        let reason: String
+        var description: String { reason }
+    }
+
+    /// A short reason for a file error ("No such file or directory"), without Foundation's wrapping.
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
+           let message = strerror(Int32(underlying.code)) {
+            return String(cString: message)
+        }
+        if ns.domain == NSCocoaErrorDomain {
+            switch ns.code {
+            case NSFileReadNoSuchFileError: return "no such file"
+            case NSFileReadNoPermissionError: return "permission denied"
+            case NSFileReadInapplicableStringEncodingError: return "not UTF-8 text"
+            default: break
+            }
+        }
+        return ns.localizedDescription
+    }
+}

@@ -86,7 +86,7 @@ private struct Reader {
     /// Returns the mapping's entries by key, reporting unknown keys and non-string keys.
     mutating func mapping(_ node: Node, _ path: String, known: [String]) -> [(key: String, value: Node)]? {
         guard case let .mapping(m) = node else {
-            problem(path, "must be a mapping of \(known.joined(separator: ", ")), not \(kindName(node))")
+            problem(path, "\(path.isEmpty ? "the top level " : "")must be a mapping of \(known.joined(separator: ", ")), not \(kindName(node))")
             return nil
         }
         var out: [(String, Node)] = []

@@ -10,12 +10,9 @@ struct Batchctl: AsyncParsableCommand {
         commandName: "batchctl",
         abstract: "Claim, scale and release Celery batch queues on Kubernetes.",
         discussion: """
-        batchctl replaces the batch-queue spreadsheet and the manual 'kubectl scale': a controller
-        scales each queue's worker Deployment within safe replica bands while the queue has work and
-        its reservation holds, and back to zero when it is idle, released or expired.
+        batchctl replaces the batch-queue spreadsheet and the manual 'kubectl scale': a controller scales each queue's worker Deployment within safe replica bands while the queue has work and its reservation holds, and back to zero when it is idle, released or expired.
 
-        Exit status: 0 ok, 1 runtime failure, 2 bad usage or input, 3 conflict (held by someone
-        else), 4 forbidden.
+        Exit status: 0 ok, 1 runtime failure, 2 bad usage or input, 3 conflict (held by someone else), 4 forbidden.
         """,
         version: BatchctlVersion.current,
         subcommands: [ConfigCommand.self]

@@ -12,13 +12,9 @@ struct ConfigCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate a configuration file and print the effective configuration.",
             discussion: """
-            Reads FILE (or $BATCHCTL_CONFIG, or the embedded defaults when neither is given), checks
-            every key, and prints the configuration batchctl would run with, secrets masked. Keys left
-            out keep their defaults. On a problem it prints one line per problem, naming the key path,
-            the value and the rule, and exits with status 2.
+            Reads FILE (or $BATCHCTL_CONFIG, or the embedded defaults when neither is given), checks every key, and prints the configuration batchctl would run with, secrets masked. Keys left out keep their defaults. On a problem it prints one line per problem, naming the key path, the value and the rule, and exits with status 2.
 
-            Secrets are read from the environment, never from the file: REDIS_PASSWORD or
-            REDIS_PASSWORD_FILE, and BATCHCTL_WEBHOOK_URL or BATCHCTL_WEBHOOK_URL_FILE.
+            Secrets are read from the environment, never from the file: REDIS_PASSWORD or REDIS_PASSWORD_FILE, and BATCHCTL_WEBHOOK_URL or BATCHCTL_WEBHOOK_URL_FILE.
             """
         )
 

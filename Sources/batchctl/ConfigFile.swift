@@ -21,7 +21,7 @@ enum ConfigFile {
             do {
                 text = try String(contentsOfFile: chosen, encoding: .utf8)
             } catch {
-                throw ConfigError(source: chosen, problems: [ConfigProblem(path: "", message: "cannot be read: \(Self.reason(error)); check the path, or leave it out to use the embedded defaults")])
+                throw UnreadableConfig(path: chosen, reason: Self.reason(error), fromEnvironment: path == nil)
             }
             config = try ConfigLoader.load(yaml: text, source: chosen)
         }
@@ -33,6 +33,18 @@ enum ConfigFile {
             }
         }
         return Loaded(config: config, secrets: secrets, source: source)
+    }
+
+    /// The configuration file named on the command line or in $BATCHCTL_CONFIG cannot be read.
+    struct UnreadableConfig: BatchctlFailure {
+        let path: String
+        let reason: String
+        let fromEnvironment: Bool
+        var kind: FailureKind { .badInput }
+        var description: String {
+            let fix = fromEnvironment ? "fix $BATCHCTL_CONFIG or unset it" : "check the path"
+            return "cannot read the configuration file \(path): \(reason); \(fix), or leave it out to use the embedded defaults"
+        }
     }
 
     struct FileReadError: Error, CustomStringConvertible {

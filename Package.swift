@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // System libraries: a module map plus a shim header with typed wrappers for variadic C calls.
@@ -32,7 +33,10 @@ let package = Package(
         // Test support: real redis-server and other child processes on loopback, stopped by pid.
         .target(name: "BatchTesting"),
 
-        .testTarget(name: "BatchCoreTests", dependencies: ["BatchCore"]),
+        .testTarget(name: "BatchCoreTests", dependencies: [
+            "BatchCore",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         .testTarget(name: "BatchctlTests", dependencies: ["BatchCore", "BatchTesting"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,388 @@
+/// What the controller saw in Redis for one queue at one moment.
+public struct QueueObservation: Sendable, Hashable {
+    /// Σ LLEN over the queue's priority lists.
+    public var depth: Int
+    /// Entries of `unacked` routed to the queue (reserved, ETA, or running with acks_late).
+    public var inFlight: Int
+    /// Workers of the queue's Deployment whose heartbeat reports active tasks.
+    public var busyWorkers: Int
+
+    public init(depth: Int, inFlight: Int, busyWorkers: Int) {
+        self.depth = depth
+        self.inFlight = inFlight
+        self.busyWorkers = busyWorkers
+    }
+
+    /// Queued, in-flight or running work exists.
+    public var hasWork: Bool { depth + inFlight + busyWorkers > 0 }
+}
+
+/// Everything `decide` looks at for one queue. All of it is data: `decide` reads no clock and does no I/O.
+public struct DecideInput: Sendable {
+    /// The BatchQueue as last read (spec and the status the controller wrote before).
+    public var queue: BatchQueue
+    /// The Redis observation, or nil when Redis is unreachable or the data is stale.
+    public var observation: QueueObservation?
+    /// Why the observation is missing, for the condition message.
+    public var unknownReason: String
+    /// The worker Deployment's `spec.replicas` and `status.readyReplicas`, or nil when it does not exist.
+    public var deployment: (replicas: Int, readyReplicas: Int)?
+    /// Redis memory, for the orphaned-tasks message.
+    public var redisMemory: (used: Int64, max: Int64)?
+    /// The time of this pass.
+    public var now: KubeTime
+    /// Replicas still available under `totalReplicaBudget` for this queue (see `decideAll`).
+    public var budgetRemaining: Int
+
+    public init(queue: BatchQueue, observation: QueueObservation?, unknownReason: String = "Redis could not be read",
+                deployment: (replicas: Int, readyReplicas: Int)?, redisMemory: (used: Int64, max: Int64)? = nil,
+                now: KubeTime, budgetRemaining: Int) {
+        self.queue = queue
+        self.observation = observation
+        self.unknownReason = unknownReason
+        self.deployment = deployment
+        self.redisMemory = redisMemory
+        self.now = now
+        self.budgetRemaining = budgetRemaining
+    }
+}
+
+/// Why `decide` chose what it chose; used in logs, events, metrics and tests.
+public enum DecisionReason: String, Sendable, Hashable, CaseIterable {
+    /// An admin paused the queue: replicas are left alone.
+    case paused = "Paused"
+    /// The worker Deployment does not exist: nothing to scale.
+    case deploymentMissing = "DeploymentMissing"
+    /// Redis could not be read: replicas are held, never lowered on missing data.
+    case observationUnknown = "ObservationUnknown"
+    /// No reservation and no tasks: zero.
+    case free = "Free"
+    /// No reservation but tasks are waiting: zero, and a warning.
+    case orphanedTasks = "OrphanedTasks"
+    /// The reservation ended: zero (the controller clears it).
+    case expired = "ReservationExpired"
+    /// The reservation ended while workers still run tasks: only busy workers are kept.
+    case drainingBusyWorkers = "DrainingBusyWorkers"
+    /// Busy workers exceeded `busyWorkerGrace` after the reservation ended: zero.
+    case drainGraceExceeded = "DrainGraceExceeded"
+    /// Work is present and replicas are at the target.
+    case atTarget = "AtTarget"
+    /// Work is present: one ramp step up.
+    case rampingUp = "RampingUp"
+    /// Work is present but the ramp interval has not passed since the last step.
+    case rampWaiting = "RampWaiting"
+    /// Above the target (ceiling lowered, or fewer tasks): down to the target.
+    case scalingDown = "ScalingDown"
+    /// Busy workers keep replicas above what the target or idleness would give.
+    case busyWorkersFloor = "BusyWorkersFloor"
+    /// Reserved and idle, but not yet for `idleAfter`: replicas held, none added.
+    case waitingForWork = "WaitingForWork"
+    /// Reserved and idle for `idleAfter`: zero until work arrives.
+    case idleSleeping = "IdleSleeping"
+    /// The cluster budget leaves this queue fewer replicas than its target.
+    case budgetLimited = "BudgetLimited"
+}
+
+/// Something worth an Event besides reminders.
+public enum DecisionEvent: Sendable, Hashable {
+    /// Someone else set the Deployment's replicas; the controller restores its decision.
+    case externalScaleRestored(found: Int, restoredTo: Int)
+}
+
+/// The outcome of `decide` for one queue.
+public struct Decision: Sendable, Hashable {
+    /// Replicas the Deployment should have, or nil to leave it alone (paused, Deployment missing).
+    public var desiredReplicas: Int?
+    public var reason: DecisionReason
+    public var phase: BatchQueuePhase
+    /// The status to write; the controller writes it only when it differs from the current one.
+    public var status: BatchQueueStatus
+    /// The reservation expired: the controller clears `spec.reservation` (with the resourceVersion it read).
+    public var clearReservation: Bool
+    public var reminders: [Reminder]
+    public var events: [DecisionEvent]
+}
+
+/// Condition types batchctl maintains on a BatchQueue.
+public enum ConditionType {
+    /// Redis was read this pass.
+    public static let redisReachable = "RedisReachable"
+    /// The total replica budget held the queue below its target.
+    public static let budgetLimited = "BudgetLimited"
+    /// The reservation ended while workers were still busy; they may finish.
+    public static let draining = "Draining"
+    /// The worker Deployment exists.
+    public static let deploymentFound = "DeploymentFound"
+}
+
+/// The scaling and reminder policy (see ARCHITECTURE.md, "decide"). Pure: same input, same output.
+public func decide(_ input: DecideInput, policy: BatchConfig) -> Decision {
+    var d = Decider(input: input, policy: policy)
+    return d.run()
+}
+
+/// Decides every queue with the cluster budget shared in claim order: paused, unknown and unreserved
+/// (draining) queues keep what they hold first, then reserved queues by `claimedAt`, then name.
+/// - Parameter inputs: one input per queue; `budgetRemaining` in each is ignored and computed here.
+/// - Returns: decisions in the same order as `inputs`.
+public func decideAll(_ inputs: [DecideInput], policy: BatchConfig) -> [Decision] {
+    func claimKey(_ i: DecideInput) -> (Int, Int64, String) {
+        let q = i.queue
+        guard let r = q.spec.reservation, !(q.spec.paused ?? false), i.observation != nil, r.expiresAt > i.now else {
+            return (0, 0, q.metadata.name ?? "")
+        }
+        return (1, r.claimedAt.microsecondsSinceEpoch, q.metadata.name ?? "")
+    }
+    let order = inputs.indices.sorted { claimKey(inputs[$0]) < claimKey(inputs[$1]) }
+    var remaining = policy.totalReplicaBudget
+    var out = [Decision?](repeating: nil, count: inputs.count)
+    for i in order {
+        var input = inputs[i]
+        input.budgetRemaining = max(0, remaining)
+        let decision = decide(input, policy: policy)
+        remaining -= decision.desiredReplicas ?? input.deployment?.replicas ?? 0
+        out[i] = decision
+    }
+    return out.map { $0! }
+}
+
+private struct Decider {
+    let input: DecideInput
+    let policy: BatchConfig
+    var status: BatchQueueStatus
+    var reminders: [Reminder] = []
+    var events: [DecisionEvent] = []
+    var clearReservation = false
+    var log: ReminderLog
+
+    init(input: DecideInput, policy: BatchConfig) {
+        self.input = input
+        self.policy = policy
+        status = input.queue.status ?? BatchQueueStatus()
+        log = status.reminders ?? ReminderLog()
+    }
+
+    var now: KubeTime { input.now }
+    var name: String { input.queue.metadata.name ?? input.queue.queueName }
+    var spec: BatchQueueSpec { input.queue.spec }
+
+    mutating func run() -> Decision {
+        let old = input.queue.status ?? BatchQueueStatus()
+        status.observedGeneration = input.queue.metadata.generation
+        status.replicas = input.deployment?.replicas
+        status.readyReplicas = input.deployment?.readyReplicas
+        if let o = input.observation {
+            status.depth = o.depth
+            status.inFlight = o.inFlight
+            status.busyWorkers = o.busyWorkers
+            if o.hasWork { status.lastActiveAt = now }
+            setCondition(ConditionType.redisReachable, true, "Observed", "Queue depth, in-flight tasks and worker activity were read from Redis.")
+        } else {
+            setCondition(ConditionType.redisReachable, false, "RedisUnreachable", "\(input.unknownReason); replicas are held until Redis can be read again.")
+        }
+
+        let (desired, reason, phase) = choose()
+
+        if desired != nil || input.deployment != nil {
+            setCondition(ConditionType.deploymentFound, input.deployment != nil,
+                         input.deployment != nil ? "Found" : "NotFound",
+                         input.deployment != nil ? "Deployment \(spec.deployment) exists." : "Deployment \(spec.deployment) was not found in the namespace; create it or fix spec.deployment.")
+        }
+        if reason == .budgetLimited {
+            setCondition(ConditionType.budgetLimited, true, "BudgetLimited", "The cluster's totalReplicaBudget (\(policy.totalReplicaBudget)) is used by queues claimed earlier; replicas are held at \(desired ?? 0).")
+        } else if hasCondition(ConditionType.budgetLimited) {
+            setCondition(ConditionType.budgetLimited, false, "WithinBudget", "The queue's target fits in the cluster's totalReplicaBudget.")
+        }
+
+        // Someone else scaled the Deployment: restore the decision, with one event. A replica count equal
+        // to the one last observed is the watch cache lagging behind our own write, not someone else.
+        if let current = input.deployment?.replicas, let desiredNow = desired, current != desiredNow,
+           let lastDesired = old.desiredReplicas, current != lastDesired, current != old.replicas {
+            events.append(.externalScaleRestored(found: current, restoredTo: desiredNow))
+        }
+        if let desiredNow = desired, let current = input.deployment?.replicas, desiredNow > current {
+            status.lastScaleUpAt = now
+        }
+        status.desiredReplicas = desired ?? input.deployment?.replicas
+        status.phase = phase
+        status.reminders = log == ReminderLog() ? nil : log
+        return Decision(desiredReplicas: desired, reason: reason, phase: phase, status: status,
+                        clearReservation: clearReservation, reminders: reminders, events: events)
+    }
+
+    /// The rules of ARCHITECTURE.md "decide", in order.
+    mutating func choose() -> (Int?, DecisionReason, BatchQueuePhase) {
+        // 1. Paused: report, never touch replicas.
+        if spec.paused == true { return (nil, .paused, .paused) }
+        guard let deployment = input.deployment else { return (nil, .deploymentMissing, .unknown) }
+        let current = deployment.replicas
+        let reservation = spec.reservation
+        let expired = reservation.map { now >= $0.expiresAt } ?? false
+        if let r = reservation {
+            if expired {
+                clearReservation = true
+                remindExpired(r)
+            } else {
+                remindExpiring(r)   // time alone decides these: no Redis data needed
+            }
+        }
+        // 2. Unknown observation: hold. Never scale down on missing data.
+        guard let obs = input.observation else { return (current, .observationUnknown, .unknown) }
+
+        // 3. Free, released or expired: zero, but busy workers may finish within the grace period.
+        guard let r = reservation, !expired else {
+            log.sleepingAt = nil
+            let phase: BatchQueuePhase = obs.depth > 0 ? .orphaned : .free
+            if obs.depth > 0 { remindOrphaned(obs) }
+            // Draining follows the heartbeats; the replicas kept are capped by what runs.
+            let busy = min(obs.busyWorkers, current)
+            if obs.busyWorkers > 0 {
+                let since = status.drainingSince ?? now
+                status.drainingSince = since
+                if now.microsecondsSinceEpoch - since.microsecondsSinceEpoch < policy.busyWorkerGrace.milliseconds * 1000 {
+                    setCondition(ConditionType.draining, true, "BusyWorkers", "\(busy) worker(s) still run tasks after the reservation ended; idle workers were stopped, busy ones stop when their tasks finish (at the latest \(TimeText.utc(since.adding(policy.busyWorkerGrace)))).")
+                    return (busy, .drainingBusyWorkers, phase)
+                }
+                setCondition(ConditionType.draining, false, "GraceExceeded", "Busy workers ran past busyWorkerGrace (\(policy.busyWorkerGrace)) after the reservation ended and were stopped.")
+                return (0, .drainGraceExceeded, phase)
+            }
+            status.drainingSince = nil
+            if hasCondition(ConditionType.draining) { setCondition(ConditionType.draining, false, "Drained", "No worker is busy.") }
+            return (0, expired ? .expired : (obs.depth > 0 ? .orphanedTasks : .free), phase)
+        }
+
+        // 4. Reserved.
+        status.drainingSince = nil
+        if hasCondition(ConditionType.draining) { setCondition(ConditionType.draining, false, "Reserved", "The queue is reserved again.") }
+        let ceiling = self.ceiling(r)
+        let floor = min(obs.busyWorkers, current)   // never stop a busy worker
+        if obs.hasWork {
+            log.sleepingAt = nil
+            var target = ceiling
+            if policy.tasksPerReplica > 0 {
+                let tasks = obs.depth + obs.inFlight
+                target = min(ceiling, max(1, (tasks + policy.tasksPerReplica - 1) / policy.tasksPerReplica))
+            }
+            var reason: DecisionReason = .atTarget
+            if target > input.budgetRemaining {
+                target = input.budgetRemaining
+                reason = .budgetLimited
+            }
+            if target < floor { return (floor, .busyWorkersFloor, .running) }
+            if target < current { return (target, reason == .budgetLimited ? reason : .scalingDown, target > 0 ? .running : .reserved) }
+            if target == current { return (current, reason, current > 0 ? .running : .reserved) }
+            // Scale up slowly: one step per interval; waking from zero takes the first step at once.
+            let every = policy.rampUp.every.milliseconds * 1000
+            if every == 0 { return (target, reason, .running) }
+            let last = status.lastScaleUpAt.map { now.microsecondsSinceEpoch - $0.microsecondsSinceEpoch } ?? Int64.max
+            if current > 0 && last < every { return (current, .rampWaiting, .running) }
+            let next = min(target, current + policy.rampUp.step)
+            return (next, next == target ? reason : .rampingUp, .running)
+        }
+
+        // Reserved with no work at all (so no busy worker either).
+        let lastActive = max(status.lastActiveAt ?? r.claimedAt, r.claimedAt)
+        let idleFor = now.microsecondsSinceEpoch - lastActive.microsecondsSinceEpoch
+        if idleFor >= policy.idleAfter.milliseconds * 1000 {
+            remindSleeping(r, idleSince: lastActive)
+            return (0, .idleSleeping, .sleeping)
+        }
+        let held = min(current, ceiling)
+        return (held, held < current ? .scalingDown : .waitingForWork, held > 0 ? .running : .reserved)
+    }
+
+    /// min(reservation replicas, spec.maxReplicas, the approved band's cap).
+    func ceiling(_ r: Reservation) -> Int {
+        let bands = policy.bands
+        let largest = bands.last?.max ?? 0
+        let maxReplicas = spec.maxReplicas ?? largest
+        // Without approval, the largest band that needs none; with approval of the largest band, the admin's maxReplicas.
+        var bandCap = bands.last(where: { !$0.requiresApproval })?.max ?? 0
+        if let approved = r.approvedBand, let i = bands.firstIndex(where: { $0.name == approved }) {
+            bandCap = max(bandCap, i == bands.count - 1 ? max(bands[i].max, maxReplicas) : bands[i].max)
+        }
+        return max(0, min(r.replicas, maxReplicas, bandCap))
+    }
+
+    // MARK: Reminders (each recorded in the log so it is sent once)
+
+    mutating func remindExpiring(_ r: Reservation) {
+        if log.expiringFor != r.expiresAt {
+            log.expiringFor = r.expiresAt
+            log.expiringSent = nil
+        }
+        let left = r.expiresAt.secondsSinceEpoch - now.secondsSinceEpoch
+        let sent = Set(log.expiringSent ?? [])
+        // All thresholds already crossed are marked; one reminder names the nearest.
+        let crossed = policy.reminders.expiringBefore.map { $0.milliseconds / 1000 }.filter { left <= $0 && !sent.contains($0) }
+        guard !crossed.isEmpty else { return }
+        log.expiringSent = (Array(sent) + crossed).sorted(by: >)
+        reminders.append(Reminder(
+            kind: .expiringSoon, queue: name, holder: r.holder,
+            message: "\(name) is held by \(r.holder) until \(TimeText.utc(r.expiresAt)) (\(TimeText.relative(r.expiresAt, now: now))). Run 'batchctl extend \(name) --for 1d' to keep it, or 'batchctl release \(name)' if you are done.",
+            nextCommand: "batchctl extend \(name) --for 1d", isWarning: false))
+    }
+
+    mutating func remindExpired(_ r: Reservation) {
+        guard log.expiredFor != r.expiresAt else { return }
+        log.expiredFor = r.expiresAt
+        reminders.append(Reminder(
+            kind: .expired, queue: name, holder: r.holder,
+            message: "\(r.holder)'s reservation of \(name) expired at \(TimeText.utc(r.expiresAt)) (\(TimeText.relative(r.expiresAt, now: now))); it was released and its workers scaled to zero. Run 'batchctl claim \(name)' to claim it again.",
+            nextCommand: "batchctl claim \(name)", isWarning: true))
+    }
+
+    mutating func remindSleeping(_ r: Reservation, idleSince: KubeTime) {
+        if log.sleepingAt == nil {
+            log.sleepingAt = now
+            log.idleAt = now
+            reminders.append(Reminder(
+                kind: .sleeping, queue: name, holder: r.holder,
+                message: "\(name) (held by \(r.holder)) has had no tasks since \(TimeText.utc(idleSince)) (\(TimeText.relative(idleSince, now: now))), so its workers were scaled to zero; they wake when tasks arrive. If you are done, run 'batchctl release \(name)'.",
+                nextCommand: "batchctl release \(name)", isWarning: false))
+            return
+        }
+        let lastReminded = log.idleAt ?? log.sleepingAt ?? now
+        if now.microsecondsSinceEpoch - lastReminded.microsecondsSinceEpoch >= policy.reminders.idleEvery.milliseconds * 1000 {
+            log.idleAt = now
+            reminders.append(Reminder(
+                kind: .idle, queue: name, holder: r.holder,
+                message: "\(name) is still held by \(r.holder) but has been idle since \(TimeText.utc(idleSince)) (\(TimeText.relative(idleSince, now: now))); the reservation runs until \(TimeText.utc(r.expiresAt)). Run 'batchctl release \(name)' to give it back.",
+                nextCommand: "batchctl release \(name)", isWarning: false))
+        }
+    }
+
+    mutating func remindOrphaned(_ obs: QueueObservation) {
+        if let last = log.orphanedAt,
+           now.microsecondsSinceEpoch - last.microsecondsSinceEpoch < policy.reminders.orphanedEvery.milliseconds * 1000 {
+            return
+        }
+        log.orphanedAt = now
+        var memory = ""
+        if let m = input.redisMemory {
+            memory = m.max > 0 ? " Redis uses \(m.used / 1_048_576) MiB of \(m.max / 1_048_576) MiB (\(m.used * 100 / m.max)%)." : " Redis uses \(m.used / 1_048_576) MiB (no maxmemory set)."
+        }
+        reminders.append(Reminder(
+            kind: .orphaned, queue: name, holder: nil,
+            message: "\(obs.depth) task(s) are waiting on \(name), which nobody has claimed, so no worker consumes them and Redis keeps growing.\(memory) Run 'batchctl claim \(name)' to process them, or stop sending tasks to \(name).",
+            nextCommand: "batchctl claim \(name)", isWarning: true))
+    }
+
+    // MARK: Conditions (metav1.Condition semantics: the transition time changes only when status flips)
+
+    func hasCondition(_ type: String) -> Bool { status.conditions?.contains { $0.type == type } ?? false }
+
+    mutating func setCondition(_ type: String, _ value: Bool, _ reason: String, _ message: String) {
+        var conditions = status.conditions ?? []
+        let s = value ? "True" : "False"
+        if let i = conditions.firstIndex(where: { $0.type == type }) {
+            let transition = conditions[i].status == s ? conditions[i].lastTransitionTime : now
+            conditions[i] = Condition(type: type, status: s, reason: reason, message: message, lastTransitionTime: transition,
+                                      observedGeneration: input.queue.metadata.generation)
+        } else {
+            conditions.append(Condition(type: type, status: s, reason: reason, message: message, lastTransitionTime: now,
+                                        observedGeneration: input.queue.metadata.generation))
+        }
+        status.conditions = conditions
+    }
+}

@@ -1,0 +1,75 @@
+/// The reminders already sent for a queue, stored in `status.reminders` so that a restart or a
+/// leader change never sends one twice.
+public struct ReminderLog: Sendable, Hashable, Codable {
+    /// The expiry the `expiringSent` thresholds refer to; extending a claim starts a fresh list.
+    public var expiringFor: KubeTime?
+    /// Thresholds (in seconds before expiry) already reminded for `expiringFor`.
+    public var expiringSent: [Int64]?
+    /// The expiry whose "expired" reminder was sent.
+    public var expiredFor: KubeTime?
+    /// When the queue last went to sleep with a reminder; cleared when it wakes.
+    public var sleepingAt: KubeTime?
+    /// The last "held but idle" reminder.
+    public var idleAt: KubeTime?
+    /// The last "tasks on an unclaimed queue" reminder.
+    public var orphanedAt: KubeTime?
+
+    public init(expiringFor: KubeTime? = nil, expiringSent: [Int64]? = nil, expiredFor: KubeTime? = nil,
+                sleepingAt: KubeTime? = nil, idleAt: KubeTime? = nil, orphanedAt: KubeTime? = nil) {
+        self.expiringFor = expiringFor
+        self.expiringSent = expiringSent
+        self.expiredFor = expiredFor
+        self.sleepingAt = sleepingAt
+        self.idleAt = idleAt
+        self.orphanedAt = orphanedAt
+    }
+}
+
+/// A reminder to send: an Event on the BatchQueue, a log line, and the webhook when configured.
+public struct Reminder: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case expiringSoon = "ReservationExpiringSoon"
+        case expired = "ReservationExpired"
+        case sleeping = "QueueSleeping"
+        case idle = "ReservationIdle"
+        case orphaned = "OrphanedTasks"
+        case redisMemoryHigh = "RedisMemoryHigh"
+    }
+    public var kind: Kind
+    public var queue: String
+    /// Who should act: the holder, or nil for an unclaimed queue.
+    public var holder: String?
+    /// One or two sentences naming the queue, the holder, times in UTC and relative, and the next command.
+    public var message: String
+    /// The exact command to run next.
+    public var nextCommand: String
+    /// Kubernetes Event type: `Normal` or `Warning`.
+    public var isWarning: Bool
+
+    /// The Event reason.
+    public var reason: String { kind.rawValue }
+}
+
+/// Times as people read them in messages: `2026-11-24 10:00 UTC` and `in 23 h` / `3 h ago`.
+public enum TimeText {
+    /// `2026-11-24 10:00 UTC`.
+    public static func utc(_ t: KubeTime) -> String {
+        let s = t.rfc3339   // 2026-11-24T10:00:00Z
+        return String(s.prefix(10)) + " " + String(s.dropFirst(11).prefix(5)) + " UTC"
+    }
+
+    /// `3d`, `23 h`, `45 min`, `30 s`: the largest sensible unit, rounded down.
+    public static func span(seconds: Int64) -> String {
+        let s = abs(seconds)
+        if s >= 2 * 86_400 { return "\(s / 86_400)d" }
+        if s >= 3_600 { return "\(s / 3_600) h" }
+        if s >= 60 { return "\(s / 60) min" }
+        return "\(s) s"
+    }
+
+    /// `in 23 h` for a future instant, `3 h ago` for a past one.
+    public static func relative(_ t: KubeTime, now: KubeTime) -> String {
+        let d = t.secondsSinceEpoch - now.secondsSinceEpoch
+        return d >= 0 ? "in \(span(seconds: d))" : "\(span(seconds: d)) ago"
+    }
+}

@@ -5,13 +5,15 @@ SHELL := /bin/bash
 SWIFT       ?= swift
 PYTHON      ?= python3
 VENV        := .venv
+TOOLS_VENV  := .venv-tools
+RENDER_DIR  := .build/deploy-render
 APT_PACKAGES := libcurl4-openssl-dev libhiredis-dev pkg-config redis-server python3-venv
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps apt-deps venv build release test clean
+.PHONY: deps apt-deps venv tools-venv build release test check-deploy clean
 
-## deps: install the system packages and the Python venv the tests need, and only what is missing
-deps: apt-deps venv
+## deps: install the system packages and the Python venvs the tests need, and only what is missing
+deps: apt-deps venv tools-venv
 
 apt-deps:
 	@missing=""; \
@@ -33,6 +35,29 @@ $(VENV)/.requirements.sha: Tests/Fixtures/requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r Tests/Fixtures/requirements.txt
 	@sha256sum Tests/Fixtures/requirements.txt > $@
 
+# Validators for deploy/ live in their own venv: checkov pins many packages.
+tools-venv: $(TOOLS_VENV)/.requirements.sha
+$(TOOLS_VENV)/.requirements.sha: deploy/tests/requirements.txt
+	@if [ ! -x $(TOOLS_VENV)/bin/python ]; then $(PYTHON) -m venv $(TOOLS_VENV); fi
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r deploy/tests/requirements.txt
+	@sha256sum deploy/tests/requirements.txt > $@
+
+## check-deploy: render deploy/ and its overlay, validate them strictly (Kubernetes 1.30 and the newest
+## schema kubernetes-validate knows), lint, run checkov, test the admission policy's CEL and the CRD schema
+check-deploy: tools-venv build
+	@mkdir -p $(RENDER_DIR)
+	$(TOOLS_VENV)/bin/kubectl kustomize deploy > $(RENDER_DIR)/base.yaml
+	$(TOOLS_VENV)/bin/kubectl kustomize deploy/overlays/batch-jobs > $(RENDER_DIR)/overlay.yaml
+	@for f in $(RENDER_DIR)/base.yaml $(RENDER_DIR)/overlay.yaml; do \
+	  $(TOOLS_VENV)/bin/kubernetes-validate --strict --quiet --no-warn -k 1.30.0 $$f && \
+	  $(TOOLS_VENV)/bin/kubernetes-validate --strict --quiet --no-warn $$f || exit 1; \
+	done; echo "kubernetes-validate --strict: base and overlay valid for 1.30.0 and $$($(TOOLS_VENV)/bin/python -c 'import kubernetes_validate.utils as u; print(u.latest_version())')"
+	$(TOOLS_VENV)/bin/yamllint --strict -c .yamllint.yaml deploy config
+	$(TOOLS_VENV)/bin/checkov --quiet --compact --skip-download --framework kubernetes \
+	  -f $(RENDER_DIR)/base.yaml -f $(RENDER_DIR)/overlay.yaml
+	.build/debug/batchctl config validate deploy/overlays/batch-jobs/batchctl.yaml > /dev/null
+	$(TOOLS_VENV)/bin/python -m pytest -q deploy/tests
+
 ## build: debug build of every target
 build:
 	$(SWIFT) build
@@ -41,8 +66,8 @@ build:
 release:
 	$(SWIFT) build -c release
 
-## test: deps + build + every test (unit, CLI, integration against real Redis and Celery)
-test: deps build
+## test: deps + build + deploy/ checks + every Swift test (unit, CLI, integration against real Redis and Celery)
+test: deps build check-deploy
 	$(SWIFT) test --disable-xctest
 
 clean:

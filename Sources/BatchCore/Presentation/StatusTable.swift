@@ -1,0 +1,95 @@
+/// The `batchctl status` table: one row per queue, the spreadsheet and the queue-length page in one.
+public struct StatusTable: Sendable {
+    public var thresholds: DepthThresholds
+    /// ANSI colours for depth and phase (on a terminal, unless NO_COLOR is set).
+    public var color: Bool
+    /// `-o wide`: also claimed-at, busy workers, approved band and maxReplicas.
+    public var wide: Bool
+
+    public init(thresholds: DepthThresholds, color: Bool, wide: Bool = false) {
+        self.thresholds = thresholds
+        self.color = color
+        self.wide = wide
+    }
+
+    /// Renders `queues` as seen at `now`.
+    public func render(_ queues: [BatchQueue], now: KubeTime) -> String {
+        var header = ["QUEUE", "HOLDER", "REASON", "EXPIRES", "DEPTH", "INFLIGHT", "READY/DESIRED", "PHASE"]
+        if wide { header += ["CLAIMED", "BUSY", "BAND", "MAX"] }
+        var rows: [[Cell]] = [header.map { Cell($0) }]
+        for q in queues {
+            let r = q.spec.reservation
+            let s = q.status
+            var row = [
+                Cell(q.metadata.name ?? q.queueName),
+                Cell(r?.holder ?? "-"),
+                Cell(r?.reason.map { Self.truncate($0, 32) } ?? "-"),
+                Cell(r.map { "\(TimeText.utc($0.expiresAt)) (\(TimeText.relative($0.expiresAt, now: now)))" } ?? "-"),
+                depthCell(s?.depth),
+                Cell(s?.inFlight.map(Self.grouped) ?? "?"),
+                Cell("\(s?.readyReplicas.map(String.init) ?? "?")/\(s?.desiredReplicas.map(String.init) ?? "?")"),
+                phaseCell(q),
+            ]
+            if wide {
+                row += [Cell(r.map { TimeText.utc($0.claimedAt) } ?? "-"), Cell(s?.busyWorkers.map(String.init) ?? "?"),
+                        Cell(r?.approvedBand ?? "-"), Cell(q.spec.maxReplicas.map(String.init) ?? "-")]
+            }
+            rows.append(row)
+        }
+        let widths = header.indices.map { i in rows.map { $0[i].text.count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                let padded = i == row.count - 1 ? cell.text : cell.text.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                return cell.paint(padded, color: color)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+
+    struct Cell {
+        var text: String
+        var code: String?
+        init(_ text: String, code: String? = nil) {
+            self.text = text
+            self.code = code
+        }
+        func paint(_ s: String, color: Bool) -> String {
+            guard color, let code else { return s }
+            // Colour the value, not the padding after it.
+            let trimmed = s.prefix(text.count)
+            return "\u{1B}[\(code)m\(trimmed)\u{1B}[0m" + s.dropFirst(text.count)
+        }
+    }
+
+    /// Depth in the team's terms: under `good` green, under `fine` plain, up to `careful` yellow, from `careful` red.
+    func depthCell(_ depth: Int?) -> Cell {
+        guard let depth else { return Cell("?") }
+        let code: String? = depth < thresholds.good ? "32" : depth < thresholds.fine ? nil : depth < thresholds.careful ? "33" : "31"
+        return Cell(Self.grouped(depth), code: code)
+    }
+
+    func phaseCell(_ q: BatchQueue) -> Cell {
+        let phase = q.status?.phase ?? .unknown
+        switch phase {
+        case .orphaned: return Cell(phase.rawValue, code: "31")
+        case .unknown: return Cell(phase.rawValue, code: "33")
+        case .running: return Cell(phase.rawValue, code: "32")
+        default: return Cell(phase.rawValue)
+        }
+    }
+
+    /// 1200 → "1,200".
+    static func grouped(_ n: Int) -> String {
+        let digits = String(abs(n))
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
+    static func truncate(_ s: String, _ n: Int) -> String {
+        let oneLine = s.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return oneLine.count <= n ? oneLine : String(oneLine.prefix(n - 1)) + "…"
+    }
+}

@@ -1,0 +1,56 @@
+import Testing
+@testable import BatchCore
+
+@Suite struct StatusTableTests {
+    static let now = KubeTime(secondsSinceEpoch: 1_800_000_000)   // 2027-01-15 08:00 UTC
+
+    static func queue(_ name: String, holder: String? = nil, depth: Int?, phase: BatchQueuePhase, ready: Int = 0, desired: Int = 0) -> BatchQueue {
+        let r = holder.map {
+            Reservation(holder: $0, reason: "rehash passwords", claimedAt: KubeTime(secondsSinceEpoch: now.secondsSinceEpoch - 86_400),
+                        expiresAt: KubeTime(secondsSinceEpoch: now.secondsSinceEpoch + 3 * 86_400), replicas: 5)
+        }
+        return BatchQueue(metadata: ObjectMeta(name: name), spec: BatchQueueSpec(queue: name, deployment: "celery-\(name)", maxReplicas: 20, reservation: r),
+                          status: depth.map { BatchQueueStatus(phase: phase, depth: $0, inFlight: 8, busyWorkers: 3, readyReplicas: ready, desiredReplicas: desired) })
+    }
+
+    static let queues = [
+        queue("batch0", depth: 0, phase: .free),
+        queue("batch1", holder: "alice@example.org", depth: 1_200, phase: .running, ready: 4, desired: 5),
+        queue("batch2", depth: 640, phase: .orphaned),
+        queue("batch3", depth: nil, phase: .unknown),
+    ]
+
+    @Test func plainTable() {
+        let text = StatusTable(thresholds: BatchConfig.defaults.queueDepth, color: false).render(Self.queues, now: Self.now)
+        #expect(text == """
+            QUEUE   HOLDER             REASON            EXPIRES                       DEPTH  INFLIGHT  READY/DESIRED  PHASE
+            batch0  -                  -                 -                             0      8         0/0            Free
+            batch1  alice@example.org  rehash passwords  2027-01-18 08:00 UTC (in 3d)  1,200  8         4/5            Running
+            batch2  -                  -                 -                             640    8         0/0            Orphaned
+            batch3  -                  -                 -                             ?      ?         ?/?            Unknown
+
+            """)
+    }
+
+    @Test func colourFollowsTheTeamsDepthThresholds() {
+        let text = StatusTable(thresholds: BatchConfig.defaults.queueDepth, color: true).render(Self.queues, now: Self.now)
+        #expect(text.contains("\u{1B}[32m0\u{1B}[0m     "))        // under 100: green, padding outside the colour
+        #expect(text.contains("\u{1B}[31m1,200\u{1B}[0m"))         // 1,000 and more: red
+        #expect(text.contains("\u{1B}[33m640\u{1B}[0m"))           // 500 to 999: yellow
+        #expect(text.contains("\u{1B}[31mOrphaned\u{1B}[0m"))
+        let plain = StatusTable(thresholds: BatchConfig.defaults.queueDepth, color: true).render([Self.queue("b", depth: 300, phase: .free)], now: Self.now)
+        #expect(plain.contains("  300  "))                         // 100 to 499: plain
+        #expect(!plain.contains("\u{1B}[32m300") && !plain.contains("\u{1B}[33m300"))
+    }
+
+    @Test func wideAddsClaimBusyBandAndMax() {
+        let text = StatusTable(thresholds: BatchConfig.defaults.queueDepth, color: false, wide: true).render([Self.queues[1]], now: Self.now)
+        #expect(text.hasPrefix("QUEUE   HOLDER             REASON            EXPIRES                       DEPTH  INFLIGHT  READY/DESIRED  PHASE    CLAIMED               BUSY  BAND  MAX\n"))
+        #expect(text.hasSuffix("Running  2027-01-14 08:00 UTC  3     -     20\n"))
+    }
+
+    @Test(arguments: [(0, "0"), (999, "999"), (1_000, "1,000"), (1_234_567, "1,234,567"), (-1_200, "-1,200")])
+    func groupsThousands(_ n: Int, _ text: String) {
+        #expect(StatusTable.grouped(n) == text)
+    }
+}

@@ -1,0 +1,26 @@
+# batchctl controller image: static Swift standard library, Debian 12 runtime with only the C
+# libraries batchctl links (libcurl, hiredis) and CA certificates, running as a non-root user.
+# scripts/check-image-libs.sh checks that the binary needs exactly the libraries installed here.
+
+FROM swift:6.3-bookworm AS build
+# Debian drops superseded package versions from its mirrors, so pins would break rebuilds and
+# hold back security fixes; the runtime versions are recorded by the library check instead.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libcurl4-openssl-dev libhiredis-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Package.swift ./
+COPY Sources ./Sources
+RUN swift build -c release --product batchctl --static-swift-stdlib \
+ && install -D -m 0755 "$(swift build -c release --show-bin-path)/batchctl" /out/batchctl
+
+FROM debian:bookworm-slim
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libcurl4 libhiredis0.14 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin batchctl
+COPY --from=build /out/batchctl /usr/local/bin/batchctl
+USER 10001:10001
+ENTRYPOINT ["/usr/local/bin/batchctl"]

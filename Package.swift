@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // System libraries: a module map plus a shim header with typed wrappers for variadic C calls.
@@ -22,6 +23,12 @@ let package = Package(
         // Domain types, policy, configuration. No I/O.
         .target(name: "BatchCore", dependencies: [
             .product(name: "Yams", package: "Yams"),
+        ]),
+
+        // The reconcile loop: observe (cluster caches, Redis) → decide → act only on difference.
+        .target(name: "Controller", dependencies: [
+            "BatchCore",
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         // The product: argument parsing and wiring only.
@@ -38,6 +45,7 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         .testTarget(name: "BatchctlTests", dependencies: ["BatchCore", "BatchTesting"]),
+        .testTarget(name: "ControllerTests", dependencies: ["Controller", "BatchCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

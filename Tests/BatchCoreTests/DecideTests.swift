@@ -164,7 +164,7 @@ func work(_ depth: Int, inFlight: Int = 0, busy: Int = 0) -> QueueObservation {
     }
 
     @Test func expiringRemindersFireOncePerThreshold() {
-        var s = Scenario(deployment: 0, observation: work(0), reservation: (2, nil, 3_600, 23 * 3_600), lastActiveAgo: 60)
+        var s = Scenario(deployment: 0, observation: work(0), reservation: (2, nil, 2 * 86_400, 23 * 3_600), lastActiveAgo: 60)
         let first = s.decide()
         #expect(first.reminders.map(\.kind) == [.expiringSoon])
         #expect(first.reminders[0].message == "batch1 is held by alice@example.org until 2027-01-16 07:00 UTC (in 23 h). Run 'batchctl extend batch1 --for 1d' to keep it, or 'batchctl release batch1' if you are done.")
@@ -172,17 +172,27 @@ func work(_ depth: Int, inFlight: Int = 0, busy: Int = 0) -> QueueObservation {
         #expect(s.decide().reminders.isEmpty)
         // 59 minutes before expiry: the 1 h reminder.
         s.now = KubeTime(secondsSinceEpoch: Scenario.now.secondsSinceEpoch + 22 * 3_600 + 60)
-        s.reservation = (2, nil, 3_600 + 22 * 3_600 + 60, 3_540)
+        s.reservation = (2, nil, 2 * 86_400 + 22 * 3_600 + 60, 3_540)
         let second = s.decide()
         #expect(second.reminders.map(\.kind) == [.expiringSoon])
         s.reminders = second.status.reminders
         #expect(s.decide().reminders.isEmpty)
     }
 
-    @Test func aShortClaimGetsOneExpiringReminderNotTwo() {
+    @Test func aShortClaimGetsNoReminderForThresholdsLongerThanItself() {
+        // Claimed 60 s ago for 31 min in all: neither 24 h nor 1 h before expiry came after the claim.
         let d = Scenario(deployment: 0, observation: work(0), reservation: (2, nil, 60, 1_800)).decide()
-        #expect(d.reminders.map(\.kind) == [.expiringSoon])
+        #expect(d.reminders.isEmpty)
         #expect(d.status.reminders?.expiringSent == [86_400, 3_600])
+        // A 2-hour claim with 59 min left gets the 1 h reminder, once, and not the 24 h one.
+        let two = Scenario(deployment: 0, observation: work(0), reservation: (2, nil, 3_660, 3_540), lastActiveAgo: 10).decide()
+        #expect(two.reminders.map(\.kind) == [.expiringSoon])
+        #expect(two.reminders[0].message.contains("(in 59 min)"))
+    }
+
+    @Test func aDefaultOneDayClaimIsNotRemindedAtOnce() {
+        let d = Scenario(deployment: 0, observation: work(0), reservation: (2, nil, 0, 86_400)).decide()
+        #expect(d.reminders.isEmpty)
     }
 
     @Test func extendingAClaimStartsFreshExpiringReminders() {

@@ -312,11 +312,14 @@ private struct Decider {
             log.expiringSent = nil
         }
         let left = r.expiresAt.secondsSinceEpoch - now.secondsSinceEpoch
+        let length = r.expiresAt.secondsSinceEpoch - r.claimedAt.secondsSinceEpoch
         let sent = Set(log.expiringSent ?? [])
-        // All thresholds already crossed are marked; one reminder names the nearest.
+        // All thresholds already crossed are marked; one reminder names the nearest. A threshold as long as
+        // the whole claim was crossed when it was made (a 1-day claim needs no "expires in 24 h"): marked, not sent.
         let crossed = policy.reminders.expiringBefore.map { $0.milliseconds / 1000 }.filter { left <= $0 && !sent.contains($0) }
         guard !crossed.isEmpty else { return }
         log.expiringSent = (Array(sent) + crossed).sorted(by: >)
+        guard crossed.contains(where: { $0 < length }) else { return }
         reminders.append(Reminder(
             kind: .expiringSoon, queue: name, holder: r.holder,
             message: "\(name) is held by \(r.holder) until \(TimeText.utc(r.expiresAt)) (\(TimeText.relative(r.expiresAt, now: now))). Run 'batchctl extend \(name) --for 1d' to keep it, or 'batchctl release \(name)' if you are done.",

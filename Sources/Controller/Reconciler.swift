@@ -1,0 +1,235 @@
+import BatchCore
+import Logging
+
+/// The annotation the ReplicaSet controller reads to choose which pods to remove first.
+public let podDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
+
+/// What one pass did, for logs, metrics and tests.
+public struct PassReport: Sendable {
+    /// By BatchQueue name.
+    public var decisions: [String: Decision] = [:]
+    public var scaleWrites = 0
+    public var statusWrites = 0
+    public var otherWrites = 0
+    public var errors: [String] = []
+    /// Why Redis was treated as unknown this pass, if it was.
+    public var redisProblem: String?
+    public var totalWrites: Int { scaleWrites + statusWrites + otherWrites }
+}
+
+/// Runs reconcile passes: observe (cluster caches and Redis), `decideAll`, then act only where the
+/// decision differs from what was observed. All state that matters lives in the cluster; what is
+/// kept here (the last good Redis reading, status-write times) only saves work.
+public actor Reconciler {
+    /// How stale a Redis reading may be before queues count as unknown, and how often status may be
+    /// rewritten when nothing important changed.
+    public struct Settings: Sendable {
+        public var pollInterval: TimeSpan
+        /// A failed read reuses the last good one while it is younger than this many polls.
+        public var staleAfterPolls: Int
+        /// At most one status write per queue per this interval, unless phase, replicas,
+        /// conditions or reminders change.
+        public var statusMinInterval: TimeSpan
+        public init(pollInterval: TimeSpan, staleAfterPolls: Int = 3, statusMinInterval: TimeSpan = .seconds(5)) {
+            self.pollInterval = pollInterval
+            self.staleAfterPolls = staleAfterPolls
+            self.statusMinInterval = statusMinInterval
+        }
+    }
+
+    let config: BatchConfig
+    let settings: Settings
+    let observer: any QueueObserver
+    let cluster: any ClusterClient
+    let notifier: (any Notifier)?
+    let clock: @Sendable () -> KubeTime
+    let logger: Logger
+
+    var lastReading: (snapshot: RedisSnapshot, at: KubeTime)?
+    var lastStatusWrite: [String: KubeTime] = [:]
+
+    public init(config: BatchConfig, settings: Settings, observer: any QueueObserver, cluster: any ClusterClient,
+                notifier: (any Notifier)? = nil, logger: Logger = Logger(label: "batchctl.controller"),
+                clock: @escaping @Sendable () -> KubeTime) {
+        self.config = config
+        self.settings = settings
+        self.observer = observer
+        self.cluster = cluster
+        self.notifier = notifier
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// One pass over every BatchQueue. Errors are counted and logged per queue; a pass never throws,
+    /// and a failure on one queue does not stop the others.
+    public func reconcileOnce() async -> PassReport {
+        var report = PassReport()
+        let now = clock()
+        let snapshot: ClusterSnapshot
+        do {
+            snapshot = try await cluster.snapshot()
+        } catch {
+            report.errors.append("reading the cluster: \(error)")
+            logger.warning("Could not read the cluster; nothing decided this pass", metadata: ["error": "\(error)"])
+            return report
+        }
+        let redis = await readRedis(now: now, report: &report)
+
+        var inputs: [DecideInput] = []
+        for q in snapshot.queues {
+            let deployment = snapshot.deployments[q.spec.deployment]
+            var observation: QueueObservation?
+            var unknownReason = report.redisProblem ?? "Redis could not be read"
+            if let redis {
+                if let reading = redis.queues[q.queueName], reading.error == nil, let depth = reading.depth, let inFlight = reading.inFlight {
+                    let busy = deployment.map { busyWorkers(of: $0, pods: snapshot.pods, workers: redis.workers) } ?? 0
+                    observation = QueueObservation(depth: depth, inFlight: inFlight, busyWorkers: busy)
+                } else if let error = redis.queues[q.queueName]?.error {
+                    unknownReason = "queue \(q.queueName) could not be read: \(error)"
+                } else {
+                    unknownReason = "queue \(q.queueName) is not in batchctl's configuration (queues), so Redis is not probed for it"
+                }
+            }
+            inputs.append(DecideInput(queue: q, observation: observation, unknownReason: unknownReason,
+                                      deployment: deployment.map { ($0.replicas, $0.readyReplicas) },
+                                      redisMemory: redis?.memory.map { ($0.used, $0.max) }, now: now, budgetRemaining: 0))
+        }
+        let decisions = decideAll(inputs, policy: config)
+        for (q, d) in zip(snapshot.queues, decisions) {
+            let name = q.metadata.name ?? q.queueName
+            report.decisions[name] = d
+            await act(on: q, decision: d, snapshot: snapshot, workers: redis?.workers ?? [], now: now, report: &report)
+        }
+        return report
+    }
+
+    /// The Redis reading for this pass: fresh, or the last good one while it is not stale, else nil.
+    func readRedis(now: KubeTime, report: inout PassReport) async -> RedisSnapshot? {
+        do {
+            let snapshot = try await observer.observe()
+            lastReading = (snapshot, now)
+            return snapshot
+        } catch {
+            let staleAfter = settings.pollInterval.milliseconds * 1000 * Int64(settings.staleAfterPolls)
+            if let last = lastReading, now.microsecondsSinceEpoch - last.at.microsecondsSinceEpoch <= staleAfter {
+                logger.debug("Redis read failed; using the previous reading", metadata: ["error": "\(error)"])
+                return last.snapshot
+            }
+            report.redisProblem = "Redis could not be read (\(error))"
+            logger.warning("Redis could not be read; holding replicas", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Workers with running tasks whose pod belongs to `deployment`.
+    func busyWorkers(of deployment: DeploymentState, pods: [PodState], workers: [WorkerActivity]) -> Int {
+        let names = Set(podsOf(deployment, in: pods).map(\.name))
+        return workers.filter { $0.active > 0 && $0.podName.map(names.contains) == true }.count
+    }
+
+    func podsOf(_ deployment: DeploymentState, in pods: [PodState]) -> [PodState] {
+        guard !deployment.selector.isEmpty else { return [] }
+        return pods.filter { pod in deployment.selector.allSatisfy { pod.labels[$0.key] == $0.value } }
+    }
+
+    func act(on q: BatchQueue, decision d: Decision, snapshot: ClusterSnapshot, workers: [WorkerActivity],
+             now: KubeTime, report: inout PassReport) async {
+        let name = q.metadata.name ?? q.queueName
+        var log = logger
+        log[metadataKey: "batchqueue"] = "\(name)"
+        log[metadataKey: "reason"] = "\(d.reason.rawValue)"
+
+        // 1. Replicas: only when they differ; deletion costs first, so the idle pods go.
+        if let desired = d.desiredReplicas, let deployment = snapshot.deployments[q.spec.deployment], desired != deployment.replicas {
+            do {
+                if desired < deployment.replicas {
+                    report.otherWrites += try await markDeletionCosts(podsOf(deployment, in: snapshot.pods), workers: workers)
+                }
+                try await cluster.scale(deployment: deployment.name, to: desired)
+                report.scaleWrites += 1
+                log.notice("Scaled Deployment", metadata: ["deployment": "\(deployment.name)", "from": "\(deployment.replicas)", "to": "\(desired)"])
+            } catch {
+                report.errors.append("\(name): scaling \(deployment.name) to \(desired): \(error)")
+                log.warning("Could not scale Deployment", metadata: ["deployment": "\(deployment.name)", "error": "\(error)"])
+            }
+        }
+
+        // 2. An expired reservation is cleared (a conflict means someone changed it: re-read next pass).
+        if d.clearReservation {
+            do {
+                try await cluster.clearReservation(of: q)
+                report.otherWrites += 1
+                log.notice("Cleared expired reservation", metadata: ["holder": "\(q.spec.reservation?.holder ?? "")"])
+            } catch {
+                report.errors.append("\(name): clearing the expired reservation: \(error)")
+            }
+        }
+
+        // 3. Status: only on change, and at most once per interval unless something important changed.
+        //    Reminders are recorded in status first (a changed log is always important) and sent only
+        //    once that write succeeded, so a failed write cannot lead to a reminder sent twice.
+        let old = q.status ?? BatchQueueStatus()
+        var written = true
+        if d.status != old {
+            let important = old.phase != d.status.phase || old.desiredReplicas != d.status.desiredReplicas
+                || old.replicas != d.status.replicas || old.reminders != d.status.reminders
+                || old.conditions?.map { "\($0.type)=\($0.status)" } != d.status.conditions?.map { "\($0.type)=\($0.status)" }
+            let last = lastStatusWrite[name]
+            let due = last.map { now.microsecondsSinceEpoch - $0.microsecondsSinceEpoch >= settings.statusMinInterval.milliseconds * 1000 } ?? true
+            if important || due {
+                do {
+                    _ = try await cluster.updateStatus(of: q, to: d.status)
+                    report.statusWrites += 1
+                    lastStatusWrite[name] = now
+                } catch {
+                    written = false
+                    report.errors.append("\(name): writing status: \(error)")
+                    log.warning("Could not write BatchQueue status", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        guard written else { return }
+
+        // 4. Events and notifications.
+        for reminder in d.reminders {
+            log.info("Reminder", metadata: ["kind": "\(reminder.reason)", "holder": "\(reminder.holder ?? "")", "message": "\(reminder.message)"])
+            await record(ControllerEvent(queue: q, isWarning: reminder.isWarning, reason: reminder.reason, action: "Remind",
+                                         note: String(reminder.message.prefix(1024))), report: &report)
+            await notifier?.notify(reminder, queue: q)
+        }
+        for event in d.events {
+            switch event {
+            case let .externalScaleRestored(found, restoredTo):
+                let note = "\(q.spec.deployment) was scaled to \(found) outside batchctl; restored to \(restoredTo), as the reservation and policy decide. Use 'batchctl scale \(name) N' to change the holder's ceiling."
+                log.warning("Restored replicas changed outside batchctl", metadata: ["found": "\(found)", "restoredTo": "\(restoredTo)"])
+                await record(ControllerEvent(queue: q, isWarning: true, reason: "ScaleRestored", action: "Scale", note: note), report: &report)
+            }
+        }
+    }
+
+    func record(_ event: ControllerEvent, report: inout PassReport) async {
+        do {
+            try await cluster.record(event)
+            report.otherWrites += 1
+        } catch {
+            report.errors.append("recording event \(event.reason): \(error)")
+            logger.warning("Could not record Event", metadata: ["reason": "\(event.reason)", "error": "\(error)"])
+        }
+    }
+
+    /// Idle pods cost 0, busy ones 1000 per running task, so the ReplicaSet removes idle pods first.
+    /// Only values that differ are written. Returns the number of writes.
+    func markDeletionCosts(_ pods: [PodState], workers: [WorkerActivity]) async throws -> Int {
+        var active: [String: Int] = [:]
+        for w in workers { if let pod = w.podName { active[pod] = w.active } }
+        var writes = 0
+        for pod in pods {
+            let cost = (active[pod.name] ?? 0) * 1000
+            if pod.deletionCost != cost {
+                try await cluster.setDeletionCost(pod: pod.name, cost: cost)
+                writes += 1
+            }
+        }
+        return writes
+    }
+}

@@ -1,0 +1,143 @@
+import BatchCore
+
+/// One read of Redis: every configured queue, memory, and the workers heard from.
+public struct RedisSnapshot: Sendable, Equatable {
+    /// By Celery queue name. A queue with an error (say, its key has the wrong type) has nil counts.
+    public var queues: [String: QueueReading]
+    public var memory: RedisMemoryReading?
+    /// Workers whose heartbeats are fresh.
+    public var workers: [WorkerActivity]
+
+    public init(queues: [String: QueueReading], memory: RedisMemoryReading? = nil, workers: [WorkerActivity] = []) {
+        self.queues = queues
+        self.memory = memory
+        self.workers = workers
+    }
+}
+
+/// Depth and in-flight tasks of one queue, or why they could not be read.
+public struct QueueReading: Sendable, Equatable {
+    public var depth: Int?
+    public var inFlight: Int?
+    public var error: String?
+    public init(depth: Int?, inFlight: Int?, error: String? = nil) {
+        self.depth = depth
+        self.inFlight = inFlight
+        self.error = error
+    }
+}
+
+/// Redis `used_memory` and `maxmemory` (0 = no limit).
+public struct RedisMemoryReading: Sendable, Equatable {
+    public var used: Int64
+    public var max: Int64
+    public init(used: Int64, max: Int64) {
+        self.used = used
+        self.max = max
+    }
+}
+
+/// A Celery worker's latest heartbeat: `hostname` is `celery@<pod-name>`.
+public struct WorkerActivity: Sendable, Equatable {
+    public var hostname: String
+    /// Tasks running now.
+    public var active: Int
+    public init(hostname: String, active: Int) {
+        self.hostname = hostname
+        self.active = active
+    }
+    /// The pod name, when the hostname follows `celery@<pod-name>`.
+    public var podName: String? {
+        guard let at = hostname.firstIndex(of: "@") else { return nil }
+        let name = hostname[hostname.index(after: at)...]
+        return name.isEmpty ? nil : String(name)
+    }
+}
+
+/// Reads the Celery queues (the CeleryRedis probe and heartbeat listener behind it).
+public protocol QueueObserver: Sendable {
+    /// One observation of every configured queue; throws when Redis cannot be read at all.
+    func observe() async throws -> RedisSnapshot
+}
+
+/// A worker Deployment as the controller needs it.
+public struct DeploymentState: Sendable, Equatable {
+    public var name: String
+    /// `spec.replicas`.
+    public var replicas: Int
+    public var readyReplicas: Int
+    /// `spec.selector.matchLabels`, to find its pods.
+    public var selector: [String: String]
+    public init(name: String, replicas: Int, readyReplicas: Int, selector: [String: String]) {
+        self.name = name
+        self.replicas = replicas
+        self.readyReplicas = readyReplicas
+        self.selector = selector
+    }
+}
+
+/// A pod of a worker Deployment.
+public struct PodState: Sendable, Equatable {
+    public var name: String
+    public var labels: [String: String]
+    /// `controller.kubernetes.io/pod-deletion-cost`, if set.
+    public var deletionCost: Int?
+    public init(name: String, labels: [String: String], deletionCost: Int? = nil) {
+        self.name = name
+        self.labels = labels
+        self.deletionCost = deletionCost
+    }
+}
+
+/// What the controller reads from the cluster each pass (from watch-fed caches).
+public struct ClusterSnapshot: Sendable {
+    public var queues: [BatchQueue]
+    /// By name.
+    public var deployments: [String: DeploymentState]
+    public var pods: [PodState]
+    public init(queues: [BatchQueue], deployments: [String: DeploymentState], pods: [PodState]) {
+        self.queues = queues
+        self.deployments = deployments
+        self.pods = pods
+    }
+}
+
+/// An Event to record on a BatchQueue.
+public struct ControllerEvent: Sendable, Equatable {
+    public var queue: BatchQueue
+    /// `Normal` or `Warning`.
+    public var isWarning: Bool
+    /// CamelCase, such as `ReservationExpiringSoon` or `ScaleRestored`.
+    public var reason: String
+    /// Short verb for `events.k8s.io/v1` `action`, such as `Remind` or `Scale`.
+    public var action: String
+    public var note: String
+    public init(queue: BatchQueue, isWarning: Bool, reason: String, action: String, note: String) {
+        self.queue = queue
+        self.isWarning = isWarning
+        self.reason = reason
+        self.action = action
+        self.note = note
+    }
+}
+
+/// The Kubernetes side: reads and the few writes the controller makes.
+public protocol ClusterClient: Sendable {
+    /// BatchQueues, worker Deployments and their pods, as currently known.
+    func snapshot() async throws -> ClusterSnapshot
+    /// Sets a Deployment's replicas through its `/scale` subresource.
+    func scale(deployment: String, to replicas: Int) async throws
+    /// Writes `status` through the BatchQueue's `/status` subresource; returns the stored object.
+    func updateStatus(of queue: BatchQueue, to status: BatchQueueStatus) async throws -> BatchQueue
+    /// Clears an expired `spec.reservation`, with the resourceVersion read (a conflict means re-read).
+    func clearReservation(of queue: BatchQueue) async throws
+    /// Sets (or removes, with nil) a pod's `controller.kubernetes.io/pod-deletion-cost`.
+    func setDeletionCost(pod: String, cost: Int?) async throws
+    /// Records an Event on the BatchQueue.
+    func record(_ event: ControllerEvent) async throws
+}
+
+/// Sends reminders beyond Events (a webhook). Must return quickly: slow delivery happens elsewhere.
+public protocol Notifier: Sendable {
+    func notify(_ reminder: Reminder, queue: BatchQueue) async
+}

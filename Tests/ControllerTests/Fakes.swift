@@ -1,0 +1,119 @@
+import BatchCore
+import Controller
+import Synchronization
+
+/// A settable clock.
+final class TestClock: Sendable {
+    private let seconds = Mutex<Int64>(1_800_000_000)
+    var now: KubeTime { KubeTime(secondsSinceEpoch: seconds.withLock { $0 }) }
+    func advance(_ s: Int64) { seconds.withLock { $0 += s } }
+}
+
+struct FakeError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Redis as a value the test sets.
+final class FakeObserver: QueueObserver {
+    private let state = Mutex<(snapshot: RedisSnapshot, failing: Bool)>((RedisSnapshot(queues: [:]), false))
+    func set(_ queues: [String: (Int, Int)], workers: [WorkerActivity] = []) {
+        state.withLock {
+            $0.snapshot = RedisSnapshot(queues: queues.mapValues { QueueReading(depth: $0.0, inFlight: $0.1) },
+                                        memory: RedisMemoryReading(used: 1 << 20, max: 0), workers: workers)
+            $0.failing = false
+        }
+    }
+    func fail() { state.withLock { $0.failing = true } }
+    func observe() async throws -> RedisSnapshot {
+        let (snapshot, failing) = state.withLock { ($0.snapshot, $0.failing) }
+        if failing { throw FakeError(description: "connection refused (127.0.0.1:6379)") }
+        return snapshot
+    }
+}
+
+/// The cluster as values; every write is applied and recorded.
+final class FakeCluster: ClusterClient {
+    struct State {
+        var queues: [BatchQueue] = []
+        var deployments: [String: DeploymentState] = [:]
+        var pods: [PodState] = []
+        var writes: [String] = []
+        var events: [ControllerEvent] = []
+        var failStatusWrites = false
+    }
+    let state = Mutex(State())
+
+    init(queues: [BatchQueue]) {
+        state.withLock { s in
+            s.queues = queues
+            for q in queues {
+                s.deployments[q.spec.deployment] = DeploymentState(name: q.spec.deployment, replicas: 0, readyReplicas: 0,
+                                                                   selector: ["app": q.spec.deployment])
+            }
+        }
+    }
+
+    var writes: [String] { state.withLock { $0.writes } }
+    var events: [ControllerEvent] { state.withLock { $0.events } }
+    func queue(_ name: String) -> BatchQueue { state.withLock { $0.queues.first { $0.metadata.name == name }! } }
+    func replicas(_ deployment: String) -> Int { state.withLock { $0.deployments[deployment]!.replicas } }
+    func setReplicas(_ deployment: String, _ n: Int) { state.withLock { $0.deployments[deployment]!.replicas = n } }
+    func update(_ name: String, _ change: (inout BatchQueue) -> Void) {
+        state.withLock { s in
+            let i = s.queues.firstIndex { $0.metadata.name == name }!
+            change(&s.queues[i])
+        }
+    }
+    func addPods(_ deployment: String, _ names: [String]) {
+        state.withLock { s in
+            for n in names { s.pods.append(PodState(name: n, labels: ["app": deployment])) }
+        }
+    }
+    func pod(_ name: String) -> PodState? { state.withLock { $0.pods.first { $0.name == name } } }
+    func failStatusWrites(_ fail: Bool) { state.withLock { $0.failStatusWrites = fail } }
+
+    func snapshot() async throws -> ClusterSnapshot {
+        state.withLock { ClusterSnapshot(queues: $0.queues, deployments: $0.deployments, pods: $0.pods) }
+    }
+    func scale(deployment: String, to replicas: Int) async throws {
+        state.withLock {
+            $0.deployments[deployment]!.replicas = replicas
+            $0.deployments[deployment]!.readyReplicas = replicas
+            $0.writes.append("scale \(deployment) \(replicas)")
+        }
+    }
+    func updateStatus(of queue: BatchQueue, to status: BatchQueueStatus) async throws -> BatchQueue {
+        try state.withLock { s in
+            if s.failStatusWrites { throw FakeError(description: "500 Internal Server Error") }
+            let i = s.queues.firstIndex { $0.metadata.name == queue.metadata.name }!
+            s.queues[i].status = status
+            s.writes.append("status \(queue.metadata.name!)")
+            return s.queues[i]
+        }
+    }
+    func clearReservation(of queue: BatchQueue) async throws {
+        state.withLock { s in
+            let i = s.queues.firstIndex { $0.metadata.name == queue.metadata.name }!
+            s.queues[i].spec.reservation = nil
+            s.writes.append("clear \(queue.metadata.name!)")
+        }
+    }
+    func setDeletionCost(pod: String, cost: Int?) async throws {
+        state.withLock { s in
+            let i = s.pods.firstIndex { $0.name == pod }!
+            s.pods[i].deletionCost = cost
+            s.writes.append("cost \(pod) \(cost.map(String.init) ?? "nil")")
+        }
+    }
+    func record(_ event: ControllerEvent) async throws {
+        state.withLock {
+            $0.events.append(event)
+            $0.writes.append("event \($0.events.count) \(event.reason)")
+        }
+    }
+}
+
+final class FakeNotifier: Notifier {
+    let sent = Mutex<[Reminder.Kind]>([])
+    func notify(_ reminder: Reminder, queue: BatchQueue) async { sent.withLock { $0.append(reminder.kind) } }
+}

@@ -1,0 +1,179 @@
+import BatchCore
+import Controller
+import Testing
+
+/// The reconciler against in-memory fakes of Redis and the cluster (the same passes run against real
+/// Redis and KubeSim in the integration tests).
+@Suite struct ReconcilerTests {
+    let clock = TestClock()
+    let redis = FakeObserver()
+    let notifier = FakeNotifier()
+    let cluster: FakeCluster
+
+    init() {
+        cluster = FakeCluster(queues: ["batch0", "batch1"].map { (name: String) in
+            BatchQueue(metadata: ObjectMeta(name: name, namespace: "court-listener", generation: 1),
+                       spec: BatchQueueSpec(queue: name, deployment: "celery-\(name)", maxReplicas: 20))
+        })
+    }
+
+    func reconciler(_ config: BatchConfig = .defaults) -> Reconciler {
+        let clock = self.clock
+        return Reconciler(config: config, settings: .init(pollInterval: .seconds(1)), observer: redis, cluster: cluster,
+                          notifier: notifier, clock: { clock.now })
+    }
+
+    func claim(_ name: String, replicas: Int = 4, for seconds: Int64 = 3 * 86_400) {
+        let now = clock.now
+        cluster.update(name) {
+            $0.spec.reservation = Reservation(holder: "alice", reason: "rehash", claimedAt: now,
+                                              expiresAt: KubeTime(secondsSinceEpoch: now.secondsSinceEpoch + seconds), replicas: replicas)
+        }
+    }
+
+    @Test func aClaimWithWorkRampsInStepsAndEachStepIsOneWrite() async {
+        let r = reconciler()
+        redis.set(["batch0": (0, 0), "batch1": (400, 0)])
+        claim("batch1")
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 2)
+        clock.advance(10)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 2)
+        clock.advance(20)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 4)
+        #expect(cluster.writes.filter { $0.hasPrefix("scale") } == ["scale celery-batch1 2", "scale celery-batch1 4"])
+        #expect(cluster.queue("batch1").status?.phase == .running)
+        #expect(cluster.queue("batch0").status?.phase == .free)
+    }
+
+    @Test func aDrainedQueueSleepsAfterIdleAfterAndWakesOnWork() async {
+        let r = reconciler()
+        claim("batch1")
+        cluster.setReplicas("celery-batch1", 4)
+        redis.set(["batch0": (0, 0), "batch1": (5, 0)])
+        _ = await r.reconcileOnce()
+        redis.set(["batch0": (0, 0), "batch1": (0, 0)])
+        clock.advance(899)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 4)
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 0)
+        #expect(cluster.queue("batch1").status?.phase == .sleeping)
+        #expect(cluster.events.map(\.reason) == ["QueueSleeping"])
+        #expect(notifier.sent.withLock { $0 } == [.sleeping])
+        redis.set(["batch0": (0, 0), "batch1": (1, 0)])
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 2)
+    }
+
+    @Test func nothingChangingMeansNoWritesForSixtyPasses() async {
+        let r = reconciler()
+        claim("batch1")
+        redis.set(["batch0": (0, 0), "batch1": (0, 0)])
+        _ = await r.reconcileOnce()
+        let settled = cluster.writes.count
+        for _ in 0..<60 {
+            clock.advance(1)
+            let report = await r.reconcileOnce()
+            #expect(report.errors.isEmpty)
+        }
+        #expect(cluster.writes.count == settled)
+    }
+
+    @Test func redisDownHoldsReplicasAndSaysSoThenRecovers() async {
+        let r = reconciler()
+        claim("batch1")
+        redis.set(["batch0": (0, 0), "batch1": (100, 0)])
+        _ = await r.reconcileOnce()
+        clock.advance(30)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 4)
+        redis.fail()
+        clock.advance(2)
+        let reused = await r.reconcileOnce()
+        #expect(reused.redisProblem == nil)   // within 3 polls the last reading stands
+        clock.advance(5)
+        let down = await r.reconcileOnce()
+        #expect(down.redisProblem?.contains("connection refused") == true)
+        #expect(cluster.replicas("celery-batch1") == 4)
+        #expect(cluster.queue("batch1").status?.phase == .unknown)
+        let condition = cluster.queue("batch1").status?.conditions?.first { $0.type == ConditionType.redisReachable }
+        #expect(condition?.status == "False")
+        #expect(condition?.message.contains("connection refused") == true)
+        redis.set(["batch0": (0, 0), "batch1": (100, 0)])
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.queue("batch1").status?.phase == .running)
+        #expect(cluster.queue("batch1").status?.conditions?.first { $0.type == ConditionType.redisReachable }?.status == "True")
+    }
+
+    @Test func replicasChangedByHandAreRestoredWithOneEvent() async {
+        let r = reconciler()
+        claim("batch1")
+        redis.set(["batch0": (0, 0), "batch1": (100, 0)])
+        _ = await r.reconcileOnce()
+        clock.advance(30)
+        _ = await r.reconcileOnce()
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        cluster.setReplicas("celery-batch1", 9)   // kubectl scale
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 4)
+        #expect(cluster.events.map(\.reason) == ["ScaleRestored"])
+        #expect(cluster.events.first?.isWarning == true)
+    }
+
+    @Test func busyPodsAreMadeExpensiveBeforeAScaleDown() async {
+        let r = reconciler()
+        claim("batch1", replicas: 3)
+        cluster.setReplicas("celery-batch1", 3)
+        cluster.addPods("celery-batch1", ["celery-batch1-7d9f8-aaaaa", "celery-batch1-7d9f8-bbbbb", "celery-batch1-7d9f8-ccccc"])
+        redis.set(["batch0": (0, 0), "batch1": (10, 0)], workers: [WorkerActivity(hostname: "celery@celery-batch1-7d9f8-bbbbb", active: 1)])
+        _ = await r.reconcileOnce()
+        claim("batch1", replicas: 1)
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 1)
+        #expect(cluster.pod("celery-batch1-7d9f8-bbbbb")?.deletionCost == 1000)
+        #expect(cluster.pod("celery-batch1-7d9f8-aaaaa")?.deletionCost == 0)
+        let writes = cluster.writes
+        let lastCost = writes.lastIndex { $0.hasPrefix("cost") }!
+        let scaleDown = writes.firstIndex(of: "scale celery-batch1 1")!
+        #expect(lastCost < scaleDown)
+    }
+
+    @Test func aReminderIsSentOnlyAfterItsRecordIsStoredAndOnlyOnce() async {
+        let r = reconciler()
+        redis.set(["batch0": (0, 0), "batch1": (25, 0)])   // tasks on unclaimed batch1
+        cluster.failStatusWrites(true)
+        _ = await r.reconcileOnce()
+        #expect(cluster.events.isEmpty)
+        cluster.failStatusWrites(false)
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.events.map(\.reason) == ["OrphanedTasks"])
+        #expect(notifier.sent.withLock { $0 } == [.orphaned])
+        #expect(cluster.queue("batch1").status?.phase == .orphaned)
+    }
+
+    @Test func anExpiredClaimIsClearedAndScaledToZero() async {
+        let r = reconciler()
+        claim("batch1", for: 60)
+        cluster.setReplicas("celery-batch1", 4)
+        redis.set(["batch0": (0, 0), "batch1": (0, 0)])
+        clock.advance(61)
+        _ = await r.reconcileOnce()
+        #expect(cluster.queue("batch1").spec.reservation == nil)
+        #expect(cluster.replicas("celery-batch1") == 0)
+        #expect(cluster.events.map(\.reason).contains("ReservationExpired"))
+    }
+}

@@ -15,6 +15,7 @@ public struct PassReport: Sendable {
     /// Why Redis was treated as unknown this pass, if it was.
     public var redisProblem: String?
     public var totalWrites: Int { scaleWrites + statusWrites + otherWrites }
+    public init() {}
 }
 
 /// Runs reconcile passes: observe (cluster caches and Redis), `decideAll`, then act only where the

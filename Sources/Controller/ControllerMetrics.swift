@@ -1,0 +1,104 @@
+import BatchCore
+import Prometheus
+import Synchronization
+
+/// A metric's full name and help text.
+private func d(_ name: String, _ help: String) -> MetricNameDescriptor {
+    MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+}
+
+/// The controller's Prometheus metrics, created once per queue and updated after every pass.
+public final class ControllerMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+
+    struct QueueGauges {
+        let depth, inFlight, busy, current, desired, expiry: Gauge
+        let phases: [BatchQueuePhase: Gauge]
+    }
+    private let queues = Mutex<[String: QueueGauges]>([:])
+    private let kubeRequests = Mutex<[String: Counter]>([:])
+    private let reconcileDuration: DurationHistogram
+    private let reconcileResults: [String: Counter]
+    private let redisErrors: Counter
+    private let redisUp: Gauge
+    private let leader: Gauge
+
+    public init(version: String = BatchctlVersion.current) {
+        let registry = self.registry
+        reconcileDuration = registry.makeDurationHistogram(
+            descriptor: d("batchctl_reconcile_duration_seconds", "Time for one reconcile pass (observe, decide, act)."),
+            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                      .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)])
+        reconcileResults = Dictionary(uniqueKeysWithValues: ["ok", "error"].map {
+            ($0, registry.makeCounter(descriptor: d("batchctl_reconcile_total", "Reconcile passes by result."), labels: [("result", $0)]))
+        })
+        redisErrors = registry.makeCounter(descriptor: d("batchctl_redis_errors_total", "Passes in which Redis could not be read."))
+        redisUp = registry.makeGauge(descriptor: d("batchctl_redis_up", "1 when the last pass read Redis, 0 when it could not."))
+        leader = registry.makeGauge(descriptor: d("batchctl_leader", "1 on the controller replica that holds the leader Lease."))
+        registry.makeGauge(descriptor: d("batchctl_build_info", "batchctl's version."), labels: [("version", version)]).set(to: 1)
+    }
+
+    /// Records one pass.
+    public func record(_ report: PassReport, queues: [BatchQueue], duration: Duration) {
+        reconcileDuration.record(duration)
+        reconcileResults[report.errors.isEmpty ? "ok" : "error"]?.increment()
+        if report.redisProblem != nil { redisErrors.increment() }
+        redisUp.set(to: report.redisProblem == nil ? 1 : 0)
+        for q in queues {
+            let name = q.metadata.name ?? q.queueName
+            let g = gauges(for: name)
+            let status = report.decisions[name]?.status ?? q.status
+            if let s = status {
+                if let depth = s.depth { g.depth.set(to: Double(depth)) }
+                if let inFlight = s.inFlight { g.inFlight.set(to: Double(inFlight)) }
+                if let busy = s.busyWorkers { g.busy.set(to: Double(busy)) }
+                g.current.set(to: Double(s.replicas ?? 0))
+                g.desired.set(to: Double(s.desiredReplicas ?? s.replicas ?? 0))
+                let phase = s.phase ?? .unknown
+                for (p, gauge) in g.phases { gauge.set(to: p == phase ? 1 : 0) }
+            }
+            g.expiry.set(to: q.spec.reservation.map { Double($0.expiresAt.secondsSinceEpoch) } ?? 0)
+        }
+    }
+
+    /// Counts one Kubernetes API request by verb and HTTP status code (0 for a transport error).
+    public func recordKubeRequest(verb: String, code: Int) {
+        let key = "\(verb) \(code)"
+        let counter = kubeRequests.withLock { counters in
+            if let c = counters[key] { return c }
+            let c = registry.makeCounter(descriptor: d("batchctl_kube_requests_total", "Kubernetes API requests by verb and HTTP status code."),
+                                         labels: [("verb", verb), ("code", "\(code)")])
+            counters[key] = c
+            return c
+        }
+        counter.increment()
+    }
+
+    public func setLeader(_ isLeader: Bool) { leader.set(to: isLeader ? 1 : 0) }
+
+    /// The Prometheus text exposition.
+    public func exposition() -> String { registry.emitToString() }
+
+    private func gauges(for queue: String) -> QueueGauges {
+        queues.withLock { all in
+            if let g = all[queue] { return g }
+            let l = [("queue", queue)]
+            func gauge(_ name: String, _ help: String, _ labels: [(String, String)]) -> Gauge {
+                registry.makeGauge(descriptor: d(name, help), labels: labels)
+            }
+            let replicasHelp = "Worker replicas, current and desired."
+            let g = QueueGauges(
+                depth: gauge("batchctl_queue_depth", "Tasks waiting in the queue's Redis lists (all priorities).", l),
+                inFlight: gauge("batchctl_queue_inflight", "Tasks delivered to workers and not yet acknowledged.", l),
+                busy: gauge("batchctl_queue_busy_workers", "Workers of the queue's Deployment running tasks.", l),
+                current: gauge("batchctl_replicas", replicasHelp, l + [("state", "current")]),
+                desired: gauge("batchctl_replicas", replicasHelp, l + [("state", "desired")]),
+                expiry: gauge("batchctl_reservation_expiry_timestamp_seconds", "When the queue's reservation expires (Unix time); 0 when the queue is free.", l),
+                phases: Dictionary(uniqueKeysWithValues: BatchQueuePhase.allCases.map {
+                    ($0, gauge("batchctl_queue_phase", "1 for the queue's current phase.", l + [("phase", $0.rawValue)]))
+                }))
+            all[queue] = g
+            return g
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import BatchCore
+import Controller
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct MetricsTests {
+    @Test func aPassShowsUpInTheExposition() {
+        let metrics = ControllerMetrics(version: "9.9.9")
+        var q = BatchQueue(metadata: ObjectMeta(name: "batch1"), spec: BatchQueueSpec(queue: "batch1", deployment: "celery-batch1"))
+        q.spec.reservation = Reservation(holder: "alice", claimedAt: KubeTime(secondsSinceEpoch: 1_800_000_000),
+                                         expiresAt: KubeTime(secondsSinceEpoch: 1_800_086_400), replicas: 5)
+        q.status = BatchQueueStatus(phase: .running, depth: 1_200, inFlight: 8, busyWorkers: 3, replicas: 4, desiredReplicas: 5)
+        var report = PassReport()
+        report.redisProblem = "Redis could not be read"
+        metrics.record(report, queues: [q], duration: .milliseconds(3))
+        metrics.setLeader(true)
+        metrics.recordKubeRequest(verb: "PATCH", code: 200)
+        metrics.recordKubeRequest(verb: "PATCH", code: 200)
+        let text = metrics.exposition()
+        for line in [
+            #"batchctl_queue_depth{queue="batch1"} 1200.0"#,
+            #"batchctl_queue_inflight{queue="batch1"} 8.0"#,
+            #"batchctl_queue_busy_workers{queue="batch1"} 3.0"#,
+            #"batchctl_replicas{queue="batch1",state="current"} 4.0"#,
+            #"batchctl_replicas{queue="batch1",state="desired"} 5.0"#,
+            #"batchctl_queue_phase{queue="batch1",phase="Running"} 1.0"#,
+            #"batchctl_queue_phase{queue="batch1",phase="Free"} 0.0"#,
+            #"batchctl_reservation_expiry_timestamp_seconds{queue="batch1"} 1800086400.0"#,
+            #"batchctl_redis_errors_total 1"#,
+            #"batchctl_redis_up 0.0"#,
+            #"batchctl_leader 1.0"#,
+            #"batchctl_kube_requests_total{verb="PATCH",code="200"} 2"#,
+            #"batchctl_build_info{version="9.9.9"} 1.0"#,
+            #"batchctl_reconcile_duration_seconds_count 1"#,
+        ] {
+            #expect(text.contains(line + "\n"), "\(line)")
+        }
+    }
+}
+
+@Suite struct HealthServerTests {
+    /// A plain HTTP/1.1 request over a loopback socket.
+    func request(port: Int, _ raw: String) -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else { return "connect failed" }
+        _ = raw.withCString { send(fd, $0, strlen($0), 0) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<100 {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @Test func servesEachPathAndRefusesTheRest() throws {
+        let server = try HealthServer(host: "127.0.0.1", port: 0) { path in
+            switch path {
+            case "/healthz": return (200, "text/plain", "ok\n")
+            case "/readyz": return (503, "text/plain", "waiting for the first cluster read\n")
+            default: return (404, "text/plain", "not found\n")
+            }
+        }
+        server.start()
+        defer { server.stop() }
+        let ok = request(port: server.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(ok.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(ok.hasSuffix("\r\n\r\nok\n"))
+        #expect(request(port: server.port, "GET /readyz?verbose HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+        #expect(request(port: server.port, "GET /nope HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 404 Not Found\r\n"))
+        #expect(request(port: server.port, "POST /healthz HTTP/1.1\r\n\r\n").hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"))
+        let head = request(port: server.port, "HEAD /healthz HTTP/1.1\r\n\r\n")
+        #expect(head.hasSuffix("Connection: close\r\n\r\n"))
+    }
+
+    @Test func aBadAddressIsAClearError() {
+        #expect(throws: HealthServerError.self) { try HealthServer(host: "metrics.local", port: 9090) { _ in (200, "", "") } }
+        do {
+            _ = try HealthServer(host: "metrics.local", port: 9090) { _ in (200, "", "") }
+        } catch {
+            #expect(error.description == "cannot serve metrics and health on metrics.local:9090: not an IPv4 address; use for example 0.0.0.0:9090 or [::]:9090; choose another --metrics-addr")
+        }
+    }
+}

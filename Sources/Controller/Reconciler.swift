@@ -14,6 +14,8 @@ public struct PassReport: Sendable {
     public var errors: [String] = []
     /// Why Redis was treated as unknown this pass, if it was.
     public var redisProblem: String?
+    /// The BatchQueues as read at the start of the pass.
+    public var queues: [BatchQueue] = []
     public var totalWrites: Int { scaleWrites + statusWrites + otherWrites }
     public init() {}
 }
@@ -74,6 +76,7 @@ public actor Reconciler {
             logger.warning("Could not read the cluster; nothing decided this pass", metadata: ["error": "\(error)"])
             return report
         }
+        report.queues = snapshot.queues
         let redis = await readRedis(now: now, report: &report)
 
         var inputs: [DecideInput] = []

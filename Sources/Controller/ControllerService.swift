@@ -1,0 +1,98 @@
+import AsyncAlgorithms
+import BatchCore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// `batchctl controller` as a service: a reconcile pass every poll interval while this replica leads,
+/// leader election beside it, metrics after every pass, and on SIGTERM the Lease is released so a
+/// standby takes over at once.
+public final class ControllerService: Service, Sendable {
+    let reconciler: Reconciler
+    let elector: LeaderElector?
+    let metrics: ControllerMetrics
+    let pollInterval: Duration
+    let logger: Logger
+    private let state = Mutex<(ready: Bool, lastPass: ContinuousClock.Instant?)>((false, nil))
+
+    /// - Parameter elector: nil runs without leader election (one replica, or tests).
+    public init(reconciler: Reconciler, elector: LeaderElector?, metrics: ControllerMetrics, pollInterval: Duration,
+                logger: Logger = Logger(label: "batchctl.controller")) {
+        self.reconciler = reconciler
+        self.elector = elector
+        self.metrics = metrics
+        self.pollInterval = pollInterval
+        self.logger = logger
+    }
+
+    /// Ready once the cluster has been read; a standby is ready too, so it can take over.
+    public var isReady: Bool { state.withLock { $0.ready } }
+
+    /// Alive while passes (or standby checks) keep happening: none for 10 poll intervals means stuck.
+    public var isLive: Bool {
+        state.withLock { s in
+            guard let last = s.lastPass else { return true }
+            return ContinuousClock.now - last < pollInterval * 10 + .seconds(30)
+        }
+    }
+
+    public var isLeader: Bool { elector?.isLeader ?? true }
+
+    public func run() async throws {
+        logger.notice("Controller started", metadata: ["pollInterval": "\(pollInterval)", "leaderElection": "\(elector != nil)"])
+        try await withThrowingDiscardingTaskGroup { group in
+            if let elector {
+                group.addTask {
+                    // Leader election ends (and releases the Lease) when the group is cancelled below.
+                    await elector.run()
+                }
+            }
+            for await _ in AsyncTimerSequence(interval: pollInterval, clock: .continuous).cancelOnGracefulShutdown() {
+                metrics.setLeader(isLeader)
+                if isLeader {
+                    let start = ContinuousClock.now
+                    let report = await reconciler.reconcileOnce()
+                    metrics.record(report, queues: report.queues, duration: ContinuousClock.now - start)
+                    state.withLock {
+                        $0.ready = $0.ready || report.errors.allSatisfy { !$0.hasPrefix("reading the cluster") }
+                        $0.lastPass = .now
+                    }
+                } else {
+                    let ok = await reconciler.canReadCluster()
+                    state.withLock {
+                        $0.ready = $0.ready || ok
+                        $0.lastPass = .now
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+        metrics.setLeader(false)
+        logger.notice("Controller stopped")
+    }
+
+    /// Answers `/metrics`, `/healthz` and `/readyz` for `HealthServer`.
+    public func respond(to path: String) -> (status: Int, contentType: String, body: String) {
+        switch path {
+        case "/metrics": return (200, "text/plain; version=0.0.4; charset=utf-8", metrics.exposition())
+        case "/healthz": return isLive ? (200, "text/plain; charset=utf-8", "ok\n") : (503, "text/plain; charset=utf-8", "no reconcile pass for too long\n")
+        case "/readyz":
+            return isReady ? (200, "text/plain; charset=utf-8", isLeader ? "ok: leading\n" : "ok: standby\n")
+                           : (503, "text/plain; charset=utf-8", "waiting for the first successful read of the cluster\n")
+        default: return (404, "text/plain; charset=utf-8", "not found; try /metrics, /healthz or /readyz\n")
+        }
+    }
+}
+
+extension Reconciler {
+    /// Whether the cluster can be read (a standby's readiness).
+    func canReadCluster() async -> Bool {
+        do {
+            _ = try await cluster.snapshot()
+            return true
+        } catch {
+            logger.warning("Standby could not read the cluster", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+}

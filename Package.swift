@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "batchctl", targets: ["batchctl"]),
         .library(name: "BatchCore", targets: ["BatchCore"]),
+        .library(name: "CeleryRedis", targets: ["CeleryRedis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -23,16 +24,24 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
 
+        // Celery on Redis: hiredis connection on its own thread, kombu key layout, queue probe, heartbeats.
+        .target(name: "CeleryRedis", dependencies: ["BatchCore", "CHiredis"]),
+
         // The product: argument parsing and wiring only.
         .executableTarget(name: "batchctl", dependencies: [
             "BatchCore",
+            "CeleryRedis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Test support: real redis-server and other child processes on loopback, stopped by pid.
         .target(name: "BatchTesting"),
 
+        // Benchmarks (`make bench`, release build): each figure is one row of BENCHMARKS.md.
+        .executableTarget(name: "batchbench", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
+
         .testTarget(name: "BatchCoreTests", dependencies: ["BatchCore"]),
+        .testTarget(name: "CeleryRedisTests", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting", "CHiredis"]),
         .testTarget(name: "BatchctlTests", dependencies: ["BatchCore", "BatchTesting"]),
     ],
     swiftLanguageModes: [.v6]

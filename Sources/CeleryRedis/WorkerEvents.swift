@@ -105,6 +105,15 @@ public struct WorkerStatus: Sendable, Codable, Equatable {
     /// No event for more than two heartbeat intervals: the worker is probably gone.
     public var stale: Bool
 
+    public init(hostname: String, active: Int, processed: Int, freq: Double, lastSeen: Date, stale: Bool) {
+        self.hostname = hostname
+        self.active = active
+        self.processed = processed
+        self.freq = freq
+        self.lastSeen = lastSeen
+        self.stale = stale
+    }
+
     /// The pod name: `hostname` after `@` (`celery@<pod>`).
     public var nodeName: String {
         guard let at = hostname.firstIndex(of: "@") else { return hostname }
@@ -153,5 +162,13 @@ public struct WorkerRegistry: Sendable, Equatable {
             w.stale = now.timeIntervalSince(w.lastSeen) > 2 * max(w.freq, 0.1)
             return w
         }
+    }
+}
+
+extension [WorkerStatus] {
+    /// How many of these workers are busy and belong to `deployment` (see `WorkerStatus.deployment(among:)`;
+    /// `deployments` is every configured Deployment, so the longest matching name wins).
+    public func busyCount(deployment: String, among deployments: [String]) -> Int {
+        filter { $0.isBusy && $0.deployment(among: deployments) == deployment }.count
     }
 }

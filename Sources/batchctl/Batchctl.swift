@@ -18,7 +18,7 @@ struct Batchctl: AsyncParsableCommand {
         else), 4 forbidden.
         """,
         version: BatchctlVersion.current,
-        subcommands: [ConfigCommand.self]
+        subcommands: [ConfigCommand.self, ProbeCommand.self]
     )
 
     /// Runs the command and turns every failure into a message and an exit status.

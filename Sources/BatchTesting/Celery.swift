@@ -9,11 +9,14 @@ public struct CeleryFixture: Sendable {
     public var transportOptions: String
     /// Sets `task_acks_late=True`.
     public var acksLate: Bool
+    /// Names for `task_queues` (the queues Flower lists before it has seen a worker).
+    public var queues: [String]
 
-    public init(brokerURL: String, transportOptions: String = "{}", acksLate: Bool = false) {
+    public init(brokerURL: String, transportOptions: String = "{}", acksLate: Bool = false, queues: [String] = []) {
         self.brokerURL = brokerURL
         self.transportOptions = transportOptions
         self.acksLate = acksLate
+        self.queues = queues
     }
 
     /// The fixture app's directory.
@@ -24,6 +27,7 @@ public struct CeleryFixture: Sendable {
 
     var environment: [String: String] {
         ["BROKER_URL": brokerURL, "CELERY_TRANSPORT_OPTIONS": transportOptions, "CELERY_ACKS_LATE": acksLate ? "1" : "0",
+         "CELERY_QUEUES": queues.joined(separator: ","),
          "PYTHONPATH": Self.directory, "PYTHONDONTWRITEBYTECODE": "1", "C_FORCE_ROOT": "1"]
     }
 
@@ -46,11 +50,12 @@ public struct CeleryFixture: Sendable {
     }
 
     /// Starts `celery worker` (prefork pool) consuming `queues`, named `hostname`.
+    /// - Parameter pool: `prefork` (Celery's default) or `threads` (one process: SIGKILL leaves no orphans).
     public func startWorker(queues: [String], hostname: String, concurrency: Int = 1, prefetchMultiplier: Int = 1,
-                            heartbeatInterval: Int = 2, logDirectory: String) throws -> ChildProcess {
+                            pool: String = "prefork", heartbeatInterval: Int = 2, logDirectory: String) throws -> ChildProcess {
         try ChildProcess(name: "worker-\(hostname)", executable: ProjectPaths.venvBin + "/celery",
                          arguments: ["-A", "app", "worker", "-Q", queues.joined(separator: ","), "--hostname", hostname,
-                                     "-c", String(concurrency), "--prefetch-multiplier", String(prefetchMultiplier),
+                                     "-P", pool, "-c", String(concurrency), "--prefetch-multiplier", String(prefetchMultiplier),
                                      "--heartbeat-interval", String(heartbeatInterval),
                                      "--without-gossip", "--without-mingle", "-l", "info"],
                          environment: environment, workingDirectory: Self.directory, logDirectory: logDirectory)

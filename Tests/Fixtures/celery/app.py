@@ -5,12 +5,14 @@ Environment:
   CELERY_TRANSPORT_OPTIONS    JSON for broker_transport_options, e.g.
                               {"global_keyprefix": "pfx:", "sep": ":", "priority_steps": [0,1,2,3,4,5,6,7,8,9]}
   CELERY_ACKS_LATE            "1" sets task_acks_late=True
+  CELERY_QUEUES               comma-separated names for task_queues (what Flower lists without workers)
 """
 import json
 import os
 import time
 
 from celery import Celery
+from kombu import Queue
 
 app = Celery("fixture", broker=os.environ["BROKER_URL"])
 app.conf.update(
@@ -20,6 +22,8 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     task_default_queue="celery",
 )
+if os.environ.get("CELERY_QUEUES"):
+    app.conf.task_queues = [Queue(name) for name in os.environ["CELERY_QUEUES"].split(",")]
 
 
 @app.task(name="fixture.sleep")

@@ -8,7 +8,7 @@ VENV        := .venv
 APT_PACKAGES := libcurl4-openssl-dev libhiredis-dev pkg-config redis-server python3-venv
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps apt-deps venv build release test clean
+.PHONY: deps apt-deps venv build release test bench clean
 
 ## deps: install the system packages and the Python venv the tests need, and only what is missing
 deps: apt-deps venv
@@ -44,6 +44,11 @@ release:
 ## test: deps + build + every test (unit, CLI, integration against real Redis and Celery)
 test: deps build
 	$(SWIFT) test --disable-xctest
+
+## bench: release build of batchbench, run against a real redis-server on loopback; rewrites BENCHMARKS.md
+bench: apt-deps
+	$(SWIFT) build -c release --product batchbench
+	.build/release/batchbench --output BENCHMARKS.md
 
 clean:
 	rm -rf .build

@@ -59,10 +59,12 @@ public struct QueueProbeResult: Sendable, Codable, Equatable {
 
 /// Reads, for every configured queue, the depth and the in-flight count, plus Redis memory, in one
 /// pipelined round trip (a MULTI/EXEC block, so the counts are one consistent snapshot). Read only:
-/// it sends LLEN, HSCAN, SMEMBERS and INFO, never a write.
+/// it sends LLEN, HVALS or HSCAN, SMEMBERS and INFO, never a write.
 ///
-/// `unacked` is read with `HSCAN 0 COUNT unackedBatch` inside the block; only when it holds more than
-/// that does the scan continue, in further round trips. Bindings of exchanges seen in `unacked` are
+/// `unacked` is read inside the block with `HVALS` while the previous observation found at most
+/// `unackedBatch` entries (values only: half the reply of HSCAN), else with `HSCAN 0 COUNT unackedBatch`,
+/// continued in further round trips until the cursor returns to 0. (A hash that grew from small to huge
+/// between two probes is read whole once.) Bindings of exchanges seen in `unacked` are
 /// remembered and re-read inside the block on later probes, so a non-empty exchange costs one extra
 /// round trip only the first time.
 public final class QueueProbe: Sendable {
@@ -72,6 +74,8 @@ public final class QueueProbe: Sendable {
     /// COUNT for HSCAN of `unacked`.
     public let unackedBatch: Int
     private let bindingCache = Mutex<[String: [Binding]]>([:])
+    /// Entries in `unacked` at the last observation: decides between HVALS and HSCAN.
+    private let lastUnackedCount = Atomic<Int>(0)
 
     public init(client: RedisClient, layout: CeleryLayout, queues: [String], unackedBatch: Int = 1000) {
         self.client = client
@@ -91,7 +95,12 @@ public final class QueueProbe: Sendable {
         var commands: [[[UInt8]]] = [[b("MULTI")]]
         for list in queueKeys { for key in list { commands.append([b("LLEN"), b(key)]) } }
         let scanIndex = commands.count - 1
-        commands.append([b("HSCAN"), b(keys.unackedKey), b("0"), b("COUNT"), b(String(unackedBatch))])
+        let readWhole = lastUnackedCount.load(ordering: .relaxed) <= unackedBatch
+        if readWhole {
+            commands.append([b("HVALS"), b(keys.unackedKey)])
+        } else {
+            commands.append([b("HSCAN"), b(keys.unackedKey), b("0"), b("COUNT"), b(String(unackedBatch))])
+        }
         for exchange in exchanges { commands.append([b("SMEMBERS"), b(keys.bindingKey(exchange: exchange))]) }
         commands.append([b("INFO"), b("memory")])
         commands.append([b("EXEC")])
@@ -118,7 +127,7 @@ public final class QueueProbe: Sendable {
         // unacked, continuing the scan past the first batch if needed.
         var summary = UnackedSummary(entries: 0, otherQueues: 0, unreadable: 0, error: nil)
         var values: [[UInt8]] = []
-        switch try scanPage(results[scanIndex]) {
+        switch readWhole ? try wholePage(results[scanIndex]) : try scanPage(results[scanIndex]) {
         case let .failure(message):
             summary.error = "key \"\(printableKey(keys.unackedKey))\" could not be read as a hash (\(message)); kombu keeps delivered messages in a hash there, so something else wrote it; in-flight counts are unknown"
         case let .success(page):
@@ -148,7 +157,8 @@ public final class QueueProbe: Sendable {
             let reply = results[scanIndex + 1 + offset]
             bindings[exchange] = (reply.array ?? []).compactMap { $0.text.flatMap(keys.parseBinding) }
         }
-        let memory = Self.parseMemory(results[scanIndex + 1 + exchanges.count].text ?? "")
+        let memory: RedisMemory?
+        if case let .string(info) = results[scanIndex + 1 + exchanges.count] { memory = Self.parseMemory(info) } else { memory = nil }
 
         // Route unacked entries.
         var parsed: [UnackedEntry] = []
@@ -157,6 +167,7 @@ public final class QueueProbe: Sendable {
             if let entry = UnackedEntry.parse(value) { parsed.append(entry) } else { summary.unreadable += 1 }
         }
         summary.entries = values.count
+        lastUnackedCount.store(values.count, ordering: .relaxed)
         let unknown = Set(parsed.lazy.map(\.exchange).filter { !$0.isEmpty && bindings[$0] == nil }).sorted()
         if !unknown.isEmpty {
             let replies = try await client.pipeline(unknown.map { [b("SMEMBERS"), b(keys.bindingKey(exchange: $0))] })
@@ -211,6 +222,16 @@ public final class QueueProbe: Sendable {
         var values: [[UInt8]]
     }
 
+    /// An HVALS reply as a finished page.
+    private func wholePage(_ reply: RedisValue) throws(RedisError) -> Result<ScanPage, ScanFailure> {
+        if let message = reply.errorMessage { return .failure(ScanFailure(message: message)) }
+        guard let items = reply.array else { throw protocolError("HVALS returned \(reply)") }
+        var values: [[UInt8]] = []
+        values.reserveCapacity(items.count)
+        for case let .string(v) in items { values.append(v) }
+        return .success(ScanPage(cursor: "0", fields: [], values: values))
+    }
+
     private func scanPage(_ reply: RedisValue) throws(RedisError) -> Result<ScanPage, ScanFailure> {
         if let message = reply.errorMessage { return .failure(ScanFailure(message: message)) }
         guard let parts = reply.array, parts.count == 2, let cursor = parts[0].text, let flat = parts[1].array, flat.count % 2 == 0 else {
@@ -248,15 +269,27 @@ public final class QueueProbe: Sendable {
         return "LLEN \"\(shown)\" failed: \(reply.errorMessage ?? "unexpected reply \(reply)")"
     }
 
-    /// `used_memory` and `maxmemory` from the text of `INFO memory`.
-    static func parseMemory(_ info: String) -> RedisMemory? {
-        var used: Int?
-        var max: Int?
-        for line in info.split(whereSeparator: { $0 == "\r\n" || $0 == "\n" || $0 == "\r" }) {
-            if line.hasPrefix("used_memory:") { used = Int(line.dropFirst("used_memory:".count)) }
-            if line.hasPrefix("maxmemory:") { max = Int(line.dropFirst("maxmemory:".count)) }
+    /// `used_memory` and `maxmemory` from the reply to `INFO memory` (`name:value` lines).
+    static func parseMemory(_ info: [UInt8]) -> RedisMemory? {
+        func value(_ name: String) -> Int? {
+            let needle = Array(name.utf8) + [UInt8(ascii: ":")]
+            var lineStart = 0
+            while lineStart < info.count {
+                var end = lineStart
+                while end < info.count && info[end] != 0x0A && info[end] != 0x0D { end += 1 }
+                if end - lineStart > needle.count && info[lineStart..<(lineStart + needle.count)].elementsEqual(needle) {
+                    var n = 0
+                    for c in info[(lineStart + needle.count)..<end] {
+                        guard c >= 0x30 && c <= 0x39 else { return nil }
+                        n = n * 10 + Int(c - 0x30)
+                    }
+                    return n
+                }
+                lineStart = end + 1
+            }
+            return nil
         }
-        guard let used, let max else { return nil }
+        guard let used = value("used_memory"), let max = value("maxmemory") else { return nil }
         return RedisMemory(usedMemory: used, maxMemory: max)
     }
 }

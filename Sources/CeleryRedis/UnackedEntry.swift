@@ -13,14 +13,68 @@ public struct UnackedEntry: Sendable, Equatable {
     }
 
     /// Parses an `unacked` value, or returns nil when it is not `[<any JSON>, "<string>", "<string>"]`.
+    ///
+    /// The two strings are found from the end (a quote inside a JSON string is always escaped, so the
+    /// first unescaped quote before a closing quote opens that string), which skips the message
+    /// without reading it; when that shape is not found the whole value is scanned from the start.
     public static func parse(_ bytes: [UInt8]) -> UnackedEntry? {
         bytes.withUnsafeBufferPointer { buf in
+            if let fast = parseFromEnd(buf) { return fast }
             var s = JSONScanner(buf)
             guard s.expect(UInt8(ascii: "[")), s.skipValue(), s.expect(UInt8(ascii: ",")),
                   let exchange = s.string(), s.expect(UInt8(ascii: ",")),
                   let routingKey = s.string(), s.expect(UInt8(ascii: "]")) else { return nil }
             return UnackedEntry(exchange: exchange, routingKey: routingKey)
         }
+    }
+}
+
+extension UnackedEntry {
+    /// `[..., "exchange", "routing_key"]` read backwards; nil if the tail does not have that shape.
+    static func parseFromEnd(_ b: UnsafeBufferPointer<UInt8>) -> UnackedEntry? {
+        func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+        var i = b.count - 1
+        func skipSpaceBack() { while i >= 0 && isSpace(b[i]) { i -= 1 } }
+        /// Moves `i` from a closing quote to before the opening quote; returns the string's range.
+        func stringBack() -> Range<Int>? {
+            guard i >= 0, b[i] == UInt8(ascii: "\"") else { return nil }
+            let close = i
+            i -= 1
+            while i >= 0 {
+                if b[i] == UInt8(ascii: "\"") {
+                    var slashes = 0
+                    var k = i - 1
+                    while k >= 0 && b[k] == UInt8(ascii: "\\") {
+                        slashes += 1
+                        k -= 1
+                    }
+                    if slashes % 2 == 0 {
+                        let open = i
+                        i -= 1
+                        return open..<(close + 1)
+                    }
+                }
+                i -= 1
+            }
+            return nil
+        }
+        guard b.count > 2, b[0] == UInt8(ascii: "[") else { return nil }
+        skipSpaceBack()
+        guard i >= 0, b[i] == UInt8(ascii: "]") else { return nil }
+        i -= 1
+        skipSpaceBack()
+        guard let rk = stringBack() else { return nil }
+        skipSpaceBack()
+        guard i >= 0, b[i] == UInt8(ascii: ",") else { return nil }
+        i -= 1
+        skipSpaceBack()
+        guard let ex = stringBack() else { return nil }
+        skipSpaceBack()
+        guard i > 0, b[i] == UInt8(ascii: ",") else { return nil }
+        var exScanner = JSONScanner(UnsafeBufferPointer(rebasing: b[ex]))
+        var rkScanner = JSONScanner(UnsafeBufferPointer(rebasing: b[rk]))
+        guard let exchange = exScanner.string(), let routingKey = rkScanner.string() else { return nil }
+        return UnackedEntry(exchange: exchange, routingKey: routingKey)
     }
 }
 

@@ -8,26 +8,28 @@ import Foundation
 /// over the queues.
 struct ProbeBenchmark: Benchmark {
     let name = "probe"
-    var queueCounts = [4, 100, 1000]
-    var unackedEntries = 300
+    /// (queues, unacked entries): the issue's three sizes with a few hundred unacked, then a large
+    /// `unacked` that needs HSCAN in further round trips.
+    var cases = [(4, 300), (100, 300), (1000, 300), (4, 0), (4, 5000)]
 
     func run() async throws -> [Figure] {
         var figures: [Figure] = []
-        for count in queueCounts {
+        for (count, unackedEntries) in cases {
             let server = try RedisServer()
             defer { server.stop() }
             let options = RedisConnectionOptions(url: RedisURL(endpoint: .tcp(host: "127.0.0.1", port: server.port)))
             let client = RedisClient(options: options)
             defer { client.close() }
             let queues = (0..<count).map { "batch\($0)" }
-            try await load(client, queues: queues)
+            try await load(client, queues: queues, unackedEntries: unackedEntries)
 
             let probe = QueueProbe(client: client, layout: .default, queues: queues)
             let check = try await probe.observe()
+            _ = try await probe.observe()   // settles HVALS or HSCAN from the size just seen
             guard check.unacked.entries == unackedEntries, check.queues.allSatisfy({ $0.error == nil }) else {
                 throw BenchError("unexpected probe result: \(check.unacked), \(check.queues.prefix(3))")
             }
-            let runs = count <= 4 ? 3000 : (count <= 100 ? 1000 : 200)
+            let runs = unackedEntries > 1000 ? 200 : (count <= 4 ? 3000 : (count <= 100 ? 1000 : 200))
             let tripsBefore = client.stats.roundTrips
             let commandsBefore = try commandsProcessed(client)
             let (median, p90) = try await measure(runs: runs, warmup: runs / 10) { _ = try await probe.observe() }
@@ -37,17 +39,18 @@ struct ProbeBenchmark: Benchmark {
             guard trips % timed == 0, commands % timed == 0 else {
                 throw BenchError("round trips \(trips) or commands \(commands) are not a multiple of \(timed) probes")
             }
+            let perProbe = trips / timed
             figures.append(Figure(
-                name: "probe, \(count) queues",
+                name: "probe, \(count) queues, \(unackedEntries) unacked",
                 median: median, p90: p90, runs: runs,
-                notes: "\(trips / timed) round trip per probe (client count); \(commands / timed) commands per probe (Redis total_commands_processed); \(count * 4) priority lists, \(unackedEntries) unacked"))
-            print("probe \(count) queues: median \(median.milliseconds), p90 \(p90.milliseconds), \(trips / timed) round trip(s), \(commands / timed) commands")
+                notes: "\(perProbe) round trip\(perProbe == 1 ? "" : "s") per probe (client count); \(commands / timed) commands per probe (Redis total_commands_processed); \(count * 4) priority lists of 1–3 messages"))
+            print("probe \(count) queues, \(unackedEntries) unacked: median \(median.milliseconds), p90 \(p90.milliseconds), \(perProbe) round trip(s), \(commands / timed) commands")
         }
         return figures
     }
 
     /// 1–3 messages on each of a queue's four priority lists; `unackedEntries` envelopes in `unacked`.
-    private func load(_ client: RedisClient, queues: [String]) async throws {
+    private func load(_ client: RedisClient, queues: [String], unackedEntries: Int) async throws {
         let keys = CeleryKeys(layout: .default)
         var commands: [[[UInt8]]] = []
         for (i, q) in queues.enumerated() {

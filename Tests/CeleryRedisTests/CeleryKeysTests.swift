@@ -69,6 +69,8 @@ import Testing
         (#"[{"s": "quote \" and ] brace }"}, "tx", "jobs.eu"]"#, UnackedEntry(exchange: "tx", routingKey: "jobs.eu")),
         (#"[ {} , "", "caf\u00e9 \ud83d\ude00 \n" ]"#, UnackedEntry(exchange: "", routingKey: "café 😀 \n")),
         (#"[null, "", "q"]"#, UnackedEntry(exchange: "", routingKey: "q")),
+        (#"[{}, "e\\", "a\"b\\"]"#, UnackedEntry(exchange: "e\\", routingKey: "a\"b\\")),
+        (#"["x", "q"]"#, nil),
         (#"{"not": "an array"}"#, nil),
         (#"[{"body": "x"}, "", 5]"#, nil),
         (#"[{"body": "x"}, ""]"#, nil),

@@ -41,7 +41,7 @@ let package = Package(
         .executableTarget(name: "batchbench", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
 
         .testTarget(name: "BatchCoreTests", dependencies: ["BatchCore"]),
-        .testTarget(name: "CeleryRedisTests", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting", "CHiredis"]),
+        .testTarget(name: "CeleryRedisTests", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
         .testTarget(name: "BatchctlTests", dependencies: ["BatchCore", "BatchTesting"]),
     ],
     swiftLanguageModes: [.v6]

@@ -49,7 +49,8 @@ enum BenchmarkReport {
 
     static func write(_ figures: [Figure], to path: String, command: String, machine: String) throws {
         var rows: [(String, String)] = []
-        if let existing = try? String(contentsOfFile: path, encoding: .utf8) {   // a missing file just starts empty
+        if FileManager.default.fileExists(atPath: path) {
+            let existing = try String(contentsOfFile: path, encoding: .utf8)
             for line in existing.split(separator: "\n") where line.hasPrefix("| ") && line != header {
                 let name = line.dropFirst(2).prefix { $0 != "|" }.trimmingCharacters(in: .whitespaces)
                 rows.append((name, String(line)))

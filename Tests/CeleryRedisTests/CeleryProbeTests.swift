@@ -210,7 +210,7 @@ struct CeleryProbeTests {
         let flower = try celery.startFlower(port: port, logDirectory: logs.path)
         defer { flower.stop(grace: .seconds(5)) }
         var flowerCounts: [String: Int] = [:]
-        let answered = Wait.until(timeout: .seconds(90), interval: .milliseconds(500)) {
+        let answered = await eventually(timeout: .seconds(90), interval: .milliseconds(500)) {
             guard let (status, body) = try? HTTPGet.text("http://127.0.0.1:\(port)/api/queues/length"), status == 200,
                   let json = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
                   let active = json["active_queues"] as? [[String: Any]] else { return false }

@@ -23,3 +23,9 @@ func infoField(_ server: RedisServer, _ name: String) throws -> Int {
 extension QueueProbeResult {
     subscript(_ name: String) -> QueueState? { queues.first { $0.name == name } }
 }
+
+/// `Wait.until` for a synchronous condition, sleeping between polls without blocking a thread of the
+/// cooperative pool.
+func eventually(timeout: Duration, interval: Duration = .milliseconds(100), _ condition: () throws -> Bool) async rethrows -> Bool {
+    try await Wait.until(timeout: timeout, interval: interval) { () async throws -> Bool in try condition() }
+}

@@ -25,14 +25,14 @@ struct WorkerActivityTests {
         let hostname = "celery@celery-batch1-6f7c9d8b5-hb001"
         let worker = try celery.startWorker(queues: ["batch1"], hostname: hostname, logDirectory: logs.path)
         defer { worker.stop(grace: .seconds(10)) }
-        let online = Wait.until(timeout: .seconds(90), interval: .milliseconds(100)) {
+        let online = await eventually(timeout: .seconds(90), interval: .milliseconds(100)) {
             listener.workers().contains { $0.hostname == hostname && $0.active == 0 }
         }
         #expect(online, "listener: \(listener.lastError ?? "no error"); worker log: \(worker.stderr)")
         #expect(listener.workers().first?.freq == 2.0)
 
         try celery.produce(#"[{"queue": "batch1", "count": 1, "task": "fixture.sleep", "args": [8]}]"#)
-        let busy = Wait.until(timeout: .seconds(60), interval: .milliseconds(100)) {
+        let busy = await eventually(timeout: .seconds(60), interval: .milliseconds(100)) {
             listener.workers().contains { $0.hostname == hostname && $0.active == 1 }
         }
         #expect(busy, "worker log: \(worker.stderr)")
@@ -40,14 +40,14 @@ struct WorkerActivityTests {
         #expect(snapshot.busyCount(deployment: "celery-batch1", among: ["celery-batch0", "celery-batch1"]) == 1)
         #expect(snapshot.busyCount(deployment: "celery-batch0", among: ["celery-batch0", "celery-batch1"]) == 0)
 
-        let idle = Wait.until(timeout: .seconds(60), interval: .milliseconds(100)) {
+        let idle = await eventually(timeout: .seconds(60), interval: .milliseconds(100)) {
             listener.workers().contains { $0.hostname == hostname && $0.active == 0 && $0.processed == 1 }
         }
         #expect(idle, "worker log: \(worker.stderr)")
 
         // Warm shutdown sends worker-offline, which forgets the worker.
         worker.stop(grace: .seconds(30))
-        let gone = Wait.until(timeout: .seconds(30), interval: .milliseconds(100)) { listener.workers().isEmpty }
+        let gone = await eventually(timeout: .seconds(30), interval: .milliseconds(100)) { listener.workers().isEmpty }
         #expect(gone)
         #expect(listener.undecodableMessages == 0)
     }
@@ -62,11 +62,11 @@ struct WorkerActivityTests {
         defer { listener.stop() }
         let worker = try celery.startWorker(queues: ["batch2"], hostname: "celery@celery-batch2-6f7c9d8b5-st4le",
                                             pool: "threads", logDirectory: logs.path)
-        let seen = Wait.until(timeout: .seconds(90), interval: .milliseconds(100)) { !listener.workers().isEmpty }
+        let seen = await eventually(timeout: .seconds(90), interval: .milliseconds(100)) { !listener.workers().isEmpty }
         #expect(seen, "worker log: \(worker.stderr)")
         worker.signal(SIGKILL)   // no worker-offline
         _ = worker.waitForExit(timeout: .seconds(30))
-        let stale = Wait.until(timeout: .seconds(30), interval: .milliseconds(100)) { listener.workers().first?.stale == true }
+        let stale = await eventually(timeout: .seconds(30), interval: .milliseconds(100)) { listener.workers().first?.stale == true }
         #expect(stale)
         #expect(listener.workers().count == 1)
     }
@@ -82,12 +82,12 @@ struct WorkerActivityTests {
         listener.start()
         defer { listener.stop() }
         #expect(try await probe.observe()["batch0"]?.depth == 2)
-        #expect(Wait.until(timeout: .seconds(30)) { listener.isSubscribed })
+        #expect(await eventually(timeout: .seconds(30)) { listener.isSubscribed })
 
         server.stop()
         let error = await #expect(throws: RedisError.self) { try await probe.observe() }
         #expect(error?.description.contains("127.0.0.1:\(server.port)") == true)
-        #expect(Wait.until(timeout: .seconds(30)) { !listener.isSubscribed })
+        #expect(await eventually(timeout: .seconds(30)) { !listener.isSubscribed })
 
         try server.start()   // empty again: no persistence
         try celery.produce(#"[{"queue": "batch0", "count": 1}]"#)
@@ -95,6 +95,6 @@ struct WorkerActivityTests {
             (try? await probe.observe())?["batch0"]?.depth == 1
         }
         #expect(recovered)
-        #expect(Wait.until(timeout: .seconds(30)) { listener.isSubscribed }, "listener: \(listener.lastError ?? "")")
+        #expect(await eventually(timeout: .seconds(30)) { listener.isSubscribed }, "listener: \(listener.lastError ?? "")")
     }
 }

@@ -87,6 +87,24 @@ import Testing
         #expect(client.stats.connects >= 2)
     }
 
+    @Test func aCommandThatOutlivesTheTimeoutFailsAndTheNextCallReconnects() async throws {
+        let server = try RedisServer()
+        var opts = options(server)
+        opts.commandTimeout = .milliseconds(300)
+        let client = RedisClient(options: opts)
+        defer { client.close() }
+        #expect(try await client.command(["PING"]) == .status("PONG"))
+        try server.cli(["CLIENT", "PAUSE", "2000", "ALL"])   // the server holds every client's commands
+        let error = await #expect(throws: RedisError.self) { try await client.command(["LLEN", "q"]) }
+        #expect(error?.reason == .timeout)
+        #expect(error?.description.contains("did not answer in time") == true)
+        let recovered = await Wait.until(timeout: .seconds(30), interval: .milliseconds(200)) {
+            (try? await client.command(["LLEN", "q"])) == .integer(0)
+        }
+        #expect(recovered)
+        #expect(client.stats.connects == 2)
+    }
+
     @Test func errorRepliesComeBackPerCommand() async throws {
         let server = try RedisServer()
         try server.cli(["SET", "batch1", "x"])

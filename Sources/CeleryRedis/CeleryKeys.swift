@@ -8,6 +8,7 @@ import BatchCore
 /// unacknowledged message as `[message, exchange, routing_key]`; the set `P+"_kombu.binding."+exchange`
 /// holds the exchange's bindings as `routing_key SEP pattern SEP queue`.
 public struct CeleryKeys: Sendable, Equatable {
+    /// The Celery app's `broker_transport_options` these keys follow.
     public let layout: CeleryLayout
 
     public init(layout: CeleryLayout) { self.layout = layout }
@@ -73,6 +74,7 @@ public struct Binding: Sendable, Equatable {
     public var routingKey: String
     /// Empty for direct exchanges; a Python regex (kombu's translation of `*`/`#`) for topic exchanges.
     public var pattern: String
+    /// The queue messages matching this binding go to.
     public var queue: String
 
     public init(routingKey: String, pattern: String, queue: String) {

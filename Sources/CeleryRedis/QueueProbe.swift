@@ -4,6 +4,7 @@ import Synchronization
 
 /// What Redis says about one Celery queue.
 public struct QueueState: Sendable, Codable, Equatable {
+    /// The Celery queue name.
     public var name: String
     /// Σ LLEN over the queue's priority lists; nil when it could not be read (see `error`).
     public var depth: Int?
@@ -48,8 +49,11 @@ public struct UnackedSummary: Sendable, Codable, Equatable {
 
 /// One observation of the configured queues.
 public struct QueueProbeResult: Sendable, Codable, Equatable {
+    /// One entry per configured queue, in configuration order.
     public var queues: [QueueState]
+    /// Redis memory use; nil if `INFO memory` lacked the fields.
     public var memory: RedisMemory?
+    /// The `unacked` hash as a whole.
     public var unacked: UnackedSummary
     /// Round trips this observation took (1 unless `unacked` is large or a new exchange appeared).
     public var roundTrips: Int
@@ -68,8 +72,11 @@ public struct QueueProbeResult: Sendable, Codable, Equatable {
 /// remembered and re-read inside the block on later probes, so a non-empty exchange costs one extra
 /// round trip only the first time.
 public final class QueueProbe: Sendable {
+    /// The connection the probe reads through (its `stats` count the round trips).
     public let client: RedisClient
+    /// The key layout, from the configured `CeleryLayout`.
     public let keys: CeleryKeys
+    /// The Celery queues observed, in order.
     public let queues: [String]
     /// COUNT for HSCAN of `unacked`.
     public let unackedBatch: Int

@@ -27,6 +27,7 @@ public final class RedisStats: Sendable {
 public final class RedisClient: Sendable {
     /// The server, for messages (`host:port` or `unix:/path`).
     public let server: String
+    /// Round trips and connects so far.
     public let stats = RedisStats()
     private let thread: ConfinedThread<RedisSession>
 

@@ -23,6 +23,7 @@ public struct RedisError: BatchctlFailure, Equatable {
         case badDatabase
     }
 
+    /// The kind of failure, for callers that react differently (e.g. retry on `.connectionLost`).
     public let reason: Reason
     /// The server, as printed (`127.0.0.1:6379`, `unix:/run/redis.sock`).
     public let server: String
@@ -35,12 +36,14 @@ public struct RedisError: BatchctlFailure, Equatable {
         self.detail = detail
     }
 
+    /// Always a runtime failure (exit status 1).
     public var kind: FailureKind { .runtime }
 
     /// Whether the connection is unusable after this error (hiredis contexts are dead after any I/O
     /// error), so the next call must reconnect.
     public var breaksConnection: Bool { reason != .reply }
 
+    /// One sentence: what failed, at which server, and what to check.
     public var description: String {
         switch reason {
         case .connectionRefused:

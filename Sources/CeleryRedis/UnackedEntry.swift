@@ -4,7 +4,9 @@
 /// The message (first element) is a whole task envelope, body included, so it is skipped with a
 /// byte scanner rather than decoded: only the two short strings at the end are read.
 public struct UnackedEntry: Sendable, Equatable {
+    /// The exchange the message was published to; empty for Celery's normal routing.
     public var exchange: String
+    /// The routing key; the queue name when `exchange` is empty.
     public var routingKey: String
 
     public init(exchange: String, routingKey: String) {

@@ -8,7 +8,9 @@ public struct WorkerEvent: Sendable, Equatable {
     public var type: String
     /// `celery@<node>`; on Kubernetes the node is the pod name.
     public var hostname: String
+    /// Tasks executing when the event was sent.
     public var active: Int
+    /// Tasks done since the worker started.
     public var processed: Int
     /// Seconds between heartbeats.
     public var freq: Double
@@ -87,12 +89,15 @@ public struct WorkerEvent: Sendable, Equatable {
 
 /// A worker event that could not be read.
 public struct WorkerEventError: Error, CustomStringConvertible, Equatable {
+    /// What is wrong with the payload.
     public let problem: String
+    /// The message for logs.
     public var description: String { "cannot read a Celery worker event: \(problem)" }
 }
 
 /// What is known about one worker from its events.
 public struct WorkerStatus: Sendable, Codable, Equatable {
+    /// `celery@<node>`, as the worker reports it.
     public var hostname: String
     /// Tasks executing at the last heartbeat.
     public var active: Int

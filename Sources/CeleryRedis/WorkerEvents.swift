@@ -2,7 +2,7 @@ import Foundation
 
 /// A Celery worker event (`worker-online`, `worker-heartbeat`, `worker-offline`) as published on the
 /// broker. Workers send these without `-E`: every `freq` seconds (2 by default) a heartbeat with the
-/// number of tasks executing (`active`) and done (`processed`).
+/// number of tasks executing (`active`, prefetched ones excluded) and started so far (`processed`).
 public struct WorkerEvent: Sendable, Equatable {
     /// `worker-heartbeat`, `worker-online` or `worker-offline`.
     public var type: String
@@ -10,7 +10,7 @@ public struct WorkerEvent: Sendable, Equatable {
     public var hostname: String
     /// Tasks executing when the event was sent.
     public var active: Int
-    /// Tasks done since the worker started.
+    /// Tasks started (accepted) since the worker started, including running ones.
     public var processed: Int
     /// Seconds between heartbeats.
     public var freq: Double
@@ -101,7 +101,7 @@ public struct WorkerStatus: Sendable, Codable, Equatable {
     public var hostname: String
     /// Tasks executing at the last heartbeat.
     public var active: Int
-    /// Tasks done since the worker started.
+    /// Tasks started (accepted) since the worker started, including running ones.
     public var processed: Int
     /// Seconds between its heartbeats.
     public var freq: Double

@@ -1,3 +1,4 @@
+import BatchTesting
 import CeleryRedis
 import Foundation
 import Testing
@@ -10,6 +11,30 @@ import Testing
         let event = try #require(try WorkerEvent.decode(Array(Self.heartbeat.utf8)))
         #expect(event == WorkerEvent(type: "worker-heartbeat", hostname: "celery@mypod-abc", active: 0, processed: 0,
                                      freq: 2.0, timestamp: 1795307338.5902805))
+    }
+
+    /// Payloads captured from a real Celery 5.7 worker (Tests/Fixtures/celery-events).
+    @Test(arguments: [
+        ("idle_heartbeat", "worker-heartbeat", 0, 0),
+        ("busy_heartbeat", "worker-heartbeat", 1, 1),
+        ("heartbeat_db3", "worker-heartbeat", 0, 0),
+        ("heartbeat_keyprefix_pfx", "worker-heartbeat", 0, 0),
+        ("worker_online", "worker-online", 0, 0),
+        ("worker_offline", "worker-offline", 0, 1),
+    ])
+    func decodesCapturedPayloads(file: String, type: String, active: Int, processed: Int) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(ProjectPaths.fixtures)/celery-events/\(file).payload.json"))
+        let event = try #require(try WorkerEvent.decode(Array(data)))
+        #expect(event.type == type)
+        #expect(event.hostname == "celery@mypod-abc")
+        #expect(event.active == active)
+        #expect(event.processed == processed)
+        #expect(event.freq == 2.0)
+    }
+
+    @Test func capturedTaskEventBatchIsSkipped() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(ProjectPaths.fixtures)/celery-events/task_multi_with_-E.payload.json"))
+        #expect(try WorkerEvent.decode(Array(data)) == nil)
     }
 
     @Test func bufferedTaskEventListsAreSkipped() throws {

@@ -39,6 +39,9 @@ public final class RedisClient: Sendable {
 
     /// Sends `commands` in one pipelined round trip and returns one reply per command. Error replies
     /// (e.g. WRONGTYPE) are returned as `.error` values, so one bad key does not hide the others.
+    ///
+    /// When a connection kept from an earlier call turns out to be closed, the commands are sent once
+    /// more on a fresh connection: send only commands that are safe to repeat (batchctl sends reads).
     /// - Throws: `RedisError` when the connection cannot be made or breaks.
     public func pipeline(_ commands: [[[UInt8]]]) async throws(RedisError) -> [RedisValue] {
         try await thread.run({ session in session.perform { conn throws(RedisError) in try conn.pipeline(commands) } },

@@ -10,7 +10,7 @@ RENDER_DIR  := .build/deploy-render
 APT_PACKAGES := libcurl4-openssl-dev libhiredis-dev pkg-config redis-server python3-venv
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps apt-deps venv tools-venv build release test check-deploy clean
+.PHONY: deps apt-deps venv tools-venv build release test check-deploy bench clean
 
 ## deps: install the system packages and the Python venvs the tests need, and only what is missing
 deps: apt-deps venv tools-venv
@@ -69,6 +69,11 @@ release:
 ## test: deps + build + deploy/ checks + every Swift test (unit, CLI, integration against real Redis and Celery)
 test: deps build check-deploy
 	$(SWIFT) test --disable-xctest
+
+## bench: release build of batchbench, run against a real redis-server on loopback; rewrites BENCHMARKS.md
+bench: apt-deps
+	$(SWIFT) build -c release --product batchbench
+	.build/release/batchbench --output BENCHMARKS.md
 
 clean:
 	rm -rf .build

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "batchctl", targets: ["batchctl"]),
         .library(name: "BatchCore", targets: ["BatchCore"]),
+        .library(name: "CeleryRedis", targets: ["CeleryRedis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,9 +38,13 @@ let package = Package(
             .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
         ]),
 
+        // Celery on Redis: hiredis connection on its own thread, kombu key layout, queue probe, heartbeats.
+        .target(name: "CeleryRedis", dependencies: ["BatchCore", "CHiredis"]),
+
         // The product: argument parsing and wiring only.
         .executableTarget(name: "batchctl", dependencies: [
             "BatchCore",
+            "CeleryRedis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -50,6 +55,11 @@ let package = Package(
             "BatchCore",
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
+
+        // Benchmarks (`make bench`, release build): each figure is one row of BENCHMARKS.md.
+        .executableTarget(name: "batchbench", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
+
+        .testTarget(name: "CeleryRedisTests", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
         .testTarget(name: "BatchctlTests", dependencies: ["BatchCore", "BatchTesting"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "BatchCore"]),
     ],

@@ -36,7 +36,8 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let process = self.process
+        try withSignalsUnblocked { try process.run() }
         pid = process.processIdentifier
     }
 
@@ -64,11 +65,20 @@ public final class ChildProcess: @unchecked Sendable {
         guard process.isRunning else { return }
         kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + grace
-        while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
-        if process.isRunning {
+        // Foundation's `isRunning` can lag seconds behind the exit; /proc shows it at once.
+        while Self.isAlive(pid) && ContinuousClock.now < deadline { usleep(20_000) }
+        if Self.isAlive(pid) {
             kill(pid, SIGKILL)
         }
         process.waitUntilExit()
+    }
+
+    /// Whether `pid` is running (neither gone nor a zombie waiting to be reaped).
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }   // no /proc entry: gone
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state != "Z" && state != "X"
     }
 
     /// Waits (bounded) for the process to exit by itself and returns its status, or nil on timeout.
@@ -123,7 +133,7 @@ private struct ChildProcessWithInput {
         } else {
             process.standardInput = FileHandle.nullDevice
         }
-        try process.run()
+        try withSignalsUnblocked { try process.run() }
     }
 
     func wait(timeout: Duration) -> CommandResult {
@@ -137,4 +147,18 @@ private struct ChildProcessWithInput {
                              stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
                              stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
+}
+
+/// Runs `body` (which starts a child process) with every signal unblocked on the calling thread.
+///
+/// A child inherits the signal mask of the thread that spawns it, and Foundation's `Process` does not
+/// reset it. Swift concurrency and Dispatch threads block most signals, so without this a child started
+/// from a test ignores SIGTERM (redis-server would not shut down, a Celery worker would not warm-stop).
+func withSignalsUnblocked<T>(_ body: () throws -> T) rethrows -> T {
+    var all = sigset_t()
+    var old = sigset_t()
+    sigfillset(&all)
+    pthread_sigmask(SIG_UNBLOCK, &all, &old)
+    defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+    return try body()
 }

@@ -1,0 +1,108 @@
+import BatchCore
+import Foundation
+import Synchronization
+
+/// Listens to Celery worker events on the broker and keeps per-worker state (hostname, active tasks,
+/// last seen; stale after two heartbeat intervals).
+///
+/// Celery 5.7 workers publish, even without `-E`, on the Redis channels
+/// `<global_keyprefix>/<db>.celeryev/worker.{online,heartbeat,offline}` (measured with a real worker;
+/// see `CeleryKeys.workerEventChannel`). The listener SUBSCRIBEs to those three on its own connection and
+/// thread, and reconnects (with AUTH, capped backoff) after any error.
+public final class WorkerActivityListener: Sendable {
+    private let options: RedisConnectionOptions
+    private let channels: [String]
+    private let shared = Shared()
+    private let thread: ConfinedThread<RedisConnection>
+
+    private final class Shared: Sendable {
+        let registry = Mutex(WorkerRegistry())
+        let stopping = Atomic<Bool>(false)
+        let subscribed = Atomic<Bool>(false)
+        let lastError = Mutex<String?>(nil)
+        let undecodable = Atomic<Int>(0)
+    }
+
+    /// - Parameters:
+    ///   - options: the broker's Redis (the database number is part of the channel name).
+    ///   - layout: for the global key prefix.
+    public init(options: RedisConnectionOptions, layout: CeleryLayout) {
+        self.options = options
+        let keys = CeleryKeys(layout: layout)
+        channels = ["online", "heartbeat", "offline"].map { keys.workerEventChannel(database: options.url.database, event: $0) }
+        thread = ConfinedThread(name: "celery events \(options.server)") { RedisConnection(options: options) }
+    }
+
+    /// Starts listening in the background. Call once.
+    public func start() {
+        let shared = self.shared
+        let channels = self.channels
+        thread.submit { connection in Self.listen(connection, channels: channels, shared: shared) }
+    }
+
+    /// Stops listening and closes the connection.
+    public func stop() {
+        shared.stopping.store(true, ordering: .relaxed)
+        thread.stop()
+    }
+
+    deinit { stop() }
+
+    /// The workers seen so far.
+    public func workers(now: Date = Date()) -> [WorkerStatus] {
+        shared.registry.withLock { $0.snapshot(now: now) }
+    }
+
+    /// Whether the subscription is in place right now.
+    public var isSubscribed: Bool { shared.subscribed.load(ordering: .relaxed) }
+
+    /// The last connection or decoding problem, if any (cleared when a subscription succeeds).
+    public var lastError: String? { shared.lastError.withLock { $0 } }
+
+    /// Messages on the channels that could not be read as worker events.
+    public var undecodableMessages: Int { shared.undecodable.load(ordering: .relaxed) }
+
+    /// The listening loop; runs on the listener's thread until `stop()`.
+    private static func listen(_ connection: RedisConnection, channels: [String], shared: Shared) {
+        var failures = 0
+        while !shared.stopping.load(ordering: .relaxed) {
+            do {
+                if !connection.isConnected {
+                    try connection.connect()
+                    try connection.send([[b("SUBSCRIBE")] + channels.map(b)])
+                    shared.subscribed.store(true, ordering: .relaxed)
+                    shared.lastError.withLock { $0 = nil }
+                    failures = 0
+                }
+                guard let push = try connection.nextPush(wait: .milliseconds(200)) else { continue }
+                handle(push, shared: shared)
+            } catch {
+                connection.close()
+                shared.subscribed.store(false, ordering: .relaxed)
+                shared.lastError.withLock { $0 = error.description }
+                failures += 1
+                // Capped backoff, in short sleeps so stop() is noticed.
+                let delayMs = min(Int(connection.options.maxBackoff.milliseconds), 100 << min(failures - 1, 16))
+                let deadline = ContinuousClock.now + .milliseconds(delayMs)
+                while ContinuousClock.now < deadline && !shared.stopping.load(ordering: .relaxed) {
+                    usleep(20_000)
+                }
+            }
+        }
+        connection.close()
+        shared.subscribed.store(false, ordering: .relaxed)
+    }
+
+    /// Handles one pushed reply: `["message", channel, payload]` (subscribe confirmations are ignored).
+    private static func handle(_ push: RedisValue, shared: Shared) {
+        guard let parts = push.array, parts.count == 3, parts[0].text == "message", case let .string(payload) = parts[2] else { return }
+        do {
+            guard let event = try WorkerEvent.decode(payload) else { return }
+            let now = Date()
+            shared.registry.withLock { $0.apply(event, receivedAt: now) }
+        } catch {
+            shared.undecodable.add(1, ordering: .relaxed)
+            shared.lastError.withLock { $0 = error.description }
+        }
+    }
+}

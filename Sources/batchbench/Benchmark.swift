@@ -1,0 +1,81 @@
+import Foundation
+
+/// One measured figure: one row of BENCHMARKS.md.
+struct Figure {
+    /// Unique row name, e.g. "probe, 4 queues".
+    var name: String
+    var median: Duration
+    var p90: Duration
+    var runs: Int
+    /// Anything else worth a column: round trips, commands, data set.
+    var notes: String
+}
+
+/// A group of figures measured together (one setup). Add a new benchmark by conforming and listing it in
+/// `Benchmarks.all`.
+protocol Benchmark: Sendable {
+    /// Selects the benchmark with `--only`.
+    var name: String { get }
+    func run() async throws -> [Figure]
+}
+
+/// Measures `body` `runs` times after `warmup` untimed runs; returns (median, p90).
+func measure(runs: Int, warmup: Int, _ body: () async throws -> Void) async rethrows -> (median: Duration, p90: Duration) {
+    for _ in 0..<warmup { try await body() }
+    let clock = ContinuousClock()
+    var samples: [Duration] = []
+    samples.reserveCapacity(runs)
+    for _ in 0..<runs {
+        let start = clock.now
+        try await body()
+        samples.append(clock.now - start)
+    }
+    samples.sort()
+    return (samples[samples.count / 2], samples[min(samples.count - 1, Int(Double(samples.count) * 0.9))])
+}
+
+extension Duration {
+    /// `0.123 ms`.
+    var milliseconds: String {
+        let ms = Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+        return String(format: "%.3f ms", ms)
+    }
+}
+
+/// Writes the figures into the table of BENCHMARKS.md, keeping rows of benchmarks not run this time.
+enum BenchmarkReport {
+    static let header = "| figure | median | p90 | runs | notes |"
+    static let rule = "|---|---|---|---|---|"
+
+    static func write(_ figures: [Figure], to path: String, command: String, machine: String) throws {
+        var rows: [(String, String)] = []
+        if FileManager.default.fileExists(atPath: path) {
+            let existing = try String(contentsOfFile: path, encoding: .utf8)
+            for line in existing.split(separator: "\n") where line.hasPrefix("| ") && line != header {
+                let name = line.dropFirst(2).prefix { $0 != "|" }.trimmingCharacters(in: .whitespaces)
+                rows.append((name, String(line)))
+            }
+        }
+        for f in figures {
+            let line = "| \(f.name) | \(f.median.milliseconds) | \(f.p90.milliseconds) | \(f.runs) | \(f.notes) |"
+            if let i = rows.firstIndex(where: { $0.0 == f.name }) { rows[i].1 = line } else { rows.append((f.name, line)) }
+        }
+        let text = """
+        # Benchmarks
+
+        Produced by `\(command)` (release build). Each figure is the median and 90th percentile of the
+        runs listed, after warm-up runs, against a real redis-server started on loopback by the benchmark.
+        Rows of benchmarks not run in the last invocation are kept as they were.
+
+        Last run: \(ISO8601DateFormatter().string(from: Date())) on \(machine).
+
+        \(header)
+        \(rule)
+        \(rows.map(\.1).joined(separator: "\n"))
+
+        Targets (issue 3, loopback): probe ≤ 0.5 ms for 4 queues, ≤ 20 ms for 1,000 queues, 1 round trip per probe.
+
+        """
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}

@@ -1,0 +1,151 @@
+import ArgumentParser
+import BatchCore
+import CeleryRedis
+import Foundation
+
+/// `batchctl probe`: what the controller sees in Redis, read directly.
+struct ProbeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probe",
+        abstract: "Show each queue's depth, in-flight tasks and busy workers, read directly from Redis.",
+        discussion: """
+        Reads, in one pipelined round trip, the depth of every configured queue (the sum of LLEN over
+        its priority lists), its in-flight tasks (entries of kombu's 'unacked' hash routed to it) and
+        Redis memory, and listens to Celery worker heartbeats for --listen to list the workers and how
+        many tasks each is running. Nothing is written to Redis.
+
+        busyWorkers counts workers with active tasks whose pod belongs to the queue's Deployment:
+        hostname celery@<deployment>-<replicaset-hash>-<suffix>.
+
+        The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, or from the URL.
+        Exit status: 0 ok, 1 Redis unreachable or a queue unreadable (the report is still printed),
+        2 bad flags or configuration.
+        """
+    )
+
+    enum Output: String, ExpressibleByArgument, CaseIterable {
+        case table, json
+    }
+
+    @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("The broker URL, overriding redis.url: redis://[user:password@]host:port/db or unix:///path.sock.", valueName: "url"))
+    var redisURL: String?
+
+    @Option(name: [.short, .customLong("output")], help: "Output format.")
+    var output: Output = .table
+
+    @Option(help: ArgumentHelp("How long to listen for worker heartbeats (0s to skip).", valueName: "duration"))
+    var listen: String = "2500ms"
+
+    @Option(name: .customLong("celery-global-keyprefix"), help: ArgumentHelp("Celery's global_keyprefix, overriding celery.globalKeyPrefix.", valueName: "prefix"))
+    var globalKeyPrefix: String?
+
+    @Option(name: .customLong("celery-sep"), help: ArgumentHelp("Celery's sep, overriding celery.separator; \\xHH escapes allowed (default \\x06\\x16).", valueName: "sep"))
+    var separator: String?
+
+    @Option(name: .customLong("celery-priority-steps"), help: ArgumentHelp("Celery's priority_steps, comma-separated, overriding celery.prioritySteps (default 0,3,6,9).", valueName: "steps"))
+    var prioritySteps: String?
+
+    func validate() throws {
+        do {
+            _ = try TimeSpan.parse(listen)
+        } catch {
+            throw ValidationError("--listen \(error.description)")
+        }
+        if let separator {
+            let sep = try Self.unescape(separator)
+            if sep.isEmpty { throw ValidationError("--celery-sep is empty; give the separator, e.g. ':' or '\\x06\\x16'") }
+        }
+        if let prioritySteps { _ = try Self.steps(prioritySteps) }
+    }
+
+    func run() async throws {
+        let loaded = try ConfigFile.load(path: config)
+        var settings = loaded.config.redis
+        if let redisURL { settings.url = try RedisURL.parse(redisURL) }
+        var layout = loaded.config.celery
+        if let globalKeyPrefix { layout.globalKeyPrefix = globalKeyPrefix }
+        if let separator { layout.separator = try Self.unescape(separator) }
+        if let prioritySteps { layout.prioritySteps = try Self.steps(prioritySteps) }
+        let listenFor = try TimeSpan.parse(listen)
+        let queues = loaded.config.queues
+
+        let options = RedisConnectionOptions(settings: settings, secrets: loaded.secrets)
+        let client = RedisClient(options: options)
+        defer { client.close() }
+        let probe = QueueProbe(client: client, layout: layout, queues: queues.map(\.name))
+        var listener: WorkerActivityListener?
+        if listenFor > .zero {
+            listener = WorkerActivityListener(options: options, layout: layout)
+            listener?.start()
+        }
+        defer { listener?.stop() }
+
+        // Fail fast when Redis is unreachable, then look again once the heartbeats had time to arrive.
+        var result = try await probe.observe()
+        if listenFor > .zero {
+            try await Task.sleep(for: listenFor.duration)
+            result = try await probe.observe()
+        }
+        let workers = listener?.workers() ?? []
+        let report = ProbeReport(result: result, queues: queues, workers: listener == nil ? nil : workers,
+                                 server: options.server, database: settings.url.database, listenedFor: listenFor)
+        switch output {
+        case .json: print(try report.json())
+        case .table: print(report.table(), terminator: "")
+        }
+        if let listener, let problem = listener.lastError, workers.isEmpty {
+            printError("warning: worker events: \(problem)")
+        }
+        let problems = result.queues.compactMap { q in q.error.map { "queue \(q.name): \($0)" } } + [result.unacked.error].compactMap { $0 }
+        if !problems.isEmpty { throw ProbeProblems(problems: problems) }
+    }
+
+    /// Reads `\xHH`, `\t`, `\n` and `\\` escapes, so a control-byte separator can be typed.
+    static func unescape(_ text: String) throws -> String {
+        var out: [UInt8] = []
+        var bytes = Array(text.utf8)[...]
+        while let c = bytes.popFirst() {
+            guard c == UInt8(ascii: "\\"), let e = bytes.popFirst() else {
+                out.append(c)
+                continue
+            }
+            switch e {
+            case UInt8(ascii: "x"):
+                guard bytes.count >= 2, let v = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) else {
+                    throw ValidationError("--celery-sep has a bad escape; write bytes as \\xHH, e.g. '\\x06\\x16'")
+                }
+                out.append(v)
+                bytes = bytes.dropFirst(2)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\"))
+            default: throw ValidationError("--celery-sep has an unknown escape \\\(Character(Unicode.Scalar(e))); use \\xHH, \\t, \\n or \\\\")
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Parses `0,3,6,9`.
+    static func steps(_ text: String) throws -> [Int] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        var steps: [Int] = []
+        for p in parts {
+            guard let n = Int(p), (0...9).contains(n) else {
+                throw ValidationError("--celery-priority-steps \"\(text)\" must be numbers from 0 to 9 separated by commas, e.g. 0,3,6,9")
+            }
+            guard !steps.contains(n) else { throw ValidationError("--celery-priority-steps \"\(text)\" repeats \(n)") }
+            steps.append(n)
+        }
+        return steps
+    }
+}
+
+/// Queues that could not be read; the report was printed anyway.
+struct ProbeProblems: BatchctlFailure {
+    let problems: [String]
+    var kind: FailureKind { .runtime }
+    var description: String { problems.joined(separator: "\nerror: ") }
+}

@@ -1,0 +1,124 @@
+import BatchCore
+import CeleryRedis
+import Foundation
+
+/// What `batchctl probe` prints, as JSON or as a table.
+struct ProbeReport: Encodable {
+    struct Queue: Encodable {
+        var name: String
+        var deployment: String
+        var depth: Int?
+        var inFlight: Int?
+        /// Nil when heartbeats were not listened to.
+        var busyWorkers: Int?
+        var error: String?
+    }
+
+    struct Redis: Encodable {
+        var server: String
+        var database: Int
+        var usedMemory: Int?
+        var maxMemory: Int?
+    }
+
+    struct Worker: Encodable {
+        var hostname: String
+        var active: Int
+        var processed: Int
+        var freq: Double
+        var lastSeen: Date
+        var stale: Bool
+        var deployment: String?
+    }
+
+    var queues: [Queue]
+    var redis: Redis
+    var unacked: UnackedSummary
+    var workers: [Worker]?
+    var roundTrips: Int
+    var observedAt: Date
+    var listenedSeconds: Double
+
+    init(result: QueueProbeResult, queues configured: [QueueConfig], workers: [WorkerStatus]?, server: String,
+         database: Int, listenedFor: TimeSpan) {
+        let deployments = configured.map(\.deployment)
+        queues = zip(result.queues, configured).map { state, config in
+            Queue(name: state.name, deployment: config.deployment, depth: state.depth, inFlight: state.inFlight,
+                  busyWorkers: workers.map { $0.busyCount(deployment: config.deployment, among: deployments) },
+                  error: state.error)
+        }
+        redis = Redis(server: server, database: database, usedMemory: result.memory?.usedMemory, maxMemory: result.memory?.maxMemory)
+        unacked = result.unacked
+        self.workers = workers?.map {
+            Worker(hostname: $0.hostname, active: $0.active, processed: $0.processed, freq: $0.freq, lastSeen: $0.lastSeen,
+                   stale: $0.stale, deployment: $0.deployment(among: deployments))
+        }
+        roundTrips = result.roundTrips
+        observedAt = result.observedAt
+        listenedSeconds = listenedFor.seconds
+    }
+
+    func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    func table() -> String {
+        func cell(_ n: Int?) -> String { n.map(String.init) ?? "?" }
+        var rows = [["QUEUE", "DEPTH", "IN-FLIGHT", "BUSY", "DEPLOYMENT"]]
+        for q in queues {
+            rows.append([q.name, cell(q.depth), cell(q.inFlight), q.busyWorkers.map(String.init) ?? "-", q.deployment])
+        }
+        var out = Self.render(rows, rightAligned: [1, 2, 3])
+        for q in queues { if let error = q.error { out += "  \(q.name): \(error)\n" } }
+        let memory: String
+        if let used = redis.usedMemory, let max = redis.maxMemory {
+            memory = "used memory \(Self.bytes(used))" + (max > 0 ? " of \(Self.bytes(max)) (\(used * 100 / max)%)" : ", no maxmemory")
+        } else {
+            memory = "memory unknown"
+        }
+        out += "\nRedis \(redis.server) db \(redis.database): \(memory); unacked holds \(unacked.entries) (\(unacked.otherQueues) for other queues); \(roundTrips) round trip\(roundTrips == 1 ? "" : "s")\n"
+        if let error = unacked.error { out += "  unacked: \(error)\n" }
+        guard let workers else { return out }
+        if workers.isEmpty {
+            out += "\nNo worker heartbeats in \(TimeSpan(milliseconds: Int64(listenedSeconds * 1000))).\n"
+            return out
+        }
+        var wrows = [["WORKER", "ACTIVE", "PROCESSED", "LAST SEEN", "STATE"]]
+        for w in workers {
+            let ago = String(format: "%.1fs ago", observedAt.timeIntervalSince(w.lastSeen))
+            wrows.append([w.hostname, String(w.active), String(w.processed), ago, w.stale ? "stale" : (w.active > 0 ? "busy" : "idle")])
+        }
+        out += "\n" + Self.render(wrows, rightAligned: [1, 2, 3])
+        return out
+    }
+
+    static func render(_ rows: [[String]], rightAligned: Set<Int>) -> String {
+        var widths = [Int](repeating: 0, count: rows.first?.count ?? 0)
+        for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
+        var out = ""
+        for row in rows {
+            let cells = row.enumerated().map { i, c in
+                let pad = String(repeating: " ", count: widths[i] - c.count)
+                return rightAligned.contains(i) ? pad + c : c + pad
+            }
+            var line = cells.joined(separator: "  ")
+            while line.last == " " { line.removeLast() }
+            out += line + "\n"
+        }
+        return out
+    }
+
+    static func bytes(_ n: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n)
+        var u = 0
+        while v >= 1024 && u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
+        return u == 0 ? "\(n) B" : String(format: "%.1f", v) + " " + units[u]
+    }
+}

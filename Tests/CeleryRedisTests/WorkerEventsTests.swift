@@ -1,0 +1,80 @@
+import BatchTesting
+import CeleryRedis
+import Foundation
+import Testing
+
+@Suite struct WorkerEventsTests {
+    /// A payload captured from a real Celery 5.7 worker on `/0.celeryev/worker.heartbeat`.
+    static let heartbeat = #"{"body": "eyJob3N0bmFtZSI6ICJjZWxlcnlAbXlwb2QtYWJjIiwgInV0Y29mZnNldCI6IDAuMCwgInBpZCI6IDM0MTQsICJjbG9jayI6IDIsICJmcmVxIjogMi4wLCAiYWN0aXZlIjogMCwgInByb2Nlc3NlZCI6IDAsICJsb2FkYXZnIjogWzAuMzksIDAuMTgsIDAuMDddLCAic3dfaWRlbnQiOiAicHktY2VsZXJ5IiwgInN3X3ZlciI6ICI1LjcuMCIsICJzd19zeXMiOiAiTGludXgiLCAidGltZXN0YW1wIjogMTc5NTMwNzMzOC41OTAyODA1LCAidHlwZSI6ICJ3b3JrZXItaGVhcnRiZWF0In0=", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"hostname": "celery@mypod-abc"}, "properties": {"delivery_mode": 1, "delivery_info": {"exchange": "celeryev", "routing_key": "worker.heartbeat"}, "priority": 0, "body_encoding": "base64", "delivery_tag": "a4187c69-6b2c-4d70-9bb7-64150e7641e4"}}"#
+
+    @Test func decodesARealHeartbeat() throws {
+        let event = try #require(try WorkerEvent.decode(Array(Self.heartbeat.utf8)))
+        #expect(event == WorkerEvent(type: "worker-heartbeat", hostname: "celery@mypod-abc", active: 0, processed: 0,
+                                     freq: 2.0, timestamp: 1795307338.5902805))
+    }
+
+    /// Payloads captured from a real Celery 5.7 worker (Tests/Fixtures/celery-events).
+    @Test(arguments: [
+        ("idle_heartbeat", "worker-heartbeat", 0, 0),
+        ("busy_heartbeat", "worker-heartbeat", 1, 1),
+        ("heartbeat_db3", "worker-heartbeat", 0, 0),
+        ("heartbeat_keyprefix_pfx", "worker-heartbeat", 0, 0),
+        ("worker_online", "worker-online", 0, 0),
+        ("worker_offline", "worker-offline", 0, 1),
+    ])
+    func decodesCapturedPayloads(file: String, type: String, active: Int, processed: Int) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(ProjectPaths.fixtures)/celery-events/\(file).payload.json"))
+        let event = try #require(try WorkerEvent.decode(Array(data)))
+        #expect(event.type == type)
+        #expect(event.hostname == "celery@mypod-abc")
+        #expect(event.active == active)
+        #expect(event.processed == processed)
+        #expect(event.freq == 2.0)
+    }
+
+    @Test func capturedTaskEventBatchIsSkipped() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(ProjectPaths.fixtures)/celery-events/task_multi_with_-E.payload.json"))
+        #expect(try WorkerEvent.decode(Array(data)) == nil)
+    }
+
+    @Test func bufferedTaskEventListsAreSkipped() throws {
+        let body = Data(#"[{"type": "task-received"}]"#.utf8).base64EncodedString()
+        let payload = #"{"body": "\#(body)", "content-type": "application/json", "properties": {"body_encoding": "base64"}}"#
+        #expect(try WorkerEvent.decode(Array(payload.utf8)) == nil)
+    }
+
+    @Test(arguments: [
+        "not json",
+        #"{"body": "%%%", "content-type": "application/json", "properties": {"body_encoding": "base64"}}"#,
+        #"{"body": "gAJ9cQAu", "content-type": "application/x-python-serialize", "properties": {"body_encoding": "base64"}}"#,
+    ])
+    func unreadablePayloadsSayWhy(payload: String) {
+        #expect(throws: WorkerEventError.self) { try WorkerEvent.decode(Array(payload.utf8)) }
+    }
+
+    @Test func workersGoStaleAfterTwoIntervalsAndOfflineForgetsThem() {
+        var registry = WorkerRegistry()
+        let t0 = Date(timeIntervalSince1970: 1000)
+        registry.apply(WorkerEvent(type: "worker-heartbeat", hostname: "celery@a", active: 1, processed: 3, freq: 2), receivedAt: t0)
+        registry.apply(WorkerEvent(type: "worker-online", hostname: "celery@b", active: 0, processed: 0, freq: 2), receivedAt: t0)
+        #expect(registry.snapshot(now: t0 + 4).map(\.stale) == [false, false])
+        #expect(registry.snapshot(now: t0 + 4.01).map(\.stale) == [true, true])
+        #expect(registry.snapshot(now: t0 + 1).first?.isBusy == true)
+        #expect(registry.snapshot(now: t0 + 5).first?.isBusy == false)   // stale is not busy
+        registry.apply(WorkerEvent(type: "worker-offline", hostname: "celery@a", active: 0, processed: 3, freq: 2), receivedAt: t0 + 1)
+        #expect(registry.snapshot(now: t0 + 1).map(\.hostname) == ["celery@b"])
+    }
+
+    @Test(arguments: [
+        ("celery@celery-batch1-7d9f8c6b5-x2x7q", "celery-batch1"),
+        ("celery@celery-batch1-extra-7d9f8c6b5-x2x7q", "celery-batch1-extra"),
+        ("celery@celery-batch1", nil),
+        ("celery@celery-batch1-7d9f8c6b5", nil),
+        ("celery@celery-batch10-7d9f8c6b5-x2x7q", nil),
+        ("celery@laptop", nil),
+    ] as [(String, String?)])
+    func podNamesMapToTheirDeployment(hostname: String, expected: String?) {
+        let w = WorkerStatus(hostname: hostname, active: 1, processed: 0, freq: 2, lastSeen: Date(), stale: false)
+        #expect(w.deployment(among: ["celery-batch1", "celery-batch1-extra", "celery-batch2"]) == expected)
+    }
+}

@@ -68,7 +68,7 @@ release:
 
 ## test: deps + build + deploy/ checks + every Swift test (unit, CLI, integration against real Redis and Celery)
 test: deps build check-deploy
-	$(SWIFT) test --disable-xctest
+	BATCHCTL_REQUIRE_FIXTURES=1 $(SWIFT) test --disable-xctest
 
 ## bench: release build of batchbench, run against a real redis-server on loopback; rewrites BENCHMARKS.md
 bench: apt-deps

@@ -9,17 +9,13 @@ struct ProbeCommand: AsyncParsableCommand {
         commandName: "probe",
         abstract: "Show each queue's depth, in-flight tasks and busy workers, read directly from Redis.",
         discussion: """
-        Reads, in one pipelined round trip, the depth of every configured queue (the sum of LLEN over
-        its priority lists), its in-flight tasks (entries of kombu's 'unacked' hash routed to it) and
-        Redis memory, and listens to Celery worker heartbeats for --listen to list the workers and how
-        many tasks each is running. Nothing is written to Redis.
+        Reads, in one pipelined round trip, the depth of every configured queue (the sum of LLEN over its priority lists), its in-flight tasks (entries of kombu's 'unacked' hash routed to it) and Redis memory, and listens to Celery worker heartbeats for --listen to list the workers and how many tasks each is running. Nothing is written to Redis.
 
-        busyWorkers counts workers with active tasks whose pod belongs to the queue's Deployment:
-        hostname celery@<deployment>-<replicaset-hash>-<suffix>.
+        busyWorkers counts workers with active tasks whose pod belongs to the queue's Deployment: hostname celery@<deployment>-<replicaset-hash>-<suffix>.
 
         The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, or from the URL.
-        Exit status: 0 ok, 1 Redis unreachable or a queue unreadable (the report is still printed),
-        2 bad flags or configuration.
+
+        Exit status: 0 ok, 1 Redis unreachable or a queue unreadable (the report is still printed), 2 bad flags or configuration.
         """
     )
 

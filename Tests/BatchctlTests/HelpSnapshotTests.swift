@@ -29,6 +29,8 @@ import Testing
 
             SUBCOMMANDS:
               config                  Check batchctl's configuration.
+              probe                   Show each queue's depth, in-flight tasks and busy
+                                      workers, read directly from Redis.
 
               See 'batchctl help <subcommand>' for detailed help.
 
@@ -59,6 +61,52 @@ import Testing
 
 
             """)
+    }
+
+    @Test func probeHelp() throws {
+        #expect(try help(["probe", "--help"]) == #"""
+            OVERVIEW: Show each queue's depth, in-flight tasks and busy workers, read
+            directly from Redis.
+
+            Reads, in one pipelined round trip, the depth of every configured queue (the
+            sum of LLEN over its priority lists), its in-flight tasks (entries of kombu's
+            'unacked' hash routed to it) and Redis memory, and listens to Celery worker
+            heartbeats for --listen to list the workers and how many tasks each is running.
+            Nothing is written to Redis.
+
+            busyWorkers counts workers with active tasks whose pod belongs to the queue's
+            Deployment: hostname celery@<deployment>-<replicaset-hash>-<suffix>.
+
+            The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, or from
+            the URL.
+
+            Exit status: 0 ok, 1 Redis unreachable or a queue unreadable (the report is
+            still printed), 2 bad flags or configuration.
+
+            USAGE: batchctl probe [--config <file>] [--redis-url <url>] [--output <output>] [--listen <duration>] [--celery-global-keyprefix <prefix>] [--celery-sep <sep>] [--celery-priority-steps <steps>]
+
+            OPTIONS:
+              --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
+                                      else the embedded defaults).
+              --redis-url <url>       The broker URL, overriding redis.url:
+                                      redis://[user:password@]host:port/db or
+                                      unix:///path.sock.
+              -o, --output <output>   Output format. (values: table, json; default: table)
+              --listen <duration>     How long to listen for worker heartbeats (0s to
+                                      skip). (default: 2500ms)
+              --celery-global-keyprefix <prefix>
+                                      Celery's global_keyprefix, overriding
+                                      celery.globalKeyPrefix.
+              --celery-sep <sep>      Celery's sep, overriding celery.separator; \xHH
+                                      escapes allowed (default \x06\x16).
+              --celery-priority-steps <steps>
+                                      Celery's priority_steps, comma-separated, overriding
+                                      celery.prioritySteps (default 0,3,6,9).
+              --version               Show the version.
+              -h, --help              Show help information.
+
+
+            """#)
     }
 
     @Test func helpSubcommandMatchesTheFlag() throws {

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "batchctl", targets: ["batchctl"]),
         .library(name: "BatchCore", targets: ["BatchCore"]),
+        .library(name: "KubeClient", targets: ["KubeClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -23,6 +24,12 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
 
+        // Kubernetes API client: kubeconfig and in-cluster config, libcurl transport, typed calls, list+watch.
+        .target(name: "KubeClient", dependencies: [
+            "BatchCore", "CCurl",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
         // The product: argument parsing and wiring only.
         .executableTarget(name: "batchctl", dependencies: [
             "BatchCore",
@@ -33,6 +40,7 @@ let package = Package(
         .target(name: "BatchTesting"),
 
         .testTarget(name: "BatchCoreTests", dependencies: ["BatchCore"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "BatchCore", "BatchTesting", "CCurl"]),
         .testTarget(name: "BatchctlTests", dependencies: ["BatchCore", "BatchTesting"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,177 @@
+/// The `BatchQueue` custom resource (`batchqueues.batchctl.dev/v1alpha1`): one object per Celery queue,
+/// holding the reservation (spec) and what the controller observed and decided (status).
+public struct BatchQueue: Sendable, Hashable, Codable {
+    /// `batchctl.dev/v1alpha1`.
+    public static let apiVersion = "batchctl.dev/v1alpha1"
+    /// `BatchQueue`.
+    public static let kind = "BatchQueue"
+
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var spec: BatchQueueSpec
+    public var status: BatchQueueStatus?
+
+    public init(metadata: ObjectMeta, spec: BatchQueueSpec, status: BatchQueueStatus? = nil) {
+        self.apiVersion = Self.apiVersion
+        self.kind = Self.kind
+        self.metadata = metadata
+        self.spec = spec
+        self.status = status
+    }
+
+    /// The Celery queue: `spec.queue`, or the object's name when unset.
+    public var queueName: String { spec.queue ?? metadata.name ?? "" }
+}
+
+/// What users and admins set on a BatchQueue.
+public struct BatchQueueSpec: Sendable, Hashable, Codable {
+    /// Celery queue name; defaults to `metadata.name`.
+    public var queue: String?
+    /// The worker Deployment in the same namespace.
+    public var deployment: String
+    /// Admin cap; users cannot exceed it.
+    public var maxReplicas: Int?
+    /// Admin: the controller reports but does not scale.
+    public var paused: Bool?
+    /// The claim; nil means the queue is free.
+    public var reservation: Reservation?
+
+    public init(queue: String? = nil, deployment: String, maxReplicas: Int? = nil, paused: Bool? = nil,
+                reservation: Reservation? = nil) {
+        self.queue = queue
+        self.deployment = deployment
+        self.maxReplicas = maxReplicas
+        self.paused = paused
+        self.reservation = reservation
+    }
+}
+
+/// A claim on a queue, recorded in `spec.reservation`.
+public struct Reservation: Sendable, Hashable, Codable {
+    /// The claimer as the API server authenticated them (from a SelfSubjectReview).
+    public var holder: String
+    public var reason: String?
+    public var claimedAt: KubeTime
+    public var expiresAt: KubeTime
+    /// The holder's replica ceiling.
+    public var replicas: Int
+    /// The band the holder approved (`big` is required for 11–20 replicas).
+    public var approvedBand: String?
+
+    public init(holder: String, reason: String? = nil, claimedAt: KubeTime, expiresAt: KubeTime, replicas: Int,
+                approvedBand: String? = nil) {
+        self.holder = holder
+        self.reason = reason
+        self.claimedAt = claimedAt
+        self.expiresAt = expiresAt
+        self.replicas = replicas
+        self.approvedBand = approvedBand
+    }
+}
+
+/// The phase shown in `kubectl get bq` and `batchctl status`.
+public enum BatchQueuePhase: String, Sendable, Hashable, Codable, CaseIterable {
+    case free = "Free"
+    case reserved = "Reserved"
+    case running = "Running"
+    case sleeping = "Sleeping"
+    case orphaned = "Orphaned"
+    case paused = "Paused"
+    case unknown = "Unknown"
+
+    /// Unrecognised phases (from a newer controller) decode as `.unknown` rather than failing.
+    public init(from decoder: any Decoder) throws {
+        let raw = try decoder.singleValueContainer().decode(String.self)
+        self = BatchQueuePhase(rawValue: raw) ?? .unknown
+    }
+}
+
+/// What the controller observed and decided, written through the `/status` subresource.
+public struct BatchQueueStatus: Sendable, Hashable, Codable {
+    public var observedGeneration: Int64?
+    public var phase: BatchQueuePhase?
+    /// Σ LLEN over the queue's priority lists.
+    public var depth: Int?
+    /// Unacked entries routed to this queue.
+    public var inFlight: Int?
+    /// Workers whose heartbeat reports active tasks.
+    public var busyWorkers: Int?
+    public var replicas: Int?
+    public var readyReplicas: Int?
+    public var desiredReplicas: Int?
+    public var lastActiveAt: KubeTime?
+    /// Which reminders were sent, so restarts do not repeat them. Kept flexible: any JSON object.
+    public var reminders: [String: JSONValue]?
+    public var conditions: [Condition]?
+
+    public init(observedGeneration: Int64? = nil, phase: BatchQueuePhase? = nil, depth: Int? = nil, inFlight: Int? = nil,
+                busyWorkers: Int? = nil, replicas: Int? = nil, readyReplicas: Int? = nil, desiredReplicas: Int? = nil,
+                lastActiveAt: KubeTime? = nil, reminders: [String: JSONValue]? = nil, conditions: [Condition]? = nil) {
+        self.observedGeneration = observedGeneration
+        self.phase = phase
+        self.depth = depth
+        self.inFlight = inFlight
+        self.busyWorkers = busyWorkers
+        self.replicas = replicas
+        self.readyReplicas = readyReplicas
+        self.desiredReplicas = desiredReplicas
+        self.lastActiveAt = lastActiveAt
+        self.reminders = reminders
+        self.conditions = conditions
+    }
+}
+
+/// A `metav1.Condition`.
+public struct Condition: Sendable, Hashable, Codable {
+    public var type: String
+    /// `True`, `False` or `Unknown`.
+    public var status: String
+    public var reason: String
+    public var message: String
+    public var lastTransitionTime: KubeTime
+    public var observedGeneration: Int64?
+
+    public init(type: String, status: String, reason: String, message: String, lastTransitionTime: KubeTime,
+                observedGeneration: Int64? = nil) {
+        self.type = type
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.lastTransitionTime = lastTransitionTime
+        self.observedGeneration = observedGeneration
+    }
+}
+
+/// Any JSON value, for fields whose shape batchctl does not fix (such as `status.reminders`).
+public enum JSONValue: Sendable, Hashable, Codable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let n = try? c.decode(Double.self) { self = .number(n) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .number(let n):
+            if n.rounded() == n, abs(n) < 9.0e15 { try c.encode(Int64(n)) } else { try c.encode(n) }
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import BatchCore
 import CCurl
 import Foundation
+import Synchronization
 
 /// HTTPS to one API server through libcurl: per-thread reused easy handles (keep-alive, TLS session reuse),
 /// HTTP/2 when offered, gzip, timeouts, `User-Agent: batchctl/<version>`, credentials per request with a refresh
@@ -14,6 +15,10 @@ public final class KubeTransport: Sendable {
     public let userAgent: String
     let warn: @Sendable (String) -> Void
     private let pool: CurlThreadPool
+    private let streamCount = Atomic<Int>(0)
+
+    /// Streaming transfers (watches) whose curl thread is still running.
+    public var activeStreams: Int { streamCount.load(ordering: .relaxed) }
 
     /// - Parameters:
     ///   - config: the cluster, TLS and credentials.
@@ -138,7 +143,9 @@ public final class KubeTransport: Sendable {
         let (stream, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
         let flag = CancelFlag()
         continuation.onTermination = { _ in flag.cancel() }
+        streamCount.add(1, ordering: .relaxed)
         CurlThreadPool.spawnDedicated(name: "batchctl-watch") { [self] easy in
+            defer { streamCount.subtract(1, ordering: .relaxed) }
             guard let easy else {
                 continuation.finish(throwing: transportError(CURLE_FAILED_INIT, "curl_easy_init failed"))
                 return

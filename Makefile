@@ -5,7 +5,7 @@ SHELL := /bin/bash
 SWIFT       ?= swift
 PYTHON      ?= python3
 VENV        := .venv
-APT_PACKAGES := libcurl4-openssl-dev libhiredis-dev pkg-config redis-server python3-venv
+APT_PACKAGES := curl libcurl4-openssl-dev libhiredis-dev pkg-config redis-server python3-venv
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps apt-deps venv build release test clean

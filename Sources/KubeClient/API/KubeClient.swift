@@ -134,10 +134,12 @@ public struct KubeClient: Sendable {
 
     // MARK: Deployments and /scale
 
+    /// GETs a Deployment.
     public func deployment(_ name: String, namespace: String? = nil) async throws -> Deployment {
         try await get(Deployment.self, name, namespace: namespace)
     }
 
+    /// LISTs Deployments, optionally by label selector (`app=web`).
     public func deployments(namespace: String? = nil, labelSelector: String? = nil) async throws -> KubeList<Deployment> {
         try await list(Deployment.self, namespace: namespace, labelSelector: labelSelector)
     }
@@ -163,14 +165,17 @@ public struct KubeClient: Sendable {
 
     // MARK: BatchQueues
 
+    /// GETs a BatchQueue.
     public func batchQueue(_ name: String, namespace: String? = nil) async throws -> BatchQueue {
         try await get(BatchQueue.self, name, namespace: namespace)
     }
 
+    /// LISTs BatchQueues.
     public func batchQueues(namespace: String? = nil) async throws -> KubeList<BatchQueue> {
         try await list(BatchQueue.self, namespace: namespace)
     }
 
+    /// Creates a BatchQueue (409 `AlreadyExists` as `KubeError.conflict` if the name is taken).
     public func createBatchQueue(_ queue: BatchQueue) async throws -> BatchQueue {
         try await create(queue)
     }
@@ -187,6 +192,7 @@ public struct KubeClient: Sendable {
 
     // MARK: Pods
 
+    /// LISTs Pods, optionally by label selector.
     public func pods(namespace: String? = nil, labelSelector: String? = nil) async throws -> KubeList<Pod> {
         try await list(Pod.self, namespace: namespace, labelSelector: labelSelector)
     }
@@ -206,10 +212,12 @@ public struct KubeClient: Sendable {
         try await create(event, retryable: event.metadata.name.map { !$0.isEmpty } ?? false)
     }
 
+    /// GETs a Lease.
     public func lease(_ name: String, namespace: String? = nil) async throws -> Lease {
         try await get(Lease.self, name, namespace: namespace)
     }
 
+    /// Creates a Lease (409 if another candidate created it first).
     public func createLease(_ lease: Lease) async throws -> Lease {
         try await create(lease)
     }

@@ -52,6 +52,7 @@ extension KubeResource {
 /// `metadata` of a list.
 public struct ListMeta: Sendable, Hashable, Codable {
     public var resourceVersion: String?
+    /// Present when more pages remain.
     public var `continue`: String?
     public var remainingItemCount: Int64?
 
@@ -96,5 +97,6 @@ public struct LabelSelector: Sendable, Hashable, Codable {
 }
 
 extension BatchQueue: KubeResource {
+    /// `batchqueues.batchctl.dev/v1alpha1`, namespaced.
     public static let resourceType = ResourceType(group: "batchctl.dev", version: "v1alpha1", plural: "batchqueues", kind: "BatchQueue")
 }

@@ -9,6 +9,7 @@ extension KeyedDecodingContainer {
 
 /// `apps/v1` Deployment: the fields batchctl uses.
 public struct Deployment: KubeResource, Hashable {
+    /// `deployments.apps/v1`.
     public static let resourceType = ResourceType(group: "apps", version: "v1", plural: "deployments", kind: "Deployment")
     public var apiVersion: String?
     public var kind: String?
@@ -34,6 +35,7 @@ public struct Deployment: KubeResource, Hashable {
     }
 }
 
+/// The Deployment spec fields batchctl uses.
 public struct DeploymentSpec: Sendable, Hashable, Codable {
     /// nil means the server default (1).
     public var replicas: Int?
@@ -90,6 +92,7 @@ public struct Scale: Sendable, Hashable, Codable {
     public var spec: Spec
     public var status: Status
 
+    /// `spec`: the desired replicas (0 when omitted).
     public struct Spec: Sendable, Hashable, Codable {
         public var replicas: Int
         public init(replicas: Int) { self.replicas = replicas }
@@ -98,6 +101,7 @@ public struct Scale: Sendable, Hashable, Codable {
         }
     }
 
+    /// `status`: the current replicas and the selector.
     public struct Status: Sendable, Hashable, Codable {
         public var replicas: Int
         /// The label selector as a string (`app=web`).
@@ -127,6 +131,7 @@ public struct Scale: Sendable, Hashable, Codable {
 
 /// `v1` Pod: metadata and phase.
 public struct Pod: KubeResource, Hashable {
+    /// `pods` in the core group.
     public static let resourceType = ResourceType(group: "", version: "v1", plural: "pods", kind: "Pod")
     public var apiVersion: String?
     public var kind: String?
@@ -141,6 +146,7 @@ public struct Pod: KubeResource, Hashable {
     }
 }
 
+/// Pod status: phase and IP.
 public struct PodStatus: Sendable, Hashable, Codable {
     /// `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`.
     public var phase: String?
@@ -155,6 +161,7 @@ public struct PodStatus: Sendable, Hashable, Codable {
 
 /// `events.k8s.io/v1` Event.
 public struct Event: KubeResource, Hashable {
+    /// `events.events.k8s.io/v1`.
     public static let resourceType = ResourceType(group: "events.k8s.io", version: "v1", plural: "events", kind: "Event")
     public var apiVersion: String?
     public var kind: String?
@@ -210,6 +217,7 @@ public struct ObjectReference: Sendable, Hashable, Codable {
     }
 }
 
+/// A repeated event: how often and when last.
 public struct EventSeries: Sendable, Hashable, Codable {
     public var count: Int
     public var lastObservedTime: MicroTime
@@ -223,6 +231,7 @@ public struct EventSeries: Sendable, Hashable, Codable {
 
 /// `coordination.k8s.io/v1` Lease, for leader election.
 public struct Lease: KubeResource, Hashable {
+    /// `leases.coordination.k8s.io/v1`.
     public static let resourceType = ResourceType(group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease")
     public var apiVersion: String?
     public var kind: String?
@@ -290,6 +299,7 @@ public struct SelfSubjectReview: Sendable, Codable {
     public var kind: String = "SelfSubjectReview"
     public var status: Status?
 
+    /// `status.userInfo`: the authenticated user.
     public struct Status: Sendable, Codable {
         public var userInfo: UserInfo?
     }

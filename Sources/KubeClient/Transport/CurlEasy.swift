@@ -10,6 +10,7 @@ private let curlGlobalInit: Int = Int(curl_global_init(ccurl_global_default()).r
 public final class CancelFlag: Sendable {
     private let value = Atomic<Bool>(false)
     public init() {}
+    /// Asks the transfer to stop.
     public func cancel() { value.store(true, ordering: .relaxed) }
     public var isCancelled: Bool { value.load(ordering: .relaxed) }
 }

@@ -27,9 +27,13 @@ public struct WatchOptions: Sendable {
 
 /// Counters a test or a metrics endpoint can read.
 public struct WatchStatistics: Sendable, Equatable {
+    /// Successful lists (the first one and relists).
     public var lists = 0
+    /// Watch requests started.
     public var watches = 0
+    /// 410 Expired answers (HTTP status or ERROR event).
     public var expired = 0
+    /// Other failed lists or watches (each followed by a backoff).
     public var failures = 0
 }
 

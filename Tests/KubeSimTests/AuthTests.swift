@@ -1,6 +1,9 @@
 import BatchTesting
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Authentication (tokens, client certificates, extra users) and the RBAC authorizer.
 @Suite struct AuthTests {
@@ -147,6 +150,53 @@ import Testing
         try s.clearRequests()
         _ = try s.curl("GET", KubeSimServer.deployments)
         #expect(try s.requests().filter(\.isWrite).isEmpty)
+    }
+
+    @Test func sigtermEndsOpenWatchesAndExitsCleanly() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        let (watch, out) = try s.startWatch(KubeSimServer.deployments + "?watch=1&timeoutSeconds=300")
+        defer { watch.stop() }
+        #expect(Wait.until(timeout: .seconds(10)) { (dig(try? s.get("/kubesim/stats"), "watches") as? Int ?? 0) == 1 })
+        s.process.signal(SIGTERM)
+        #expect(s.process.waitForExit(timeout: .seconds(15)) == 0)
+        #expect(watch.waitForExit(timeout: .seconds(5)) == 0)      // the stream ended cleanly
+        #expect((try? String(contentsOfFile: out, encoding: .utf8)) == "")
+        #expect(s.process.stdout.contains("kubesim: stopped"))
+    }
+
+    @Test func customResourceScaleSubresource() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.installCRD()
+        let bq = try s.create(KubeSimServer.bqs, Fixture.batchQueue("batch1"))
+        let scale = try s.get(KubeSimServer.bqs + "/batch1/scale")
+        #expect(scale["kind"] as? String == "Scale")
+        #expect(dig(scale, "spec", "replicas") as? Int == 20)
+        #expect(dig(scale, "status", "replicas") as? Int == 0)
+        #expect(resourceVersion(scale) == resourceVersion(bq))
+        let patched = try s.curl("PATCH", KubeSimServer.bqs + "/batch1/scale", body: #"{"spec":{"replicas":7}}"#, contentType: "application/merge-patch+json")
+        #expect(patched.status == 200)
+        let after = try s.get(KubeSimServer.bqs + "/batch1")
+        #expect(dig(after, "spec", "maxReplicas") as? Int == 7)
+        #expect(generation(after) == 2)
+        let negative = try s.curl("PATCH", KubeSimServer.bqs + "/batch1/scale", body: #"{"spec":{"replicas":-2}}"#, contentType: "application/merge-patch+json")
+        #expect(negative.status == 422)
+        // PUT /status on a CR needs a resourceVersion.
+        var status = after
+        status["status"] = ["phase": "Reserved"]
+        var meta = status["metadata"] as! [String: Any]
+        meta["resourceVersion"] = nil
+        status["metadata"] = meta
+        #expect(try s.curl("PUT", KubeSimServer.bqs + "/batch1/status", body: Fixture.json(status)).status == 422)
+        meta["resourceVersion"] = resourceVersion(after)
+        status["metadata"] = meta
+        let put = try s.curl("PUT", KubeSimServer.bqs + "/batch1/status", body: Fixture.json(status))
+        #expect(put.status == 200)
+        #expect(dig(Fixture.parse(put.body), "status", "phase") as? String == "Reserved")
+        // Deleting the CRD stops serving the resource.
+        #expect(try s.curl("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/batchqueues.batchctl.dev").status == 200)
+        #expect(try s.curl("GET", KubeSimServer.bqs).status == 404)
     }
 
     @Test func oneCurlInvocationReusesOneConnection() throws {

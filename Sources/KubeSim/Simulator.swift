@@ -138,7 +138,12 @@ public final class Simulator: Sendable {
         switch info.subresource {
         case "":
             switch info.verb {
-            case "get": return .json(try getObject(type, info))
+            case "get":
+                let object = try getObject(type, info)
+                if Tables.wanted(request) {
+                    return .json(Tables.table(for: type, objects: [object], resourceVersion: store.currentResourceVersion, wide: true))
+                }
+                return .json(object)
             case "list": return try listObjects(request, type, info)
             case "watch": return try watchObjects(request, type, info)
             case "create": return .json(try createObject(request, type, info), status: 201)

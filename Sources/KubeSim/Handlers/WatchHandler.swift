@@ -59,6 +59,7 @@ extension Simulator {
                 try await send("BOOKMARK", ["kind": .string(type.kind), "apiVersion": .string(type.apiVersion), "metadata": meta])
             }
             func visible(_ o: JSONValue) -> Bool {
+                if !info.name.isEmpty, o["metadata"]?["name"]?.stringValue != info.name { return false }
                 if !namespace.isEmpty, o["metadata"]?["namespace"]?.stringValue != namespace { return false }
                 return self.matches(o, type: type, labels: labels, fields: fields)
             }

@@ -8,6 +8,9 @@ let package = Package(
         .executable(name: "batchctl", targets: ["batchctl"]),
         .library(name: "BatchCore", targets: ["BatchCore"]),
         .library(name: "CeleryRedis", targets: ["CeleryRedis"]),
+        .library(name: "KubeClient", targets: ["KubeClient"]),
+        .executable(name: "kubesim", targets: ["kubesim"]),
+        .library(name: "KubeSim", targets: ["KubeSim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -17,6 +20,13 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // System libraries: a module map plus a shim header with typed wrappers for variadic C calls.
@@ -41,6 +51,12 @@ let package = Package(
         // Celery on Redis: hiredis connection on its own thread, kombu key layout, queue probe, heartbeats.
         .target(name: "CeleryRedis", dependencies: ["BatchCore", "CHiredis"]),
 
+        // Kubernetes API client: kubeconfig and in-cluster config, libcurl transport, typed calls, list+watch.
+        .target(name: "KubeClient", dependencies: [
+            "BatchCore", "CCurl",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
         // The product: argument parsing and wiring only.
         .executableTarget(name: "batchctl", dependencies: [
             "BatchCore",
@@ -48,7 +64,29 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Test support: real redis-server and other child processes on loopback, stopped by pid.
+        // The Kubernetes API emulator: HTTPS server, generic object store, watches, auth, kubelet.
+        .target(name: "KubeSim", dependencies: [
+            "BatchCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
+        // The emulator executable: `kubesim serve` (argument parsing and wiring only).
+        .executableTarget(name: "kubesim", dependencies: [
+            "KubeSim",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Test support: real redis-server, KubeSim and other child processes on loopback, stopped by pid.
         .target(name: "BatchTesting"),
 
         .testTarget(name: "BatchCoreTests", dependencies: [
@@ -62,6 +100,8 @@ let package = Package(
         .testTarget(name: "CeleryRedisTests", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
         .testTarget(name: "BatchctlTests", dependencies: ["BatchCore", "BatchTesting"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "BatchCore"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "BatchCore", "BatchTesting", "CCurl"]),
+        .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "BatchTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,198 @@
+import Foundation
+
+/// A `kubesim serve` child process on a free loopback port, for one test; stopped by its pid.
+/// Uses the real executable (so it is tested too) and decodes its JSON itself (no KubeSim dependency).
+public final class KubeSimServer: @unchecked Sendable {
+    /// One request KubeSim answered (`GET /kubesim/requests`).
+    public struct RequestRecord: Sendable, Equatable {
+        public var time: String
+        public var user: String
+        public var verb: String
+        public var method: String
+        public var path: String
+        public var query: String
+        public var status: Int
+        public var contentType: String
+        public var requestContentType: String
+        public var body: String?
+        /// Whether the request changed something (POST/PUT/PATCH/DELETE).
+        public var isWrite: Bool { ["POST", "PUT", "PATCH", "DELETE"].contains(method) }
+    }
+
+    /// `https://127.0.0.1:PORT` (or `http://` with `http: true`).
+    public let url: String
+    /// The directory holding `kubeconfig`, `ca.crt`, `users.json`, `clients/`, `pods/`.
+    public let directory: String
+    public var kubeconfigPath: String { "\(directory)/kubeconfig" }
+    public var caPath: String { "\(directory)/ca.crt" }
+    /// The port it listens on.
+    public let port: Int
+    /// The child process.
+    public let process: ChildProcess
+    private let temporary: TemporaryDirectory?
+    private let tokens: [String: String]
+    private let groups: [String: [String]]
+
+    /// Starts `kubesim serve` and waits (bounded) until it serves.
+    /// - Parameters:
+    ///   - kubelet: run Deployments that name a command as local processes.
+    ///   - http: plain HTTP instead of HTTPS.
+    ///   - faults: a fault spec (`--faults`).
+    ///   - extraArguments: more flags, such as `["--users", file, "--rbac", file, "--watch-history", "5"]`.
+    ///   - directory: where to put its files (default: a temporary directory removed with this value).
+    public static func start(kubelet: Bool = false, http: Bool = false, faults: String? = nil, extraArguments: [String] = [],
+                             directory: String? = nil) throws -> KubeSimServer {
+        try KubeSimServer(kubelet: kubelet, http: http, faults: faults, extraArguments: extraArguments, directory: directory)
+    }
+
+    private init(kubelet: Bool, http: Bool, faults: String?, extraArguments: [String], directory: String?) throws {
+        let temp: TemporaryDirectory? = directory == nil ? try TemporaryDirectory(prefix: "kubesim") : nil
+        let dir = directory ?? temp!.path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        temporary = temp
+        self.directory = dir
+        let port = try FreePort.next()
+        var args = ["serve", "--dir", dir, "--port", String(port)]
+        if kubelet { args.append("--kubelet") }
+        if http { args.append("--http") }
+        if let faults { args += ["--faults", faults] }
+        args += extraArguments
+        let exe = ProjectPaths.product("kubesim")
+        guard FileManager.default.isExecutableFile(atPath: exe) else { throw SupportError("\(exe) is not built; run `swift build`") }
+        let child = try ChildProcess(name: "kubesim-\(port)", executable: exe, arguments: args, logDirectory: dir)
+        process = child
+        let addressFile = "\(dir)/address"
+        let ready = Wait.until(timeout: .seconds(20)) {
+            !child.isRunning || (FreePort.isListening(port) && FileManager.default.fileExists(atPath: "\(dir)/users.json")
+                && FileManager.default.fileExists(atPath: addressFile))
+        }
+        guard ready, child.isRunning,
+              let address = try? String(contentsOfFile: addressFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) else {
+            let log = child.stderr + child.stdout
+            child.stop()
+            throw SupportError("kubesim did not start on port \(port): \(log)")
+        }
+        url = address
+        self.port = port
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/users.json"))
+        guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let users = root["users"] as? [[String: Any]] else { throw SupportError("users.json is malformed") }
+        var tokens: [String: String] = [:]
+        var groups: [String: [String]] = [:]
+        for u in users {
+            guard let name = u["name"] as? String, let token = u["token"] as? String else { continue }
+            tokens[name] = token
+            groups[name] = u["groups"] as? [String] ?? []
+        }
+        self.tokens = tokens
+        self.groups = groups
+    }
+
+    /// The bearer token of `user` (`admin`, `alice`, `bob`, or one from `--users`); empty if unknown.
+    public func token(for user: String) -> String { tokens[user] ?? "" }
+
+    /// The groups of `user`.
+    public func groups(of user: String) -> [String] { groups[user] ?? [] }
+
+    /// Paths of the client certificate and key of a user (HTTPS only).
+    public func clientCertificate(for user: String) -> (certificate: String, key: String) {
+        ("\(directory)/clients/\(user).crt", "\(directory)/clients/\(user).key")
+    }
+
+    /// Runs `curl` against the server as `user` and returns (HTTP status, body, headers).
+    /// - Parameters:
+    ///   - method: HTTP method.
+    ///   - path: path and query, such as `/api/v1/namespaces`.
+    ///   - body: request body.
+    ///   - contentType: request `Content-Type`.
+    ///   - headers: more request headers (`Name: value`).
+    ///   - user: whose token to send (nil: none).
+    ///   - maxTime: curl's `--max-time`.
+    public func curl(_ method: String, _ path: String, body: String? = nil, contentType: String = "application/json",
+                     headers: [String] = [], user: String? = "admin", maxTime: Int = 30) throws -> CurlResult {
+        let dir = try TemporaryDirectory(prefix: "curl")
+        let headerFile = "\(dir.path)/headers"
+        var args = ["-sS", "-X", method, "--max-time", String(maxTime), "-D", headerFile, "-o", "\(dir.path)/body",
+                    "-w", "%{http_code}"]
+        if url.hasPrefix("https") { args += ["--cacert", caPath] }
+        if let user { args += ["-H", "Authorization: Bearer \(token(for: user))"] }
+        for h in headers { args += ["-H", h] }
+        var stdin: String?
+        if let body {
+            args += ["-H", "Content-Type: \(contentType)", "--data-binary", "@-"]
+            stdin = body
+        }
+        args.append(url + path)
+        let r = try Command.run("/usr/bin/curl", args, stdin: stdin, timeout: .seconds(maxTime + 10))
+        let status = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let responseBody = (try? String(contentsOfFile: "\(dir.path)/body", encoding: .utf8)) ?? ""
+        let headerText = (try? String(contentsOfFile: headerFile, encoding: .utf8)) ?? ""
+        var headerMap: [String: String] = [:]
+        for line in headerText.split(whereSeparator: \.isNewline) {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headerMap[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return CurlResult(status: status, body: responseBody, headers: headerMap, curlExitCode: r.status, stderr: r.stderr)
+    }
+
+    /// Runs `kubectl` (the one on PATH) with this server's kubeconfig and a private cache directory.
+    public func kubectl(_ arguments: [String], context: String = "admin", stdin: String? = nil,
+                        timeout: Duration = .seconds(60)) throws -> CommandResult {
+        let kubectlPath = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let kubectlPath else { throw SupportError("kubectl is not installed; run `make deps`") }
+        let args = ["--kubeconfig", kubeconfigPath, "--cache-dir", "\(directory)/kubectl-cache", "--context", context] + arguments
+        return try Command.run(kubectlPath, args, environment: ["HOME": directory], stdin: stdin, timeout: timeout)
+    }
+
+    /// Every request logged so far (oldest first).
+    public func requests() throws -> [RequestRecord] {
+        let r = try curl("GET", "/kubesim/requests")
+        guard r.status == 200, let root = try JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any],
+              let items = root["items"] as? [[String: Any]] else {
+            throw SupportError("GET /kubesim/requests failed: \(r.status) \(r.body)")
+        }
+        return items.map { i in
+            RequestRecord(time: i["time"] as? String ?? "", user: i["user"] as? String ?? "", verb: i["verb"] as? String ?? "",
+                          method: i["method"] as? String ?? "", path: i["path"] as? String ?? "", query: i["query"] as? String ?? "",
+                          status: i["status"] as? Int ?? 0, contentType: i["contentType"] as? String ?? "",
+                          requestContentType: i["requestContentType"] as? String ?? "", body: i["body"] as? String)
+        }
+    }
+
+    /// Forgets the request log.
+    public func clearRequests() throws {
+        let r = try curl("DELETE", "/kubesim/requests")
+        guard r.status == 200 else { throw SupportError("DELETE /kubesim/requests failed: \(r.status) \(r.body)") }
+    }
+
+    /// Replaces the fault rules (a spec as for `--faults`; empty clears them).
+    public func setFaults(_ spec: String) throws {
+        let r = try curl("POST", "/kubesim/faults", body: spec, contentType: "text/plain")
+        guard r.status == 200 else { throw SupportError("POST /kubesim/faults failed: \(r.status) \(r.body)") }
+    }
+
+    /// Whether the process still runs.
+    public var isRunning: Bool { process.isRunning }
+
+    /// Stops kubesim (SIGTERM; it stops its pods first), SIGKILL after `grace`.
+    public func stop(grace: Duration = .seconds(30)) {
+        process.stop(grace: grace)
+    }
+
+    deinit { stop() }
+}
+
+/// What `KubeSimServer.curl` returns.
+public struct CurlResult: Sendable {
+    public let status: Int
+    public let body: String
+    /// Response headers by lower-cased name.
+    public let headers: [String: String]
+    public let curlExitCode: Int32
+    public let stderr: String
+
+    /// The body as a JSON object (nil if it is not one).
+    public var json: [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
+    }
+}

@@ -1,0 +1,308 @@
+import BatchCore
+
+extension KeyedDecodingContainer {
+    /// Missing (omitempty) integers are 0.
+    func int(_ key: Key) throws -> Int { try decodeIfPresent(Int.self, forKey: key) ?? 0 }
+}
+
+// MARK: apps/v1 Deployment
+
+/// `apps/v1` Deployment: the fields batchctl uses.
+public struct Deployment: KubeResource, Hashable {
+    /// `deployments.apps/v1`.
+    public static let resourceType = ResourceType(group: "apps", version: "v1", plural: "deployments", kind: "Deployment")
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var spec: DeploymentSpec
+    public var status: DeploymentStatus
+
+    public init(metadata: ObjectMeta, spec: DeploymentSpec, status: DeploymentStatus = DeploymentStatus()) {
+        apiVersion = "apps/v1"
+        kind = "Deployment"
+        self.metadata = metadata
+        self.spec = spec
+        self.status = status
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion)
+        kind = try c.decodeIfPresent(String.self, forKey: .kind)
+        metadata = try c.decodeIfPresent(ObjectMeta.self, forKey: .metadata) ?? ObjectMeta()
+        spec = try c.decodeIfPresent(DeploymentSpec.self, forKey: .spec) ?? DeploymentSpec()
+        status = try c.decodeIfPresent(DeploymentStatus.self, forKey: .status) ?? DeploymentStatus()
+    }
+}
+
+/// The Deployment spec fields batchctl uses.
+public struct DeploymentSpec: Sendable, Hashable, Codable {
+    /// nil means the server default (1).
+    public var replicas: Int?
+    public var selector: LabelSelector?
+    public var template: PodTemplate?
+
+    public init(replicas: Int? = nil, selector: LabelSelector? = nil, template: PodTemplate? = nil) {
+        self.replicas = replicas
+        self.selector = selector
+        self.template = template
+    }
+}
+
+/// The Pod template's metadata (labels and annotations); the pod spec is not modelled.
+public struct PodTemplate: Sendable, Hashable, Codable {
+    public var metadata: ObjectMeta?
+    public init(metadata: ObjectMeta? = nil) { self.metadata = metadata }
+}
+
+/// Deployment status; fields the server omits (zero values) decode as 0.
+public struct DeploymentStatus: Sendable, Hashable, Codable {
+    public var observedGeneration: Int
+    public var replicas: Int
+    public var updatedReplicas: Int
+    public var readyReplicas: Int
+    public var availableReplicas: Int
+
+    public init(observedGeneration: Int = 0, replicas: Int = 0, updatedReplicas: Int = 0, readyReplicas: Int = 0,
+                availableReplicas: Int = 0) {
+        self.observedGeneration = observedGeneration
+        self.replicas = replicas
+        self.updatedReplicas = updatedReplicas
+        self.readyReplicas = readyReplicas
+        self.availableReplicas = availableReplicas
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        observedGeneration = try c.int(.observedGeneration)
+        replicas = try c.int(.replicas)
+        updatedReplicas = try c.int(.updatedReplicas)
+        readyReplicas = try c.int(.readyReplicas)
+        availableReplicas = try c.int(.availableReplicas)
+    }
+}
+
+// MARK: autoscaling/v1 Scale
+
+/// `autoscaling/v1` Scale, served at `deployments/{name}/scale`. Its resourceVersion is the Deployment's.
+public struct Scale: Sendable, Hashable, Codable {
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var spec: Spec
+    public var status: Status
+
+    /// `spec`: the desired replicas (0 when omitted).
+    public struct Spec: Sendable, Hashable, Codable {
+        public var replicas: Int
+        public init(replicas: Int) { self.replicas = replicas }
+        public init(from decoder: any Decoder) throws {
+            replicas = try decoder.container(keyedBy: CodingKeys.self).int(.replicas)
+        }
+    }
+
+    /// `status`: the current replicas and the selector.
+    public struct Status: Sendable, Hashable, Codable {
+        public var replicas: Int
+        /// The label selector as a string (`app=web`).
+        public var selector: String?
+        public init(replicas: Int, selector: String? = nil) {
+            self.replicas = replicas
+            self.selector = selector
+        }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            replicas = try c.int(.replicas)
+            selector = try c.decodeIfPresent(String.self, forKey: .selector)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion)
+        kind = try c.decodeIfPresent(String.self, forKey: .kind)
+        metadata = try c.decodeIfPresent(ObjectMeta.self, forKey: .metadata) ?? ObjectMeta()
+        spec = try c.decodeIfPresent(Spec.self, forKey: .spec) ?? Spec(replicas: 0)
+        status = try c.decodeIfPresent(Status.self, forKey: .status) ?? Status(replicas: 0)
+    }
+}
+
+// MARK: core/v1 Pod
+
+/// `v1` Pod: metadata and phase.
+public struct Pod: KubeResource, Hashable {
+    /// `pods` in the core group.
+    public static let resourceType = ResourceType(group: "", version: "v1", plural: "pods", kind: "Pod")
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var status: PodStatus?
+
+    public init(metadata: ObjectMeta, status: PodStatus? = nil) {
+        apiVersion = "v1"
+        kind = "Pod"
+        self.metadata = metadata
+        self.status = status
+    }
+}
+
+/// Pod status: phase and IP.
+public struct PodStatus: Sendable, Hashable, Codable {
+    /// `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`.
+    public var phase: String?
+    public var podIP: String?
+    public init(phase: String? = nil, podIP: String? = nil) {
+        self.phase = phase
+        self.podIP = podIP
+    }
+}
+
+// MARK: events.k8s.io/v1 Event
+
+/// `events.k8s.io/v1` Event.
+public struct Event: KubeResource, Hashable {
+    /// `events.events.k8s.io/v1`.
+    public static let resourceType = ResourceType(group: "events.k8s.io", version: "v1", plural: "events", kind: "Event")
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var eventTime: MicroTime
+    public var reportingController: String
+    public var reportingInstance: String
+    public var action: String
+    public var reason: String
+    /// `Normal` or `Warning`.
+    public var type: String
+    public var note: String?
+    public var regarding: ObjectReference
+    public var related: ObjectReference?
+    public var series: EventSeries?
+
+    public init(metadata: ObjectMeta, eventTime: MicroTime, reportingController: String, reportingInstance: String,
+                action: String, reason: String, type: String, note: String? = nil, regarding: ObjectReference,
+                related: ObjectReference? = nil, series: EventSeries? = nil) {
+        apiVersion = "events.k8s.io/v1"
+        kind = "Event"
+        self.metadata = metadata
+        self.eventTime = eventTime
+        self.reportingController = reportingController
+        self.reportingInstance = reportingInstance
+        self.action = action
+        self.reason = reason
+        self.type = type
+        self.note = note
+        self.regarding = regarding
+        self.related = related
+        self.series = series
+    }
+}
+
+/// A reference to an object (`regarding`, `related`).
+public struct ObjectReference: Sendable, Hashable, Codable {
+    public var apiVersion: String?
+    public var kind: String?
+    public var namespace: String?
+    public var name: String?
+    public var uid: String?
+    public var resourceVersion: String?
+
+    public init(apiVersion: String? = nil, kind: String? = nil, namespace: String? = nil, name: String? = nil,
+                uid: String? = nil, resourceVersion: String? = nil) {
+        self.apiVersion = apiVersion
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.uid = uid
+        self.resourceVersion = resourceVersion
+    }
+}
+
+/// A repeated event: how often and when last.
+public struct EventSeries: Sendable, Hashable, Codable {
+    public var count: Int
+    public var lastObservedTime: MicroTime
+    public init(count: Int, lastObservedTime: MicroTime) {
+        self.count = count
+        self.lastObservedTime = lastObservedTime
+    }
+}
+
+// MARK: coordination.k8s.io/v1 Lease
+
+/// `coordination.k8s.io/v1` Lease, for leader election.
+public struct Lease: KubeResource, Hashable {
+    /// `leases.coordination.k8s.io/v1`.
+    public static let resourceType = ResourceType(group: "coordination.k8s.io", version: "v1", plural: "leases", kind: "Lease")
+    public var apiVersion: String?
+    public var kind: String?
+    public var metadata: ObjectMeta
+    public var spec: LeaseSpec
+
+    public init(metadata: ObjectMeta, spec: LeaseSpec) {
+        apiVersion = "coordination.k8s.io/v1"
+        kind = "Lease"
+        self.metadata = metadata
+        self.spec = spec
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion)
+        kind = try c.decodeIfPresent(String.self, forKey: .kind)
+        metadata = try c.decodeIfPresent(ObjectMeta.self, forKey: .metadata) ?? ObjectMeta()
+        spec = try c.decodeIfPresent(LeaseSpec.self, forKey: .spec) ?? LeaseSpec()
+    }
+}
+
+/// Every field of the Lease spec, so a PUT of a fetched Lease drops nothing.
+public struct LeaseSpec: Sendable, Hashable, Codable {
+    public var holderIdentity: String?
+    public var leaseDurationSeconds: Int?
+    public var acquireTime: MicroTime?
+    public var renewTime: MicroTime?
+    public var leaseTransitions: Int?
+    public var strategy: String?
+    public var preferredHolder: String?
+
+    public init(holderIdentity: String? = nil, leaseDurationSeconds: Int? = nil, acquireTime: MicroTime? = nil,
+                renewTime: MicroTime? = nil, leaseTransitions: Int? = nil, strategy: String? = nil, preferredHolder: String? = nil) {
+        self.holderIdentity = holderIdentity
+        self.leaseDurationSeconds = leaseDurationSeconds
+        self.acquireTime = acquireTime
+        self.renewTime = renewTime
+        self.leaseTransitions = leaseTransitions
+        self.strategy = strategy
+        self.preferredHolder = preferredHolder
+    }
+}
+
+// MARK: authentication.k8s.io/v1 SelfSubjectReview
+
+/// Who the API server says the caller is.
+public struct UserInfo: Sendable, Hashable, Codable {
+    public var username: String
+    public var uid: String?
+    public var groups: [String]?
+    public var extra: [String: [String]]?
+
+    public init(username: String, uid: String? = nil, groups: [String]? = nil, extra: [String: [String]]? = nil) {
+        self.username = username
+        self.uid = uid
+        self.groups = groups
+        self.extra = extra
+    }
+}
+
+/// `authentication.k8s.io/v1` SelfSubjectReview (`kubectl auth whoami`).
+public struct SelfSubjectReview: Sendable, Codable {
+    public var apiVersion: String = "authentication.k8s.io/v1"
+    public var kind: String = "SelfSubjectReview"
+    public var status: Status?
+
+    /// `status.userInfo`: the authenticated user.
+    public struct Status: Sendable, Codable {
+        public var userInfo: UserInfo?
+    }
+
+    public init() {}
+}

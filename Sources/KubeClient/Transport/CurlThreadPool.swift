@@ -1,0 +1,114 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Dedicated threads that run blocking libcurl transfers, each with its own reused easy handle, so blocking
+/// never happens on Swift's cooperative pool. Threads start on demand up to `maxThreads`.
+///
+/// Work goes to the most recently idle thread (a LIFO), so sequential requests keep using one thread, one
+/// handle and therefore one kept-alive connection; a thread puts itself back on the idle list *before* it
+/// hands the result over, so the caller's next request finds it there.
+final class CurlThreadPool: Sendable {
+    /// A unit of work: runs on a pool thread with that thread's handle and returns what to do once the thread
+    /// is free again (resume a continuation).
+    typealias Job = @Sendable (CurlEasy?) -> (@Sendable () -> Void)
+
+    private final class Shared: Sendable {
+        struct State {
+            var idle: [Int] = []
+            var mailboxes: [Job?]
+            var pending: [Job] = []
+            var started = 0
+            var shutdown = false
+        }
+        let state: Mutex<State>
+        let wakeups: [DispatchSemaphore]
+        let name: String
+
+        init(maxThreads: Int, name: String) {
+            state = Mutex(State(mailboxes: Array(repeating: nil, count: maxThreads)))
+            wakeups = (0..<maxThreads).map { _ in DispatchSemaphore(value: 0) }
+            self.name = name
+        }
+
+        func run(_ index: Int) {
+            // The handle is created on, and never leaves, this thread.
+            let easy = try? CurlEasy()
+            while true {
+                wakeups[index].wait()
+                var job = state.withLock { s -> Job? in
+                    let j = s.mailboxes[index]
+                    s.mailboxes[index] = nil
+                    return j
+                }
+                if job == nil && state.withLock({ $0.shutdown }) { return }
+                while let j = job {
+                    let deliver = j(easy)
+                    job = state.withLock { s -> Job? in
+                        if !s.pending.isEmpty { return s.pending.removeFirst() }
+                        s.idle.append(index)
+                        return nil
+                    }
+                    deliver()
+                }
+            }
+        }
+    }
+
+    private let shared: Shared
+    let maxThreads: Int
+
+    init(maxThreads: Int = 4, name: String = "batchctl-curl") {
+        self.maxThreads = max(1, maxThreads)
+        shared = Shared(maxThreads: self.maxThreads, name: name)
+    }
+
+    deinit {
+        let started = shared.state.withLock { s -> Int in
+            s.shutdown = true
+            return s.started
+        }
+        for i in 0..<started { shared.wakeups[i].signal() }
+    }
+
+    /// Queues `job` for a pool thread.
+    func submit(_ job: @escaping Job) {
+        enum Target { case worker(Int), newThread(Int), queued }
+        let target = shared.state.withLock { s -> Target in
+            if let w = s.idle.popLast() {
+                s.mailboxes[w] = job
+                return .worker(w)
+            }
+            if s.started < s.mailboxes.count {
+                let w = s.started
+                s.started += 1
+                s.mailboxes[w] = job
+                return .newThread(w)
+            }
+            s.pending.append(job)
+            return .queued
+        }
+        switch target {
+        case .worker(let w):
+            shared.wakeups[w].signal()
+        case .newThread(let w):
+            let shared = self.shared
+            let thread = Thread { shared.run(w) }
+            thread.name = "\(shared.name)-\(w)"
+            thread.start()
+            shared.wakeups[w].signal()
+        case .queued:
+            break
+        }
+    }
+
+    /// Starts a dedicated thread (not from the pool) for a long transfer such as a watch; it gets its own handle.
+    static func spawnDedicated(name: String, _ body: @escaping @Sendable (CurlEasy?) -> Void) {
+        let thread = Thread {
+            let easy = try? CurlEasy()
+            body(easy)
+        }
+        thread.name = name
+        thread.start()
+    }
+}

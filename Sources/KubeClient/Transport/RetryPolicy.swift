@@ -1,0 +1,73 @@
+/// When and how long to wait before retrying, client-go style: up to `maxRetries` retries; a server's
+/// `Retry-After` is honoured (capped at `maxRetryAfter`); otherwise jittered exponential backoff from
+/// `initialBackoff`, doubling up to `maxBackoff`.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Retries after the first attempt (client-go: 10).
+    public var maxRetries: Int
+    public var initialBackoff: Duration
+    public var maxBackoff: Duration
+    /// The longest `Retry-After` obeyed; larger values are clamped.
+    public var maxRetryAfter: Duration
+
+    public init(maxRetries: Int = 10, initialBackoff: Duration = .milliseconds(800), maxBackoff: Duration = .seconds(30),
+                maxRetryAfter: Duration = .seconds(60)) {
+        self.maxRetries = maxRetries
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+        self.maxRetryAfter = maxRetryAfter
+    }
+
+    /// client-go's defaults.
+    public static let standard = RetryPolicy()
+    /// No retries at all.
+    public static let none = RetryPolicy(maxRetries: 0)
+
+    /// The un-jittered delay before retry number `attempt` (0-based): initial × 2^attempt, capped.
+    public func baseDelay(attempt: Int) -> Duration {
+        var d = initialBackoff
+        for _ in 0..<min(max(attempt, 0), 40) {
+            d = d * 2
+            if d >= maxBackoff { return maxBackoff }
+        }
+        return min(d, maxBackoff)
+    }
+
+    /// The delay before retry `attempt` with jitter: uniformly between half and all of `baseDelay`.
+    public func delay(attempt: Int, retryAfter: Duration?) -> Duration {
+        if let retryAfter { return min(retryAfter, maxRetryAfter) }
+        return jittered(baseDelay(attempt: attempt))
+    }
+
+    func jittered(_ d: Duration) -> Duration {
+        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+        return .milliseconds(Int64(ms * Double.random(in: 0.5...1.0)))
+    }
+}
+
+/// Exponential backoff state for long-running loops (the watch reflector): doubles on each failure and
+/// resets after `resetAfter` without one, as client-go's reflector (800 ms → 30 s, reset after 2 min).
+public struct Backoff: Sendable {
+    public var policy: RetryPolicy
+    public var resetAfter: Duration
+    private var failures = 0
+    private var lastFailure: ContinuousClock.Instant?
+
+    public init(policy: RetryPolicy, resetAfter: Duration = .seconds(120)) {
+        self.policy = policy
+        self.resetAfter = resetAfter
+    }
+
+    /// Records a failure and returns how long to wait before the next try.
+    public mutating func next(now: ContinuousClock.Instant = .now) -> Duration {
+        if let last = lastFailure, now - last > resetAfter { failures = 0 }
+        lastFailure = now
+        defer { failures += 1 }
+        return policy.jittered(policy.baseDelay(attempt: failures))
+    }
+
+    /// Forgets past failures.
+    public mutating func reset() {
+        failures = 0
+        lastFailure = nil
+    }
+}

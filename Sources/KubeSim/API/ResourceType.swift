@@ -1,0 +1,116 @@
+/// How a CRD's or a built-in's `/scale` subresource maps onto the object.
+public struct ScalePaths: Sendable, Equatable {
+    /// Such as `.spec.replicas`.
+    public var specReplicasPath: String
+    /// Such as `.status.replicas`.
+    public var statusReplicasPath: String
+    /// Such as `.status.selector` (optional).
+    public var labelSelectorPath: String?
+}
+
+/// A printer column (CRD `additionalPrinterColumns`).
+public struct PrinterColumn: Sendable, Equatable {
+    public var name: String
+    public var type: String
+    public var format: String
+    public var description: String
+    public var priority: Int
+    public var jsonPath: String
+}
+
+/// A kind of object the server serves: one group/version/resource.
+public struct ResourceType: Sendable, Equatable {
+    public var group: String
+    public var version: String
+    public var plural: String
+    public var singular: String
+    public var kind: String
+    public var namespaced: Bool
+    public var shortNames: [String] = []
+    public var categories: [String] = []
+    public var verbs: [String] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    /// Whether `/status` is served (and status is split from the main resource).
+    public var statusSubresource = false
+    /// `/scale`, if served.
+    public var scale: ScalePaths?
+    /// Whether this was registered by a CRD.
+    public var isCustom = false
+    /// CRD printer columns (custom resources only).
+    public var printerColumns: [PrinterColumn] = []
+    /// Objects of resources sharing a storage key are one store (events: core/v1 and events.k8s.io/v1).
+    public var storageKey: String
+
+    /// Creates a resource type.
+    public init(group: String, version: String, plural: String, singular: String, kind: String, namespaced: Bool,
+                shortNames: [String] = [], categories: [String] = [], storageKey: String? = nil) {
+        self.group = group
+        self.version = version
+        self.plural = plural
+        self.singular = singular
+        self.kind = kind
+        self.namespaced = namespaced
+        self.shortNames = shortNames
+        self.categories = categories
+        self.storageKey = storageKey ?? (group.isEmpty ? plural : "\(plural).\(group)")
+    }
+
+    /// `apps/v1`, or `v1` for the core group.
+    public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+    /// `DeploymentList`.
+    public var listKind: String { "\(kind)List" }
+    /// Custom resources refuse PUT without a resourceVersion.
+    public var allowsUnconditionalUpdate: Bool { !isCustom }
+    /// Generation bumps on annotation changes too (Deployments).
+    public var annotationsBumpGeneration: Bool { group == "apps" && plural == "deployments" }
+    /// Whether a `metadata.generation` is kept.
+    public var hasGeneration: Bool { isCustom || ["deployments", "replicasets", "customresourcedefinitions"].contains(plural) }
+}
+
+extension ResourceType {
+    static let namespaces: ResourceType = {
+        var t = ResourceType(group: "", version: "v1", plural: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false, shortNames: ["ns"])
+        t.verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
+        t.statusSubresource = true
+        return t
+    }()
+    static let pods: ResourceType = {
+        var t = ResourceType(group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: ["po"], categories: ["all"])
+        t.statusSubresource = true
+        return t
+    }()
+    static let coreEvents = ResourceType(group: "", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"], storageKey: "events")
+    static let events = ResourceType(group: "events.k8s.io", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"], storageKey: "events")
+    static let configMaps = ResourceType(group: "", version: "v1", plural: "configmaps", singular: "configmap", kind: "ConfigMap", namespaced: true, shortNames: ["cm"])
+    static let secrets = ResourceType(group: "", version: "v1", plural: "secrets", singular: "secret", kind: "Secret", namespaced: true)
+    static let serviceAccounts = ResourceType(group: "", version: "v1", plural: "serviceaccounts", singular: "serviceaccount", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"])
+    static let deployments: ResourceType = {
+        var t = ResourceType(group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true, shortNames: ["deploy"], categories: ["all"])
+        t.statusSubresource = true
+        t.scale = ScalePaths(specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: nil)
+        return t
+    }()
+    static let replicaSets: ResourceType = {
+        var t = ResourceType(group: "apps", version: "v1", plural: "replicasets", singular: "replicaset", kind: "ReplicaSet", namespaced: true, shortNames: ["rs"], categories: ["all"])
+        t.statusSubresource = true
+        return t
+    }()
+    static let leases = ResourceType(group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease", namespaced: true)
+    static let crds: ResourceType = {
+        var t = ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", singular: "customresourcedefinition", kind: "CustomResourceDefinition", namespaced: false, shortNames: ["crd", "crds"], categories: ["api-extensions"])
+        t.statusSubresource = true
+        return t
+    }()
+    static let selfSubjectReviews: ResourceType = {
+        var t = ResourceType(group: "authentication.k8s.io", version: "v1", plural: "selfsubjectreviews", singular: "", kind: "SelfSubjectReview", namespaced: false)
+        t.verbs = ["create"]
+        return t
+    }()
+    static let roles = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", singular: "role", kind: "Role", namespaced: true)
+    static let roleBindings = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", singular: "rolebinding", kind: "RoleBinding", namespaced: true)
+
+    /// Every built-in resource, in discovery order.
+    static let builtIns: [ResourceType] = [
+        namespaces, pods, coreEvents, configMaps, secrets, serviceAccounts,
+        deployments, replicaSets, events, leases, crds, selfSubjectReviews, roles, roleBindings,
+    ]
+}

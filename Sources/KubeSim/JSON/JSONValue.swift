@@ -1,0 +1,268 @@
+import Foundation
+
+/// A JSON document: how KubeSim stores every object, so custom resources and built-ins share one store.
+public enum JSONValue: Sendable, Equatable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    /// An empty object.
+    public static let emptyObject = JSONValue.object([:])
+
+    /// The member `key` of an object (nil for other values or a missing key).
+    public subscript(key: String) -> JSONValue? {
+        get {
+            if case .object(let members) = self { return members[key] }
+            return nil
+        }
+        set {
+            guard case .object(var members) = self else {
+                if let newValue { self = .object([key: newValue]) }
+                return
+            }
+            members[key] = newValue
+            self = .object(members)
+        }
+    }
+
+    /// The value at a path of object keys, such as `["spec", "replicas"]`.
+    public subscript(path path: [String]) -> JSONValue? {
+        get {
+            var current: JSONValue? = self
+            for key in path { current = current?[key] }
+            return current
+        }
+        set {
+            guard let first = path.first else {
+                if let newValue { self = newValue }
+                return
+            }
+            if path.count == 1 {
+                self[first] = newValue
+                return
+            }
+            var child = self[first] ?? .emptyObject
+            if case .object = child {} else { child = .emptyObject }
+            child[path: Array(path.dropFirst())] = newValue
+            self[first] = child
+        }
+    }
+
+    /// The string, if this is one.
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    /// The integer, if this is a whole number.
+    public var intValue: Int64? {
+        switch self {
+        case .int(let i): return i
+        case .double(let d) where d.rounded() == d && abs(d) < 9e15: return Int64(d)
+        default: return nil
+        }
+    }
+
+    /// The Boolean, if this is one.
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
+    /// The members, if this is an object.
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+
+    /// The elements, if this is an array.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+
+    /// Whether this is `null`.
+    public var isNull: Bool { self == .null }
+
+    /// A string map (labels, annotations), ignoring non-string members.
+    public var stringMap: [String: String] {
+        var result: [String: String] = [:]
+        for (k, v) in objectValue ?? [:] { if let s = v.stringValue { result[k] = s } }
+        return result
+    }
+
+    /// Builds a JSON object from a string map.
+    public static func from(_ map: [String: String]) -> JSONValue {
+        .object(map.mapValues { .string($0) })
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+    public init(nilLiteral: ()) { self = .null }
+}
+
+extension JSONValue: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let b = try? container.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? container.decode(Int64.self) {
+            self = .int(i)
+        } else if let d = try? container.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? container.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? container.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let b): try container.encode(b)
+        case .int(let i): try container.encode(i)
+        case .double(let d): try container.encode(d)
+        case .string(let s): try container.encode(s)
+        case .array(let a): try container.encode(a)
+        case .object(let o): try container.encode(o)
+        }
+    }
+}
+
+/// Parsing and compact serialisation.
+extension JSONValue {
+    /// Parses JSON text; throws `JSONError.invalid` with the parser's reason.
+    public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw JSONError.invalid(Self.describe(error))
+        }
+    }
+
+    /// Parses JSON text from a string.
+    public static func parse(_ text: String) throws -> JSONValue { try parse(Array(text.utf8)) }
+
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .dataCorrupted(let c): return c.underlyingError.map { "\($0)" } ?? c.debugDescription
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c): return c.debugDescription
+        @unknown default: return "\(error)"
+        }
+    }
+
+    /// Compact JSON (no spaces), object keys sorted, as Go's encoder writes it (`<`, `>`, `&` escaped).
+    public var compactString: String {
+        var out = ""
+        out.reserveCapacity(256)
+        write(into: &out)
+        return out
+    }
+
+    /// Compact JSON as bytes.
+    public var compactBytes: [UInt8] { Array(compactString.utf8) }
+
+    private func write(into out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .double(let d):
+            if d.isFinite, d.rounded() == d, abs(d) < 1e15 { out += String(Int64(d)) } else if d.isFinite { out += "\(d)" } else { out += "null" }
+        case .string(let s): Self.writeString(s, into: &out)
+        case .array(let a):
+            out += "["
+            for (i, v) in a.enumerated() {
+                if i > 0 { out += "," }
+                v.write(into: &out)
+            }
+            out += "]"
+        case .object(let o):
+            out += "{"
+            for (i, k) in o.keys.sorted().enumerated() {
+                if i > 0 { out += "," }
+                Self.writeString(k, into: &out)
+                out += ":"
+                o[k]!.write(into: &out)
+            }
+            out += "}"
+        }
+    }
+
+    private static func writeString(_ s: String, into out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<": out += "\\u003c"
+            case ">": out += "\\u003e"
+            case "&": out += "\\u0026"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+}
+
+/// Converting values produced by Yams (`Any`) into JSON.
+extension JSONValue {
+    /// Converts a YAML/`JSONSerialization`-style value tree.
+    public static func fromAny(_ value: Any?) -> JSONValue {
+        guard let value else { return .null }
+        switch value {
+        case let b as Bool: return .bool(b)
+        case let i as Int: return .int(Int64(i))
+        case let i as Int64: return .int(i)
+        case let d as Double: return .double(d)
+        case let s as String: return .string(s)
+        case let a as [Any]: return .array(a.map { fromAny($0) })
+        case let a as [Any?]: return .array(a.map { fromAny($0) })
+        case let o as [String: Any]: return .object(o.mapValues { fromAny($0) })
+        case let o as [AnyHashable: Any]:
+            var members: [String: JSONValue] = [:]
+            for (k, v) in o { members["\(k.base)"] = fromAny(v) }
+            return .object(members)
+        default:
+            if value is NSNull { return .null }
+            return .string("\(value)")
+        }
+    }
+}
+
+/// JSON failures.
+public enum JSONError: Error, CustomStringConvertible, Equatable {
+    case invalid(String)
+    public var description: String {
+        switch self {
+        case .invalid(let why): return "invalid JSON: \(why)"
+        }
+    }
+}

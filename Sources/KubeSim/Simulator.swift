@@ -1,0 +1,186 @@
+import Foundation
+import Synchronization
+
+/// The emulated API server, independent of the HTTP transport: `handle(_:)` turns an `APIRequest` into an
+/// `APIResponse`. `KubeSimServer` puts it behind HTTPS; unit tests call it directly.
+public final class Simulator: Sendable {
+    /// Tunables.
+    public struct Configuration: Sendable {
+        /// Changes kept for watches; older `resourceVersion`s get 410 Expired.
+        public var watchHistory = 10_000
+        /// How often an idle watch that asked for bookmarks gets one.
+        public var bookmarkInterval: Duration = .seconds(1)
+        /// How long the built-in deployment controller waits before publishing status.
+        public var controllerDelay: Duration = .milliseconds(200)
+        /// The address advertised in `/api`'s `serverAddressByClientCIDRs`.
+        public var advertisedAddress = "127.0.0.1:6443"
+        /// Namespaces created at start.
+        public var namespaces = ["default", "kube-system", "kube-public"]
+        /// Whether the kubelet manages Deployments with a command annotation (the controller skips those).
+        public var kubeletEnabled = false
+        public init() {}
+    }
+
+    public let configuration: Configuration
+    public let store: ObjectStore
+    public let registry = Registry()
+    public let authenticator: Authenticator
+    public let authorizer: Authorizer
+    public let faults: FaultInjector
+    public let requestLog = RequestLog()
+    let connections = Atomic<Int>(0)
+    let requestCount = Atomic<Int>(0)
+    let shutDownFlag = Atomic<Bool>(false)
+    /// Whether `shutdown()` was called.
+    public var isShutDown: Bool { shutDownFlag.load(ordering: .relaxed) }
+    /// Notified after every deployment write (the controller and kubelet listen).
+    let deploymentChanges: AsyncStream<ObjectRef>
+    let deploymentChangesContinuation: AsyncStream<ObjectRef>.Continuation
+
+    /// Creates a simulator.
+    public init(configuration: Configuration = Configuration(), users: [UserAccount], authorizer: Authorizer = .allowAll,
+                faults: [FaultRule] = []) {
+        self.configuration = configuration
+        store = ObjectStore(historyLimit: configuration.watchHistory)
+        authenticator = Authenticator(users: users)
+        self.authorizer = authorizer
+        self.faults = FaultInjector(rules: faults)
+        (deploymentChanges, deploymentChangesContinuation) = AsyncStream<ObjectRef>.makeStream(bufferingPolicy: .unbounded)
+        for ns in configuration.namespaces { ensureNamespace(ns) }
+    }
+
+    /// Counts an accepted TCP connection (`/kubesim/stats`).
+    public func connectionAccepted() { connections.add(1, ordering: .relaxed) }
+
+    /// Creates a namespace if it does not exist.
+    public func ensureNamespace(_ name: String) {
+        _ = try? store.transact(ResourceType.namespaces.storageKey, namespace: "", name: name) { current in
+            if current != nil { return .none }
+            return .put(Self.newMetadata(["apiVersion": "v1", "kind": "Namespace",
+                                          "metadata": ["name": .string(name), "labels": ["kubernetes.io/metadata.name": .string(name)]],
+                                          "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"]], generation: false))
+        }
+    }
+
+    /// Fills uid and creationTimestamp (and generation 1).
+    static func newMetadata(_ object: JSONValue, generation: Bool) -> JSONValue {
+        var o = object
+        o[path: ["metadata", "uid"]] = .string(UUID().uuidString.lowercased())
+        o[path: ["metadata", "creationTimestamp"]] = .string(Timestamps.rfc3339())
+        if generation { o[path: ["metadata", "generation"]] = 1 }
+        return o
+    }
+
+    /// Handles one request: authentication, faults, authorization, dispatch, logging.
+    public func handle(_ incoming: APIRequest, clientCertificateUser: UserInfo? = nil) async -> APIResponse {
+        var request = incoming
+        requestCount.add(1, ordering: .relaxed)
+        let info = RequestInfo(method: request.method, path: request.path, watch: request.flag("watch"))
+        let started = Date()
+        let response: APIResponse
+        if let user = authenticator.authenticate(authorization: request.headers["authorization"]) ?? clientCertificateUser {
+            request.user = user
+            response = await authorizedHandle(request, info: info, user: user)
+        } else if ["/version", "/healthz", "/livez", "/readyz"].contains(request.path) {
+            response = await route(request, info: info)
+        } else {
+            response = .error(.unauthorized)
+        }
+        if !request.path.hasPrefix("/kubesim/") {
+            requestLog.append(request: request, info: info, status: response.status,
+                              contentType: response.headers.first { $0.0.lowercased() == "content-type" }?.1 ?? "", at: started)
+        }
+        return response
+    }
+
+    private func authorizedHandle(_ request: APIRequest, info: RequestInfo, user: UserInfo) async -> APIResponse {
+        if request.path.hasPrefix("/kubesim/") {
+            guard user.isAdmin else { return .error(.forbiddenPath(user: user.name, verb: info.verb, path: request.path)) }
+            return await handleControl(request)
+        }
+        if let fault = faults.match(method: request.method, verb: info.verb, path: request.path) {
+            if fault.latencyMilliseconds > 0 { try? await Task.sleep(for: .milliseconds(fault.latencyMilliseconds)) }
+            if let response = fault.response() { return response }
+        }
+        guard authorizer.allows(user, info) else {
+            if info.isResource {
+                return .error(.forbidden(user: user.name, verb: info.verb, resource: info.resource, subresource: info.subresource,
+                                         group: info.group, namespace: info.namespace, name: info.name))
+            }
+            return .error(.forbiddenPath(user: user.name, verb: info.verb, path: request.path))
+        }
+        return await route(request, info: info)
+    }
+
+    /// Dispatches an authorized request.
+    func route(_ request: APIRequest, info: RequestInfo) async -> APIResponse {
+        do {
+            if let discovery = try discoveryResponse(request) { return discovery }
+            guard info.isResource else { return .error(.pathNotFound()) }
+            guard let type = registry.lookup(group: info.group, version: info.version, plural: info.resource) else {
+                return .error(.pathNotFound())
+            }
+            if type.namespaced == false, !info.namespace.isEmpty { return .error(.pathNotFound()) }
+            return try await dispatch(request, info: info, type: type)
+        } catch let error as APIError {
+            return .error(error)
+        } catch {
+            return .error(.internalError("\(error)"))
+        }
+    }
+
+    private func dispatch(_ request: APIRequest, info: RequestInfo, type: ResourceType) async throws -> APIResponse {
+        if request.method == "HEAD" { return APIResponse(status: 200, headers: [], body: .bytes([])) }
+        if type.plural == "selfsubjectreviews" {
+            guard info.verb == "create" else { throw APIError.methodNotAllowed() }
+            return selfSubjectReview(request)
+        }
+        switch info.subresource {
+        case "":
+            switch info.verb {
+            case "get":
+                let object = try getObject(type, info)
+                if Tables.wanted(request) {
+                    return .json(Tables.table(for: type, objects: [object], resourceVersion: store.currentResourceVersion, wide: true))
+                }
+                return .json(object)
+            case "list": return try listObjects(request, type, info)
+            case "watch": return try watchObjects(request, type, info)
+            case "create": return .json(try createObject(request, type, info), status: 201)
+            case "update": return .json(try updateObject(request, type, info))
+            case "patch": return .json(try patchObject(request, type, info))
+            case "delete": return try deleteObject(request, type, info)
+            case "deletecollection": return try deleteCollection(request, type, info)
+            default: throw APIError.methodNotAllowed()
+            }
+        case "status" where type.statusSubresource:
+            switch info.verb {
+            case "get": return .json(try getObject(type, info))
+            case "update": return .json(try updateObject(request, type, info))
+            case "patch": return .json(try patchObject(request, type, info))
+            default: throw APIError.methodNotAllowed()
+            }
+        case "scale" where type.scale != nil:
+            switch info.verb {
+            case "get": return .json(try getScale(type, info))
+            case "update", "patch": return .json(try writeScale(request, type, info))
+            default: throw APIError.methodNotAllowed()
+            }
+        default:
+            return .error(.pathNotFound())
+        }
+    }
+
+    /// Ends open watches (server shutdown).
+    public func shutdown() {
+        shutDownFlag.store(true, ordering: .relaxed)
+        store.finishAllWatches()
+        deploymentChangesContinuation.finish()
+    }
+}
+
+/// namespace/name of an object.
+public struct ObjectRef: Sendable, Hashable {
+    public var namespace: String
+    public var name: String
+}

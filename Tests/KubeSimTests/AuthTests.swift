@@ -1,0 +1,212 @@
+import BatchTesting
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Authentication (tokens, client certificates, extra users) and the RBAC authorizer.
+@Suite struct AuthTests {
+    static let rbac = """
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: Role
+    metadata: {name: scaler, namespace: default}
+    rules:
+    - apiGroups: ["apps"]
+      resources: ["deployments/scale"]
+      resourceNames: ["web"]
+      verbs: ["get", "patch", "update"]
+    - apiGroups: ["apps"]
+      resources: ["deployments"]
+      verbs: ["get", "list", "watch"]
+    ---
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: RoleBinding
+    metadata: {name: scaler, namespace: default}
+    subjects: [{kind: User, name: alice}, {kind: Group, name: scalers}]
+    roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: scaler}
+    """
+
+    static func start() throws -> KubeSimServer {
+        let dir = try TemporaryDirectory(prefix: "rbac")
+        let policy = "\(dir.path)/rbac.yaml"
+        try Self.rbac.write(toFile: policy, atomically: true, encoding: .utf8)
+        let users = "\(dir.path)/users.yaml"
+        try "- {name: carol, groups: [scalers], token: carol-token}\n- {name: dave}\n".write(toFile: users, atomically: true, encoding: .utf8)
+        let s = try KubeSimServer.start(extraArguments: ["--rbac", policy, "--users", users])
+        try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
+        try s.create(KubeSimServer.deployments, Fixture.deployment("api"))
+        _ = dir   // the files are read at start
+        return s
+    }
+
+    @Test func leastPrivilegeRoleAllowsOnlyTheNamedScale() throws {
+        let s = try Self.start()
+        defer { s.stop() }
+        let patch = #"{"spec":{"replicas":2}}"#
+        #expect(try s.curl("PATCH", KubeSimServer.deployments + "/web/scale", body: patch, contentType: "application/merge-patch+json", user: "alice").status == 200)
+        #expect(try s.curl("GET", KubeSimServer.deployments, user: "alice").status == 200)
+        let denied = try s.curl("PATCH", KubeSimServer.deployments + "/api/scale", body: patch, contentType: "application/merge-patch+json", user: "alice")
+        #expect(denied.status == 403)
+        let body = Fixture.parse(denied.body)
+        #expect(body["message"] as? String == "deployments.apps \"api\" is forbidden: User \"alice\" cannot patch resource \"deployments/scale\" in API group \"apps\" in the namespace \"default\"")
+        #expect(body["reason"] as? String == "Forbidden")
+        #expect(dig(body, "details", "kind") as? String == "deployments")
+        #expect(dig(body, "details", "group") as? String == "apps")
+        // Forbidden is decided before existence.
+        #expect(try s.curl("PATCH", KubeSimServer.deployments + "/missing/scale", body: patch, contentType: "application/merge-patch+json", user: "alice").status == 403)
+        #expect(try s.curl("PATCH", KubeSimServer.deployments + "/web", body: patch, contentType: "application/merge-patch+json", user: "alice").status == 403)
+        #expect(try s.curl("GET", KubeSimServer.deployments, user: "bob").status == 403)
+        #expect(try s.curl("GET", "/api/v1/namespaces/other/pods", user: "alice").status == 403)
+        // Groups bind too; admins bypass; everyone may ask who they are.
+        #expect(try s.curl("PATCH", KubeSimServer.deployments + "/web/scale", body: patch, contentType: "application/merge-patch+json", user: "carol").status == 200)
+        #expect(try s.curl("DELETE", KubeSimServer.deployments + "/api", user: "admin").status == 200)
+        let review = try s.curl("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body: #"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#, user: "dave")
+        #expect(review.status == 201)
+        #expect(dig(Fixture.parse(review.body), "status", "userInfo", "username") as? String == "dave")
+        #expect(s.token(for: "carol") == "carol-token")
+        // Test endpoints are for admins only.
+        #expect(try s.curl("GET", "/kubesim/requests", user: "alice").status == 403)
+    }
+
+    @Test func clientCertificateAuthenticatesCommonNameAndOrganizations() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        let (cert, key) = s.clientCertificate(for: "admin")
+        let r = try Command.run("/usr/bin/curl", ["-sS", "--cacert", s.caPath, "--cert", cert, "--key", key, "-X", "POST",
+                                                  "-H", "Content-Type: application/json", "--data-binary",
+                                                  #"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#,
+                                                  s.url + "/apis/authentication.k8s.io/v1/selfsubjectreviews"])
+        let info = dig(Fixture.parse(r.stdout), "status", "userInfo") as? [String: Any]
+        #expect(info?["username"] as? String == "admin")
+        #expect((info?["groups"] as? [String])?.contains("batchctl:admins") == true)
+        let anonymous = try Command.run("/usr/bin/curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", s.caPath, s.url + "/api/v1/pods"])
+        #expect(anonymous.stdout == "401")
+        let badToken = try s.curl("GET", "/api/v1/pods", headers: ["Authorization: Bearer wrong"], user: nil)
+        #expect(badToken.status == 401)
+    }
+
+    @Test func plainHTTPModeWritesAKubeconfigWithoutCA() throws {
+        let s = try KubeSimServer.start(http: true)
+        defer { s.stop() }
+        #expect(s.url.hasPrefix("http://127.0.0.1:"))
+        #expect(try s.curl("GET", "/api/v1/namespaces").status == 200)
+        let kubeconfig = try String(contentsOfFile: s.kubeconfigPath, encoding: .utf8)
+        #expect(!kubeconfig.contains("certificate-authority-data"))
+        #expect(kubeconfig.contains("current-context: admin"))
+        #expect(kubeconfig.contains("namespace: court-listener"))
+    }
+}
+
+/// Fault injection, the request log and connection statistics.
+@Suite struct ControlTests {
+    @Test func faultsPerRouteAndVerb() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
+        try s.setFaults("patch /apis/apps/v1/namespaces/*/deployments/*/scale status=409,count=1;get /api/v1/** status=500,count=1;get /apis/apps/v1/namespaces/default/deployments/web latencyMs=50,count=1")
+        let patch = #"{"spec":{"replicas":2}}"#
+        let conflict = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale", body: patch, contentType: "application/merge-patch+json")
+        #expect(conflict.status == 409)
+        #expect(Fixture.parse(conflict.body)["reason"] as? String == "Conflict")
+        #expect(try s.curl("PATCH", KubeSimServer.deployments + "/web/scale", body: patch, contentType: "application/merge-patch+json").status == 200)
+        let failure = try s.curl("GET", "/api/v1/namespaces")
+        #expect(failure.status == 500)
+        #expect(Fixture.parse(failure.body)["reason"] as? String == "InternalError")
+        #expect(try s.curl("GET", KubeSimServer.deployments + "/web").status == 200)
+        try s.setFaults("")
+        #expect(try s.curl("GET", "/api/v1/namespaces").status == 200)
+
+        try s.setFaults(#"[{"path":"/apis/apps/v1/**","verb":"get","status":429,"retryAfter":2,"statusBody":true}]"#)
+        let throttled = try s.curl("GET", KubeSimServer.deployments)
+        #expect(throttled.status == 429)
+        #expect(throttled.headers["retry-after"] == "2")
+        #expect(dig(Fixture.parse(throttled.body), "details", "retryAfterSeconds") as? Int == 2)
+    }
+
+    @Test func droppedWatchStream() throws {
+        let s = try KubeSimServer.start(faults: "watch /apis/apps/v1/** dropWatchAfterEvents=1")
+        defer { s.stop() }
+        try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
+        try s.create(KubeSimServer.deployments, Fixture.deployment("api"))
+        let r = try s.curl("GET", KubeSimServer.deployments + "?watch=1&timeoutSeconds=30", maxTime: 20)
+        #expect(r.status == 200)
+        #expect(r.curlExitCode != 0 && r.curlExitCode != 28)     // cut off, not timed out
+        #expect(Fixture.events(r.body).count == 1)
+    }
+
+    @Test func requestLogRecordsWritesAndCanBeCleared() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
+        _ = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale", body: #"{"spec":{"replicas":5}}"#, contentType: "application/merge-patch+json")
+        let log = try s.requests()
+        let write = log.first { $0.method == "PATCH" }
+        #expect(write?.user == "admin")
+        #expect(write?.verb == "patch")
+        #expect(write?.body == #"{"spec":{"replicas":5}}"#)
+        #expect(write?.status == 200)
+        #expect(log.filter(\.isWrite).count == 2)
+        try s.clearRequests()
+        _ = try s.curl("GET", KubeSimServer.deployments)
+        #expect(try s.requests().filter(\.isWrite).isEmpty)
+    }
+
+    @Test func sigtermEndsOpenWatchesAndExitsCleanly() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        let (watch, out) = try s.startWatch(KubeSimServer.deployments + "?watch=1&timeoutSeconds=300")
+        defer { watch.stop() }
+        #expect(Wait.until(timeout: .seconds(10)) { (dig(try? s.get("/kubesim/stats"), "watches") as? Int ?? 0) == 1 })
+        s.process.signal(SIGTERM)
+        #expect(s.process.waitForExit(timeout: .seconds(15)) == 0)
+        #expect(watch.waitForExit(timeout: .seconds(5)) == 0)      // the stream ended cleanly
+        #expect((try? String(contentsOfFile: out, encoding: .utf8)) == "")
+        #expect(s.process.stdout.contains("kubesim: stopped"))
+    }
+
+    @Test func customResourceScaleSubresource() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.installCRD()
+        let bq = try s.create(KubeSimServer.bqs, Fixture.batchQueue("batch1"))
+        let scale = try s.get(KubeSimServer.bqs + "/batch1/scale")
+        #expect(scale["kind"] as? String == "Scale")
+        #expect(dig(scale, "spec", "replicas") as? Int == 20)
+        #expect(dig(scale, "status", "replicas") as? Int == 0)
+        #expect(resourceVersion(scale) == resourceVersion(bq))
+        let patched = try s.curl("PATCH", KubeSimServer.bqs + "/batch1/scale", body: #"{"spec":{"replicas":7}}"#, contentType: "application/merge-patch+json")
+        #expect(patched.status == 200)
+        let after = try s.get(KubeSimServer.bqs + "/batch1")
+        #expect(dig(after, "spec", "maxReplicas") as? Int == 7)
+        #expect(generation(after) == 2)
+        let negative = try s.curl("PATCH", KubeSimServer.bqs + "/batch1/scale", body: #"{"spec":{"replicas":-2}}"#, contentType: "application/merge-patch+json")
+        #expect(negative.status == 422)
+        // PUT /status on a CR needs a resourceVersion.
+        var status = after
+        status["status"] = ["phase": "Reserved"]
+        var meta = status["metadata"] as! [String: Any]
+        meta["resourceVersion"] = nil
+        status["metadata"] = meta
+        #expect(try s.curl("PUT", KubeSimServer.bqs + "/batch1/status", body: Fixture.json(status)).status == 422)
+        meta["resourceVersion"] = resourceVersion(after)
+        status["metadata"] = meta
+        let put = try s.curl("PUT", KubeSimServer.bqs + "/batch1/status", body: Fixture.json(status))
+        #expect(put.status == 200)
+        #expect(dig(Fixture.parse(put.body), "status", "phase") as? String == "Reserved")
+        // Deleting the CRD stops serving the resource.
+        #expect(try s.curl("DELETE", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/batchqueues.batchctl.dev").status == 200)
+        #expect(try s.curl("GET", KubeSimServer.bqs).status == 404)
+    }
+
+    @Test func oneCurlInvocationReusesOneConnection() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        let before = dig(try s.get("/kubesim/stats"), "connections") as? Int ?? -1
+        var args = ["-sS", "-o", "/dev/null", "--cacert", s.caPath, "-H", "Authorization: Bearer \(s.token(for: "admin"))"]
+        for _ in 0..<20 { args.append(s.url + "/api/v1/namespaces") }
+        #expect(try Command.run("/usr/bin/curl", args).status == 0)
+        let after = dig(try s.get("/kubesim/stats"), "connections") as? Int ?? -1
+        #expect(after - before == 2)     // the 20 requests on one connection, plus this GET
+    }
+}

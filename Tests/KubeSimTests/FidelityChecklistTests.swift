@@ -1,0 +1,396 @@
+import BatchTesting
+import Foundation
+import Testing
+
+/// The reference's appendix "emulator fidelity checklist", item by item, against a real `kubesim` process over HTTPS.
+@Suite struct FidelityChecklistTests {
+    // 1. Errors are Status objects; APF 429s are plain text with Retry-After.
+    @Test func item1_errorsAreStatusObjectsWithPluralKindAndGroup() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        let r = try s.curl("GET", KubeSimServer.deployments + "/nope")
+        #expect(r.status == 404)
+        let body = Fixture.parse(r.body)
+        #expect(body["kind"] as? String == "Status")
+        #expect(body["apiVersion"] as? String == "v1")
+        #expect((body["metadata"] as? [String: Any])?.isEmpty == true)
+        #expect(body["status"] as? String == "Failure")
+        #expect(body["reason"] as? String == "NotFound")
+        #expect(body["code"] as? Int == 404)
+        #expect(body["message"] as? String == "deployments.apps \"nope\" not found")
+        #expect(dig(body, "details", "kind") as? String == "deployments")
+        #expect(dig(body, "details", "group") as? String == "apps")
+        #expect(dig(body, "details", "name") as? String == "nope")
+
+        let core = Fixture.parse(try s.curl("GET", "/api/v1/namespaces/default/pods/nope").body)
+        #expect(core["message"] as? String == "pods \"nope\" not found")
+        #expect(dig(core, "details", "group") == nil)
+
+        let exists = try s.curl("POST", "/api/v1/namespaces", body: #"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"default"}}"#)
+        #expect(exists.status == 409)
+        #expect(Fixture.parse(exists.body)["reason"] as? String == "AlreadyExists")
+    }
+
+    @Test func item1_priorityAndFairness429IsPlainTextWithRetryAfter() throws {
+        let s = try KubeSimServer.start(faults: "get /apis/apps/v1/** status=429,retryAfter=3,count=1")
+        defer { s.stop() }
+        let r = try s.curl("GET", KubeSimServer.deployments)
+        #expect(r.status == 429)
+        #expect(r.headers["retry-after"] == "3")
+        #expect(r.headers["content-type"]?.hasPrefix("text/plain") == true)
+        #expect(r.body.hasPrefix("Too many requests"))
+        #expect(try s.curl("GET", KubeSimServer.deployments).status == 200)
+    }
+
+    // 2. resourceVersion: changes on every write; PUT stale → 409; PUT without RV: Deployment/Lease ok, CR 422;
+    //    patches without RV apply, with RV are preconditions.
+    @Test func item2_resourceVersionPreconditions() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        let created = try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
+        let rv1 = resourceVersion(created)
+        var updated = created
+        var meta = updated["metadata"] as! [String: Any]
+        meta["labels"] = ["app": "web", "tier": "front"]
+        updated["metadata"] = meta
+        let put = try s.curl("PUT", KubeSimServer.deployments + "/web", body: Fixture.json(updated))
+        #expect(put.status == 200)
+        let rv2 = resourceVersion(Fixture.parse(put.body))
+        #expect(rv2 != rv1)
+
+        let stale = try s.curl("PUT", KubeSimServer.deployments + "/web", body: Fixture.json(updated))
+        #expect(stale.status == 409)
+        #expect(Fixture.parse(stale.body)["message"] as? String
+                == "Operation cannot be fulfilled on deployments.apps \"web\": the object has been modified; please apply your changes to the latest version and try again")
+
+        meta["resourceVersion"] = nil
+        updated["metadata"] = meta
+        #expect(try s.curl("PUT", KubeSimServer.deployments + "/web", body: Fixture.json(updated)).status == 200)
+
+        let leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
+        try s.create(leases, #"{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"l"},"spec":{"holderIdentity":"a"}}"#)
+        #expect(try s.curl("PUT", leases + "/l", body: #"{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"l"},"spec":{"holderIdentity":"b"}}"#).status == 200)
+
+        try s.installCRD()
+        try s.create(KubeSimServer.bqs, Fixture.batchQueue("batch1"))
+        let crPut = try s.curl("PUT", KubeSimServer.bqs + "/batch1", body: Fixture.batchQueue("batch1", holder: "bob"))
+        #expect(crPut.status == 422)
+        #expect((Fixture.parse(crPut.body)["message"] as? String)?.contains("metadata.resourceVersion: Invalid value: 0x0: must be specified for an update") == true)
+
+        let patchNoRV = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: #"{"metadata":{"labels":{"x":"1"}}}"#, contentType: "application/merge-patch+json")
+        #expect(patchNoRV.status == 200)
+        let stalePatch = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: "{\"metadata\":{\"resourceVersion\":\"\(rv1)\",\"labels\":{\"x\":\"2\"}}}",
+                                    contentType: "application/merge-patch+json")
+        #expect(stalePatch.status == 409)
+        let current = resourceVersion(try s.get(KubeSimServer.deployments + "/web"))
+        let goodPatch = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: "{\"metadata\":{\"resourceVersion\":\"\(current)\",\"labels\":{\"x\":\"3\"}}}",
+                                   contentType: "application/merge-patch+json")
+        #expect(goodPatch.status == 200)
+    }
+
+    // 3. /scale shares the parent's RV, bumps its generation, speaks autoscaling/v1 Scale, omits spec.replicas at 0.
+    @Test func item3_scaleSubresource() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        let d = try s.create(KubeSimServer.deployments, Fixture.deployment("web", replicas: 2))
+        let scale = try s.get(KubeSimServer.deployments + "/web/scale")
+        #expect(scale["kind"] as? String == "Scale")
+        #expect(scale["apiVersion"] as? String == "autoscaling/v1")
+        #expect(resourceVersion(scale) == resourceVersion(d))
+        #expect(dig(scale, "spec", "replicas") as? Int == 2)
+        #expect(dig(scale, "status", "selector") as? String == "app=web")
+
+        let patched = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale", body: #"{"spec":{"replicas":0}}"#,
+                                 contentType: "application/merge-patch+json")
+        #expect(patched.status == 200)
+        let body = Fixture.parse(patched.body)
+        #expect(body["kind"] as? String == "Scale")
+        #expect(body["apiVersion"] as? String == "autoscaling/v1")
+        #expect((body["spec"] as? [String: Any])?.isEmpty == true)
+        #expect(dig(body, "status", "replicas") != nil)
+        let after = try s.get(KubeSimServer.deployments + "/web")
+        #expect(resourceVersion(after) == resourceVersion(body))
+        #expect(generation(after) == generation(d) + 1)
+        #expect(dig(after, "spec", "replicas") as? Int == 0)
+
+        let negative = try s.curl("PUT", KubeSimServer.deployments + "/web/scale",
+                                  body: #"{"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":"web"},"spec":{"replicas":-1}}"#)
+        #expect(negative.status == 422)
+        #expect(Fixture.parse(negative.body)["message"] as? String
+                == "Scale.autoscaling \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0")
+        #expect(dig(Fixture.parse(negative.body), "details", "kind") as? String == "Scale")
+
+        let stale = try s.curl("PUT", KubeSimServer.deployments + "/web/scale",
+                               body: "{\"kind\":\"Scale\",\"apiVersion\":\"autoscaling/v1\",\"metadata\":{\"name\":\"web\",\"resourceVersion\":\"\(resourceVersion(d))\"},\"spec\":{\"replicas\":4}}")
+        #expect(stale.status == 409)
+        #expect(try s.curl("PATCH", KubeSimServer.deployments + "/missing/scale", body: #"{"spec":{"replicas":1}}"#,
+                           contentType: "application/merge-patch+json").status == 404)
+    }
+
+    // 4. Generation and the status split.
+    @Test func item4_generationAndStatusRules() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.installCRD()
+        let created = try s.create(KubeSimServer.bqs, Fixture.batchQueue("batch1", status: ["phase": "Forged"]))
+        #expect(created["status"] == nil)        // create drops status
+        #expect(generation(created) == 1)
+
+        let labels = try s.curl("PATCH", KubeSimServer.bqs + "/batch1", body: #"{"metadata":{"labels":{"a":"b"}}}"#, contentType: "application/merge-patch+json")
+        #expect(generation(Fixture.parse(labels.body)) == 1)      // metadata only: no bump
+        let spec = try s.curl("PATCH", KubeSimServer.bqs + "/batch1", body: #"{"spec":{"maxReplicas":5},"status":{"phase":"X"}}"#, contentType: "application/merge-patch+json")
+        #expect(generation(Fixture.parse(spec.body)) == 2)
+        #expect(Fixture.parse(spec.body)["status"] == nil)        // main resource writes never change status
+
+        let status = try s.curl("PATCH", KubeSimServer.bqs + "/batch1/status", body: #"{"spec":{"maxReplicas":9},"status":{"phase":"Reserved"}}"#,
+                                contentType: "application/merge-patch+json")
+        let st = Fixture.parse(status.body)
+        #expect(status.status == 200)
+        #expect(generation(st) == 2)
+        #expect(dig(st, "status", "phase") as? String == "Reserved")
+        #expect(dig(st, "spec", "maxReplicas") as? Int == 5)       // /status ignores spec
+
+        let d = try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
+        let annotated = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: #"{"metadata":{"annotations":{"note":"x"}}}"#,
+                                   contentType: "application/merge-patch+json")
+        #expect(generation(Fixture.parse(annotated.body)) == generation(d) + 1)   // Deployments: annotations bump
+        let labelled = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: #"{"metadata":{"labels":{"x":"y"}}}"#,
+                                  contentType: "application/merge-patch+json")
+        #expect(generation(Fixture.parse(labelled.body)) == generation(d) + 1)
+    }
+
+    // 5. Watch.
+    @Test func item5_watchStartPointsSyntheticAddedAndCleanEnd() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        let d = try s.createSettledDeployment("web")
+        for rv in ["", "0"] {
+            let r = try s.curl("GET", KubeSimServer.deployments + "?watch=1&timeoutSeconds=1&resourceVersion=\(rv)")
+            #expect(r.status == 200)
+            #expect(r.curlExitCode == 0)      // clean end at timeoutSeconds
+            let events = Fixture.events(r.body)
+            #expect(events.count == 1)
+            #expect(events.first?["type"] as? String == "ADDED")
+            #expect(dig(events.first, "object", "kind") as? String == "Deployment")
+            #expect(r.headers["content-type"] == "application/json")
+        }
+        // From N: only later changes.
+        let later = try s.curl("GET", KubeSimServer.deployments + "?watch=true&timeoutSeconds=1&resourceVersion=\(resourceVersion(d))")
+        #expect(later.body.isEmpty)
+        _ = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: #"{"metadata":{"labels":{"x":"1"}}}"#, contentType: "application/merge-patch+json")
+        let replay = Fixture.events(try s.curl("GET", KubeSimServer.deployments + "?watch=true&timeoutSeconds=1&resourceVersion=\(resourceVersion(d))").body)
+        #expect(replay.map { $0["type"] as? String } .contains("MODIFIED"))
+        #expect(!replay.map { $0["type"] as? String } .contains("ADDED"))
+        // Every line is one compact JSON object.
+        #expect(!later.body.contains("\n "))
+    }
+
+    @Test func item5_watchHeadersAreFlushedBeforeAnyEvent() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        let rv = resourceVersion(try s.get(KubeSimServer.deployments))
+        // No event will come; curl gives up after 2 s, but it must already have the 200 headers.
+        let r = try s.curl("GET", KubeSimServer.deployments + "?watch=1&timeoutSeconds=60&resourceVersion=\(rv)", maxTime: 2)
+        #expect(r.curlExitCode == 28)
+        #expect(r.status == 200)
+        #expect(r.headers["content-type"] == "application/json")
+    }
+
+    @Test func item5_selectorTransitionsAndBookmarks() throws {
+        let s = try KubeSimServer.start(extraArguments: ["--bookmark-interval-ms", "200"])
+        defer { s.stop() }
+        let d = try s.createSettledDeployment("web")
+        let (watch, out) = try s.startWatch(KubeSimServer.deployments + "?watch=1&labelSelector=tier%3Dfront&timeoutSeconds=3&allowWatchBookmarks=true&resourceVersion=\(resourceVersion(d))")
+        defer { watch.stop() }
+        Thread.sleep(forTimeInterval: 0.3)
+        _ = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: #"{"metadata":{"labels":{"tier":"front"}}}"#, contentType: "application/merge-patch+json")
+        _ = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: #"{"metadata":{"labels":{"tier":"back"}}}"#, contentType: "application/merge-patch+json")
+        #expect(watch.waitForExit(timeout: .seconds(10)) == 0)
+        let events = Fixture.events((try? String(contentsOfFile: out, encoding: .utf8)) ?? "")
+        let types = events.compactMap { $0["type"] as? String }.filter { $0 != "BOOKMARK" }
+        #expect(types == ["ADDED", "DELETED"])
+        let bookmarks = events.filter { $0["type"] as? String == "BOOKMARK" }
+        #expect(!bookmarks.isEmpty)
+        #expect(dig(bookmarks.first, "object", "kind") as? String == "Deployment")
+        #expect(!(dig(bookmarks.first, "object", "metadata", "resourceVersion") as? String ?? "").isEmpty)
+
+        // Without allowWatchBookmarks: none.
+        let plain = try s.curl("GET", KubeSimServer.deployments + "?watch=1&timeoutSeconds=1&resourceVersion=\(resourceVersion(d))")
+        #expect(!plain.body.contains("BOOKMARK"))
+    }
+
+    @Test func item5_tooOldResourceVersionGives410ErrorEvent() throws {
+        let s = try KubeSimServer.start(extraArguments: ["--watch-history", "2"])
+        defer { s.stop() }
+        let d = try s.createSettledDeployment("web")
+        for i in 0..<5 {
+            _ = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: "{\"metadata\":{\"labels\":{\"n\":\"\(i)\"}}}", contentType: "application/merge-patch+json")
+        }
+        let r = try s.curl("GET", KubeSimServer.deployments + "?watch=1&timeoutSeconds=5&resourceVersion=\(resourceVersion(d))")
+        #expect(r.status == 200)
+        let events = Fixture.events(r.body)
+        #expect(events.count == 1)
+        #expect(events.first?["type"] as? String == "ERROR")
+        #expect(dig(events.first, "object", "code") as? Int == 410)
+        #expect(dig(events.first, "object", "reason") as? String == "Expired")
+        #expect((dig(events.first, "object", "message") as? String)?.hasPrefix("too old resource version: \(resourceVersion(d))") == true)
+    }
+
+    // 6. Lists.
+    @Test func item6_listsCarryKindVersionAndResourceVersion() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
+        let list = try s.get(KubeSimServer.deployments + "?limit=500&continue=")
+        #expect(list["kind"] as? String == "DeploymentList")
+        #expect(list["apiVersion"] as? String == "apps/v1")
+        #expect(!(dig(list, "metadata", "resourceVersion") as? String ?? "").isEmpty)
+        let item = (list["items"] as? [[String: Any]])?.first
+        #expect(item?["kind"] == nil)
+        #expect(item?["apiVersion"] == nil)
+
+        try s.installCRD()
+        try s.create(KubeSimServer.bqs, Fixture.batchQueue("batch1"))
+        let crs = try s.get(KubeSimServer.bqs)
+        #expect(crs["kind"] as? String == "BatchQueueList")
+        #expect((crs["items"] as? [[String: Any]])?.first?["kind"] as? String == "BatchQueue")
+    }
+
+    // 7. Field selectors.
+    @Test func item7_fieldSelectors() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
+        try s.create(KubeSimServer.deployments, Fixture.deployment("api"))
+        let byName = try s.get(KubeSimServer.deployments + "?fieldSelector=metadata.name%3Dweb")
+        #expect((byName["items"] as? [[String: Any]])?.count == 1)
+        let notName = try s.get("/apis/apps/v1/deployments?fieldSelector=metadata.name!%3Dweb,metadata.namespace%3Ddefault")
+        #expect((notName["items"] as? [[String: Any]])?.count == 1)
+
+        let events = "/apis/events.k8s.io/v1/namespaces/default/events"
+        for (name, kind) in [("e1", "Deployment"), ("e2", "BatchQueue")] {
+            try s.create(events, Fixture.json(["apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": ["name": name],
+                                                "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "x/y", "reportingInstance": "i",
+                                                "action": "A", "reason": "R", "type": "Normal", "note": "n",
+                                                "regarding": ["kind": kind, "name": "web", "namespace": "default", "uid": "u-\(name)"]]))
+        }
+        let core = try s.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.kind%3DDeployment,involvedObject.name%3Dweb,involvedObject.namespace%3Ddefault,involvedObject.uid%3Du-e1")
+        #expect((core["items"] as? [[String: Any]])?.count == 1)
+
+        try s.installCRD()
+        let unsupported = try s.curl("GET", KubeSimServer.bqs + "?fieldSelector=spec.queue%3Dx")
+        #expect(unsupported.status == 400)
+        #expect(Fixture.parse(unsupported.body)["message"] as? String == "field label not supported: spec.queue")
+    }
+
+    // 8. Content types.
+    @Test func item8_patchContentTypes() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
+        let unknown = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: "{}", contentType: "application/json")
+        #expect(unknown.status == 415)
+        #expect(Fixture.parse(unknown.body)["reason"] as? String == "UnsupportedMediaType")
+        let strategic = try s.curl("PATCH", KubeSimServer.deployments + "/web",
+                                   body: #"{"spec":{"template":{"spec":{"containers":[{"name":"main","image":"busybox:2"}]}}}}"#,
+                                   contentType: "application/strategic-merge-patch+json")
+        #expect(strategic.status == 200)
+        let jsonPatchFail = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: #"[{"op":"test","path":"/spec/replicas","value":7}]"#,
+                                       contentType: "application/json-patch+json")
+        #expect(jsonPatchFail.status == 422)
+        let noManager = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale", body: #"{"apiVersion":"autoscaling/v1","kind":"Scale","spec":{"replicas":2}}"#,
+                                   contentType: "application/apply-patch+yaml")
+        #expect(noManager.status == 422)
+        #expect(dig(Fixture.parse(noManager.body), "details", "kind") as? String == "PatchOptions")
+        let force = try s.curl("PATCH", KubeSimServer.deployments + "/web?force=true", body: "{}", contentType: "application/merge-patch+json")
+        #expect(force.status == 422)
+        #expect((Fixture.parse(force.body)["message"] as? String)?.contains("force: Forbidden: may not be specified for non-apply patch") == true)
+        let apply = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale?fieldManager=op&force=true",
+                               body: #"{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"web"},"spec":{"replicas":4}}"#,
+                               contentType: "application/apply-patch+yaml")
+        #expect(apply.status == 200)
+        #expect(dig(Fixture.parse(apply.body), "spec", "replicas") as? Int == 4)
+        let wrongVersion = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale?fieldManager=op",
+                                      body: #"{"apiVersion":"apps/v1","kind":"Deployment","spec":{"replicas":4}}"#, contentType: "application/apply-patch+yaml")
+        #expect(wrongVersion.status == 400)
+
+        try s.installCRD()
+        try s.create(KubeSimServer.bqs, Fixture.batchQueue("batch1"))
+        let crStrategic = try s.curl("PATCH", KubeSimServer.bqs + "/batch1", body: "{}", contentType: "application/strategic-merge-patch+json")
+        #expect(crStrategic.status == 415)
+    }
+
+    // 9. Discovery.
+    @Test func item9_discoveryIsLegacyJSONForEveryGroupVersion() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.installCRD()
+        let aggregatedAccept = "Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+        let apis = try s.curl("GET", "/apis", headers: [aggregatedAccept])
+        #expect(apis.headers["content-type"] == "application/json")
+        let groups = Fixture.parse(apis.body)["groups"] as? [[String: Any]] ?? []
+        #expect(Fixture.parse(apis.body)["kind"] as? String == "APIGroupList")
+        #expect(groups.contains { $0["name"] as? String == "batchctl.dev" })
+        for g in groups {
+            for v in g["versions"] as? [[String: Any]] ?? [] {
+                let gv = v["groupVersion"] as? String ?? ""
+                let r = try s.curl("GET", "/apis/\(gv)")
+                #expect(r.status == 200, "\(gv)")
+                #expect(Fixture.parse(r.body)["kind"] as? String == "APIResourceList")
+            }
+        }
+        let apps = try s.get("/apis/apps/v1")
+        let scale = (apps["resources"] as? [[String: Any]])?.first { $0["name"] as? String == "deployments/scale" }
+        #expect(scale?["group"] as? String == "autoscaling")
+        #expect(scale?["version"] as? String == "v1")
+        #expect(scale?["kind"] as? String == "Scale")
+        let core = try s.get("/api")
+        #expect(core["versions"] as? [String] == ["v1"])
+        let v1 = try s.get("/api/v1")
+        #expect((v1["resources"] as? [[String: Any]])?.contains { $0["name"] as? String == "events" } == true)
+        let crs = try s.get("/apis/batchctl.dev/v1alpha1")
+        let names = (crs["resources"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+        #expect(names == ["batchqueues", "batchqueues/status", "batchqueues/scale"])
+        #expect(try s.get("/version")["gitVersion"] != nil)
+    }
+
+    // 10. Leases are plain RV-checked objects; events are one store with two views.
+    @Test func item10_leasesAndEventViews() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        let leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
+        let lease = try s.create(leases, #"{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"leader"},"spec":{"holderIdentity":"a","leaseDurationSeconds":1,"renewTime":"2020-01-01T00:00:00.000000Z"}}"#)
+        Thread.sleep(forTimeInterval: 1.2)
+        let still = try s.get(leases + "/leader")
+        #expect(dig(still, "spec", "holderIdentity") as? String == "a")      // no server-side expiry
+        var taken = lease
+        taken["spec"] = ["holderIdentity": "b"]
+        #expect(try s.curl("PUT", leases + "/leader", body: Fixture.json(taken)).status == 200)
+        #expect(try s.curl("PUT", leases + "/leader", body: Fixture.json(taken)).status == 409)   // stale RV
+
+        try s.create("/apis/events.k8s.io/v1/namespaces/default/events", Fixture.json([
+            "apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": ["name": "web.1"], "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reportingController": "batchctl.dev/controller", "reportingInstance": "ctl-0", "action": "Scale", "reason": "ScaledUp",
+            "type": "Normal", "note": "scaled", "regarding": ["apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "namespace": "default"]]))
+        let core = try s.get("/api/v1/namespaces/default/events/web.1")
+        #expect(core["apiVersion"] as? String == "v1")
+        #expect(core["message"] as? String == "scaled")
+        #expect(core["reportingComponent"] as? String == "batchctl.dev/controller")
+        #expect(dig(core, "involvedObject", "name") as? String == "web")
+        #expect(core["note"] == nil)
+
+        try s.create("/api/v1/namespaces/default/events", Fixture.json([
+            "apiVersion": "v1", "kind": "Event", "metadata": ["name": "web.2"], "message": "old style", "reason": "Old", "type": "Warning",
+            "involvedObject": ["kind": "Deployment", "name": "web", "namespace": "default"], "source": ["component": "legacy"],
+            "firstTimestamp": "2026-01-01T00:00:00Z", "count": 3]))
+        let modern = try s.get("/apis/events.k8s.io/v1/namespaces/default/events/web.2")
+        #expect(modern["note"] as? String == "old style")
+        #expect(modern["deprecatedCount"] as? Int == 3)
+        #expect(dig(modern, "deprecatedSource", "component") as? String == "legacy")
+        #expect(dig(modern, "regarding", "kind") as? String == "Deployment")
+
+        let invalid = try s.curl("POST", "/apis/events.k8s.io/v1/namespaces/default/events",
+                                 body: #"{"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"name":"bad"},"type":"Odd"}"#)
+        #expect(invalid.status == 422)
+    }
+}

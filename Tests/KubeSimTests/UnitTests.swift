@@ -1,0 +1,137 @@
+import Foundation
+@testable import KubeSim
+import Testing
+
+@Suite struct PatchTests {
+    @Test func mergePatchMergesObjectsDeletesNullsAndReplacesLists() throws {
+        let target = try JSONValue.parse(#"{"a":{"b":1,"c":2},"list":[1,2,3],"gone":true}"#)
+        let patch = try JSONValue.parse(#"{"a":{"b":5},"list":[9],"gone":null,"new":"x"}"#)
+        #expect(Patches.mergePatch(target, patch) == (try JSONValue.parse(#"{"a":{"b":5,"c":2},"list":[9],"new":"x"}"#)))
+    }
+
+    @Test func jsonPatchOperationsAndFailingTest() throws {
+        let target = try JSONValue.parse(#"{"spec":{"replicas":1,"items":["a"]}}"#)
+        let patch = try JSONValue.parse(#"[{"op":"test","path":"/spec/replicas","value":1},{"op":"replace","path":"/spec/replicas","value":3},{"op":"add","path":"/spec/items/-","value":"b"},{"op":"remove","path":"/spec/items/0"},{"op":"copy","from":"/spec/replicas","path":"/spec/copy"}]"#)
+        #expect(try Patches.jsonPatch(target, patch) == (try JSONValue.parse(#"{"spec":{"replicas":3,"items":["b"],"copy":3}}"#)))
+        #expect(throws: Patches.Failure.self) {
+            try Patches.jsonPatch(target, try JSONValue.parse(#"[{"op":"test","path":"/spec/replicas","value":2}]"#))
+        }
+        #expect(throws: Patches.Failure.self) {
+            try Patches.jsonPatch(target, try JSONValue.parse(#"[{"op":"replace","path":"/nope","value":2}]"#))
+        }
+    }
+
+    @Test func strategicMergeMergesContainersByName() throws {
+        let target = try JSONValue.parse(#"{"containers":[{"name":"a","image":"1"},{"name":"b","image":"2"}]}"#)
+        let patch = try JSONValue.parse(#"{"containers":[{"name":"b","image":"3"},{"name":"c","image":"4"},{"name":"a","$patch":"delete"}]}"#)
+        #expect(Patches.strategicMergePatch(target, patch) == (try JSONValue.parse(#"{"containers":[{"name":"b","image":"3"},{"name":"c","image":"4"}]}"#)))
+    }
+
+    @Test func compactJSONIsSortedAndEscapedLikeGo() throws {
+        let v: JSONValue = ["b": 1, "a": ["x": "<&>", "y": .double(2.5)], "n": nil]
+        #expect(v.compactString == #"{"a":{"x":"\u003c\u0026\u003e","y":2.5},"b":1,"n":null}"#)
+        #expect(try JSONValue.parse(v.compactString) == v)
+    }
+}
+
+@Suite struct SelectorTests {
+    @Test(arguments: [
+        ("app=web", ["app": "web"], true),
+        ("app==web,tier!=db", ["app": "web", "tier": "front"], true),
+        ("app=web,tier!=db", ["app": "web", "tier": "db"], false),
+        ("env in (a,b)", ["env": "b"], true),
+        ("env notin (a,b)", ["env": "b"], false),
+        ("!legacy", ["legacy": "x"], false),
+        ("owner", ["owner": ""], true),
+        ("", [:], true),
+    ])
+    func labelSelectors(selector: String, labels: [String: String], expected: Bool) throws {
+        #expect(try LabelSelector(parsing: selector).matches(labels) == expected)
+    }
+
+    @Test func fieldSelectors() throws {
+        let s = try FieldSelector(parsing: "involvedObject.kind=Deployment,metadata.name!=x")
+        #expect(s.matches(["involvedObject.kind": "Deployment", "metadata.name": "web"]))
+        #expect(!s.matches(["involvedObject.kind": "Deployment", "metadata.name": "x"]))
+        #expect(throws: SelectorError.self) { try FieldSelector(parsing: "nonsense") }
+    }
+
+    @Test func rendersMatchLabelsAndExpressions() throws {
+        let sel = try JSONValue.parse(#"{"matchLabels":{"app":"web"},"matchExpressions":[{"key":"tier","operator":"In","values":["b","a"]}]}"#)
+        #expect(LabelSelector.render(sel) == "app=web,tier in (a,b)")
+    }
+}
+
+@Suite struct StoreTests {
+    @Test func everyWriteGetsANewGlobalVersionAndHistoryIsBounded() throws {
+        let store = ObjectStore(historyLimit: 2)
+        var versions: [Int64] = []
+        for i in 0..<4 {
+            let o = try store.transact("things", namespace: "ns", name: "a") { _ in .put(["metadata": ["name": "a"], "n": .int(Int64(i))]) }
+            versions.append(Int64(o?["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 0)
+        }
+        #expect(versions == versions.sorted())
+        #expect(Set(versions).count == 4)
+        #expect(throws: ObjectStore.WatchFailure.self) { try store.watch("things", fromVersion: versions[0]) }
+        let sub = try store.watch("things", fromVersion: versions[2])
+        #expect(sub.backlog.map(\.resourceVersion) == [versions[3]])
+        store.unwatch(sub.id)
+        let unchanged = try store.transact("things", namespace: "ns", name: "a") { _ in .none }
+        #expect(unchanged?["n"] == 3)
+        #expect(store.currentResourceVersion == versions[3])
+    }
+
+    @Test func simulatorHandlesRequestsInProcess() async throws {
+        let admin = UserAccount(name: "admin", groups: ["system:masters"], token: "t")
+        let sim = Simulator(users: [admin])
+        let headers = ["Authorization": "Bearer t", "Content-Type": "application/json"]
+        let body = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"k":"v"}}"#
+        let created = await sim.handle(APIRequest(method: "POST", target: "/api/v1/namespaces/default/configmaps", headers: headers, body: Array(body.utf8)))
+        #expect(created.status == 201)
+        #expect(created.jsonBody?["metadata"]?["uid"] != nil)
+        let got = await sim.handle(APIRequest(method: "GET", target: "/api/v1/namespaces/default/configmaps/c", headers: headers))
+        #expect(got.jsonBody?["data"]?["k"] == "v")
+        let missingNamespace = await sim.handle(APIRequest(method: "POST", target: "/api/v1/namespaces/nope/configmaps", headers: headers, body: Array(body.utf8)))
+        #expect(missingNamespace.status == 404)
+        #expect(missingNamespace.jsonBody?["message"] == "namespaces \"nope\" not found")
+        let protobuf = await sim.handle(APIRequest(method: "POST", target: "/api/v1/namespaces/default/configmaps",
+                                                   headers: ["Authorization": "Bearer t", "Content-Type": "application/vnd.kubernetes.protobuf"], body: [0x6b]))
+        #expect(protobuf.status == 415)
+    }
+
+    @Test func faultSpecParsing() throws {
+        let rules = try FaultRule.parse(spec: "patch /apis/** status=429,retryAfter=2,count=1;* /api/v1/pods latencyMs=10")
+        #expect(rules.count == 2)
+        #expect(rules[0].verb == "patch")
+        #expect(rules[0].status == 429)
+        #expect(rules[0].retryAfter == 2)
+        #expect(rules[1].latencyMs == 10)
+        #expect(rules[0].matches(method: "PATCH", verb: "patch", path: "/apis/apps/v1/namespaces/x/deployments/y/scale"))
+        #expect(!rules[1].matches(method: "GET", verb: "get", path: "/api/v1/pods/x"))
+        #expect(throws: ConfigurationError.self) { try FaultRule.parse(spec: "patch") }
+    }
+
+    @Test func rbacDocumentsGrantByUserGroupAndResourceName() throws {
+        let docs = try [
+            JSONValue.parse(#"{"kind":"Role","metadata":{"name":"r","namespace":"shop"},"rules":[{"apiGroups":["apps"],"resources":["deployments/scale"],"resourceNames":["web"],"verbs":["patch"]}]}"#),
+            JSONValue.parse(#"{"kind":"RoleBinding","metadata":{"name":"b","namespace":"shop"},"subjects":[{"kind":"ServiceAccount","name":"op","namespace":"ops"}],"roleRef":{"kind":"Role","name":"r"}}"#),
+        ]
+        let authz = try Authorizer(documents: docs)
+        let sa = UserInfo(name: "system:serviceaccount:ops:op", groups: [])
+        #expect(authz.allows(sa, RequestInfo(method: "PATCH", path: "/apis/apps/v1/namespaces/shop/deployments/web/scale", watch: false)))
+        #expect(!authz.allows(sa, RequestInfo(method: "PATCH", path: "/apis/apps/v1/namespaces/shop/deployments/api/scale", watch: false)))
+        #expect(!authz.allows(sa, RequestInfo(method: "PATCH", path: "/apis/apps/v1/namespaces/other/deployments/web/scale", watch: false)))
+        #expect(!authz.allows(sa, RequestInfo(method: "PATCH", path: "/apis/apps/v1/namespaces/shop/deployments/web", watch: false)))
+    }
+
+    @Test func requestInfoParsesPaths() {
+        let a = RequestInfo(method: "GET", path: "/api/v1/namespaces/shop/pods/p1/status", watch: false)
+        #expect(a.resource == "pods" && a.namespace == "shop" && a.name == "p1" && a.subresource == "status" && a.verb == "get")
+        let b = RequestInfo(method: "GET", path: "/api/v1/namespaces/shop", watch: false)
+        #expect(b.resource == "namespaces" && b.name == "shop" && b.namespace == "")
+        let c = RequestInfo(method: "GET", path: "/apis/apps/v1/deployments", watch: true)
+        #expect(c.verb == "watch" && c.group == "apps")
+        let d = RequestInfo(method: "DELETE", path: "/apis/apps/v1/namespaces/x/deployments", watch: false)
+        #expect(d.verb == "deletecollection")
+    }
+}

@@ -81,6 +81,22 @@ import Testing
         #expect(runs == "run\n", "the credential is cached until its expirationTimestamp")
     }
 
+    @Test func proxyURLTunnelsThroughAnHTTPProxy() async throws {
+        let sim = try KubeSimServer.start()
+        let f = try KubeFixture()
+        let port = try FreePort.next()
+        let proxy = try ChildProcess(name: "proxy", executable: "/usr/bin/python3",
+                                     arguments: ["\(ProjectPaths.fixtures)/connect_proxy.py", String(port)], logDirectory: f.path)
+        defer { proxy.stop(grace: .seconds(2)) }
+        #expect(Wait.until(timeout: .seconds(10)) { FreePort.isListening(port) })
+        let p = try f.write("config", kubeconfigYAML(
+            cluster: "server: \(sim.url)\n    certificate-authority: \(sim.caPath)\n    proxy-url: http://127.0.0.1:\(port)",
+            user: "token: \(sim.token(for: "alice"))"))
+        let c = try KubeClient.load(f.options(kubeconfig: p))
+        #expect(try await c.whoAmI().username == "alice")
+        #expect(Wait.until(timeout: .seconds(5)) { proxy.stdout.contains("CONNECT 127.0.0.1:\(sim.port)") })
+    }
+
     @Test func inClusterServiceAccount() async throws {
         let f = try KubeFixture()
         let users = try f.write("users.yaml", """

@@ -250,7 +250,11 @@ public final class KubeTransport: Sendable {
             try easy.set(CURLOPT_SSLKEYTYPE, "PEM")
             try easy.setBlob(CURLOPT_SSLKEY_BLOB, key)
         }
-        if let proxy = config.proxyURL { try easy.set(CURLOPT_PROXY, proxy) }
+        if let proxy = config.proxyURL {
+            // The kubeconfig's proxy-url applies to this cluster whatever NO_PROXY says, as in client-go.
+            try easy.set(CURLOPT_PROXY, proxy)
+            try easy.set(CURLOPT_NOPROXY, "")
+        }
     }
 
     static func milliseconds(_ d: Duration) -> Int {

@@ -3,6 +3,10 @@
 
 Usage: connect_proxy.py PORT
 """
+import signal
+# The test runner may have SIGTERM ignored or blocked, and children inherit both: restore them so stop() is quick.
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 import socket, sys, threading
 
 port = int(sys.argv[1])

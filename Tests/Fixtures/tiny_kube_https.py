@@ -4,6 +4,10 @@
 Usage: tiny_kube_https.py PORT CERT KEY CA   (client certificates are optional and verified against CA)
 Tokens: "tok-alice" -> alice, "tok-bob" -> bob; a client certificate's CN is the user otherwise.
 """
+import signal
+# The test runner may have SIGTERM ignored or blocked, and children inherit both: restore them so stop() is quick.
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 import json, ssl, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

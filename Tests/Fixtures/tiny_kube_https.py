@@ -92,6 +92,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.status(500, "InternalError", "boom %d" % hits)
         if path.startswith("/conflict"):
             return self.status(409, "Conflict", 'Operation cannot be fulfilled on deployments.apps "web": the object has been modified')
+        if path.startswith("/slow"):
+            time.sleep(3)
+            return self.send_json(200, {"slow": True})
         if path.startswith("/silent-stream"):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -97,6 +97,21 @@ import Testing
         #expect(Wait.until(timeout: .seconds(5)) { proxy.stdout.contains("CONNECT 127.0.0.1:\(sim.port)") })
     }
 
+    /// `tls-server-name`: the certificate is checked against that name while connecting to the server's address.
+    @Test func tlsServerName() async throws {
+        let sim = try KubeSimServer.start()
+        let f = try KubeFixture()
+        func client(_ name: String) throws -> KubeClient {
+            let p = try f.write("config-\(name)", kubeconfigYAML(
+                cluster: "server: \(sim.url)\n    certificate-authority: \(sim.caPath)\n    tls-server-name: \(name)",
+                user: "token: \(sim.token(for: "alice"))"))
+            return try KubeClient.load(f.options(kubeconfig: p), retryPolicy: .none)
+        }
+        #expect(try await client("kubernetes").whoAmI().username == "alice")
+        let error = await #expect(throws: KubeError.self) { try await client("wrong.example").whoAmI() }
+        #expect(error?.description.contains("certificate") == true, "\(String(describing: error))")
+    }
+
     @Test func inClusterServiceAccount() async throws {
         let f = try KubeFixture()
         let users = try f.write("users.yaml", """

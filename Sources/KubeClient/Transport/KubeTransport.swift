@@ -282,7 +282,7 @@ public final class KubeTransport: Sendable {
         case CURLE_PEER_FAILED_VERIFICATION:
             if let source = config.tls.caSource {
                 what = "certificate verify failed: the server's certificate is not signed by the kubeconfig's "
-                    + "certificate-authority (\(source)), or does not name \(host)"
+                    + "certificate-authority (\(source)), or does not name \(config.tls.serverName.map { "tls-server-name \($0)" } ?? host)"
             } else {
                 what = "certificate verify failed: the server's certificate is not trusted by the system's CAs; "
                     + "set certificate-authority-data for this cluster in the kubeconfig"

@@ -87,7 +87,7 @@ extension Simulator {
 
     // MARK: create
 
-    func createObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> JSONValue {
+    func createObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo, validation: Pruning.FieldValidation? = nil) throws -> JSONValue {
         guard info.name.isEmpty else { throw APIError.methodNotAllowed() }
         var object = try parseBody(request)
         guard case .object = object else { throw APIError.badRequest("the object provided is unrecognized or malformed") }
@@ -119,6 +119,7 @@ extension Simulator {
         if type.statusSubresource, type.plural != "pods", type.plural != "namespaces" { object["status"] = nil }
         object = Self.newMetadata(object, generation: type.hasGeneration)
         object = try Kinds.prepareCreate(object, type: type, simulator: self)
+        object = try Pruning.apply(object, type: type, validation: validation)
         let stored = toStorage(object, as: type)
         let result = try store.transact(type.storageKey, namespace: namespace, name: name) { current in
             if current != nil { throw APIError.alreadyExists(resource: type.plural, group: type.group, name: name) }
@@ -140,7 +141,7 @@ extension Simulator {
 
     // MARK: update and patch
 
-    func updateObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> JSONValue {
+    func updateObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo, validation: Pruning.FieldValidation? = nil) throws -> JSONValue {
         var object = try parseBody(request)
         guard case .object = object else { throw APIError.badRequest("the object provided is unrecognized or malformed") }
         try checkKind(object, type)
@@ -153,20 +154,20 @@ extension Simulator {
             throw APIError.invalid(kind: type.kind, group: type.group, name: info.name,
                                    causes: [.init(reason: "FieldValueInvalid", field: "metadata.resourceVersion", message: "Invalid value: 0x0: must be specified for an update")])
         }
-        return try commitUpdate(type, info, subresource: info.subresource) { _ in object }
+        return try commitUpdate(type, info, subresource: info.subresource, validation: validation) { _ in object }
     }
 
-    func patchObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> JSONValue {
+    func patchObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo, validation: Pruning.FieldValidation? = nil) throws -> JSONValue {
         let patch = try PatchRequest(request, type: type)
-        return try commitUpdate(type, info, subresource: info.subresource) { current in
+        return try commitUpdate(type, info, subresource: info.subresource, validation: validation) { current in
             try patch.apply(to: self.view(current, as: type), type: type, name: info.name)
         }
     }
 
     /// Reads the current object, lets `change` build the new one (in the view's shape), applies the
     /// resourceVersion/uid preconditions and the main-resource vs `/status` rules, and stores it.
-    func commitUpdate(_ type: ResourceType, _ info: RequestInfo, subresource: String,
-                      _ change: @escaping (JSONValue) throws -> JSONValue) throws -> JSONValue {
+    func commitUpdate(_ type: ResourceType, _ info: RequestInfo, subresource: String, validation: Pruning.FieldValidation? = nil,
+                      _ change: (JSONValue) throws -> JSONValue) throws -> JSONValue {
         let namespace = namespaceOf(type, info)
         let result = try store.transact(type.storageKey, namespace: namespace, name: info.name) { stored in
             guard let stored else { throw APIError.notFound(resource: type.plural, group: type.group, name: info.name) }
@@ -201,6 +202,7 @@ extension Simulator {
                 new[path: ["metadata", "generation"]] = .int((oldMeta["generation"]?.intValue ?? 1) + 1)
             }
             new = try Kinds.prepareUpdate(new, old: old, type: type, simulator: self)
+            new = try Pruning.apply(new, type: type, validation: validation)
             if new == old { return .none }
             return .put(self.toStorage(new, as: type))
         }

@@ -147,7 +147,8 @@ public final class Simulator: Sendable {
             case "get":
                 let object = try getObject(type, info)
                 if Tables.wanted(request) {
-                    return .json(Tables.table(for: type, objects: [object], resourceVersion: store.currentResourceVersion, wide: true))
+                    return .json(Tables.table(for: type, objects: [object], resourceVersion: store.currentResourceVersion,
+                                                  includeObject: request.query["includeObject"] ?? "Metadata"))
                 }
                 return .json(object)
             case "list": return try listObjects(request, type, info)

@@ -54,7 +54,7 @@ extension Simulator {
         let (items, rv) = store.list(type.storageKey, namespace: type.namespaced ? info.namespace : nil)
         let selected = items.map { view($0, as: type) }.filter { matches($0, type: type, labels: labels, fields: fields) }
         if Tables.wanted(request) {
-            return .json(Tables.table(for: type, objects: selected, resourceVersion: rv, wide: true))
+            return .json(Tables.table(for: type, objects: selected, resourceVersion: rv, includeObject: request.query["includeObject"] ?? "Metadata"))
         }
         let listItems: [JSONValue] = selected.map { o in
             if type.isCustom { return o }

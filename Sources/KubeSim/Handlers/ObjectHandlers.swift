@@ -51,10 +51,30 @@ extension Simulator {
 
     func listObjects(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> APIResponse {
         let (labels, fields) = try selectors(request, type)
-        let (items, rv) = store.list(type.storageKey, namespace: type.namespaced ? info.namespace : nil)
-        let selected = items.map { view($0, as: type) }.filter { matches($0, type: type, labels: labels, fields: fields) }
+        let (items, storeVersion) = store.list(type.storageKey, namespace: type.namespaced ? info.namespace : nil)
+        var selected = items.map { view($0, as: type) }.filter { matches($0, type: type, labels: labels, fields: fields) }
+        var rv = storeVersion
+        var listMeta: JSONValue = .emptyObject
+        // Paging: `continue` carries the list's version and the last key served.
+        if let token = request.query["continue"], !token.isEmpty {
+            guard let page = ContinueToken(token) else { throw APIError.badRequest("continue key is not valid: \(token)") }
+            if page.resourceVersion < store.compactedThrough {
+                throw APIError.expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+            }
+            rv = page.resourceVersion
+            selected = selected.filter { ContinueToken.key($0) > page.lastKey }
+        }
+        if let limit = Int(request.query["limit"] ?? ""), limit > 0, selected.count > limit {
+            let remaining = selected.count - limit
+            selected = Array(selected.prefix(limit))
+            listMeta["continue"] = .string(ContinueToken(resourceVersion: rv, lastKey: ContinueToken.key(selected[limit - 1])).encoded)
+            listMeta["remainingItemCount"] = .int(Int64(remaining))
+        }
+        listMeta["resourceVersion"] = .string(String(rv))
         if Tables.wanted(request) {
-            return .json(Tables.table(for: type, objects: selected, resourceVersion: rv, includeObject: request.query["includeObject"] ?? "Metadata"))
+            var table = Tables.table(for: type, objects: selected, resourceVersion: rv, includeObject: request.query["includeObject"] ?? "Metadata")
+            table["metadata"] = listMeta
+            return .json(table)
         }
         let listItems: [JSONValue] = selected.map { o in
             if type.isCustom { return o }
@@ -64,7 +84,7 @@ extension Simulator {
             return stripped
         }
         return .json(["kind": .string(type.listKind), "apiVersion": .string(type.apiVersion),
-                      "metadata": ["resourceVersion": .string(String(rv))], "items": .array(listItems)])
+                      "metadata": listMeta, "items": .array(listItems)])
     }
 
     func selectors(_ request: APIRequest, _ type: ResourceType) throws -> (LabelSelector, FieldSelector) {
@@ -288,5 +308,35 @@ enum Names {
     static let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
     static func randomSuffix(_ n: Int) -> String {
         String((0..<n).map { _ in alphabet.randomElement()! })
+    }
+}
+
+/// An opaque list `continue` token: base64 of `{"rv":N,"start":"ns/name"}`.
+struct ContinueToken {
+    var resourceVersion: Int64
+    var lastKey: String
+
+    init(resourceVersion: Int64, lastKey: String) {
+        self.resourceVersion = resourceVersion
+        self.lastKey = lastKey
+    }
+
+    init?(_ token: String) {
+        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let json = try? JSONValue.parse(Array(data)),
+              let rv = json["rv"]?.intValue, let start = json["start"]?.stringValue else { return nil }
+        resourceVersion = rv
+        lastKey = start
+    }
+
+    var encoded: String {
+        Data(JSONValue.object(["rv": .int(resourceVersion), "start": .string(lastKey)]).compactBytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// The sort key of an object in a list (namespace/name, as the store orders them).
+    static func key(_ o: JSONValue) -> String {
+        "\(o["metadata"]?["namespace"]?.stringValue ?? "")/\(o["metadata"]?["name"]?.stringValue ?? "")"
     }
 }

@@ -108,6 +108,14 @@ import Testing
         #expect(error?.description == "~/cfgdir: is a directory, not a kubeconfig file")
     }
 
+    @Test func kubeconfigThatIsNotText() throws {
+        let f = try KubeFixture()
+        let p = f.path + "/config"
+        try Data([0xFF, 0xFE, 0x00, 0x81]).write(to: URL(fileURLWithPath: p))
+        let error = #expect(throws: KubeconfigError.self) { try ClusterConfig.load(f.options(kubeconfig: p)) }
+        #expect(error?.description == "~/config: cannot be read: it is not UTF-8 text (is it a kubeconfig?)")
+    }
+
     @Test func emptyKubeconfigList() throws {
         let f = try KubeFixture()
         let error = #expect(throws: KubeconfigError.self) { try ClusterConfig.load(f.options(env: ["KUBECONFIG": ":"])) }

@@ -135,20 +135,27 @@ public final class Simulator: Sendable {
             guard info.verb == "create" else { throw APIError.methodNotAllowed() }
             return selfSubjectReview(request)
         }
+        let validation = Pruning.FieldValidation(request)
+        func written(_ object: JSONValue, status: Int = 200) -> APIResponse {
+            var response = APIResponse.json(object, status: status)
+            for w in validation.warnings { response.headers.append(("Warning", "299 - \"\(w.replacingOccurrences(of: "\"", with: "\\\""))\"")) }
+            return response
+        }
         switch info.subresource {
         case "":
             switch info.verb {
             case "get":
                 let object = try getObject(type, info)
                 if Tables.wanted(request) {
-                    return .json(Tables.table(for: type, objects: [object], resourceVersion: store.currentResourceVersion, wide: true))
+                    return .json(Tables.table(for: type, objects: [object], resourceVersion: store.currentResourceVersion,
+                                                  includeObject: request.query["includeObject"] ?? "Metadata"))
                 }
                 return .json(object)
             case "list": return try listObjects(request, type, info)
             case "watch": return try watchObjects(request, type, info)
-            case "create": return .json(try createObject(request, type, info), status: 201)
-            case "update": return .json(try updateObject(request, type, info))
-            case "patch": return .json(try patchObject(request, type, info))
+            case "create": return written(try createObject(request, type, info, validation: validation), status: 201)
+            case "update": return written(try updateObject(request, type, info, validation: validation))
+            case "patch": return written(try patchObject(request, type, info, validation: validation))
             case "delete": return try deleteObject(request, type, info)
             case "deletecollection": return try deleteCollection(request, type, info)
             default: throw APIError.methodNotAllowed()
@@ -156,8 +163,8 @@ public final class Simulator: Sendable {
         case "status" where type.statusSubresource:
             switch info.verb {
             case "get": return .json(try getObject(type, info))
-            case "update": return .json(try updateObject(request, type, info))
-            case "patch": return .json(try patchObject(request, type, info))
+            case "update": return written(try updateObject(request, type, info, validation: validation))
+            case "patch": return written(try patchObject(request, type, info, validation: validation))
             default: throw APIError.methodNotAllowed()
             }
         case "scale" where type.scale != nil:

@@ -4,6 +4,10 @@
 Usage: tiny_kube_https.py PORT CERT KEY CA   (client certificates are optional and verified against CA)
 Tokens: "tok-alice" -> alice, "tok-bob" -> bob; a client certificate's CN is the user otherwise.
 """
+import signal
+# The test runner may have SIGTERM ignored or blocked, and children inherit both: restore them so stop() is quick.
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 import json, ssl, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -88,6 +92,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.status(500, "InternalError", "boom %d" % hits)
         if path.startswith("/conflict"):
             return self.status(409, "Conflict", 'Operation cannot be fulfilled on deployments.apps "web": the object has been modified')
+        if path.startswith("/slow"):
+            time.sleep(3)
+            return self.send_json(200, {"slow": True})
         if path.startswith("/silent-stream"):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -81,6 +81,37 @@ import Testing
         #expect(runs == "run\n", "the credential is cached until its expirationTimestamp")
     }
 
+    @Test func proxyURLTunnelsThroughAnHTTPProxy() async throws {
+        let sim = try KubeSimServer.start()
+        let f = try KubeFixture()
+        let port = try FreePort.next()
+        let proxy = try ChildProcess(name: "proxy", executable: "/usr/bin/python3",
+                                     arguments: ["\(ProjectPaths.fixtures)/connect_proxy.py", String(port)], logDirectory: f.path)
+        defer { proxy.stop(grace: .seconds(2)) }
+        #expect(Wait.until(timeout: .seconds(10)) { FreePort.isListening(port) })
+        let p = try f.write("config", kubeconfigYAML(
+            cluster: "server: \(sim.url)\n    certificate-authority: \(sim.caPath)\n    proxy-url: http://127.0.0.1:\(port)",
+            user: "token: \(sim.token(for: "alice"))"))
+        let c = try KubeClient.load(f.options(kubeconfig: p))
+        #expect(try await c.whoAmI().username == "alice")
+        #expect(Wait.until(timeout: .seconds(5)) { proxy.stdout.contains("CONNECT 127.0.0.1:\(sim.port)") })
+    }
+
+    /// `tls-server-name`: the certificate is checked against that name while connecting to the server's address.
+    @Test func tlsServerName() async throws {
+        let sim = try KubeSimServer.start()
+        let f = try KubeFixture()
+        func client(_ name: String) throws -> KubeClient {
+            let p = try f.write("config-\(name)", kubeconfigYAML(
+                cluster: "server: \(sim.url)\n    certificate-authority: \(sim.caPath)\n    tls-server-name: \(name)",
+                user: "token: \(sim.token(for: "alice"))"))
+            return try KubeClient.load(f.options(kubeconfig: p), retryPolicy: .none)
+        }
+        #expect(try await client("kubernetes").whoAmI().username == "alice")
+        let error = await #expect(throws: KubeError.self) { try await client("wrong.example").whoAmI() }
+        #expect(error?.description.contains("certificate") == true, "\(String(describing: error))")
+    }
+
     @Test func inClusterServiceAccount() async throws {
         let f = try KubeFixture()
         let users = try f.write("users.yaml", """

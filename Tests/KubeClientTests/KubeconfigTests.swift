@@ -71,7 +71,8 @@ import Testing
          "config: clusters[0].name: is missing"),
         ("bad boolean", kubeconfigYAML(cluster: "server: https://127.0.0.1:6443\n    insecure-skip-tls-verify: maybe"), nil,
          "config: clusters[c].cluster.insecure-skip-tls-verify: must be true or false, not \"maybe\""),
-        ("not YAML", "clusters: [\n", nil, "config: is not valid YAML"),
+        ("not YAML", "clusters: [\n", nil, "config: is not valid YAML: "),
+        ("not YAML, token not echoed", "users:\n- name: u\n  user: {token: s3cr3t: x}\n", nil, "config: is not valid YAML: …at line 3"),
         ("wrong kind", "kind: Pod\n", nil, "config: kind: is \"Pod\"; a kubeconfig has kind: Config"),
     ] as [(String, String, String?, String)])
     func malformedKubeconfig(_ name: String, _ yaml: String, _ context: String?, _ expected: String) throws {
@@ -90,6 +91,7 @@ import Testing
         }
         #expect(text.hasPrefix("~/"), "\(name): file shown relative to home")
         #expect(matched, "\(name): \(text)")
+        #expect(!text.contains("s3cr3t"), "\(name): no secrets in messages")
         #expect(error?.kind == .badInput)
     }
 
@@ -104,6 +106,14 @@ import Testing
         try FileManager.default.createDirectory(atPath: f.path + "/cfgdir", withIntermediateDirectories: true)
         let error = #expect(throws: KubeconfigError.self) { try ClusterConfig.load(f.options(kubeconfig: f.path + "/cfgdir")) }
         #expect(error?.description == "~/cfgdir: is a directory, not a kubeconfig file")
+    }
+
+    @Test func kubeconfigThatIsNotText() throws {
+        let f = try KubeFixture()
+        let p = f.path + "/config"
+        try Data([0xFF, 0xFE, 0x00, 0x81]).write(to: URL(fileURLWithPath: p))
+        let error = #expect(throws: KubeconfigError.self) { try ClusterConfig.load(f.options(kubeconfig: p)) }
+        #expect(error?.description == "~/config: cannot be read: it is not UTF-8 text (is it a kubeconfig?)")
     }
 
     @Test func emptyKubeconfigList() throws {

@@ -93,6 +93,30 @@ import Testing
         #expect(paths.filter { $0 == "/fail-500/guarded" }.count == 3, "a write with a precondition is retried")
     }
 
+    @Test func manyConcurrentRequestsQueueForThePoolThreads() async throws {
+        let server = try TinyKubeServer()
+        let c = KubeClient(config: try server.config(.bearer("tok-alice")))
+        let users = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<24 { group.addTask { try await c.whoAmI().username } }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(users == Array(repeating: "alice", count: 24))
+        let connections = try await server.stats().connections
+        #expect(connections <= 4, "at most one connection per pool thread: \(connections)")
+    }
+
+    @Test func requestTimeoutIsExplained() async throws {
+        let server = try TinyKubeServer()
+        let c = KubeClient(config: try server.config(.bearer("tok-alice")), retryPolicy: .none, requestTimeout: .milliseconds(300))
+        let error = await #expect(throws: KubeError.self) { try await c.transport.send(KubeRequest(method: .get, path: "/slow")) }
+        guard case .transport(let code, let message)? = error else {
+            Issue.record("expected a transport error, got \(String(describing: error))")
+            return
+        }
+        #expect(code == Int(CURLE_OPERATION_TIMEDOUT.rawValue))
+        #expect(message.contains("the request timed out"))
+    }
+
     @Test func conflictIsTyped() async throws {
         let server = try TinyKubeServer()
         let c = KubeClient(config: try server.config(.bearer("tok-alice")))

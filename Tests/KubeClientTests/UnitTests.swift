@@ -179,6 +179,10 @@ import Testing
         #expect(KubeRequest(method: .post, path: "/x").isRetryable == false)
     }
 
+    @Test func eventNames() {
+        #expect(Event.name(regarding: "batch1", at: KubeTime(secondsSinceEpoch: 1_795_255_200)) == "batch1.18ea0717bd2c4000")
+    }
+
     @Test func decodesWatchEvents() throws {
         let lines = [
             #"{"type":"ADDED","object":{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"web","resourceVersion":"10"},"spec":{"replicas":1},"status":{}}}"#,

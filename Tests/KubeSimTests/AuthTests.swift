@@ -199,6 +199,31 @@ import Glibc
         #expect(try s.curl("GET", KubeSimServer.bqs).status == 404)
     }
 
+    @Test func customResourcesArePrunedToTheirSchema() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", """
+        {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"widgets.example.com"},
+         "spec":{"group":"example.com","scope":"Namespaced","names":{"plural":"widgets","kind":"Widget"},
+          "versions":[{"name":"v1","served":true,"storage":true,"schema":{"openAPIV3Schema":{"type":"object","properties":{
+            "spec":{"type":"object","properties":{"size":{"type":"integer"},"labels":{"type":"object","additionalProperties":{"type":"string"}}}},
+            "status":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}}}]}}
+        """)
+        let path = "/apis/example.com/v1/namespaces/default/widgets"
+        let body = #"{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"size":3,"extra":true,"labels":{"a":"b"}},"junk":1}"#
+        let r = try s.curl("POST", path, body: body)
+        #expect(r.status == 201)
+        let created = Fixture.parse(r.body)
+        #expect(dig(created, "spec", "size") as? Int == 3)
+        #expect(dig(created, "spec", "labels", "a") as? String == "b")
+        #expect(dig(created, "spec", "extra") == nil)
+        #expect(created["junk"] == nil)
+        #expect(r.headers["warning"]?.contains("unknown field") == true)
+        let strict = try s.curl("POST", path + "?fieldValidation=Strict", body: body.replacingOccurrences(of: "\"w\"", with: "\"w2\""))
+        #expect(strict.status == 400)
+        #expect((Fixture.parse(strict.body)["message"] as? String)?.contains("unknown field \"spec.extra\"") == true)
+    }
+
     @Test func oneCurlInvocationReusesOneConnection() throws {
         let s = try KubeSimServer.start()
         defer { s.stop() }

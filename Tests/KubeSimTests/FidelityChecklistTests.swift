@@ -249,6 +249,18 @@ import Testing
         #expect(item?["kind"] == nil)
         #expect(item?["apiVersion"] == nil)
 
+        // limit/continue are honoured.
+        try s.create(KubeSimServer.deployments, Fixture.deployment("api"))
+        try s.create(KubeSimServer.deployments, Fixture.deployment("worker"))
+        let page1 = try s.get(KubeSimServer.deployments + "?limit=2")
+        #expect((page1["items"] as? [[String: Any]])?.count == 2)
+        let token = dig(page1, "metadata", "continue") as? String ?? ""
+        #expect(!token.isEmpty)
+        #expect(dig(page1, "metadata", "remainingItemCount") as? Int == 1)
+        let page2 = try s.get(KubeSimServer.deployments + "?limit=2&continue=\(token)")
+        #expect((page2["items"] as? [[String: Any]])?.compactMap { dig($0, "metadata", "name") as? String } == ["worker"])
+        #expect(dig(page2, "metadata", "continue") == nil)
+
         try s.installCRD()
         try s.create(KubeSimServer.bqs, Fixture.batchQueue("batch1"))
         let crs = try s.get(KubeSimServer.bqs)

@@ -135,3 +135,19 @@ import Testing
         #expect(d.verb == "deletecollection")
     }
 }
+
+@Suite struct EmbeddedTests {
+    @Test func runsInProcessOverHTTPSAndStops() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kubesim-embedded-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try await EmbeddedKubeSim.start(options: APIServer.Options(directory: dir))
+        #expect(server.url.hasPrefix("https://127.0.0.1:"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/kubeconfig"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/ca.crt"))
+        let users = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/users.json"))))
+        #expect(users["users"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["admin", "alice", "bob"])
+        let ns = server.simulator.store.get("namespaces", namespace: "", name: "court-listener")
+        #expect(ns?["status"]?["phase"] == "Active")
+        await server.stop()
+    }
+}

@@ -197,6 +197,13 @@ public struct Event: KubeResource, Hashable {
     }
 }
 
+extension Event {
+    /// A unique event name as client-go makes them: `<regarding name>.<hex nanoseconds since the epoch>`.
+    public static func name(regarding: String, at time: KubeTime) -> String {
+        "\(regarding).\(String(UInt64(max(0, time.microsecondsSinceEpoch)) * 1000, radix: 16))"
+    }
+}
+
 /// A reference to an object (`regarding`, `related`).
 public struct ObjectReference: Sendable, Hashable, Codable {
     public var apiVersion: String?

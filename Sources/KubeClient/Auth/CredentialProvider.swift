@@ -41,6 +41,7 @@ public final class CredentialProvider: Sendable, CustomStringConvertible {
         var execCredential: (value: Credential, expires: Date?)?
     }
     private let state = Mutex(State())
+    private let execLock = NSLock()
 
     /// A provider from parts; `source` and `field` name where they were configured.
     public init(token: TokenSource, certificate: (cert: [UInt8], key: [UInt8])?, source: String = "", field: String = "") {
@@ -97,6 +98,9 @@ public final class CredentialProvider: Sendable, CustomStringConvertible {
                                       message: "token file \(path) cannot be read")
             }
         case .exec(let plugin):
+            // One plugin run at a time: concurrent requests wait for it and share its credential.
+            execLock.lock()
+            defer { execLock.unlock() }
             let cached = state.withLock { s -> Credential? in
                 guard let c = s.execCredential else { return nil }
                 if let exp = c.expires, exp.timeIntervalSinceNow <= 0 { return nil }

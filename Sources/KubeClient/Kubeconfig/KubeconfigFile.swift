@@ -74,7 +74,7 @@ struct KubeconfigParser {
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            throw fail("", "is not valid YAML: \(error)")
+            throw fail("", "is not valid YAML: \(Self.describeYAMLError(error))")
         }
         guard let root, !isNull(root) else { return file }   // an empty file is an empty config, as in client-go
         let top = try mapping(root, "")
@@ -98,6 +98,17 @@ struct KubeconfigParser {
             }
         }
         return file
+    }
+
+    /// The problem and its position only: Yams' full description quotes the offending line, which may hold a token.
+    static func describeYAMLError(_ error: any Error) -> String {
+        guard let y = error as? YamlError else { return "unreadable YAML" }
+        switch y {
+        case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
+            return "\(problem) at line \(mark.line), column \(mark.column)"
+        default:
+            return "unreadable YAML"
+        }
     }
 
     // MARK: sections

@@ -32,11 +32,11 @@ enum KubeconfigLoader {
                 continue
             }
             guard !isDir.boolValue else { throw KubeconfigError(file: display, field: "", message: "is a directory, not a kubeconfig file") }
-            let text: String
-            do {
-                text = try String(contentsOfFile: path, encoding: .utf8)
-            } catch {
-                throw KubeconfigError(file: display, field: "", message: "cannot be read: \(describeFileError(error, path: path))")
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw KubeconfigError(file: display, field: "", message: "cannot be read (permission denied); check the file's permissions")
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw KubeconfigError(file: display, field: "", message: "cannot be read: it is not UTF-8 text (is it a kubeconfig?)")
             }
             let file = try KubeconfigParser(display: display).parse(text: text, path: path)
             merged.files.append(file)
@@ -151,13 +151,6 @@ enum KubeconfigLoader {
     }
 
     // MARK: helpers
-
-    static func describeFileError(_ error: any Error, path: String) -> String {
-        if !FileManager.default.isReadableFile(atPath: path) {
-            return FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"
-        }
-        return "\((error as NSError).localizedDescription)"
-    }
 
     /// Decodes a `*-data` field: base64 of PEM text.
     static func decodeBase64PEM(_ text: String, file: String, field: String, what: String) throws(KubeconfigError) -> [UInt8] {

@@ -250,7 +250,11 @@ public final class KubeTransport: Sendable {
             try easy.set(CURLOPT_SSLKEYTYPE, "PEM")
             try easy.setBlob(CURLOPT_SSLKEY_BLOB, key)
         }
-        if let proxy = config.proxyURL { try easy.set(CURLOPT_PROXY, proxy) }
+        if let proxy = config.proxyURL {
+            // The kubeconfig's proxy-url applies to this cluster whatever NO_PROXY says, as in client-go.
+            try easy.set(CURLOPT_PROXY, proxy)
+            try easy.set(CURLOPT_NOPROXY, "")
+        }
     }
 
     static func milliseconds(_ d: Duration) -> Int {
@@ -278,7 +282,7 @@ public final class KubeTransport: Sendable {
         case CURLE_PEER_FAILED_VERIFICATION:
             if let source = config.tls.caSource {
                 what = "certificate verify failed: the server's certificate is not signed by the kubeconfig's "
-                    + "certificate-authority (\(source)), or does not name \(host)"
+                    + "certificate-authority (\(source)), or does not name \(config.tls.serverName.map { "tls-server-name \($0)" } ?? host)"
             } else {
                 what = "certificate verify failed: the server's certificate is not trusted by the system's CAs; "
                     + "set certificate-authority-data for this cluster in the kubeconfig"

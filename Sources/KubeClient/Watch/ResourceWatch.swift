@@ -89,6 +89,7 @@ final class Reflector<T: KubeResource>: Sendable {
         var lastRV = ""
         var needList = true
         var backoff = Backoff(policy: options.backoff, resetAfter: options.backoffResetAfter)
+        var unauthorizedStreak = 0
 
         while true {
             try Task.checkCancellation()
@@ -100,10 +101,15 @@ final class Reflector<T: KubeResource>: Sendable {
                 } catch let error as KubeError {
                     stats.update { $0.failures += 1 }
                     if case .forbidden = error { throw error }
-                    if case .unauthorized = error { throw error }
+                    if case .unauthorized = error {
+                        // The transport already re-read the token once; allow a rotation in progress a few more tries.
+                        unauthorizedStreak += 1
+                        if unauthorizedStreak >= 3 { throw error }
+                    }
                     try await Task.sleep(for: backoff.next())
                     continue
                 }
+                unauthorizedStreak = 0
                 stats.update { $0.lists += 1 }
                 var fresh: [String: T] = [:]
                 for item in list.items {
@@ -142,6 +148,7 @@ final class Reflector<T: KubeResource>: Sendable {
                             + "\(T.resourceType): \(KubeClient.describe(error))")
                     }
                     received += 1
+                    unauthorizedStreak = 0
                     switch event {
                     case .added(let obj), .modified(let obj):
                         let key = obj.key
@@ -180,8 +187,15 @@ final class Reflector<T: KubeResource>: Sendable {
                 case .tooManyRequests(let after, _):
                     stats.update { $0.failures += 1 }
                     try await Task.sleep(for: after ?? backoff.next())
-                case .forbidden, .unauthorized:
+                case .forbidden:
                     throw error
+                case .unauthorized:
+                    // The stream invalidated the cached credentials; relist with fresh ones, then give up.
+                    unauthorizedStreak += 1
+                    if unauthorizedStreak >= 3 { throw error }
+                    stats.update { $0.failures += 1 }
+                    needList = true
+                    try await Task.sleep(for: backoff.next())
                 case .transport:
                     stats.update { $0.failures += 1 }
                     try await Task.sleep(for: backoff.next())   // re-watch from lastRV; 410 there means relist

@@ -35,6 +35,8 @@ public struct ResourceType: Sendable, Equatable {
     public var scale: ScalePaths?
     /// Whether this was registered by a CRD.
     public var isCustom = false
+    /// The CRD's `openAPIV3Schema` (custom resources only), for pruning.
+    public var schema: JSONValue?
     /// CRD printer columns (custom resources only).
     public var printerColumns: [PrinterColumn] = []
     /// Objects of resources sharing a storage key are one store (events: core/v1 and events.k8s.io/v1).

@@ -51,10 +51,30 @@ extension Simulator {
 
     func listObjects(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> APIResponse {
         let (labels, fields) = try selectors(request, type)
-        let (items, rv) = store.list(type.storageKey, namespace: type.namespaced ? info.namespace : nil)
-        let selected = items.map { view($0, as: type) }.filter { matches($0, type: type, labels: labels, fields: fields) }
+        let (items, storeVersion) = store.list(type.storageKey, namespace: type.namespaced ? info.namespace : nil)
+        var selected = items.map { view($0, as: type) }.filter { matches($0, type: type, labels: labels, fields: fields) }
+        var rv = storeVersion
+        var listMeta: JSONValue = .emptyObject
+        // Paging: `continue` carries the list's version and the last key served.
+        if let token = request.query["continue"], !token.isEmpty {
+            guard let page = ContinueToken(token) else { throw APIError.badRequest("continue key is not valid: \(token)") }
+            if page.resourceVersion < store.compactedThrough {
+                throw APIError.expired("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+            }
+            rv = page.resourceVersion
+            selected = selected.filter { ContinueToken.key($0) > page.lastKey }
+        }
+        if let limit = Int(request.query["limit"] ?? ""), limit > 0, selected.count > limit {
+            let remaining = selected.count - limit
+            selected = Array(selected.prefix(limit))
+            listMeta["continue"] = .string(ContinueToken(resourceVersion: rv, lastKey: ContinueToken.key(selected[limit - 1])).encoded)
+            listMeta["remainingItemCount"] = .int(Int64(remaining))
+        }
+        listMeta["resourceVersion"] = .string(String(rv))
         if Tables.wanted(request) {
-            return .json(Tables.table(for: type, objects: selected, resourceVersion: rv, wide: true))
+            var table = Tables.table(for: type, objects: selected, resourceVersion: rv, includeObject: request.query["includeObject"] ?? "Metadata")
+            table["metadata"] = listMeta
+            return .json(table)
         }
         let listItems: [JSONValue] = selected.map { o in
             if type.isCustom { return o }
@@ -64,7 +84,7 @@ extension Simulator {
             return stripped
         }
         return .json(["kind": .string(type.listKind), "apiVersion": .string(type.apiVersion),
-                      "metadata": ["resourceVersion": .string(String(rv))], "items": .array(listItems)])
+                      "metadata": listMeta, "items": .array(listItems)])
     }
 
     func selectors(_ request: APIRequest, _ type: ResourceType) throws -> (LabelSelector, FieldSelector) {
@@ -87,7 +107,7 @@ extension Simulator {
 
     // MARK: create
 
-    func createObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> JSONValue {
+    func createObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo, validation: Pruning.FieldValidation? = nil) throws -> JSONValue {
         guard info.name.isEmpty else { throw APIError.methodNotAllowed() }
         var object = try parseBody(request)
         guard case .object = object else { throw APIError.badRequest("the object provided is unrecognized or malformed") }
@@ -119,6 +139,7 @@ extension Simulator {
         if type.statusSubresource, type.plural != "pods", type.plural != "namespaces" { object["status"] = nil }
         object = Self.newMetadata(object, generation: type.hasGeneration)
         object = try Kinds.prepareCreate(object, type: type, simulator: self)
+        object = try Pruning.apply(object, type: type, validation: validation)
         let stored = toStorage(object, as: type)
         let result = try store.transact(type.storageKey, namespace: namespace, name: name) { current in
             if current != nil { throw APIError.alreadyExists(resource: type.plural, group: type.group, name: name) }
@@ -140,7 +161,7 @@ extension Simulator {
 
     // MARK: update and patch
 
-    func updateObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> JSONValue {
+    func updateObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo, validation: Pruning.FieldValidation? = nil) throws -> JSONValue {
         var object = try parseBody(request)
         guard case .object = object else { throw APIError.badRequest("the object provided is unrecognized or malformed") }
         try checkKind(object, type)
@@ -153,20 +174,20 @@ extension Simulator {
             throw APIError.invalid(kind: type.kind, group: type.group, name: info.name,
                                    causes: [.init(reason: "FieldValueInvalid", field: "metadata.resourceVersion", message: "Invalid value: 0x0: must be specified for an update")])
         }
-        return try commitUpdate(type, info, subresource: info.subresource) { _ in object }
+        return try commitUpdate(type, info, subresource: info.subresource, validation: validation) { _ in object }
     }
 
-    func patchObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> JSONValue {
+    func patchObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo, validation: Pruning.FieldValidation? = nil) throws -> JSONValue {
         let patch = try PatchRequest(request, type: type)
-        return try commitUpdate(type, info, subresource: info.subresource) { current in
+        return try commitUpdate(type, info, subresource: info.subresource, validation: validation) { current in
             try patch.apply(to: self.view(current, as: type), type: type, name: info.name)
         }
     }
 
     /// Reads the current object, lets `change` build the new one (in the view's shape), applies the
     /// resourceVersion/uid preconditions and the main-resource vs `/status` rules, and stores it.
-    func commitUpdate(_ type: ResourceType, _ info: RequestInfo, subresource: String,
-                      _ change: @escaping (JSONValue) throws -> JSONValue) throws -> JSONValue {
+    func commitUpdate(_ type: ResourceType, _ info: RequestInfo, subresource: String, validation: Pruning.FieldValidation? = nil,
+                      _ change: (JSONValue) throws -> JSONValue) throws -> JSONValue {
         let namespace = namespaceOf(type, info)
         let result = try store.transact(type.storageKey, namespace: namespace, name: info.name) { stored in
             guard let stored else { throw APIError.notFound(resource: type.plural, group: type.group, name: info.name) }
@@ -201,6 +222,7 @@ extension Simulator {
                 new[path: ["metadata", "generation"]] = .int((oldMeta["generation"]?.intValue ?? 1) + 1)
             }
             new = try Kinds.prepareUpdate(new, old: old, type: type, simulator: self)
+            new = try Pruning.apply(new, type: type, validation: validation)
             if new == old { return .none }
             return .put(self.toStorage(new, as: type))
         }
@@ -286,5 +308,35 @@ enum Names {
     static let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
     static func randomSuffix(_ n: Int) -> String {
         String((0..<n).map { _ in alphabet.randomElement()! })
+    }
+}
+
+/// An opaque list `continue` token: base64 of `{"rv":N,"start":"ns/name"}`.
+struct ContinueToken {
+    var resourceVersion: Int64
+    var lastKey: String
+
+    init(resourceVersion: Int64, lastKey: String) {
+        self.resourceVersion = resourceVersion
+        self.lastKey = lastKey
+    }
+
+    init?(_ token: String) {
+        var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let json = try? JSONValue.parse(Array(data)),
+              let rv = json["rv"]?.intValue, let start = json["start"]?.stringValue else { return nil }
+        resourceVersion = rv
+        lastKey = start
+    }
+
+    var encoded: String {
+        Data(JSONValue.object(["rv": .int(resourceVersion), "start": .string(lastKey)]).compactBytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// The sort key of an object in a list (namespace/name, as the store orders them).
+    static func key(_ o: JSONValue) -> String {
+        "\(o["metadata"]?["namespace"]?.stringValue ?? "")/\(o["metadata"]?["name"]?.stringValue ?? "")"
     }
 }

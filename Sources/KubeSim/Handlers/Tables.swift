@@ -18,13 +18,18 @@ enum Tables {
         let cell: @Sendable (JSONValue) -> JSONValue
     }
 
-    static func table(for type: ResourceType, objects: [JSONValue], resourceVersion: Int64, wide: Bool) -> JSONValue {
+    static func table(for type: ResourceType, objects: [JSONValue], resourceVersion: Int64, includeObject: String = "Metadata") -> JSONValue {
         let columns = self.columns(for: type)
         let rows: [JSONValue] = objects.map { o in
             var meta = o["metadata"] ?? .emptyObject
             meta["managedFields"] = nil
-            return ["cells": .array(columns.map { $0.cell(o) }),
-                    "object": ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta]]
+            var row: JSONValue = ["cells": .array(columns.map { $0.cell(o) })]
+            switch includeObject {
+            case "None": break
+            case "Object": row["object"] = o
+            default: row["object"] = ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta]
+            }
+            return row
         }
         let definitions: [JSONValue] = columns.map { c in
             ["name": .string(c.name), "type": .string(c.type), "format": .string(c.format), "description": .string(c.name), "priority": .int(Int64(c.priority))]

@@ -12,6 +12,7 @@ extension Simulator {
     }
 
     func watchObjects(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> APIResponse {
+        let resourceType = type
         let (labels, fields) = try selectors(request, type)
         let rvText = request.query["resourceVersion"] ?? ""
         var fromVersion: Int64?
@@ -37,6 +38,8 @@ extension Simulator {
             return APIResponse(status: 200, headers: headers, body: .stream({ emit in try await emit(line) }))
         }
 
+        let asTable = Tables.wanted(request)
+        let includeObject = request.query["includeObject"] ?? "Metadata"
         let bookmarkInterval = configuration.bookmarkInterval
         let startVersion = fromVersion
         return APIResponse(status: 200, headers: headers, body: .stream({ [self] emit in
@@ -47,8 +50,13 @@ extension Simulator {
             var lastVersion = startVersion ?? subscription.startVersion
             var sentEvents = 0
 
-            func send(_ type: String, _ object: JSONValue) async throws {
+            func send(_ type: String, _ original: JSONValue) async throws {
                 if let after = drop?.dropWatchAfterEvents, sentEvents >= after { throw DroppedWatch() }
+                var object = original
+                if asTable, type != "BOOKMARK", type != "ERROR" {
+                    let rv = Int64(original["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? lastVersion
+                    object = Tables.table(for: resourceType, objects: [original], resourceVersion: rv, includeObject: includeObject)
+                }
                 try await emit(JSONValue.object(["type": .string(type), "object": object]).compactBytes + [10])
                 sentEvents += 1
                 lastSent = ContinuousClock.now

@@ -53,6 +53,7 @@ enum CRDs {
             t.isCustom = true
             t.verbs = ["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
             t.statusSubresource = v["subresources"]?["status"] != nil
+            t.schema = v["schema"]?["openAPIV3Schema"] ?? spec["validation"]?["openAPIV3Schema"]
             if let scale = v["subresources"]?["scale"] {
                 t.scale = ScalePaths(specReplicasPath: scale["specReplicasPath"]?.stringValue ?? ".spec.replicas",
                                      statusReplicasPath: scale["statusReplicasPath"]?.stringValue ?? ".status.replicas",

@@ -40,6 +40,11 @@ public struct APIServer: Sendable {
 
     /// Runs until SIGTERM/SIGINT; then ends watches, stops pods (SIGTERM, grace, SIGKILL) and returns.
     public func run() async throws {
+        try await makeServiceGroup(signals: true).group.run()
+    }
+
+    /// Builds the services (HTTP server, controllers) without running them.
+    func makeServiceGroup(signals: Bool) throws -> (group: ServiceGroup, simulator: Simulator) {
         let dir = options.directory
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var users = UserAccount.defaults()
@@ -113,9 +118,9 @@ public struct APIServer: Sendable {
         let background = BackgroundService(simulator: simulator, controller: DeploymentController(simulator: simulator, kubelet: kubelet), kubelet: kubelet)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: app), .init(service: background)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [],
             logger: logger))
-        try await group.run()
+        return (group, simulator)
     }
 }
 
@@ -147,5 +152,51 @@ enum Console {
     static func say(_ line: String) {
         let bytes = Array((line + "\n").utf8)
         bytes.withUnsafeBytes { _ = write(1, $0.baseAddress, $0.count) }
+    }
+}
+
+/// KubeSim running inside the current process (for tests that import `KubeSim`); `BatchTesting.KubeSimServer`
+/// runs the `kubesim` executable instead.
+public final class EmbeddedKubeSim: Sendable {
+    /// `https://127.0.0.1:PORT`.
+    public let url: String
+    /// The directory with `kubeconfig`, `ca.crt`, `users.json`.
+    public let directory: String
+    /// The simulator, for direct inspection (store, request log).
+    public let simulator: Simulator
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    private init(url: String, directory: String, simulator: Simulator, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.url = url
+        self.directory = directory
+        self.simulator = simulator
+        self.group = group
+        self.task = task
+    }
+
+    /// Starts serving and waits (at most 20 s) until the client files are written.
+    public static func start(options: APIServer.Options) async throws -> EmbeddedKubeSim {
+        try? FileManager.default.removeItem(atPath: "\(options.directory)/address")
+        let (group, simulator) = try APIServer(options: options).makeServiceGroup(signals: false)
+        let task = Task { try await group.run() }
+        let addressFile = "\(options.directory)/address"
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOfFile: addressFile, encoding: .utf8), !text.isEmpty {
+                return EmbeddedKubeSim(url: text.trimmingCharacters(in: .whitespacesAndNewlines), directory: options.directory,
+                                       simulator: simulator, group: group, task: task)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        await group.triggerGracefulShutdown()
+        _ = await task.result
+        throw ConfigurationError("kubesim did not start within 20 s in \(options.directory)")
+    }
+
+    /// Graceful shutdown (watches end, pods stop), then waits for the services.
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = await task.result
     }
 }

@@ -41,7 +41,7 @@ let package = Package(
 
         // The reconcile loop: observe (cluster caches, Redis) → decide → act only on difference.
         .target(name: "Controller", dependencies: [
-            "BatchCore",
+            "BatchCore", "CeleryRedis", "KubeClient",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -61,6 +61,10 @@ let package = Package(
         .executableTarget(name: "batchctl", dependencies: [
             "BatchCore",
             "CeleryRedis",
+            "Controller",
+            "KubeClient",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -43,7 +43,7 @@ public final class ControllerService: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             if let elector {
                 group.addTask {
-                    // Leader election ends (and releases the Lease) when the group is cancelled below.
+                    // Leader election ends when the group is cancelled below; the Lease is released after.
                     await elector.run()
                 }
             }
@@ -67,6 +67,9 @@ public final class ControllerService: Service, Sendable {
             }
             group.cancelAll()
         }
+        // Hand the Lease back so a standby takes over at once (this task is shutting down gracefully,
+        // not cancelled, so the request goes out).
+        await elector?.release()
         metrics.setLeader(false)
         logger.notice("Controller stopped")
     }

@@ -154,14 +154,18 @@ public actor LeaderElector {
     }
 
     /// Runs the election until the task is cancelled: acquire, then renew every retry period; gives up
-    /// leadership when no renewal succeeded within the renew deadline. Releases the Lease on the way out.
+    /// leadership when no renewal succeeded within the renew deadline. Call `release()` afterwards, from a
+    /// task that is not cancelled (a cancelled task's requests are cancelled too).
     public func run() async {
         while !Task.isCancelled {
             await tryAcquireOrRenew()
             let jitter = isLeader ? 1.0 : Double.random(in: 1.0...1.2)
-            try? await Task.sleep(for: timings.retryPeriod * jitter)
+            do {
+                try await Task.sleep(for: timings.retryPeriod * jitter)
+            } catch {
+                break   // cancelled
+            }
         }
-        await release()
     }
 
     /// Hands the Lease back (holder "", duration 1 s) so a standby takes over at once.

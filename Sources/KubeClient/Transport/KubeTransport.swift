@@ -14,6 +14,7 @@ public final class KubeTransport: Sendable {
     public let connectTimeout: Duration
     public let userAgent: String
     let warn: @Sendable (String) -> Void
+    let onAttempt: (@Sendable (_ method: String, _ status: Int) -> Void)?
     private let pool: CurlThreadPool
     private let streamCount = Atomic<Int>(0)
 
@@ -26,16 +27,20 @@ public final class KubeTransport: Sendable {
     ///   - requestTimeout: the limit for one request (not for watches).
     ///   - maxConcurrentRequests: pool threads, each with one easy handle and its kept-alive connection.
     ///   - warn: where API server `Warning` headers go.
+    ///   - onAttempt: called after every attempt of a unary request with its method and HTTP status
+    ///     (0 when no answer came), for request metrics.
     public init(config: ClusterConfig, retryPolicy: RetryPolicy = .standard, requestTimeout: Duration = .seconds(60),
                 connectTimeout: Duration = .seconds(10), maxConcurrentRequests: Int = 4,
                 userAgent: String = "batchctl/\(BatchctlVersion.current)",
-                warn: @escaping @Sendable (String) -> Void = KubeConfigOptions.warnToStandardError) {
+                warn: @escaping @Sendable (String) -> Void = KubeConfigOptions.warnToStandardError,
+                onAttempt: (@Sendable (_ method: String, _ status: Int) -> Void)? = nil) {
         self.config = config
         self.retryPolicy = retryPolicy
         self.requestTimeout = requestTimeout
         self.connectTimeout = connectTimeout
         self.userAgent = userAgent
         self.warn = warn
+        self.onAttempt = onAttempt
         pool = CurlThreadPool(maxThreads: maxConcurrentRequests)
     }
 
@@ -58,6 +63,9 @@ public final class KubeTransport: Sendable {
         while true {
             try Task.checkCancellation()
             let outcome = try await perform(request)
+            if let onAttempt {
+                if case .response(let r) = outcome { onAttempt(request.method.rawValue, r.status) } else { onAttempt(request.method.rawValue, 0) }
+            }
             switch outcome {
             case .credentials(let error):
                 throw error

@@ -1,0 +1,147 @@
+import BatchCore
+import KubeClient
+import Logging
+import Synchronization
+
+/// The cluster through the Kubernetes API: BatchQueues, Deployments and Pods of one namespace in
+/// watch-fed caches (list, then watch, relist on 410), and the controller's writes. Each write's
+/// answer goes into the cache at once, so the next pass does not act on a stale copy.
+public final class KubeCluster: ClusterClient {
+    let client: KubeClient
+    let namespace: String
+    let identity: String
+    let now: @Sendable () -> KubeTime
+    let logger: Logger
+
+    struct Caches {
+        var queues: [String: BatchQueue] = [:]
+        var deployments: [String: Deployment] = [:]
+        var pods: [String: Pod] = [:]
+        var synced: Set<String> = []
+        var lastError: String?
+    }
+    private let caches = Mutex(Caches())
+
+    /// - Parameter identity: this controller replica, for Events' `reportingInstance`.
+    public init(client: KubeClient, namespace: String, identity: String, logger: Logger = Logger(label: "batchctl.cluster"),
+                now: @escaping @Sendable () -> KubeTime) {
+        self.client = client
+        self.namespace = namespace
+        self.identity = identity
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Keeps the three caches fed until cancelled. Each watch reconnects and relists by itself; an error
+    /// that ends one (such as a 403 from missing RBAC) is logged and retried after a pause.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.feed(BatchQueue.self, "batchqueues", \.queues) }
+            group.addTask { await self.feed(Deployment.self, "deployments", \.deployments) }
+            group.addTask { await self.feed(Pod.self, "pods", \.pods) }
+        }
+    }
+
+    func feed<T: KubeResource>(_ type: T.Type, _ kind: String, _ path: WritableKeyPath<Caches, [String: T]>) async {
+        while !Task.isCancelled {
+            do {
+                for try await event in client.watch(type, namespace: namespace) {
+                    caches.withLock { c in
+                        switch event {
+                        case let .added(o), let .modified(o): c[keyPath: path][Self.name(o)] = o
+                        case let .deleted(o): c[keyPath: path][Self.name(o)] = nil
+                        case let .synced(all):
+                            c[keyPath: path] = Dictionary(all.map { (Self.name($0), $0) }, uniquingKeysWith: { $1 })
+                            c.synced.insert(kind)
+                        }
+                    }
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                caches.withLock { $0.lastError = "watching \(kind): \(error)" }
+                logger.warning("Watch ended; retrying", metadata: ["resource": "\(kind)", "error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(2))   // only cancellation can interrupt this sleep
+        }
+    }
+
+    static func name<T: KubeResource>(_ object: T) -> String {
+        (object as? BatchQueue)?.metadata.name ?? (object as? Deployment)?.metadata.name ?? (object as? Pod)?.metadata.name ?? ""
+    }
+
+    /// Whether all three caches have been filled once.
+    public var isSynced: Bool { caches.withLock { $0.synced.count == 3 } }
+
+    public func snapshot() async throws -> ClusterSnapshot {
+        let c = caches.withLock { $0 }
+        guard c.synced.count == 3 else {
+            throw ClusterNotReady(detail: c.lastError ?? "the BatchQueue, Deployment and Pod caches are still being filled")
+        }
+        let queues = c.queues.values.sorted { ($0.metadata.name ?? "") < ($1.metadata.name ?? "") }
+        var deployments: [String: DeploymentState] = [:]
+        for d in c.deployments.values {
+            guard let name = d.metadata.name else { continue }
+            deployments[name] = DeploymentState(name: name, replicas: d.spec.replicas ?? 1, readyReplicas: d.status.readyReplicas,
+                                                selector: d.spec.selector?.matchLabels ?? [:])
+        }
+        let pods = c.pods.values.filter { $0.metadata.deletionTimestamp == nil }.compactMap { p -> PodState? in
+            guard let name = p.metadata.name else { return nil }
+            let cost = p.metadata.annotations?[podDeletionCostAnnotation].flatMap { Int($0) }
+            return PodState(name: name, labels: p.metadata.labels ?? [:], deletionCost: cost)
+        }
+        return ClusterSnapshot(queues: queues, deployments: deployments, pods: pods.sorted { $0.name < $1.name })
+    }
+
+    public func scale(deployment: String, to replicas: Int) async throws {
+        // Conditional on the cached resourceVersion: if someone changed the Deployment since, this is a
+        // conflict and the next pass decides again from fresh data.
+        let rv = caches.withLock { $0.deployments[deployment]?.metadata.resourceVersion }
+        _ = try await client.setScale(ofDeployment: deployment, replicas: replicas, resourceVersion: rv, namespace: namespace)
+        caches.withLock { c in
+            c.deployments[deployment]?.spec.replicas = replicas
+        }
+    }
+
+    public func updateStatus(of queue: BatchQueue, to status: BatchQueueStatus) async throws -> BatchQueue {
+        var new = queue
+        new.status = status
+        let stored = try await client.updateBatchQueueStatus(new, from: queue)
+        remember(stored)
+        return stored
+    }
+
+    public func clearReservation(of queue: BatchQueue) async throws {
+        var new = queue
+        new.spec.reservation = nil
+        remember(try await client.updateBatchQueue(new, from: queue))
+    }
+
+    public func setDeletionCost(pod: String, cost: Int?) async throws {
+        let stored = try await client.annotatePod(pod, [podDeletionCostAnnotation: cost.map(String.init)], namespace: namespace)
+        caches.withLock { $0.pods[pod] = stored }
+    }
+
+    public func record(_ event: ControllerEvent) async throws {
+        let t = now()
+        let q = event.queue
+        let name = q.metadata.name ?? q.queueName
+        let e = Event(metadata: ObjectMeta(name: Event.name(regarding: name, at: t), namespace: namespace),
+                      eventTime: MicroTime(t), reportingController: "batchctl.dev/controller", reportingInstance: String(identity.prefix(128)),
+                      action: event.action, reason: event.reason, type: event.isWarning ? "Warning" : "Normal", note: String(event.note.prefix(1024)),
+                      regarding: ObjectReference(apiVersion: BatchQueue.apiVersion, kind: BatchQueue.kind, namespace: namespace,
+                                                 name: name, uid: q.metadata.uid))
+        _ = try await client.createEvent(e)
+    }
+
+    func remember(_ q: BatchQueue) {
+        guard let name = q.metadata.name else { return }
+        caches.withLock { $0.queues[name] = q }
+    }
+}
+
+/// The caches are not filled yet (or their watches keep failing).
+public struct ClusterNotReady: Error, CustomStringConvertible {
+    public let detail: String
+    public var description: String { "the cluster is not readable yet: \(detail)" }
+}

@@ -1,0 +1,133 @@
+import ArgumentParser
+import BatchCore
+import CeleryRedis
+import Controller
+import Foundation
+import KubeClient
+import Logging
+import ServiceLifecycle
+
+struct ControllerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "controller",
+        abstract: "Run the controller: scale the batch Deployments from queue depth and reservations.",
+        discussion: """
+        Every poll interval the leader reads the BatchQueues, the worker Deployments and their pods (from watches), reads each queue's depth, in-flight tasks and busy workers from Redis in one round trip, decides, and writes only what differs: /scale, BatchQueue status, Events. Replicas are never lowered on missing data, nor below the number of workers running tasks.
+
+        Run two replicas: they elect a leader with a Lease (15 s / 10 s / 2 s, as client-go); on SIGTERM the leader releases it so the other takes over at once. Metrics and health are served on --metrics-addr: /metrics, /healthz, /readyz.
+
+        The namespace is -n, else the configuration's namespace. The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url).
+        """
+    )
+
+    @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("The Redis URL, overriding redis.url.", valueName: "url"))
+    var redisURL: String?
+
+    @Option(help: ArgumentHelp("Where to serve /metrics, /healthz and /readyz.", valueName: "host:port"))
+    var metricsAddr = "0.0.0.0:9090"
+
+    @Option(help: ArgumentHelp("The kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the pod's service account).", valueName: "file"))
+    var kubeconfig: String?
+
+    @Option(help: ArgumentHelp("The kubeconfig context.", valueName: "name"))
+    var context: String?
+
+    @Option(name: [.short, .long], help: ArgumentHelp("The namespace of the BatchQueues and worker Deployments (default: the configuration's).", valueName: "namespace"))
+    var namespace: String?
+
+    @Flag(inversion: .prefixedNo, help: "Elect a leader with a Lease, so several replicas can run.")
+    var leaderElect = true
+
+    @Option(help: ArgumentHelp("The leader Lease's name.", valueName: "name"))
+    var leaseName = "batchctl-controller"
+
+    @Flag(name: [.short, .long], help: "Log each pass at debug level.")
+    var verbose = false
+
+    func validate() throws {
+        _ = try Self.address(metricsAddr)
+        if let namespace, let why = KubernetesNames.dnsLabelProblem(namespace) {
+            throw ValidationError("-n \(namespace) \(why)")
+        }
+    }
+
+    func run() async throws {
+        let level: Logger.Level = verbose ? .debug : .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "batchctl.controller")
+        let loaded = try ConfigFile.load(path: config)
+        var settings = loaded.config
+        var secrets = loaded.secrets
+        if let redisURL {
+            let url = try RedisURL.parse(redisURL)
+            settings.redis.url = url
+            if let password = url.password, secrets.redisPassword == nil {
+                secrets.redisPassword = Secret(value: password, origin: "--redis-url")
+            }
+        }
+        let ns = namespace ?? settings.namespace
+        let (host, port) = try Self.address(metricsAddr)
+        let identity = Self.identity()
+
+        let metrics = ControllerMetrics()
+        let cluster = try ClusterConfig.load(KubeConfigOptions(kubeconfigPath: kubeconfig, context: context, namespace: ns))
+        let client = KubeClient(transport: KubeTransport(config: cluster, onAttempt: { metrics.recordKubeRequest(verb: $0, code: $1) }))
+        let kube = KubeCluster(client: client, namespace: ns, identity: identity, now: { .now })
+        let redis = RedisObserver(options: RedisConnectionOptions(settings: settings.redis, secrets: secrets),
+                                  layout: settings.celery, queues: settings.queues.map(\.name))
+        let reconciler = Reconciler(config: settings, settings: .init(pollInterval: settings.pollInterval), observer: redis,
+                                    cluster: kube, notifier: nil, logger: logger, clock: { .now })
+        let elector = leaderElect
+            ? LeaderElector(identity: identity, store: KubeLeaseStore(client: client, name: leaseName, namespace: ns), now: { .now })
+            : nil
+        let service = ControllerService(reconciler: reconciler, elector: elector, metrics: metrics,
+                                        pollInterval: settings.pollInterval.duration, logger: logger)
+        let health = try HealthServer(host: host, port: port) { service.respond(to: $0) }
+        logger.notice("Starting", metadata: [
+            "version": "\(BatchctlVersion.current)", "identity": "\(identity)", "namespace": "\(ns)",
+            "apiServer": "\(cluster.server)", "redis": "\(settings.redis.url)", "metrics": "\(host):\(health.port)",
+        ])
+        health.start()
+        redis.start()
+        defer {
+            health.stop()
+            redis.stop()
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: CacheFeeder(cluster: kube)), .init(service: service)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// `host:port`, `[v6]:port`, or `:port` (all interfaces).
+    static func address(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--metrics-addr \(text) is not host:port; write for example 0.0.0.0:9090 or [::]:9090")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    /// `<pod name or host name>_<random>`, as controller-runtime names candidates.
+    static func identity() -> String {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["POD_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? ProcessInfo.processInfo.hostName
+        return "\(base)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+}
+
+/// Keeps the cluster caches fed until shutdown.
+struct CacheFeeder: Service {
+    let cluster: KubeCluster
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await cluster.run() }
+    }
+}

@@ -104,6 +104,7 @@ let package = Package(
         .testTarget(name: "CeleryRedisTests", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
         .testTarget(name: "BatchctlTests", dependencies: ["BatchCore", "BatchTesting"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "BatchCore"]),
+        .testTarget(name: "ControllerIntegrationTests", dependencies: ["BatchTesting"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "BatchCore", "BatchTesting", "CCurl"]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "BatchTesting"]),
     ],

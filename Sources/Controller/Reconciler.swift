@@ -159,9 +159,10 @@ public actor Reconciler {
         }
 
         // 2. An expired reservation is cleared (a conflict means someone changed it: re-read next pass).
+        var q = q
         if d.clearReservation {
             do {
-                try await cluster.clearReservation(of: q)
+                q = try await cluster.clearReservation(of: q)   // the status write below needs its new resourceVersion
                 report.otherWrites += 1
                 log.notice("Cleared expired reservation", metadata: ["holder": "\(q.spec.reservation?.holder ?? "")"])
             } catch {
@@ -175,7 +176,9 @@ public actor Reconciler {
         let old = q.status ?? BatchQueueStatus()
         var written = true
         if d.status != old {
+            func hasWork(_ s: BatchQueueStatus) -> Bool { (s.depth ?? 0) + (s.inFlight ?? 0) + (s.busyWorkers ?? 0) > 0 }
             let important = old.phase != d.status.phase || old.desiredReplicas != d.status.desiredReplicas
+                || hasWork(old) != hasWork(d.status)   // the idle clock starts from this write
                 || old.replicas != d.status.replicas || old.reminders != d.status.reminders
                 || old.conditions?.map { "\($0.type)=\($0.status)" } != d.status.conditions?.map { "\($0.type)=\($0.status)" }
             let last = lastStatusWrite[name]

@@ -129,8 +129,9 @@ public protocol ClusterClient: Sendable {
     func scale(deployment: String, to replicas: Int) async throws
     /// Writes `status` through the BatchQueue's `/status` subresource; returns the stored object.
     func updateStatus(of queue: BatchQueue, to status: BatchQueueStatus) async throws -> BatchQueue
-    /// Clears an expired `spec.reservation`, with the resourceVersion read (a conflict means re-read).
-    func clearReservation(of queue: BatchQueue) async throws
+    /// Clears an expired `spec.reservation`, with the resourceVersion read (a conflict means re-read);
+    /// returns the stored object.
+    func clearReservation(of queue: BatchQueue) async throws -> BatchQueue
     /// Sets (or removes, with nil) a pod's `controller.kubernetes.io/pod-deletion-cost`.
     func setDeletionCost(pod: String, cost: Int?) async throws
     /// Records an Event on the BatchQueue.

@@ -91,11 +91,12 @@ final class FakeCluster: ClusterClient {
             return s.queues[i]
         }
     }
-    func clearReservation(of queue: BatchQueue) async throws {
+    func clearReservation(of queue: BatchQueue) async throws -> BatchQueue {
         state.withLock { s in
             let i = s.queues.firstIndex { $0.metadata.name == queue.metadata.name }!
             s.queues[i].spec.reservation = nil
             s.writes.append("clear \(queue.metadata.name!)")
+            return s.queues[i]
         }
     }
     func setDeletionCost(pod: String, cost: Int?) async throws {

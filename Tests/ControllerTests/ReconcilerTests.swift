@@ -55,6 +55,8 @@ import Testing
         redis.set(["batch0": (0, 0), "batch1": (5, 0)])
         _ = await r.reconcileOnce()
         redis.set(["batch0": (0, 0), "batch1": (0, 0)])
+        clock.advance(1)                                   // the first pass without work starts the idle clock
+        _ = await r.reconcileOnce()
         clock.advance(899)
         _ = await r.reconcileOnce()
         #expect(cluster.replicas("celery-batch1") == 4)

@@ -175,7 +175,19 @@ private struct Decider {
             status.depth = o.depth
             status.inFlight = o.inFlight
             status.busyWorkers = o.busyWorkers
-            if o.hasWork { status.lastActiveAt = now }
+            // lastActiveAt drives idleness. While work goes on it is refreshed only when older than half
+            // of idleAfter (so an unchanging queue causes no status writes); when work stops it is stamped
+            // at once, so the idle clock starts when the work ended.
+            let old = input.queue.status
+            let hadWork = (old?.depth ?? 0) + (old?.inFlight ?? 0) + (old?.busyWorkers ?? 0) > 0
+            if o.hasWork {
+                let refresh = policy.idleAfter.milliseconds * 1000 / 2
+                if status.lastActiveAt.map({ now.microsecondsSinceEpoch - $0.microsecondsSinceEpoch >= refresh }) ?? true {
+                    status.lastActiveAt = now
+                }
+            } else if hadWork {
+                status.lastActiveAt = now
+            }
             setCondition(ConditionType.redisReachable, true, "Observed", "Queue depth, in-flight tasks and worker activity were read from Redis.")
         } else {
             setCondition(ConditionType.redisReachable, false, "RedisUnreachable", "\(input.unknownReason); replicas are held until Redis can be read again.")

@@ -111,10 +111,12 @@ public final class KubeCluster: ClusterClient {
         return stored
     }
 
-    public func clearReservation(of queue: BatchQueue) async throws {
+    public func clearReservation(of queue: BatchQueue) async throws -> BatchQueue {
         var new = queue
         new.spec.reservation = nil
-        remember(try await client.updateBatchQueue(new, from: queue))
+        let stored = try await client.updateBatchQueue(new, from: queue)
+        remember(stored)
+        return stored
     }
 
     public func setDeletionCost(pod: String, cost: Int?) async throws {

@@ -1,0 +1,182 @@
+import Foundation
+
+/// The whole system for integration tests: a real redis-server, KubeSim with the project's CRD, the
+/// four BatchQueues and their worker Deployments, and `batchctl controller` processes with short
+/// timings. Everything runs on loopback and is stopped by pid.
+public final class ControllerHarness: @unchecked Sendable {
+    public let redis: RedisServer
+    public let sim: KubeSimServer
+    public let directory: TemporaryDirectory
+    public let configPath: String
+    public let namespace = "court-listener"
+    public private(set) var controllers: [ChildProcess] = []
+    public private(set) var metricsPorts: [Int] = []
+    public var celery: CeleryFixture { CeleryFixture(brokerURL: redis.url) }
+
+    /// - Parameters:
+    ///   - config: YAML appended to the test configuration (namespace, Redis URL, poll 200ms,
+    ///     ramp 2 per 2s, idle after 3s are set already; later keys win).
+    ///   - kubelet: run worker Deployments as local processes (their command from the annotation).
+    public init(config: String = "", kubelet: Bool = false, simArguments: [String] = []) throws {
+        redis = try RedisServer()
+        sim = try KubeSimServer.start(kubelet: kubelet, extraArguments: simArguments)
+        directory = try TemporaryDirectory(prefix: "harness")
+        configPath = directory.path + "/batchctl.yaml"
+        // Test timings; a top-level key in `config` replaces the default line for it.
+        let defaults = ["namespace: court-listener", "redis: {url: \"\(redis.url)\"}", "pollInterval: 200ms",
+                        "rampUp: {step: 2, every: 2s}", "idleAfter: 3s"]
+        let overridden = Set(config.split(separator: "\n").compactMap { $0.first?.isLetter == true ? $0.split(separator: ":").first.map(String.init) : nil })
+        let yaml = (defaults.filter { !overridden.contains(String($0.split(separator: ":")[0])) } + [config]).joined(separator: "\n") + "\n"
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try install()
+    }
+
+    /// The CRD from deploy/, the four BatchQueues, and celery-batch0..3 at 0 replicas.
+    func install() throws {
+        try sim.kubectlOK(["apply", "--validate=false", "-f", ProjectPaths.root + "/deploy/base/crd-batchqueues.yaml"])
+        _ = Wait.until(timeout: .seconds(10)) {
+            (try? sim.kubectl(["get", "batchqueues", "-n", namespace]).status) == 0
+        }
+        try sim.kubectlOK(["apply", "--validate=false", "-n", namespace, "-f", ProjectPaths.root + "/deploy/base/batchqueues.yaml"])
+        var deployments = ""
+        for i in 0..<4 {
+            deployments += """
+                ---
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: celery-batch\(i)}
+                spec:
+                  replicas: 0
+                  selector: {matchLabels: {app.kubernetes.io/name: celery-batch\(i)}}
+                  template:
+                    metadata:
+                      labels: {app.kubernetes.io/name: celery-batch\(i)}
+                    spec:
+                      terminationGracePeriodSeconds: 30
+                      containers: [{name: worker, image: celery-app:test}]
+
+                """
+        }
+        let path = directory.path + "/deployments.yaml"
+        try deployments.write(toFile: path, atomically: true, encoding: .utf8)
+        try sim.kubectlOK(["apply", "--validate=false", "-n", namespace, "-f", path])
+    }
+
+    /// Starts one `batchctl controller` (as the admin user) and waits until it serves /readyz.
+    @discardableResult
+    public func startController(arguments: [String] = []) throws -> ChildProcess {
+        let port = try FreePort.next()
+        let n = controllers.count
+        let child = try ChildProcess(
+            name: "controller-\(n)", executable: ProjectPaths.product("batchctl"),
+            arguments: ["controller", "--config", configPath, "--kubeconfig", sim.kubeconfigPath, "--context", "admin",
+                        "--metrics-addr", "127.0.0.1:\(port)"] + arguments,
+            environment: ["POD_NAME": "controller-\(n)"], logDirectory: directory.path)
+        controllers.append(child)
+        metricsPorts.append(port)
+        guard Wait.until(timeout: .seconds(30), { !child.isRunning || (try? HTTPGet.text("http://127.0.0.1:\(port)/readyz", timeout: .seconds(2)).status) == 200 }),
+              child.isRunning else {
+            throw SupportError("batchctl controller did not become ready: \(child.stderr)")
+        }
+        return child
+    }
+
+    /// `/metrics` of controller `index`.
+    public func metrics(_ index: Int = 0) throws -> String {
+        try HTTPGet.text("http://127.0.0.1:\(metricsPorts[index])/metrics", timeout: .seconds(5)).body
+    }
+
+    /// The value of the metric line that starts with `prefix` (such as `batchctl_reconcile_total{result="ok"}`).
+    public func metric(_ prefix: String, controller index: Int = 0) -> Double? {
+        guard let text = try? metrics(index) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(prefix + " ") {
+            return Double(line.split(separator: " ").last ?? "")
+        }
+        return nil
+    }
+
+    // MARK: The cluster as users and tests see it
+
+    /// The BatchQueue as JSON.
+    public func queue(_ name: String) throws -> [String: Any] {
+        let r = try sim.kubectl(["get", "batchqueue", name, "-n", namespace, "-o", "json"])
+        guard r.status == 0, let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else {
+            throw SupportError("kubectl get batchqueue \(name) failed: \(r.stderr)")
+        }
+        return obj
+    }
+
+    public func phase(_ name: String) -> String? {
+        ((try? queue(name))?["status"] as? [String: Any])?["phase"] as? String
+    }
+
+    public func condition(_ name: String, _ type: String) -> [String: Any]? {
+        let conditions = ((try? queue(name))?["status"] as? [String: Any])?["conditions"] as? [[String: Any]]
+        return conditions?.first { $0["type"] as? String == type }
+    }
+
+    public func reservation(_ name: String) -> [String: Any]? {
+        ((try? queue(name))?["spec"] as? [String: Any])?["reservation"] as? [String: Any]
+    }
+
+    /// `spec.replicas` of a Deployment.
+    public func replicas(_ deployment: String) -> Int? {
+        guard let r = try? sim.kubectl(["get", "deployment", deployment, "-n", namespace, "-o", "jsonpath={.spec.replicas}"]), r.status == 0 else { return nil }
+        return Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Claims `queue` for `holder` (an admin write of spec.reservation, as `batchctl claim` would make).
+    public func claim(_ queue: String, holder: String = "alice", replicas: Int, expiresIn seconds: Int = 3 * 86_400) throws {
+        let now = Date()
+        let f = ISO8601DateFormatter()
+        let patch = """
+            {"spec":{"reservation":{"holder":"\(holder)","reason":"test","claimedAt":"\(f.string(from: now))",\
+            "expiresAt":"\(f.string(from: now.addingTimeInterval(TimeInterval(seconds))))","replicas":\(replicas)}}}
+            """
+        try sim.kubectlOK(["patch", "batchqueue", queue, "-n", namespace, "--type", "merge", "-p", patch])
+    }
+
+    public func release(_ queue: String) throws {
+        try sim.kubectlOK(["patch", "batchqueue", queue, "-n", namespace, "--type", "merge", "-p", #"{"spec":{"reservation":null}}"#])
+    }
+
+    /// The replica counts written to a Deployment's /scale, in order, from KubeSim's request log.
+    public func scaleWrites(_ deployment: String) throws -> [Int] {
+        try sim.requests().filter { $0.isWrite && $0.path.hasSuffix("/deployments/\(deployment)/scale") && $0.status < 300 }.compactMap { r in
+            guard let body = r.body, let obj = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                  let spec = obj["spec"] as? [String: Any] else { return nil }
+            return spec["replicas"] as? Int ?? 0
+        }
+    }
+
+    /// Reasons of the Events recorded on a BatchQueue, oldest first.
+    public func eventReasons(_ queue: String) throws -> [String] {
+        let r = try sim.kubectl(["get", "events", "-n", namespace, "--field-selector", "involvedObject.name=\(queue)",
+                                 "--sort-by", ".metadata.creationTimestamp", "-o", "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}"])
+        return r.stdout.split(separator: "\n").map(String.init)
+    }
+
+    /// The current leader Lease holder.
+    public func leaseHolder() -> String? {
+        guard let r = try? sim.kubectl(["get", "lease", "batchctl-controller", "-n", namespace, "-o", "jsonpath={.spec.holderIdentity}"]),
+              r.status == 0 else { return nil }
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Stops every controller, KubeSim and Redis.
+    public func stop() {
+        for c in controllers { c.stop(grace: .seconds(10)) }
+        sim.stop()
+        redis.stop()
+    }
+
+    deinit { stop() }
+}
+
+extension KubeSimServer {
+    /// Runs kubectl as admin and throws unless it exits 0.
+    func kubectlOK(_ arguments: [String]) throws {
+        let r = try kubectl(arguments)
+        guard r.status == 0 else { throw SupportError("kubectl \(arguments.joined(separator: " ")) failed: \(r.stderr)") }
+    }
+}

@@ -326,6 +326,28 @@ import Testing
                                       body: #"{"apiVersion":"apps/v1","kind":"Deployment","spec":{"replicas":4}}"#, contentType: "application/apply-patch+yaml")
         #expect(wrongVersion.status == 400)
 
+        // Field ownership: kubectl's /scale write owns .spec.replicas; an apply by another manager conflicts
+        // unless forced, and the conflict names the owner and the field.
+        let scaled = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale", body: #"{"spec":{"replicas":3}}"#,
+                                contentType: "application/merge-patch+json", headers: ["User-Agent: kubectl/v1.32.4 (linux/amd64) kubernetes/abc"])
+        #expect(scaled.status == 200)
+        let applyBody = #"{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"web"},"spec":{"replicas":5}}"#
+        let conflict = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale?fieldManager=reservation-operator", body: applyBody,
+                                  contentType: "application/apply-patch+yaml")
+        #expect(conflict.status == 409)
+        let status = Fixture.parse(conflict.body)
+        #expect(status["message"] as? String == "Apply failed with 1 conflict: conflict with \"kubectl\" with subresource \"scale\" using apps/v1: .spec.replicas")
+        #expect(dig(status, "details", "causes", "0", "field") as? String == ".spec.replicas")
+        #expect(dig(status, "details", "causes", "0", "reason") as? String == "FieldManagerConflict")
+        let forced = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale?fieldManager=reservation-operator&force=true", body: applyBody,
+                                contentType: "application/apply-patch+yaml")
+        #expect(forced.status == 200)
+        let managers = (dig(try s.get(KubeSimServer.deployments + "/web"), "metadata", "managedFields") as? [[String: Any]] ?? [])
+        let owner = managers.first { (dig($0, "fieldsV1", "f:spec", "f:replicas")) != nil }
+        #expect(owner?["manager"] as? String == "reservation-operator")
+        #expect(owner?["operation"] as? String == "Apply")
+        #expect(owner?["subresource"] as? String == "scale")
+
         try s.installCRD()
         try s.create(KubeSimServer.bqs, Fixture.batchQueue("batch1"))
         let crStrategic = try s.curl("PATCH", KubeSimServer.bqs + "/batch1", body: "{}", contentType: "application/strategic-merge-patch+json")

@@ -138,8 +138,10 @@ extension Simulator {
         object[path: ["metadata", "deletionTimestamp"]] = nil
         if type.statusSubresource, type.plural != "pods", type.plural != "namespaces" { object["status"] = nil }
         object = Self.newMetadata(object, generation: type.hasGeneration)
-        object = try Kinds.prepareCreate(object, type: type, simulator: self)
         object = try Pruning.apply(object, type: type, validation: validation)
+        object[path: ["metadata", "managedFields"]] = nil
+        try ManagedFields.record(old: nil, new: &object, type: type, subresource: "", writer: validation?.writer)
+        object = try Kinds.prepareCreate(object, type: type, simulator: self)
         let stored = toStorage(object, as: type)
         let result = try store.transact(type.storageKey, namespace: namespace, name: name) { current in
             if current != nil { throw APIError.alreadyExists(resource: type.plural, group: type.group, name: name) }
@@ -179,8 +181,11 @@ extension Simulator {
 
     func patchObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo, validation: Pruning.FieldValidation? = nil) throws -> JSONValue {
         let patch = try PatchRequest(request, type: type)
+        if patch.kind == .apply {
+            validation?.writer.appliedPaths = ManagedFields.leafPaths(patch.body, includeStatus: info.subresource == "status")
+        }
         return try commitUpdate(type, info, subresource: info.subresource, validation: validation) { current in
-            try patch.apply(to: self.view(current, as: type), type: type, name: info.name)
+            try patch.apply(to: current, type: type, name: info.name)
         }
     }
 
@@ -223,6 +228,7 @@ extension Simulator {
             }
             new = try Kinds.prepareUpdate(new, old: old, type: type, simulator: self)
             new = try Pruning.apply(new, type: type, validation: validation)
+            try ManagedFields.record(old: old, new: &new, type: type, subresource: subresource, writer: validation?.writer)
             if new == old { return .none }
             return .put(self.toStorage(new, as: type))
         }

@@ -102,7 +102,13 @@ public final class Simulator: Sendable {
             if fault.latencyMilliseconds > 0 { try? await Task.sleep(for: .milliseconds(fault.latencyMilliseconds)) }
             if let response = fault.response() { return response }
         }
-        guard authorizer.allows(user, info) else {
+        // list/watch restricted by resourceNames are authorized by the fieldSelector's metadata.name.
+        var authorizationInfo = info
+        if ["list", "watch"].contains(info.verb), info.name.isEmpty,
+           let pinned = (try? FieldSelector(parsing: request.query["fieldSelector"] ?? ""))?.pinnedName {
+            authorizationInfo.name = pinned
+        }
+        guard authorizer.allows(user, authorizationInfo) else {
             if info.isResource {
                 return .error(.forbidden(user: user.name, verb: info.verb, resource: info.resource, subresource: info.subresource,
                                          group: info.group, namespace: info.namespace, name: info.name))

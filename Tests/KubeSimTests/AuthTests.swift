@@ -21,6 +21,21 @@ import Glibc
       verbs: ["get", "list", "watch"]
     ---
     apiVersion: rbac.authorization.k8s.io/v1
+    kind: ClusterRole
+    metadata: {name: web-reader}
+    rules:
+    - apiGroups: ["apps"]
+      resources: ["deployments"]
+      resourceNames: ["web"]
+      verbs: ["get", "list", "watch"]
+    ---
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: RoleBinding
+    metadata: {name: web-reader, namespace: default}
+    subjects: [{kind: User, name: erin}]
+    roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: web-reader}
+    ---
+    apiVersion: rbac.authorization.k8s.io/v1
     kind: RoleBinding
     metadata: {name: scaler, namespace: default}
     subjects: [{kind: User, name: alice}, {kind: Group, name: scalers}]
@@ -32,7 +47,7 @@ import Glibc
         let policy = "\(dir.path)/rbac.yaml"
         try Self.rbac.write(toFile: policy, atomically: true, encoding: .utf8)
         let users = "\(dir.path)/users.yaml"
-        try "- {name: carol, groups: [scalers], token: carol-token}\n- {name: dave}\n".write(toFile: users, atomically: true, encoding: .utf8)
+        try "- {name: carol, groups: [scalers], token: carol-token}\n- {name: dave}\n- {name: erin}\n".write(toFile: users, atomically: true, encoding: .utf8)
         let s = try KubeSimServer.start(extraArguments: ["--rbac", policy, "--users", users])
         try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
         try s.create(KubeSimServer.deployments, Fixture.deployment("api"))
@@ -65,6 +80,12 @@ import Glibc
         #expect(review.status == 201)
         #expect(dig(Fixture.parse(review.body), "status", "userInfo", "username") as? String == "dave")
         #expect(s.token(for: "carol") == "carol-token")
+        // resourceNames-restricted list/watch need a matching metadata.name field selector.
+        #expect(try s.curl("GET", KubeSimServer.deployments, user: "erin").status == 403)
+        #expect(try s.curl("GET", KubeSimServer.deployments + "?fieldSelector=metadata.name%3Dweb", user: "erin").status == 200)
+        #expect(try s.curl("GET", KubeSimServer.deployments + "?fieldSelector=metadata.name%3Dapi", user: "erin").status == 403)
+        #expect(try s.curl("GET", KubeSimServer.deployments + "/web", user: "erin").status == 200)
+        #expect(try s.curl("GET", "/apis/apps/v1/namespaces/other/deployments/web", user: "erin").status == 403)
         // Test endpoints are for admins only.
         #expect(try s.curl("GET", "/kubesim/requests", user: "alice").status == 403)
     }

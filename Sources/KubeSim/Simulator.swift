@@ -147,6 +147,7 @@ public final class Simulator: Sendable {
             for w in validation.warnings { response.headers.append(("Warning", "299 - \"\(w.replacingOccurrences(of: "\"", with: "\\\""))\"")) }
             return response
         }
+        if ["update", "patch"].contains(info.verb), info.name.isEmpty { throw APIError.methodNotAllowed() }
         switch info.subresource {
         case "":
             switch info.verb {

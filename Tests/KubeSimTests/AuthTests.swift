@@ -245,6 +245,25 @@ import Glibc
         #expect((Fixture.parse(strict.body)["message"] as? String)?.contains("unknown field \"spec.extra\"") == true)
     }
 
+    @Test func finalizersDelayDeletionUntilRemoved() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.installCRD()
+        var bq = Fixture.parse(Fixture.batchQueue("batch1"))
+        var meta = bq["metadata"] as! [String: Any]
+        meta["finalizers"] = ["batchctl.dev/release"]
+        bq["metadata"] = meta
+        try s.create(KubeSimServer.bqs, Fixture.json(bq))
+        let deleting = try s.curl("DELETE", KubeSimServer.bqs + "/batch1")
+        #expect(deleting.status == 200)
+        #expect(dig(Fixture.parse(deleting.body), "metadata", "deletionTimestamp") != nil)
+        #expect(try s.curl("GET", KubeSimServer.bqs + "/batch1").status == 200)
+        let released = try s.curl("PATCH", KubeSimServer.bqs + "/batch1", body: #"{"metadata":{"finalizers":null}}"#, contentType: "application/merge-patch+json")
+        #expect(released.status == 200)
+        #expect(try s.curl("GET", KubeSimServer.bqs + "/batch1").status == 404)
+        #expect(try s.curl("PUT", KubeSimServer.bqs, body: "{}").status == 405)
+    }
+
     @Test func oneCurlInvocationReusesOneConnection() throws {
         let s = try KubeSimServer.start()
         defer { s.stop() }

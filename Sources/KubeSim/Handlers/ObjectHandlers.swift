@@ -194,6 +194,7 @@ extension Simulator {
     func commitUpdate(_ type: ResourceType, _ info: RequestInfo, subresource: String, validation: Pruning.FieldValidation? = nil,
                       _ change: (JSONValue) throws -> JSONValue) throws -> JSONValue {
         let namespace = namespaceOf(type, info)
+        var finalized = false
         let result = try store.transact(type.storageKey, namespace: namespace, name: info.name) { stored in
             guard let stored else { throw APIError.notFound(resource: type.plural, group: type.group, name: info.name) }
             let old = self.view(stored, as: type)
@@ -212,7 +213,7 @@ extension Simulator {
                 throw APIError.badRequest("the name of the object (\(newName)) does not match the name on the URL (\(info.name))")
             }
             // Server-owned metadata is kept.
-            for key in ["uid", "creationTimestamp", "generation", "namespace", "name", "resourceVersion", "deletionTimestamp"] {
+            for key in ["uid", "creationTimestamp", "generation", "namespace", "name", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"] {
                 new[path: ["metadata", key]] = oldMeta[key]
             }
             if subresource == "status" {
@@ -230,10 +231,18 @@ extension Simulator {
             new = try Pruning.apply(new, type: type, validation: validation)
             try ManagedFields.record(old: old, new: &new, type: type, subresource: subresource, writer: validation?.writer)
             if new == old { return .none }
+            if new["metadata"]?["deletionTimestamp"] != nil, (new["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty {
+                finalized = true
+                return .delete
+            }
             return .put(self.toStorage(new, as: type))
         }
         guard let result else { throw APIError.notFound(resource: type.plural, group: type.group, name: info.name) }
         let updated = view(result, as: type)
+        if finalized {
+            afterDelete(type, updated)
+            return updated
+        }
         afterWrite(type, updated)
         return updated
     }
@@ -257,6 +266,7 @@ extension Simulator {
     func deleteObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> APIResponse {
         let options = request.body.isEmpty ? JSONValue.emptyObject : ((try? JSONValue.parse(request.body)) ?? .emptyObject)
         let namespace = namespaceOf(type, info)
+        var pending = false
         let deleted = try store.transact(type.storageKey, namespace: namespace, name: info.name) { current in
             guard let current else { throw APIError.notFound(resource: type.plural, group: type.group, name: info.name) }
             if let rv = options["preconditions"]?["resourceVersion"]?.stringValue,
@@ -268,10 +278,20 @@ extension Simulator {
                 throw APIError.conflict(resource: type.plural, group: type.group, name: info.name,
                                         because: "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current["metadata"]?["uid"]?.stringValue ?? "")")
             }
+            // Finalizers: the object stays, marked for deletion, until its finalizers are removed.
+            if !(current["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty {
+                pending = true
+                if current["metadata"]?["deletionTimestamp"] != nil { return .none }
+                var marked = current
+                marked[path: ["metadata", "deletionTimestamp"]] = .string(Timestamps.rfc3339())
+                marked[path: ["metadata", "deletionGracePeriodSeconds"]] = 0
+                return .put(marked)
+            }
             return .delete
         }
         guard let deleted else { throw APIError.notFound(resource: type.plural, group: type.group, name: info.name) }
         let object = view(deleted, as: type)
+        if pending { return .json(object) }
         afterDelete(type, object)
         if type.plural == "pods" || type.isCustom || type.plural == "namespaces" || type.plural == "customresourcedefinitions" {
             return .json(object)

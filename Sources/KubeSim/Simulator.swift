@@ -18,15 +18,23 @@ public final class Simulator: Sendable {
         public var namespaces = ["default", "kube-system", "kube-public"]
         /// Whether the kubelet manages Deployments with a command annotation (the controller skips those).
         public var kubeletEnabled = false
+        /// Defaults.
         public init() {}
     }
 
+    /// Tunables.
     public let configuration: Configuration
+    /// Every object.
     public let store: ObjectStore
+    /// Served resource types.
     public let registry = Registry()
+    /// Token and certificate users.
     public let authenticator: Authenticator
+    /// Who may do what.
     public let authorizer: Authorizer
+    /// Injected faults.
     public let faults: FaultInjector
+    /// Every request answered.
     public let requestLog = RequestLog()
     let connections = Atomic<Int>(0)
     let requestCount = Atomic<Int>(0)
@@ -195,6 +203,8 @@ public final class Simulator: Sendable {
 
 /// namespace/name of an object.
 public struct ObjectRef: Sendable, Hashable {
+    /// Namespace (empty for cluster-scoped objects).
     public var namespace: String
+    /// Object name.
     public var name: String
 }

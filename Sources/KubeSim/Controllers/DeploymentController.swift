@@ -5,6 +5,7 @@ public final class DeploymentController: Sendable {
     let simulator: Simulator
     let kubelet: Kubelet?
 
+    /// Creates the controller; with a kubelet, Deployments naming a command are handed to it.
     public init(simulator: Simulator, kubelet: Kubelet?) {
         self.simulator = simulator
         self.kubelet = kubelet

@@ -3,15 +3,19 @@ import Synchronization
 
 /// One change to the store, as watches see it.
 public struct StoreChange: Sendable {
+    /// Watch event type.
     public enum Kind: String, Sendable { case added = "ADDED", modified = "MODIFIED", deleted = "DELETED" }
     /// The global resourceVersion of the change.
     public var resourceVersion: Int64
+    /// Which bucket (resource) changed.
     public var storageKey: String
+    /// What happened.
     public var kind: Kind
     /// The object after the change (for deletes: its last state, carrying the delete's resourceVersion).
     public var object: JSONValue
     /// The object before the change (nil for adds).
     public var previous: JSONValue?
+    /// The object's namespace.
     public var namespace: String { object["metadata"]?["namespace"]?.stringValue ?? "" }
 }
 
@@ -135,8 +139,11 @@ public final class ObjectStore: Sendable {
 
     /// A watch registration: the backlog after `fromVersion` plus a stream of later changes.
     public struct Subscription: Sendable {
+        /// Registration id (for `unwatch`).
         public let id: UUID
+        /// Changes after the requested version, oldest first.
         public let backlog: [StoreChange]
+        /// Later changes.
         public let stream: AsyncStream<StoreChange>
         /// The store version when the watch was registered (for bookmarks).
         public let startVersion: Int64

@@ -166,7 +166,9 @@ public final class Simulator: Sendable {
                                                   includeObject: request.query["includeObject"] ?? "Metadata"))
                 }
                 return .json(object)
-            case "list": return try listObjects(request, type, info)
+            case "list":
+                try await waitForResourceVersion(request)
+                return try listObjects(request, type, info)
             case "watch": return try watchObjects(request, type, info)
             case "create": return written(try createObject(request, type, info, validation: validation), status: 201)
             case "update": return written(try updateObject(request, type, info, validation: validation))
@@ -190,6 +192,24 @@ public final class Simulator: Sendable {
             }
         default:
             return .error(.pathNotFound())
+        }
+    }
+
+    /// A list asking for a resourceVersion newer than the store's waits up to 3 s for it, then fails with
+    /// 504 `Too large resource version` (as the watch cache does).
+    func waitForResourceVersion(_ request: APIRequest) async throws {
+        guard let text = request.query["resourceVersion"], !text.isEmpty, text != "0" else { return }
+        guard let wanted = Int64(text) else { throw APIError.badRequest("invalid resource version: \(text)") }
+        if request.query["resourceVersionMatch"] == "Exact" { return }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while store.currentResourceVersion < wanted {
+            guard ContinuousClock.now < deadline else {
+                throw APIError(code: 504, reason: "Timeout",
+                               message: "Timeout: Too large resource version: \(wanted), current: \(store.currentResourceVersion)",
+                               details: ["causes": [["reason": "ResourceVersionTooLarge", "message": "Too large resource version"]]],
+                               retryAfterSeconds: 1)
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 

@@ -249,6 +249,13 @@ import Testing
         #expect(item?["kind"] == nil)
         #expect(item?["apiVersion"] == nil)
 
+        // A version from the future: 504 Too large resource version (after a bounded wait).
+        let future = try s.curl("GET", KubeSimServer.deployments + "?resourceVersion=999999&resourceVersionMatch=NotOlderThan")
+        #expect(future.status == 504)
+        #expect((Fixture.parse(future.body)["message"] as? String)?.hasPrefix("Timeout: Too large resource version: 999999, current: ") == true)
+        #expect(dig(Fixture.parse(future.body), "details", "causes", "0", "reason") as? String == "ResourceVersionTooLarge")
+        #expect(future.headers["retry-after"] == "1")
+
         // limit/continue are honoured.
         try s.create(KubeSimServer.deployments, Fixture.deployment("api"))
         try s.create(KubeSimServer.deployments, Fixture.deployment("worker"))

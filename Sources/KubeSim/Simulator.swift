@@ -18,6 +18,8 @@ public final class Simulator: Sendable {
         public var namespaces = ["default", "kube-system", "kube-public"]
         /// Whether the kubelet manages Deployments with a command annotation (the controller skips those).
         public var kubeletEnabled = false
+        /// Where kubelet pods write their output (`<dir>/<pod>.log`), served by `pods/<name>/log`.
+        public var podLogDirectory: String?
         /// Defaults.
         public init() {}
     }
@@ -184,6 +186,14 @@ public final class Simulator: Sendable {
             case "patch": return written(try patchObject(request, type, info, validation: validation))
             default: throw APIError.methodNotAllowed()
             }
+        case "log" where type.plural == "pods" && type.group.isEmpty && info.verb == "get":
+            _ = try currentObject(type, info)
+            let path = configuration.podLogDirectory.map { "\($0)/\(info.name).log" }
+            var text = path.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
+            if let tail = Int(request.query["tailLines"] ?? ""), tail >= 0 {
+                text = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(tail + (text.hasSuffix("\n") ? 1 : 0)).joined(separator: "\n")
+            }
+            return .text(text, status: 200)
         case "scale" where type.scale != nil:
             switch info.verb {
             case "get": return .json(try getScale(type, info))

@@ -92,6 +92,12 @@ import Glibc
         let log = "\(s.directory)/pods/\(name).log"
         #expect(Wait.until(timeout: .seconds(10)) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("q=batch1") })
         #expect(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("name=\(name) ns=court-listener host=\(name) q=batch1"))
+        let logs = try s.kubectl(["logs", name])
+        #expect(logs.stdout.contains("q=batch1"), "\(logs.stderr)")
+        let pods = try s.kubectl(["get", "pods"])
+        #expect(pods.stdout.contains(name) && pods.stdout.contains("Running") && pods.stdout.contains("1/1"))
+        let described = try s.kubectl(["describe", "pod", name])
+        #expect(described.status == 0, "\(described.stderr)")
     }
 
     @Test func exitedPodsAreReplacedWithBackoffAndDeletedPodsAreRestarted() throws {

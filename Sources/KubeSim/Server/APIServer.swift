@@ -62,6 +62,7 @@ public struct APIServer: Sendable {
         let faults = try options.faults.map { try FaultRule.parse(spec: $0) } ?? []
         var configuration = options.simulator
         configuration.kubeletEnabled = options.kubelet
+        configuration.podLogDirectory = "\(dir)/pods"
         if !configuration.namespaces.contains(options.namespace) { configuration.namespaces.append(options.namespace) }
         let simulator = Simulator(configuration: configuration, users: users, authorizer: authorizer, faults: faults)
 

@@ -174,7 +174,9 @@ public final class Simulator: Sendable {
             case "watch": return try watchObjects(request, type, info)
             case "create": return written(try createObject(request, type, info, validation: validation), status: 201)
             case "update": return written(try updateObject(request, type, info, validation: validation))
-            case "patch": return written(try patchObject(request, type, info, validation: validation))
+            case "patch":
+                let patched = try patchObject(request, type, info, validation: validation)
+                return written(patched, status: validation.created ? 201 : 200)
             case "delete": return try deleteObject(request, type, info)
             case "deletecollection": return try deleteCollection(request, type, info)
             default: throw APIError.methodNotAllowed()

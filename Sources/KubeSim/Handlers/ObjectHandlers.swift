@@ -184,9 +184,32 @@ extension Simulator {
         if patch.kind == .apply {
             validation?.writer.appliedPaths = ManagedFields.leafPaths(patch.body, includeStatus: info.subresource == "status")
         }
+        if patch.kind == .apply, info.subresource.isEmpty,
+           store.get(type.storageKey, namespace: namespaceOf(type, info), name: info.name) == nil {
+            return try applyCreate(patch, request, type, info, validation: validation)
+        }
         return try commitUpdate(type, info, subresource: info.subresource, validation: validation) { current in
             try patch.apply(to: current, type: type, name: info.name)
         }
+    }
+
+    /// Server-side apply of a missing object creates it (201).
+    func applyCreate(_ patch: PatchRequest, _ request: APIRequest, _ type: ResourceType, _ info: RequestInfo,
+                     validation: Pruning.FieldValidation?) throws -> JSONValue {
+        if patch.body["apiVersion"]?.stringValue != type.apiVersion || patch.body["kind"]?.stringValue != type.kind {
+            throw APIError.badRequest("Incorrect version specified in apply patch. Specified patch version: \(patch.body["apiVersion"]?.stringValue ?? ""), expected: \(type.apiVersion)")
+        }
+        var body = patch.body
+        if let name = body["metadata"]?["name"]?.stringValue, name != info.name {
+            throw APIError.badRequest("the name of the object (\(name)) does not match the name on the URL (\(info.name))")
+        }
+        body[path: ["metadata", "name"]] = .string(info.name)
+        var collection = info
+        collection.name = ""
+        let create = APIRequest(method: "POST", target: request.path, headers: ["content-type": "application/json"],
+                                body: body.compactBytes, user: request.user)
+        validation?.created = true
+        return try createObject(create, type, collection, validation: validation)
     }
 
     /// Reads the current object, lets `change` build the new one (in the view's shape), applies the

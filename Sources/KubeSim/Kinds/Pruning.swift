@@ -5,6 +5,8 @@ enum Pruning {
     final class FieldValidation {
         let strict: Bool
         var warnings: [String] = []
+        /// Set when a server-side apply created the object (the answer is then 201).
+        var created = false
         /// The field manager of this write.
         var writer: ManagedFields.Writer
         init(_ request: APIRequest) {

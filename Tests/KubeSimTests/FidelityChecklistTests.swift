@@ -123,6 +123,10 @@ import Testing
         let stale = try s.curl("PUT", KubeSimServer.deployments + "/web/scale",
                                body: "{\"kind\":\"Scale\",\"apiVersion\":\"autoscaling/v1\",\"metadata\":{\"name\":\"web\",\"resourceVersion\":\"\(resourceVersion(d))\"},\"spec\":{\"replicas\":4}}")
         #expect(stale.status == 409)
+        let wrongUID = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale", body: #"{"metadata":{"uid":"not-the-uid"},"spec":{"replicas":1}}"#,
+                                  contentType: "application/merge-patch+json")
+        #expect(wrongUID.status == 409)
+        #expect((Fixture.parse(wrongUID.body)["message"] as? String)?.contains("Precondition failed: UID in precondition: not-the-uid") == true)
         #expect(try s.curl("PATCH", KubeSimServer.deployments + "/missing/scale", body: #"{"spec":{"replicas":1}}"#,
                            contentType: "application/merge-patch+json").status == 404)
     }

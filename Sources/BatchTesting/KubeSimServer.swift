@@ -61,6 +61,7 @@ public final class KubeSimServer: @unchecked Sendable {
         args += extraArguments
         let exe = ProjectPaths.product("kubesim")
         guard FileManager.default.isExecutableFile(atPath: exe) else { throw SupportError("\(exe) is not built; run `swift build`") }
+        try? FileManager.default.removeItem(atPath: "\(dir)/address")   // a reused directory must not look ready
         let child = try ChildProcess(name: "kubesim-\(port)", executable: exe, arguments: args, logDirectory: dir)
         process = child
         let addressFile = "\(dir)/address"

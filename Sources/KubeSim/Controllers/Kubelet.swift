@@ -139,9 +139,9 @@ public final class Kubelet: Sendable {
         env["POD_NAMESPACE"] = namespace
         env["HOSTNAME"] = name
         let logDirectory = "\(directory)/pods"
-        try? FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
         let pid: pid_t
         do {
+            try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
             pid = try ProcessSpawner.spawn(["/bin/sh", "-c", command], environment: env, logPath: "\(logDirectory)/\(name).log")
         } catch {
             Console.say("kubesim kubelet: cannot start pod \(namespace)/\(name): \(error)")

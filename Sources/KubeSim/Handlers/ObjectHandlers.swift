@@ -287,7 +287,7 @@ extension Simulator {
     // MARK: delete
 
     func deleteObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> APIResponse {
-        let options = request.body.isEmpty ? JSONValue.emptyObject : ((try? JSONValue.parse(request.body)) ?? .emptyObject)
+        let options = request.body.isEmpty ? JSONValue.emptyObject : try parseBody(request)
         let namespace = namespaceOf(type, info)
         var pending = false
         let deleted = try store.transact(type.storageKey, namespace: namespace, name: info.name) { current in

@@ -23,7 +23,9 @@ public final class KubeSimServer: @unchecked Sendable {
     public let url: String
     /// The directory holding `kubeconfig`, `ca.crt`, `users.json`, `clients/`, `pods/`.
     public let directory: String
+    /// Its kubeconfig (contexts admin, alice, bob).
     public var kubeconfigPath: String { "\(directory)/kubeconfig" }
+    /// Its CA certificate.
     public var caPath: String { "\(directory)/ca.crt" }
     /// The port it listens on.
     public let port: Int
@@ -59,6 +61,7 @@ public final class KubeSimServer: @unchecked Sendable {
         args += extraArguments
         let exe = ProjectPaths.product("kubesim")
         guard FileManager.default.isExecutableFile(atPath: exe) else { throw SupportError("\(exe) is not built; run `swift build`") }
+        try? FileManager.default.removeItem(atPath: "\(dir)/address")   // a reused directory must not look ready
         let child = try ChildProcess(name: "kubesim-\(port)", executable: exe, arguments: args, logDirectory: dir)
         process = child
         let addressFile = "\(dir)/address"
@@ -184,11 +187,15 @@ public final class KubeSimServer: @unchecked Sendable {
 
 /// What `KubeSimServer.curl` returns.
 public struct CurlResult: Sendable {
+    /// HTTP status (0 if curl failed).
     public let status: Int
+    /// Response body.
     public let body: String
     /// Response headers by lower-cased name.
     public let headers: [String: String]
+    /// curl's exit code (28: timed out, 18: transfer cut short).
     public let curlExitCode: Int32
+    /// curl's error output.
     public let stderr: String
 
     /// The body as a JSON object (nil if it is not one).

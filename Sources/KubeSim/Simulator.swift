@@ -18,15 +18,25 @@ public final class Simulator: Sendable {
         public var namespaces = ["default", "kube-system", "kube-public"]
         /// Whether the kubelet manages Deployments with a command annotation (the controller skips those).
         public var kubeletEnabled = false
+        /// Where kubelet pods write their output (`<dir>/<pod>.log`), served by `pods/<name>/log`.
+        public var podLogDirectory: String?
+        /// Defaults.
         public init() {}
     }
 
+    /// Tunables.
     public let configuration: Configuration
+    /// Every object.
     public let store: ObjectStore
+    /// Served resource types.
     public let registry = Registry()
+    /// Token and certificate users.
     public let authenticator: Authenticator
+    /// Who may do what.
     public let authorizer: Authorizer
+    /// Injected faults.
     public let faults: FaultInjector
+    /// Every request answered.
     public let requestLog = RequestLog()
     let connections = Atomic<Int>(0)
     let requestCount = Atomic<Int>(0)
@@ -102,7 +112,13 @@ public final class Simulator: Sendable {
             if fault.latencyMilliseconds > 0 { try? await Task.sleep(for: .milliseconds(fault.latencyMilliseconds)) }
             if let response = fault.response() { return response }
         }
-        guard authorizer.allows(user, info) else {
+        // list/watch restricted by resourceNames are authorized by the fieldSelector's metadata.name.
+        var authorizationInfo = info
+        if ["list", "watch"].contains(info.verb), info.name.isEmpty,
+           let pinned = (try? FieldSelector(parsing: request.query["fieldSelector"] ?? ""))?.pinnedName {
+            authorizationInfo.name = pinned
+        }
+        guard authorizer.allows(user, authorizationInfo) else {
             if info.isResource {
                 return .error(.forbidden(user: user.name, verb: info.verb, resource: info.resource, subresource: info.subresource,
                                          group: info.group, namespace: info.namespace, name: info.name))
@@ -141,6 +157,7 @@ public final class Simulator: Sendable {
             for w in validation.warnings { response.headers.append(("Warning", "299 - \"\(w.replacingOccurrences(of: "\"", with: "\\\""))\"")) }
             return response
         }
+        if ["update", "patch"].contains(info.verb), info.name.isEmpty { throw APIError.methodNotAllowed() }
         switch info.subresource {
         case "":
             switch info.verb {
@@ -151,11 +168,15 @@ public final class Simulator: Sendable {
                                                   includeObject: request.query["includeObject"] ?? "Metadata"))
                 }
                 return .json(object)
-            case "list": return try listObjects(request, type, info)
+            case "list":
+                try await waitForResourceVersion(request)
+                return try listObjects(request, type, info)
             case "watch": return try watchObjects(request, type, info)
             case "create": return written(try createObject(request, type, info, validation: validation), status: 201)
             case "update": return written(try updateObject(request, type, info, validation: validation))
-            case "patch": return written(try patchObject(request, type, info, validation: validation))
+            case "patch":
+                let patched = try patchObject(request, type, info, validation: validation)
+                return written(patched, status: validation.created ? 201 : 200)
             case "delete": return try deleteObject(request, type, info)
             case "deletecollection": return try deleteCollection(request, type, info)
             default: throw APIError.methodNotAllowed()
@@ -167,6 +188,14 @@ public final class Simulator: Sendable {
             case "patch": return written(try patchObject(request, type, info, validation: validation))
             default: throw APIError.methodNotAllowed()
             }
+        case "log" where type.plural == "pods" && type.group.isEmpty && info.verb == "get":
+            _ = try currentObject(type, info)
+            let path = configuration.podLogDirectory.map { "\($0)/\(info.name).log" }
+            var text = path.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
+            if let tail = Int(request.query["tailLines"] ?? ""), tail >= 0 {
+                text = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(tail + (text.hasSuffix("\n") ? 1 : 0)).joined(separator: "\n")
+            }
+            return .text(text, status: 200)
         case "scale" where type.scale != nil:
             switch info.verb {
             case "get": return .json(try getScale(type, info))
@@ -175,6 +204,24 @@ public final class Simulator: Sendable {
             }
         default:
             return .error(.pathNotFound())
+        }
+    }
+
+    /// A list asking for a resourceVersion newer than the store's waits up to 3 s for it, then fails with
+    /// 504 `Too large resource version` (as the watch cache does).
+    func waitForResourceVersion(_ request: APIRequest) async throws {
+        guard let text = request.query["resourceVersion"], !text.isEmpty, text != "0" else { return }
+        guard let wanted = Int64(text) else { throw APIError.badRequest("invalid resource version: \(text)") }
+        if request.query["resourceVersionMatch"] == "Exact" { return }
+        let deadline = ContinuousClock.now + .seconds(3)
+        while store.currentResourceVersion < wanted {
+            guard ContinuousClock.now < deadline else {
+                throw APIError(code: 504, reason: "Timeout",
+                               message: "Timeout: Too large resource version: \(wanted), current: \(store.currentResourceVersion)",
+                               details: ["causes": [["reason": "ResourceVersionTooLarge", "message": "Too large resource version"]]],
+                               retryAfterSeconds: 1)
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 
@@ -188,6 +235,8 @@ public final class Simulator: Sendable {
 
 /// namespace/name of an object.
 public struct ObjectRef: Sendable, Hashable {
+    /// Namespace (empty for cluster-scoped objects).
     public var namespace: String
+    /// Object name.
     public var name: String
 }

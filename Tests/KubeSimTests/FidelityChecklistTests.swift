@@ -123,6 +123,10 @@ import Testing
         let stale = try s.curl("PUT", KubeSimServer.deployments + "/web/scale",
                                body: "{\"kind\":\"Scale\",\"apiVersion\":\"autoscaling/v1\",\"metadata\":{\"name\":\"web\",\"resourceVersion\":\"\(resourceVersion(d))\"},\"spec\":{\"replicas\":4}}")
         #expect(stale.status == 409)
+        let wrongUID = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale", body: #"{"metadata":{"uid":"not-the-uid"},"spec":{"replicas":1}}"#,
+                                  contentType: "application/merge-patch+json")
+        #expect(wrongUID.status == 409)
+        #expect((Fixture.parse(wrongUID.body)["message"] as? String)?.contains("Precondition failed: UID in precondition: not-the-uid") == true)
         #expect(try s.curl("PATCH", KubeSimServer.deployments + "/missing/scale", body: #"{"spec":{"replicas":1}}"#,
                            contentType: "application/merge-patch+json").status == 404)
     }
@@ -249,6 +253,13 @@ import Testing
         #expect(item?["kind"] == nil)
         #expect(item?["apiVersion"] == nil)
 
+        // A version from the future: 504 Too large resource version (after a bounded wait).
+        let future = try s.curl("GET", KubeSimServer.deployments + "?resourceVersion=999999&resourceVersionMatch=NotOlderThan")
+        #expect(future.status == 504)
+        #expect((Fixture.parse(future.body)["message"] as? String)?.hasPrefix("Timeout: Too large resource version: 999999, current: ") == true)
+        #expect(dig(Fixture.parse(future.body), "details", "causes", "0", "reason") as? String == "ResourceVersionTooLarge")
+        #expect(future.headers["retry-after"] == "1")
+
         // limit/continue are honoured.
         try s.create(KubeSimServer.deployments, Fixture.deployment("api"))
         try s.create(KubeSimServer.deployments, Fixture.deployment("worker"))
@@ -325,6 +336,28 @@ import Testing
         let wrongVersion = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale?fieldManager=op",
                                       body: #"{"apiVersion":"apps/v1","kind":"Deployment","spec":{"replicas":4}}"#, contentType: "application/apply-patch+yaml")
         #expect(wrongVersion.status == 400)
+
+        // Field ownership: kubectl's /scale write owns .spec.replicas; an apply by another manager conflicts
+        // unless forced, and the conflict names the owner and the field.
+        let scaled = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale", body: #"{"spec":{"replicas":3}}"#,
+                                contentType: "application/merge-patch+json", headers: ["User-Agent: kubectl/v1.32.4 (linux/amd64) kubernetes/abc"])
+        #expect(scaled.status == 200)
+        let applyBody = #"{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"web"},"spec":{"replicas":5}}"#
+        let conflict = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale?fieldManager=reservation-operator", body: applyBody,
+                                  contentType: "application/apply-patch+yaml")
+        #expect(conflict.status == 409)
+        let status = Fixture.parse(conflict.body)
+        #expect(status["message"] as? String == "Apply failed with 1 conflict: conflict with \"kubectl\" with subresource \"scale\" using apps/v1: .spec.replicas")
+        #expect(dig(status, "details", "causes", "0", "field") as? String == ".spec.replicas")
+        #expect(dig(status, "details", "causes", "0", "reason") as? String == "FieldManagerConflict")
+        let forced = try s.curl("PATCH", KubeSimServer.deployments + "/web/scale?fieldManager=reservation-operator&force=true", body: applyBody,
+                                contentType: "application/apply-patch+yaml")
+        #expect(forced.status == 200)
+        let managers = (dig(try s.get(KubeSimServer.deployments + "/web"), "metadata", "managedFields") as? [[String: Any]] ?? [])
+        let owner = managers.first { (dig($0, "fieldsV1", "f:spec", "f:replicas")) != nil }
+        #expect(owner?["manager"] as? String == "reservation-operator")
+        #expect(owner?["operation"] as? String == "Apply")
+        #expect(owner?["subresource"] as? String == "scale")
 
         try s.installCRD()
         try s.create(KubeSimServer.bqs, Fixture.batchQueue("batch1"))

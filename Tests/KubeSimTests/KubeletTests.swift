@@ -92,5 +92,40 @@ import Glibc
         let log = "\(s.directory)/pods/\(name).log"
         #expect(Wait.until(timeout: .seconds(10)) { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("q=batch1") })
         #expect(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("name=\(name) ns=court-listener host=\(name) q=batch1"))
+        let logs = try s.kubectl(["logs", name])
+        #expect(logs.stdout.contains("q=batch1"), "\(logs.stderr)")
+        let pods = try s.kubectl(["get", "pods"])
+        #expect(pods.stdout.contains(name) && pods.stdout.contains("Running") && pods.stdout.contains("1/1"))
+        let described = try s.kubectl(["describe", "pod", name])
+        #expect(described.status == 0, "\(described.stderr)")
+    }
+
+    @Test func exitedPodsAreReplacedWithBackoffAndDeletedPodsAreRestarted() throws {
+        let s = try KubeSimServer.start(kubelet: true)
+        defer { s.stop() }
+        try s.create(Self.deployments, Fixture.deployment("sleeper", replicas: 1, command: "sleep 1", grace: 1))
+        #expect(Wait.until(timeout: .seconds(15)) { ((try? Self.pods(s)) ?? []).count == 1 })
+        let first = dig(try Self.pods(s).first, "metadata", "name") as? String ?? ""
+        #expect(Wait.until(timeout: .seconds(20)) {
+            let names = ((try? Self.pods(s)) ?? []).compactMap { dig($0, "metadata", "name") as? String }
+            return names.count == 1 && names != [first]
+        })
+        // Deleting a pod through the API stops its process and a replacement starts.
+        let patched = try s.curl("PATCH", Self.deployments + "/sleeper", body: #"{"spec":{"template":{"metadata":{"annotations":{"kubesim.batchctl.dev/command":"sleep 600"}}}}}"#,
+                                 contentType: "application/merge-patch+json")
+        #expect(patched.status == 200)
+        #expect(Wait.until(timeout: .seconds(30)) {
+            let pods = (try? Self.pods(s)) ?? []
+            return pods.count == 1 && pods.allSatisfy { Self.pid($0).map(Self.alive) ?? false }
+        })
+        let victim = try Self.pods(s).first
+        let victimName = dig(victim, "metadata", "name") as? String ?? ""
+        let victimPid = Self.pid(victim ?? [:]) ?? 0
+        #expect(try s.curl("DELETE", Self.pods + "/\(victimName)").status == 200)
+        #expect(Wait.until(timeout: .seconds(15)) { !Self.alive(victimPid) })
+        #expect(Wait.until(timeout: .seconds(15)) {
+            let names = ((try? Self.pods(s)) ?? []).compactMap { dig($0, "metadata", "name") as? String }
+            return names.count == 1 && names != [victimName]
+        })
     }
 }

@@ -83,6 +83,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         public var field: String
         /// The message without the field, such as `Invalid value: -1: must be greater than or equal to 0`.
         public var message: String
+        /// Creates a field error.
         public init(reason: String, field: String, message: String) {
             self.reason = reason
             self.field = field

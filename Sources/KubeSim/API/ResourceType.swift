@@ -10,24 +10,38 @@ public struct ScalePaths: Sendable, Equatable {
 
 /// A printer column (CRD `additionalPrinterColumns`).
 public struct PrinterColumn: Sendable, Equatable {
+    /// Column header.
     public var name: String
+    /// `integer`, `number`, `string`, `boolean` or `date`.
     public var type: String
+    /// OpenAPI format hint.
     public var format: String
     public var description: String
+    /// 0: always shown; higher: only with `-o wide`.
     public var priority: Int
+    /// Where the cell value comes from, such as `.spec.holder`.
     public var jsonPath: String
 }
 
 /// A kind of object the server serves: one group/version/resource.
 public struct ResourceType: Sendable, Equatable {
+    /// API group (empty for core).
     public var group: String
+    /// Version, such as `v1`.
     public var version: String
+    /// Resource name in URLs, such as `deployments`.
     public var plural: String
+    /// Singular name (discovery).
     public var singular: String
+    /// Kind, such as `Deployment`.
     public var kind: String
+    /// Whether objects live in namespaces.
     public var namespaced: Bool
+    /// Short names kubectl accepts, such as `deploy`.
     public var shortNames: [String] = []
+    /// Categories, such as `all`.
     public var categories: [String] = []
+    /// Verbs advertised in discovery.
     public var verbs: [String] = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
     /// Whether `/status` is served (and status is split from the main resource).
     public var statusSubresource = false

@@ -3,10 +3,15 @@ import Yams
 
 /// One RBAC `PolicyRule`.
 public struct PolicyRule: Sendable, Equatable {
+    /// API groups (`""` core, `*` any).
     public var apiGroups: [String]
+    /// Resources, `resource/subresource`, `*`.
     public var resources: [String]
+    /// Verbs (`*` any).
     public var verbs: [String]
+    /// Object names (empty: any).
     public var resourceNames: [String]
+    /// Non-resource paths (`/healthz`, `/api/*`).
     public var nonResourceURLs: [String]
 
     public init(apiGroups: [String] = [], resources: [String] = [], verbs: [String], resourceNames: [String] = [], nonResourceURLs: [String] = []) {

@@ -4,10 +4,12 @@ import Yams
 /// An authenticated identity.
 public struct UserInfo: Sendable, Equatable {
     public var name: String
+    /// Stable per-name uid (empty for certificate users).
     public var uid: String
     /// Groups, including `system:authenticated`.
     public var groups: [String]
 
+    /// Creates an identity; `system:authenticated` is added.
     public init(name: String, uid: String = "", groups: [String]) {
         self.name = name
         self.uid = uid
@@ -24,8 +26,10 @@ public struct UserInfo: Sendable, Equatable {
 public struct UserAccount: Sendable, Equatable {
     public var name: String
     public var groups: [String]
+    /// Bearer token.
     public var token: String
 
+    /// Creates an account.
     public init(name: String, groups: [String], token: String) {
         self.name = name
         self.groups = groups
@@ -64,7 +68,9 @@ public struct UserAccount: Sendable, Equatable {
 
 /// Bad server configuration (flags, files).
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong and where.
     public let description: String
+    /// Creates the error.
     public init(_ description: String) { self.description = description }
 }
 
@@ -72,6 +78,7 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
 public struct Authenticator: Sendable {
     private let byToken: [String: UserAccount]
 
+    /// Creates an authenticator for these accounts.
     public init(users: [UserAccount]) {
         var map: [String: UserAccount] = [:]
         for u in users { map[u.token] = u }

@@ -31,6 +31,7 @@ public struct FaultRule: Sendable, Codable, Equatable {
     /// End watch streams (abruptly) after this many milliseconds.
     public var dropWatchAfterMs: Int?
 
+    /// Creates a rule; see the type documentation for the fields.
     public init(path: String = "**", verb: String = "*", latencyMs: Int? = nil, status: Int? = nil, retryAfter: Int? = nil,
                 count: Int? = nil, probability: Double? = nil, statusBody: Bool? = nil,
                 dropWatchAfterEvents: Int? = nil, dropWatchAfterMs: Int? = nil) {

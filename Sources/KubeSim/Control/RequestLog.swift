@@ -29,6 +29,7 @@ public final class RequestLog: Sendable {
     /// Records kept at most (oldest dropped first).
     public let limit: Int
 
+    /// Creates an empty log.
     public init(limit: Int = 100_000) { self.limit = limit }
 
     func append(request: APIRequest, info: RequestInfo, status: Int, contentType: String, at time: Date) {

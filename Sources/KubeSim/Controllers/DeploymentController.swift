@@ -5,6 +5,7 @@ public final class DeploymentController: Sendable {
     let simulator: Simulator
     let kubelet: Kubelet?
 
+    /// Creates the controller; with a kubelet, Deployments naming a command are handed to it.
     public init(simulator: Simulator, kubelet: Kubelet?) {
         self.simulator = simulator
         self.kubelet = kubelet
@@ -27,9 +28,13 @@ public final class DeploymentController: Sendable {
     public func reconcile(_ ref: ObjectRef) async {
         let key = ResourceType.deployments.storageKey
         let deployment = simulator.store.get(key, namespace: ref.namespace, name: ref.name)
-        if let kubelet, deployment.map({ Deployments.command(of: $0) != nil }) ?? true {
-            await kubelet.reconcile(ref)
-            return
+        if let kubelet {
+            let hasPods = !kubelet.runningPods(namespace: ref.namespace, deployment: ref.name).isEmpty
+            if deployment.map({ Deployments.command(of: $0) != nil }) ?? true {
+                await kubelet.reconcile(ref)
+                return
+            }
+            if hasPods { await kubelet.reconcile(ref) }   // the command was removed: its pods stop
         }
         guard deployment != nil else { return }
         Self.publishStatus(simulator.store, ref) { d in

@@ -16,11 +16,14 @@ public final class Kubelet: Sendable {
         var started: ContinuousClock.Instant
         var terminating = false
         var grace: Int64
+        var templateHash: String
     }
 
     struct State {
         var pods: [String: PodProcess] = [:]          // "ns/name"
         var busy: [ObjectRef: Bool] = [:]             // reconcile running → dirty flag
+        /// Crash-loop back-off: no new pods for a deployment before this instant.
+        var backoff: [ObjectRef: (until: ContinuousClock.Instant, delay: Duration, fired: Bool)] = [:]
     }
 
     let simulator: Simulator
@@ -72,21 +75,28 @@ public final class Kubelet: Sendable {
         let deployment = simulator.store.get(ResourceType.deployments.storageKey, namespace: ref.namespace, name: ref.name)
         let command = deployment.flatMap { Deployments.command(of: $0) }
         let want = (command == nil) ? 0 : Int(deployment?["spec"]?["replicas"]?.intValue ?? 1)
-        let live = state.withLock { s in
+        let all = state.withLock { s in
             s.pods.values.filter { $0.namespace == ref.namespace && $0.deployment == ref.name && !$0.terminating }
         }
-        if live.count < want, let deployment, let command {
+        // A changed pod template replaces every old pod (new pods first, then the old ones stop).
+        let hash = deployment.map(PodNames.templateHash) ?? ""
+        let live = all.filter { $0.templateHash == hash }
+        var victims = all.filter { $0.templateHash != hash }
+        let backingOff = state.withLock { s in s.backoff[ref].map { ContinuousClock.now < $0.until } ?? false }
+        if live.count < want, let deployment, let command, !backingOff {
             for _ in 0..<(want - live.count) { startPod(deployment, command: command) }
         }
-        var victims: [PodProcess] = []
         if live.count > want {
             let ranked = live.sorted { a, b in
                 let ca = deletionCost(a), cb = deletionCost(b)
                 if ca != cb { return ca < cb }
                 return a.started > b.started
             }
-            victims = Array(ranked.prefix(live.count - want))
-            state.withLock { s in for v in victims { s.pods["\(v.namespace)/\(v.name)"]?.terminating = true } }
+            victims += ranked.prefix(live.count - want)
+        }
+        if !victims.isEmpty {
+            let chosen = victims
+            state.withLock { s in for v in chosen { s.pods["\(v.namespace)/\(v.name)"]?.terminating = true } }
             for v in victims { markTerminating(v) }
         }
         if deployment != nil { publishStatus(ref) }
@@ -129,9 +139,9 @@ public final class Kubelet: Sendable {
         env["POD_NAMESPACE"] = namespace
         env["HOSTNAME"] = name
         let logDirectory = "\(directory)/pods"
-        try? FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
         let pid: pid_t
         do {
+            try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
             pid = try ProcessSpawner.spawn(["/bin/sh", "-c", command], environment: env, logPath: "\(logDirectory)/\(name).log")
         } catch {
             Console.say("kubesim kubelet: cannot start pod \(namespace)/\(name): \(error)")
@@ -139,7 +149,7 @@ public final class Kubelet: Sendable {
         }
         state.withLock { s in
             s.pods["\(namespace)/\(name)"] = PodProcess(name: name, namespace: namespace, deployment: deploymentName, pid: pid,
-                                                        started: .now, grace: grace)
+                                                        started: .now, grace: grace, templateHash: hash)
         }
         let now = Timestamps.rfc3339()
         var labels = template["metadata"]?["labels"] ?? .emptyObject
@@ -205,6 +215,16 @@ public final class Kubelet: Sendable {
         var affected = Set<ObjectRef>()
         for pod in candidates where ProcessSpawner.reap(pod.pid) {
             kill(-pod.pid, SIGKILL)
+            let ref = ObjectRef(namespace: pod.namespace, name: pod.deployment)
+            let quick = ContinuousClock.now - pod.started < .seconds(10)
+            state.withLock { s in
+                if quick {
+                    let delay = min((s.backoff[ref]?.delay ?? .milliseconds(500)) * 2, .seconds(30))
+                    s.backoff[ref] = (ContinuousClock.now + delay, delay, false)
+                } else {
+                    s.backoff[ref] = nil
+                }
+            }
             state.withLock { s in _ = s.pods.removeValue(forKey: "\(pod.namespace)/\(pod.name)") }
             _ = try? simulator.store.transact(Self.podsKey, namespace: pod.namespace, name: pod.name) { $0 == nil ? .none : .delete }
             affected.insert(ObjectRef(namespace: pod.namespace, name: pod.deployment))
@@ -224,6 +244,12 @@ public final class Kubelet: Sendable {
                 await terminate(pod, grace: .seconds(min(pod.grace, 30)))
                 affected.insert(ObjectRef(namespace: pod.namespace, name: pod.deployment))
             }
+            let expired = state.withLock { s in
+                let refs = s.backoff.filter { ContinuousClock.now >= $0.value.until && !$0.value.fired }.map(\.key)
+                for r in refs { s.backoff[r]?.fired = true }
+                return refs
+            }
+            affected.formUnion(expired)
             for ref in affected { await reconcile(ref) }
         }
     }

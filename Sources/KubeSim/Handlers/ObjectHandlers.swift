@@ -138,8 +138,10 @@ extension Simulator {
         object[path: ["metadata", "deletionTimestamp"]] = nil
         if type.statusSubresource, type.plural != "pods", type.plural != "namespaces" { object["status"] = nil }
         object = Self.newMetadata(object, generation: type.hasGeneration)
-        object = try Kinds.prepareCreate(object, type: type, simulator: self)
         object = try Pruning.apply(object, type: type, validation: validation)
+        object[path: ["metadata", "managedFields"]] = nil
+        try ManagedFields.record(old: nil, new: &object, type: type, subresource: "", writer: validation?.writer)
+        object = try Kinds.prepareCreate(object, type: type, simulator: self)
         let stored = toStorage(object, as: type)
         let result = try store.transact(type.storageKey, namespace: namespace, name: name) { current in
             if current != nil { throw APIError.alreadyExists(resource: type.plural, group: type.group, name: name) }
@@ -179,9 +181,35 @@ extension Simulator {
 
     func patchObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo, validation: Pruning.FieldValidation? = nil) throws -> JSONValue {
         let patch = try PatchRequest(request, type: type)
-        return try commitUpdate(type, info, subresource: info.subresource, validation: validation) { current in
-            try patch.apply(to: self.view(current, as: type), type: type, name: info.name)
+        if patch.kind == .apply {
+            validation?.writer.appliedPaths = ManagedFields.leafPaths(patch.body, includeStatus: info.subresource == "status")
         }
+        if patch.kind == .apply, info.subresource.isEmpty,
+           store.get(type.storageKey, namespace: namespaceOf(type, info), name: info.name) == nil {
+            return try applyCreate(patch, request, type, info, validation: validation)
+        }
+        return try commitUpdate(type, info, subresource: info.subresource, validation: validation) { current in
+            try patch.apply(to: current, type: type, name: info.name)
+        }
+    }
+
+    /// Server-side apply of a missing object creates it (201).
+    func applyCreate(_ patch: PatchRequest, _ request: APIRequest, _ type: ResourceType, _ info: RequestInfo,
+                     validation: Pruning.FieldValidation?) throws -> JSONValue {
+        if patch.body["apiVersion"]?.stringValue != type.apiVersion || patch.body["kind"]?.stringValue != type.kind {
+            throw APIError.badRequest("Incorrect version specified in apply patch. Specified patch version: \(patch.body["apiVersion"]?.stringValue ?? ""), expected: \(type.apiVersion)")
+        }
+        var body = patch.body
+        if let name = body["metadata"]?["name"]?.stringValue, name != info.name {
+            throw APIError.badRequest("the name of the object (\(name)) does not match the name on the URL (\(info.name))")
+        }
+        body[path: ["metadata", "name"]] = .string(info.name)
+        var collection = info
+        collection.name = ""
+        let create = APIRequest(method: "POST", target: request.path, headers: ["content-type": "application/json"],
+                                body: body.compactBytes, user: request.user)
+        validation?.created = true
+        return try createObject(create, type, collection, validation: validation)
     }
 
     /// Reads the current object, lets `change` build the new one (in the view's shape), applies the
@@ -189,6 +217,7 @@ extension Simulator {
     func commitUpdate(_ type: ResourceType, _ info: RequestInfo, subresource: String, validation: Pruning.FieldValidation? = nil,
                       _ change: (JSONValue) throws -> JSONValue) throws -> JSONValue {
         let namespace = namespaceOf(type, info)
+        var finalized = false
         let result = try store.transact(type.storageKey, namespace: namespace, name: info.name) { stored in
             guard let stored else { throw APIError.notFound(resource: type.plural, group: type.group, name: info.name) }
             let old = self.view(stored, as: type)
@@ -207,7 +236,7 @@ extension Simulator {
                 throw APIError.badRequest("the name of the object (\(newName)) does not match the name on the URL (\(info.name))")
             }
             // Server-owned metadata is kept.
-            for key in ["uid", "creationTimestamp", "generation", "namespace", "name", "resourceVersion", "deletionTimestamp"] {
+            for key in ["uid", "creationTimestamp", "generation", "namespace", "name", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"] {
                 new[path: ["metadata", key]] = oldMeta[key]
             }
             if subresource == "status" {
@@ -223,11 +252,20 @@ extension Simulator {
             }
             new = try Kinds.prepareUpdate(new, old: old, type: type, simulator: self)
             new = try Pruning.apply(new, type: type, validation: validation)
+            try ManagedFields.record(old: old, new: &new, type: type, subresource: subresource, writer: validation?.writer)
             if new == old { return .none }
+            if new["metadata"]?["deletionTimestamp"] != nil, (new["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty {
+                finalized = true
+                return .delete
+            }
             return .put(self.toStorage(new, as: type))
         }
         guard let result else { throw APIError.notFound(resource: type.plural, group: type.group, name: info.name) }
         let updated = view(result, as: type)
+        if finalized {
+            afterDelete(type, updated)
+            return updated
+        }
         afterWrite(type, updated)
         return updated
     }
@@ -249,8 +287,9 @@ extension Simulator {
     // MARK: delete
 
     func deleteObject(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> APIResponse {
-        let options = request.body.isEmpty ? JSONValue.emptyObject : ((try? JSONValue.parse(request.body)) ?? .emptyObject)
+        let options = request.body.isEmpty ? JSONValue.emptyObject : try parseBody(request)
         let namespace = namespaceOf(type, info)
+        var pending = false
         let deleted = try store.transact(type.storageKey, namespace: namespace, name: info.name) { current in
             guard let current else { throw APIError.notFound(resource: type.plural, group: type.group, name: info.name) }
             if let rv = options["preconditions"]?["resourceVersion"]?.stringValue,
@@ -262,10 +301,20 @@ extension Simulator {
                 throw APIError.conflict(resource: type.plural, group: type.group, name: info.name,
                                         because: "Precondition failed: UID in precondition: \(uid), UID in object meta: \(current["metadata"]?["uid"]?.stringValue ?? "")")
             }
+            // Finalizers: the object stays, marked for deletion, until its finalizers are removed.
+            if !(current["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty {
+                pending = true
+                if current["metadata"]?["deletionTimestamp"] != nil { return .none }
+                var marked = current
+                marked[path: ["metadata", "deletionTimestamp"]] = .string(Timestamps.rfc3339())
+                marked[path: ["metadata", "deletionGracePeriodSeconds"]] = 0
+                return .put(marked)
+            }
             return .delete
         }
         guard let deleted else { throw APIError.notFound(resource: type.plural, group: type.group, name: info.name) }
         let object = view(deleted, as: type)
+        if pending { return .json(object) }
         afterDelete(type, object)
         if type.plural == "pods" || type.isCustom || type.plural == "namespaces" || type.plural == "customresourcedefinitions" {
             return .json(object)

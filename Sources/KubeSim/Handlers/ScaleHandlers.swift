@@ -41,6 +41,10 @@ extension Simulator {
     func writeScale(_ request: APIRequest, _ type: ResourceType, _ info: RequestInfo) throws -> JSONValue {
         guard let paths = type.scale else { throw APIError.pathNotFound() }
         let patch = request.method == "PATCH" ? try PatchRequest(request, type: type) : nil
+        let validation = Pruning.FieldValidation(request)
+        if patch?.kind == .apply, patch?.body["spec"]?["replicas"] != nil {
+            validation.writer.appliedPaths = [Self.dotted(paths.specReplicasPath)]
+        }
         var putBody: JSONValue?
         if patch == nil {
             let body = try parseBody(request)
@@ -49,7 +53,7 @@ extension Simulator {
             }
             putBody = body
         }
-        let updated = try commitUpdate(type, info, subresource: "scale") { current in
+        let updated = try commitUpdate(type, info, subresource: "scale", validation: validation) { current in
             let oldScale = try self.scale(of: current, type: type)
             var newScale: JSONValue
             if let patch {

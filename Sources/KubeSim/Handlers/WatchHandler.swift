@@ -111,7 +111,7 @@ extension Simulator {
                 }
                 group.addTask {
                     while !Task.isCancelled {
-                        try? await Task.sleep(for: .milliseconds(50))
+                        try? await Task.sleep(for: .milliseconds(100))
                         continuation.yield(.tick)
                     }
                 }

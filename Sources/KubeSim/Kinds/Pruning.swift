@@ -5,7 +5,14 @@ enum Pruning {
     final class FieldValidation {
         let strict: Bool
         var warnings: [String] = []
-        init(_ request: APIRequest) { strict = request.query["fieldValidation"] == "Strict" }
+        /// Set when a server-side apply created the object (the answer is then 201).
+        var created = false
+        /// The field manager of this write.
+        var writer: ManagedFields.Writer
+        init(_ request: APIRequest) {
+            strict = request.query["fieldValidation"] == "Strict"
+            writer = ManagedFields.Writer(request)
+        }
     }
 
     /// Prunes `object`; returns the pruned object and the unknown field paths (`.spec.foo`).

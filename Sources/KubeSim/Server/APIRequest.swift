@@ -10,6 +10,7 @@ public struct APIRequest: Sendable {
     public var query: [String: String]
     /// Header values by lower-cased name.
     public var headers: [String: String]
+    /// Raw body bytes.
     public var body: [UInt8]
     /// The authenticated user (nil until authentication ran).
     public var user: UserInfo?
@@ -75,13 +76,17 @@ public struct APIRequest: Sendable {
 
 /// A response: a complete body, or a stream of chunks (watches).
 public struct APIResponse: Sendable {
+    /// Complete or streamed body.
     public enum Body: Sendable {
         case bytes([UInt8])
         /// A streamed body: the producer calls `emit` for every chunk (each is flushed) and returns to end it.
         case stream(@Sendable (_ emit: ([UInt8]) async throws -> Void) async throws -> Void)
     }
+    /// HTTP status code.
     public var status: Int
+    /// Response headers in order.
     public var headers: [(String, String)]
+    /// The body.
     public var body: Body
 
     /// A JSON response.

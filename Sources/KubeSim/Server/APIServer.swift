@@ -27,15 +27,19 @@ public struct APIServer: Sendable {
         public var rbacFile: String?
         /// The namespace every kubeconfig context uses (created at start).
         public var namespace = "court-listener"
+        /// Simulator tunables (history, bookmarks, controller delay).
         public var simulator = Simulator.Configuration()
         /// Upper bound per pod for the grace period when kubesim itself stops.
         public var shutdownGrace: Duration = .seconds(10)
 
+        /// Options with defaults, writing to `directory`.
         public init(directory: String) { self.directory = directory }
     }
 
+    /// What to serve.
     public let options: Options
 
+    /// Creates the server (nothing runs until `run()`).
     public init(options: Options) { self.options = options }
 
     /// Runs until SIGTERM/SIGINT; then ends watches, stops pods (SIGTERM, grace, SIGKILL) and returns.
@@ -58,6 +62,7 @@ public struct APIServer: Sendable {
         let faults = try options.faults.map { try FaultRule.parse(spec: $0) } ?? []
         var configuration = options.simulator
         configuration.kubeletEnabled = options.kubelet
+        configuration.podLogDirectory = "\(dir)/pods"
         if !configuration.namespaces.contains(options.namespace) { configuration.namespaces.append(options.namespace) }
         let simulator = Simulator(configuration: configuration, users: users, authorizer: authorizer, faults: faults)
 

@@ -5,7 +5,9 @@ import X509
 
 /// A PEM certificate and its PEM (PKCS#8) private key.
 public struct CertificateAndKey: Sendable {
+    /// Certificate (PEM).
     public var certificatePEM: String
+    /// Private key (PKCS#8 PEM).
     public var privateKeyPEM: String
 }
 

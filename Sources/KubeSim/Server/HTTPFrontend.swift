@@ -1,6 +1,8 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import NIOCore
+import NIOHTTPTypes
 import NIOSSL
 
 /// Request context that keeps the channel (for the client certificate).
@@ -56,10 +58,21 @@ struct SimResponder: HTTPResponder {
     }
 }
 
-/// Counts accepted connections (`/kubesim/stats`).
+/// Counts accepted connections (`/kubesim/stats`) and answers `Expect: 100-continue` (libcurl sends it for
+/// large bodies and would otherwise wait a second), as Go's server does.
 final class ConnectionCounter: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundOut = HTTPResponsePart
     let simulator: Simulator
     init(simulator: Simulator) { self.simulator = simulator }
+
     func handlerAdded(context: ChannelHandlerContext) { simulator.connectionAccepted() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head(let head) = unwrapInboundIn(data), head.headerFields[.expect]?.lowercased() == "100-continue" {
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+        }
+        context.fireChannelRead(data)
+    }
 }

@@ -5,12 +5,19 @@ public struct RequestInfo: Sendable, Equatable {
     /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`
     /// (for non-resource paths: the lower-cased HTTP method).
     public var verb: String
+    /// API group.
     public var group = ""
+    /// API version.
     public var version = ""
+    /// Namespace (empty: cluster scope or all).
     public var namespace = ""
+    /// Resource plural.
     public var resource = ""
+    /// Object name (empty for collections).
     public var name = ""
+    /// `status`, `scale`, ...
     public var subresource = ""
+    /// The URL path.
     public var path: String
 
     /// Parses `method` + `path` (+ whether the query asks to watch).

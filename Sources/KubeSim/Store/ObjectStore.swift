@@ -3,15 +3,19 @@ import Synchronization
 
 /// One change to the store, as watches see it.
 public struct StoreChange: Sendable {
+    /// Watch event type.
     public enum Kind: String, Sendable { case added = "ADDED", modified = "MODIFIED", deleted = "DELETED" }
     /// The global resourceVersion of the change.
     public var resourceVersion: Int64
+    /// Which bucket (resource) changed.
     public var storageKey: String
+    /// What happened.
     public var kind: Kind
     /// The object after the change (for deletes: its last state, carrying the delete's resourceVersion).
     public var object: JSONValue
     /// The object before the change (nil for adds).
     public var previous: JSONValue?
+    /// The object's namespace.
     public var namespace: String { object["metadata"]?["namespace"]?.stringValue ?? "" }
 }
 
@@ -92,14 +96,14 @@ public final class ObjectStore: Sendable {
     @discardableResult
     public func transact(_ storageKey: String, namespace: String, name: String,
                          _ body: (JSONValue?) throws -> StoreWrite) throws -> JSONValue? {
-        let (result, change, watchers) = try state.withLock { s -> (JSONValue?, StoreChange?, [AsyncStream<StoreChange>.Continuation]) in
+        try state.withLock { s -> JSONValue? in
             let k = Self.key(namespace, name)
             let current = s.objects[storageKey]?[k]
             let decision = try body(current)
             var change: StoreChange?
             switch decision {
             case .none:
-                return (current, nil, [])
+                return current
             case .put(var object):
                 s.resourceVersion += 1
                 object[path: ["metadata", "resourceVersion"]] = .string(String(s.resourceVersion))
@@ -107,14 +111,14 @@ public final class ObjectStore: Sendable {
                 change = StoreChange(resourceVersion: s.resourceVersion, storageKey: storageKey,
                                      kind: current == nil ? .added : .modified, object: object, previous: current)
             case .delete:
-                guard var last = current else { return (nil, nil, []) }
+                guard var last = current else { return nil }
                 s.resourceVersion += 1
                 last[path: ["metadata", "resourceVersion"]] = .string(String(s.resourceVersion))
                 s.objects[storageKey]?[k] = nil
                 change = StoreChange(resourceVersion: s.resourceVersion, storageKey: storageKey, kind: .deleted,
                                      object: last, previous: current)
             }
-            guard let change else { return (current, nil, []) }
+            guard let change else { return current }
             s.history.append(change)
             if s.history.count - s.historyStart > historyLimit {
                 s.compactedThrough = s.history[s.historyStart].resourceVersion
@@ -124,19 +128,20 @@ public final class ObjectStore: Sendable {
                     s.historyStart = 0
                 }
             }
-            let targets = s.watchers.values.filter { $0.storageKey == storageKey }.map(\.continuation)
-            return (change.object, change, targets)
+            // Delivered under the lock so every watcher sees changes in resourceVersion order
+            // (yield only enqueues; it never runs the consumer).
+            for w in s.watchers.values where w.storageKey == storageKey { w.continuation.yield(change) }
+            return change.object
         }
-        if let change {
-            for c in watchers { c.yield(change) }
-        }
-        return result
     }
 
     /// A watch registration: the backlog after `fromVersion` plus a stream of later changes.
     public struct Subscription: Sendable {
+        /// Registration id (for `unwatch`).
         public let id: UUID
+        /// Changes after the requested version, oldest first.
         public let backlog: [StoreChange]
+        /// Later changes.
         public let stream: AsyncStream<StoreChange>
         /// The store version when the watch was registered (for bookmarks).
         public let startVersion: Int64

@@ -174,6 +174,7 @@ public struct FieldSelector: Sendable, Equatable {
 
 /// A malformed selector (400).
 public struct SelectorError: Error, Sendable, CustomStringConvertible {
+    /// What is malformed.
     public let description: String
     init(_ description: String) { self.description = description }
 }

@@ -28,9 +28,11 @@ import Testing
               -h, --help              Show help information.
 
             SUBCOMMANDS:
-              config                  Check batchctl's configuration.
+              controller              Run the controller: scale the batch Deployments from
+                                      queue depth and reservations.
               probe                   Show each queue's depth, in-flight tasks and busy
                                       workers, read directly from Redis.
+              config                  Check batchctl's configuration.
 
               See 'batchctl help <subcommand>' for detailed help.
 
@@ -107,6 +109,52 @@ import Testing
 
 
             """#)
+    }
+
+    @Test func controllerHelp() throws {
+        #expect(try help(["controller", "--help"]) == """
+            OVERVIEW: Run the controller: scale the batch Deployments from queue depth and
+            reservations.
+
+            Every poll interval the leader reads the BatchQueues, the worker Deployments
+            and their pods (from watches), reads each queue's depth, in-flight tasks and
+            busy workers from Redis in one round trip, decides, and writes only what
+            differs: /scale, BatchQueue status, Events. Replicas are never lowered on
+            missing data, nor below the number of workers running tasks.
+
+            Run two replicas: they elect a leader with a Lease (15 s / 10 s / 2 s, as
+            client-go); on SIGTERM the leader releases it so the other takes over at once.
+            Metrics and health are served on --metrics-addr: /metrics, /healthz, /readyz.
+
+            The namespace is -n, else the configuration's namespace. The Redis password
+            comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url).
+
+            USAGE: batchctl controller [--config <file>] [--redis-url <url>] [--metrics-addr <host:port>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--leader-elect] [--no-leader-elect] [--lease-name <name>] [--verbose]
+
+            OPTIONS:
+              --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
+                                      else the embedded defaults).
+              --redis-url <url>       The Redis URL, overriding redis.url.
+              --metrics-addr <host:port>
+                                      Where to serve /metrics, /healthz and /readyz.
+                                      (default: 0.0.0.0:9090)
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG,
+                                      ~/.kube/config, or the pod's service account).
+              --context <name>        The kubeconfig context.
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueues and worker
+                                      Deployments (default: the configuration's).
+              --leader-elect/--no-leader-elect
+                                      Elect a leader with a Lease, so several replicas can
+                                      run. (default: --leader-elect)
+              --lease-name <name>     The leader Lease's name. (default:
+                                      batchctl-controller)
+              -v, --verbose           Log each pass at debug level.
+              --version               Show the version.
+              -h, --help              Show help information.
+
+
+            """)
     }
 
     @Test func helpSubcommandMatchesTheFlag() throws {

@@ -10,7 +10,7 @@ RENDER_DIR  := .build/deploy-render
 APT_PACKAGES := curl libcurl4-openssl-dev libhiredis-dev pkg-config redis-server python3-venv
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps apt-deps venv tools-venv build release test check-deploy bench clean
+.PHONY: deps apt-deps venv tools-venv build release test check-deploy check-image bench clean
 
 ## deps: install the system packages and the Python venvs the tests need, and only what is missing
 deps: apt-deps venv tools-venv
@@ -58,6 +58,13 @@ check-deploy: tools-venv build
 	.build/debug/batchctl config validate deploy/overlays/batch-jobs/batchctl.yaml > /dev/null
 	$(TOOLS_VENV)/bin/python -m pytest -q deploy/tests
 
+## check-image: lint the Dockerfile and check that the release binary (static Swift stdlib, as the image
+## builds it) needs exactly the shared libraries the image's runtime stage installs
+check-image: tools-venv
+	$(TOOLS_VENV)/bin/hadolint Dockerfile
+	$(SWIFT) build -c release --product batchctl --static-swift-stdlib
+	scripts/check-image-libs.sh "$$($(SWIFT) build -c release --show-bin-path)/batchctl" Dockerfile
+
 ## build: debug build of every target
 build:
 	$(SWIFT) build
@@ -67,7 +74,7 @@ release:
 	$(SWIFT) build -c release
 
 ## test: deps + build + deploy/ checks + every Swift test (unit, CLI, integration against real Redis and Celery)
-test: deps build check-deploy
+test: deps build check-deploy check-image
 	BATCHCTL_REQUIRE_FIXTURES=1 $(SWIFT) test --disable-xctest
 
 ## bench: release build of batchbench, run against a real redis-server on loopback; rewrites BENCHMARKS.md

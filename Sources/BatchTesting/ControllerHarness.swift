@@ -17,10 +17,24 @@ public final class ControllerHarness: @unchecked Sendable {
     ///   - config: YAML appended to the test configuration (namespace, Redis URL, poll 200ms,
     ///     ramp 2 per 2s, idle after 3s are set already; later keys win).
     ///   - kubelet: run worker Deployments as local processes (their command from the annotation).
-    public init(config: String = "", kubelet: Bool = false, simArguments: [String] = []) throws {
+    ///   - rbac: load the Roles and RoleBindings rendered from deploy/ into KubeSim's authorizer and add the
+    ///     controller's ServiceAccount user (`serviceAccount`), so `startController(asServiceAccount: true)`
+    ///     runs with exactly the permissions a cluster would give it.
+    public init(config: String = "", kubelet: Bool = false, simArguments: [String] = [], rbac: Bool = false) throws {
         redis = try RedisServer()
-        sim = try KubeSimServer.start(kubelet: kubelet, extraArguments: simArguments)
         directory = try TemporaryDirectory(prefix: "harness")
+        var extra = simArguments
+        if rbac {
+            let rbacPath = directory.path + "/rbac.yaml"
+            try Self.renderRBAC().write(toFile: rbacPath, atomically: true, encoding: .utf8)
+            let usersPath = directory.path + "/users.yaml"
+            try """
+                - name: \(Self.serviceAccount)
+                  groups: [system:serviceaccounts, "system:serviceaccounts:court-listener", system:authenticated]
+                """.write(toFile: usersPath, atomically: true, encoding: .utf8)
+            extra += ["--rbac", rbacPath, "--users", usersPath]
+        }
+        sim = try KubeSimServer.start(kubelet: kubelet, extraArguments: extra)
         configPath = directory.path + "/batchctl.yaml"
         // Test timings; a top-level key in `config` replaces the default line for it.
         let defaults = ["namespace: court-listener", "redis: {url: \"\(redis.url)\"}", "pollInterval: 200ms",
@@ -62,14 +76,30 @@ public final class ControllerHarness: @unchecked Sendable {
         try sim.kubectlOK(["apply", "--validate=false", "-n", namespace, "-f", path])
     }
 
-    /// Starts one `batchctl controller` (as the admin user) and waits until it serves /readyz.
+    /// The controller's ServiceAccount as the API server names it.
+    public static let serviceAccount = "system:serviceaccount:court-listener:batchctl-controller"
+
+    /// The Roles and RoleBindings of deploy/, rendered by kustomize (the tools venv's kubectl when present).
+    static func renderRBAC() throws -> String {
+        let venvKubectl = ProjectPaths.root + "/.venv-tools/bin/kubectl"
+        let kubectl = FileManager.default.isExecutableFile(atPath: venvKubectl) ? venvKubectl : "/usr/bin/kubectl"
+        let r = try Command.run(kubectl, ["kustomize", ProjectPaths.root + "/deploy"])
+        guard r.status == 0 else { throw SupportError("kubectl kustomize deploy failed: \(r.stderr)") }
+        let docs = r.stdout.components(separatedBy: "\n---\n").filter { $0.contains("\nkind: Role\n") || $0.contains("\nkind: RoleBinding\n") }
+        guard !docs.isEmpty else { throw SupportError("no Role or RoleBinding in deploy/") }
+        return docs.joined(separator: "\n---\n") + "\n"
+    }
+
+    /// Starts one `batchctl controller` (as the admin user, or as its ServiceAccount) and waits until it
+    /// serves /readyz.
     @discardableResult
-    public func startController(arguments: [String] = []) throws -> ChildProcess {
+    public func startController(arguments: [String] = [], asServiceAccount: Bool = false) throws -> ChildProcess {
         let port = try FreePort.next()
         let n = controllers.count
         let child = try ChildProcess(
             name: "controller-\(n)", executable: ProjectPaths.product("batchctl"),
-            arguments: ["controller", "--config", configPath, "--kubeconfig", sim.kubeconfigPath, "--context", "admin",
+            arguments: ["controller", "--config", configPath, "--kubeconfig", sim.kubeconfigPath,
+                        "--context", asServiceAccount ? Self.serviceAccount : "admin",
                         "--metrics-addr", "127.0.0.1:\(port)"] + arguments,
             environment: ["POD_NAME": "controller-\(n)"], logDirectory: directory.path)
         controllers.append(child)

@@ -36,7 +36,7 @@ public struct QueueDescription: Sendable {
         var out: [String] = []
         func field(_ label: String, _ value: String, indent: Int = 0) {
             let pad = String(repeating: " ", count: indent)
-            out.append(pad + (label + ":").padding(toLength: max(label.count + 2, 22 - indent), withPad: " ", startingAt: 0) + value)
+            out.append(pad + (label + ":").padding(toLength: max(label.count + 2, 24 - indent), withPad: " ", startingAt: 0) + value)
         }
         func when(_ t: KubeTime?) -> String {
             t.map { "\(TimeText.utc($0)) (\(TimeText.relative($0, now: now)))" } ?? "-"
@@ -71,7 +71,7 @@ public struct QueueDescription: Sendable {
             field("Replicas", replicas, indent: 2)
             field("Last active", when(st.lastActiveAt), indent: 2)
             var observed = st.observedGeneration.map { String($0) } ?? "-"
-            if let generation = m.generation, generation != st.observedGeneration {
+            if let generation = m.generation, let seen = st.observedGeneration, generation != seen {
                 observed += " (spec generation \(generation): not yet seen by the controller)"
             }
             field("Observed generation", observed, indent: 2)

@@ -194,8 +194,9 @@ public struct ReservationService: Sendable {
 }
 
 extension KubeTime {
-    /// The current time.
+    /// The current time in whole seconds, the precision BatchQueue times are stored with (RFC 3339 without
+    /// fractions): a claim's `claimedAt` and `expiresAt` read back as they were decided.
     public static let current: @Sendable () -> KubeTime = {
-        KubeTime(microsecondsSinceEpoch: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+        KubeTime(secondsSinceEpoch: Int64(Date().timeIntervalSince1970.rounded(.down)))
     }
 }

@@ -7,6 +7,9 @@ import Testing
 @Suite struct ClaimRaceTests {
     @Test func fiftyConcurrentClaimsLeaveExactlyOneHolder() throws {
         let f = try ClusterFixture(extraUsers: 50)
+        // Every BatchQueue PATCH waits 2 s in KubeSim before it is applied, so the runs that start while the first
+        // write is in flight all read the same resourceVersion and race for real: one write wins, the rest get 409.
+        try f.sim.setFaults("patch /apis/batchctl.dev/v1alpha1/namespaces/*/batchqueues/* latencyMs=2000")
         try f.sim.clearRequests()
         let logs = try TemporaryDirectory(prefix: "race")
         let users = (1...50).map(ClusterFixture.user)
@@ -44,6 +47,7 @@ import Testing
         #expect(patches.filter { $0.status == 200 }.count == 1)
         #expect(patches.filter { $0.status == 200 }.first?.user == winner)
         #expect(patches.allSatisfy { $0.status == 200 || $0.status == 409 }, "\(patches.map(\.status))")
+        #expect(patches.contains { $0.status == 409 }, "no run lost a write race: the resourceVersion precondition was not exercised")
         #expect(patches.allSatisfy { $0.body?.contains("\"resourceVersion\"") == true })
     }
 }

@@ -155,8 +155,8 @@ public struct ReservationService: Sendable {
                 log("releasing \(name) (resourceVersion \(old.metadata.resourceVersion ?? "?"))")
                 _ = try await client.updateBatchQueue(new, from: old)
                 return .released(held)
-            } catch let error as KubeError where error.isConflict && attempt < Self.maxAttempts {
-                log("\(name) changed since it was read (\(error.status?.message ?? "409")); reading it again")
+            } catch let error as KubeError where error.isConflict {
+                log("\(name) changed since it was read (\(error.status?.message ?? "409"))\(attempt < Self.maxAttempts ? "; reading it again" : "")")
             } catch let error as KubeError where error.isForbidden {
                 throw ReleaseForbidden(queue: name, holder: held.holder, user: user, serverMessage: error.status?.message)
             }
@@ -180,8 +180,8 @@ public struct ReservationService: Sendable {
             do {
                 log("\(verb) \(name): writing spec.reservation with resourceVersion \(old.metadata.resourceVersion ?? "?")")
                 return try await client.updateBatchQueue(new, from: old)
-            } catch let error as KubeError where error.isConflict && attempt < Self.maxAttempts {
-                log("\(name) changed since it was read (\(error.status?.message ?? "409")); reading it again")
+            } catch let error as KubeError where error.isConflict {
+                log("\(name) changed since it was read (\(error.status?.message ?? "409"))\(attempt < Self.maxAttempts ? "; reading it again" : "")")
             } catch let error as KubeError where error.isForbidden {
                 if let previous = old.spec.reservation, previous.holder != user, previous.expiresAt <= now {
                     throw ExpiredClaimPending(queue: name, previous: previous, serverMessage: error.status?.message)

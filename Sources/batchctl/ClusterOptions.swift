@@ -27,7 +27,8 @@ struct ClusterOptions: ParsableArguments {
         let loaded = try ConfigFile.load(path: config)
         let fromFile = loaded.source == "embedded defaults" ? nil : loaded.config.namespace
         let options = KubeConfigOptions(kubeconfigPath: kubeconfig, context: context, namespace: namespace ?? fromFile)
-        let client = try KubeClient.load(options)
+        // A person is waiting: a few quick retries (about 3.5 s in all), not the controller's patient ten.
+        let client = try KubeClient.load(options, retryPolicy: RetryPolicy(maxRetries: 3, initialBackoff: .milliseconds(500), maxBackoff: .seconds(2)))
         let verbose = self.verbose
         let service = ReservationService(client: client, config: loaded.config, namespace: client.namespace, log: { line in
             if verbose { printError("batchctl: \(line)") }

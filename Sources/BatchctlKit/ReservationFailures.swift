@@ -2,7 +2,9 @@ import BatchCore
 
 /// No BatchQueue of that name exists in the namespace.
 public struct UnknownQueue: BatchctlFailure, Equatable {
+    /// The name asked for.
     public let name: String
+    /// Where it was looked for.
     public let namespace: String
     /// The names that do exist.
     public let known: [String]
@@ -17,6 +19,7 @@ public struct UnknownQueue: BatchctlFailure, Equatable {
 
 /// The cluster does not serve `batchqueues.batchctl.dev`.
 public struct ResourceNotInstalled: BatchctlFailure, Equatable {
+    /// The API server's URL.
     public let server: String
     public var kind: FailureKind { .runtime }
     public var description: String {
@@ -26,8 +29,11 @@ public struct ResourceNotInstalled: BatchctlFailure, Equatable {
 
 /// `claim --any` found every queue held.
 public struct NoFreeQueue: BatchctlFailure {
+    /// Every queue, as last read.
     public let queues: [BatchQueue]
+    /// When they were read.
     public let now: KubeTime
+    /// Who asked (their own claims read "held by you").
     public let user: String
     public var kind: FailureKind { .conflict }
     public var description: String {
@@ -47,7 +53,9 @@ public struct NoFreeQueue: BatchctlFailure {
 /// (the holder-only admission policy): the controller clears expired claims within seconds.
 public struct ExpiredClaimPending: BatchctlFailure {
     public let queue: String
+    /// The expired claim still recorded.
     public let previous: Reservation
+    /// The API server's reason for the 403.
     public let serverMessage: String?
     public var kind: FailureKind { .conflict }
     public var description: String {

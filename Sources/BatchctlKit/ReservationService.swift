@@ -9,7 +9,9 @@ import KubeClient
 ///
 /// Nothing is written when the policy refuses, so every refusal leaves the object as it was.
 public struct ReservationService: Sendable {
+    /// The API client, as the user (their kubeconfig credentials).
     public let client: KubeClient
+    /// The reservation rules, with the configuration's bands and limits.
     public let policy: ReservationPolicy
     /// The namespace of the BatchQueue objects.
     public let namespace: String
@@ -21,6 +23,7 @@ public struct ReservationService: Sendable {
     /// How many times a write is tried when the object keeps changing under it.
     public static let maxAttempts = 8
 
+    /// A service for the BatchQueues in `namespace`, with the rules of `config`.
     public init(client: KubeClient, config: BatchConfig, namespace: String,
                 now: @escaping @Sendable () -> KubeTime = KubeTime.current, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.client = client

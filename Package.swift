@@ -58,9 +58,17 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
 
+        // The CLI's cluster orchestration: identity, reservation writes with resourceVersion preconditions
+        // (re-read and report the winner on a lost race), status output, describe. Tested through `batchctl`.
+        .target(name: "BatchctlKit", dependencies: [
+            "BatchCore", "KubeClient",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
         // The product: argument parsing and wiring only.
         .executableTarget(name: "batchctl", dependencies: [
             "BatchCore",
+            "BatchctlKit",
             "CeleryRedis",
             "Controller",
             "KubeClient",
@@ -104,7 +112,7 @@ let package = Package(
         .executableTarget(name: "batchbench", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
 
         .testTarget(name: "CeleryRedisTests", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
-        .testTarget(name: "BatchctlTests", dependencies: ["BatchCore", "BatchTesting"]),
+        .testTarget(name: "BatchctlTests", dependencies: ["BatchCore", "BatchctlKit", "BatchTesting"]),
         .testTarget(name: "ControllerTests", dependencies: ["Controller", "BatchCore"]),
         .testTarget(name: "ControllerIntegrationTests", dependencies: ["BatchTesting"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "BatchCore", "BatchTesting", "CCurl"]),

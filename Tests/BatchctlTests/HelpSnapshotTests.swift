@@ -28,6 +28,15 @@ import Testing
               -h, --help              Show help information.
 
             SUBCOMMANDS:
+              status                  Show who holds each queue, how much work it has and
+                                      how many workers run.
+              claim                   Reserve a batch queue for yourself, or update your
+                                      reservation.
+              scale                   Change the most workers your reservation may run.
+              extend                  Hold your reservation longer.
+              release                 Give a queue back, so its workers go to zero.
+              describe                Show one queue in detail: spec, reservation, status,
+                                      conditions and recent events.
               controller              Run the controller: scale the batch Deployments from
                                       queue depth and reservations.
               probe                   Show each queue's depth, in-flight tasks and busy
@@ -150,6 +159,284 @@ import Testing
               --lease-name <name>     The leader Lease's name. (default:
                                       batchctl-controller)
               -v, --verbose           Log each pass at debug level.
+              --version               Show the version.
+              -h, --help              Show help information.
+
+
+            """)
+    }
+
+    @Test func statusHelp() throws {
+        #expect(try help(["status", "--help"]) == """
+            OVERVIEW: Show who holds each queue, how much work it has and how many workers
+            run.
+
+            One row per queue: holder, reason, expiry (UTC and relative), depth (queued
+            tasks), in-flight tasks, ready/desired workers and phase, as the controller
+            last reported them in the BatchQueue objects. -o wide adds when it was claimed,
+            busy workers, the approved band and maxReplicas.
+
+            On a terminal, depth is coloured in the team's terms (under 100 green, under
+            500 plain, from 500 yellow, 1,000 and more red); NO_COLOR turns colours off,
+            and piped output never has them. --watch redraws the table in place on every
+            change; piped, it appends a new table instead.
+
+            -o json and -o yaml print the BatchQueue objects themselves as a BatchQueueList
+            ({"apiVersion": "batchctl.dev/v1alpha1", "kind": "BatchQueueList", "items":
+            [...]}), for scripts.
+
+            Exit status: 0 ok, 1 the cluster could not be read, 2 bad input (such as an
+            unknown queue).
+
+            USAGE: batchctl status [<queue> ...] [--output <output>] [--watch] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--config <file>] [--verbose]
+
+            ARGUMENTS:
+              <queue>                 Queues to show (default: all).
+
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueue objects (default: the
+                                      namespace of the --config file or $BATCHCTL_CONFIG if
+                                      one is given, else the context's).
+              --config <file>         The configuration file, for queue order, bands and
+                                      reservation limits (default: $BATCHCTL_CONFIG, else
+                                      the embedded defaults).
+              -v, --verbose           Print each step (identity, reads, writes with their
+                                      resourceVersion) on standard error.
+
+            OPTIONS:
+              -o, --output <output>   Output format. (values: table, wide, json, yaml;
+                                      default: table)
+              --watch                 Keep running and show every change.
+              --version               Show the version.
+              -h, --help              Show help information.
+
+
+            """)
+    }
+
+    @Test func claimHelp() throws {
+        #expect(try help(["claim", "--help"]) == """
+            OVERVIEW: Reserve a batch queue for yourself, or update your reservation.
+
+            Records you as the queue's holder in its BatchQueue object. The holder is the
+            user the API server authenticates (SelfSubjectReview); if the cluster lacks
+            that API, the kubeconfig user, with a warning. A free or expired queue becomes
+            yours; a queue you already hold is updated (flags you leave out keep their
+            values); a queue someone else holds is refused with exit status 3, naming the
+            holder. With --any, batchctl claims the first free queue in the configured
+            order.
+
+            The claim is one conditional write carrying the resourceVersion batchctl read,
+            so two people can never both get a queue: the loser re-reads it and is told who
+            won. The controller then scales the queue's workers, up to --replicas, while
+            the queue has work.
+
+            Replica bands: 1-5 small, 6-10 medium, 11-20 big (needs --approve-band big:
+            check the database and the services your tasks use can take it); never above
+            the queue's maxReplicas. The reservation lasts --for (default
+            reservations.defaultDuration, at most reservations.maxDuration); extend it with
+            'batchctl extend'.
+
+            Exit status: 0 claimed or updated, 2 bad input (unknown queue, duration,
+            replicas, band), 3 held by someone else (or no queue free), 4 forbidden.
+
+            USAGE: batchctl claim [<queue>] [--any] [--for <duration>] [--replicas <n>] [--reason <text>] [--approve-band <band>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--config <file>] [--verbose]
+
+            ARGUMENTS:
+              <queue>                 The queue to claim, such as batch1.
+
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueue objects (default: the
+                                      namespace of the --config file or $BATCHCTL_CONFIG if
+                                      one is given, else the context's).
+              --config <file>         The configuration file, for queue order, bands and
+                                      reservation limits (default: $BATCHCTL_CONFIG, else
+                                      the embedded defaults).
+              -v, --verbose           Print each step (identity, reads, writes with their
+                                      resourceVersion) on standard error.
+
+            OPTIONS:
+              --any                   Claim the first free queue instead of a named one.
+              --for <duration>        How long to hold it, such as 3d or 12h (default:
+                                      reservations.defaultDuration for a new claim; an
+                                      update keeps the expiry unless given).
+              --replicas <n>          The most workers the controller may run for you
+                                      (default: 5 for a new claim, else unchanged).
+              --reason <text>         What the queue is used for, shown to everyone in
+                                      'batchctl status' and 'kubectl get bq'.
+              --approve-band <band>   Approve a band that needs it: 'big' for 11-20
+                                      replicas.
+              --version               Show the version.
+              -h, --help              Show help information.
+
+
+            """)
+    }
+
+    @Test func scaleHelp() throws {
+        #expect(try help(["scale", "--help"]) == """
+            OVERVIEW: Change the most workers your reservation may run.
+
+            Sets the replica ceiling of your reservation: the controller ramps the queue's
+            workers up to it, step by step, while the queue has work, and never above it.
+            Only the holder may scale. The same checks as 'batchctl claim' apply: 11-20
+            replicas need --approve-band big, and nothing goes above the queue's
+            maxReplicas.
+
+            Exit status: 0 ok, 2 bad input or the queue is not reserved, 3 held by someone
+            else, 4 forbidden.
+
+            USAGE: batchctl scale <queue> <replicas> [--approve-band <band>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--config <file>] [--verbose]
+
+            ARGUMENTS:
+              <queue>                 The queue you hold.
+              <replicas>              The new replica ceiling.
+
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueue objects (default: the
+                                      namespace of the --config file or $BATCHCTL_CONFIG if
+                                      one is given, else the context's).
+              --config <file>         The configuration file, for queue order, bands and
+                                      reservation limits (default: $BATCHCTL_CONFIG, else
+                                      the embedded defaults).
+              -v, --verbose           Print each step (identity, reads, writes with their
+                                      resourceVersion) on standard error.
+
+            OPTIONS:
+              --approve-band <band>   Approve a band that needs it: 'big' for 11-20
+                                      replicas.
+              --version               Show the version.
+              -h, --help              Show help information.
+
+
+            """)
+    }
+
+    @Test func extendHelp() throws {
+        #expect(try help(["extend", "--help"]) == """
+            OVERVIEW: Hold your reservation longer.
+
+            Moves your reservation's expiry later by --for, counted from the current expiry
+            (or from now, if it has passed). Only the holder may extend, and the whole
+            reservation may not reach further than reservations.maxDuration from now; the
+            message says how much room is left.
+
+            Exit status: 0 ok, 2 bad input or the queue is not reserved, 3 held by someone
+            else, 4 forbidden.
+
+            USAGE: batchctl extend <queue> --for <duration> [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--config <file>] [--verbose]
+
+            ARGUMENTS:
+              <queue>                 The queue you hold.
+
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueue objects (default: the
+                                      namespace of the --config file or $BATCHCTL_CONFIG if
+                                      one is given, else the context's).
+              --config <file>         The configuration file, for queue order, bands and
+                                      reservation limits (default: $BATCHCTL_CONFIG, else
+                                      the embedded defaults).
+              -v, --verbose           Print each step (identity, reads, writes with their
+                                      resourceVersion) on standard error.
+
+            OPTIONS:
+              --for <duration>        How much longer, such as 1d or 6h.
+              --version               Show the version.
+              -h, --help              Show help information.
+
+
+            """)
+    }
+
+    @Test func releaseHelp() throws {
+        #expect(try help(["release", "--help"]) == """
+            OVERVIEW: Give a queue back, so its workers go to zero.
+
+            Removes the reservation from the queue's BatchQueue object; the controller then
+            lets busy workers finish and scales the Deployment to zero. Only the holder may
+            release. An admin (group batchctl:admins) may release someone else's claim with
+            --force; whether you are one is for the API server to decide, and a refusal
+            exits with status 4.
+
+            Exit status: 0 released (or already free), 2 bad input, 3 held by someone else
+            (without --force), 4 forbidden.
+
+            USAGE: batchctl release <queue> [--force] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--config <file>] [--verbose]
+
+            ARGUMENTS:
+              <queue>                 The queue to release.
+
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueue objects (default: the
+                                      namespace of the --config file or $BATCHCTL_CONFIG if
+                                      one is given, else the context's).
+              --config <file>         The configuration file, for queue order, bands and
+                                      reservation limits (default: $BATCHCTL_CONFIG, else
+                                      the embedded defaults).
+              -v, --verbose           Print each step (identity, reads, writes with their
+                                      resourceVersion) on standard error.
+
+            OPTIONS:
+              --force                 Release someone else's claim (admins only).
+              --version               Show the version.
+              -h, --help              Show help information.
+
+
+            """)
+    }
+
+    @Test func describeHelp() throws {
+        #expect(try help(["describe", "--help"]) == """
+            OVERVIEW: Show one queue in detail: spec, reservation, status, conditions and
+            recent events.
+
+            Reads the queue's BatchQueue object and its recent events (events.k8s.io/v1,
+            regarding the object: reminders, scaling decisions, orphaned tasks), newest
+            last, as 'kubectl describe' does. Times are in UTC with how long ago or ahead
+            they are.
+
+            Exit status: 0 ok, 1 the cluster could not be read, 2 unknown queue.
+
+            USAGE: batchctl describe <queue> [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--config <file>] [--verbose]
+
+            ARGUMENTS:
+              <queue>                 The queue to describe.
+
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueue objects (default: the
+                                      namespace of the --config file or $BATCHCTL_CONFIG if
+                                      one is given, else the context's).
+              --config <file>         The configuration file, for queue order, bands and
+                                      reservation limits (default: $BATCHCTL_CONFIG, else
+                                      the embedded defaults).
+              -v, --verbose           Print each step (identity, reads, writes with their
+                                      resourceVersion) on standard error.
+
+            OPTIONS:
               --version               Show the version.
               -h, --help              Show help information.
 

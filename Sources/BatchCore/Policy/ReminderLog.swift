@@ -58,12 +58,14 @@ public enum TimeText {
         return String(s.prefix(10)) + " " + String(s.dropFirst(11).prefix(5)) + " UTC"
     }
 
-    /// `3d`, `23 h`, `45 min`, `30 s`: the largest sensible unit, rounded down.
+    /// `3d`, `23 h`, `45 min`, `30 s`: the largest sensible unit, rounded to the nearest (a 3-day
+    /// claim read a second later is still "3d"). Days from 47.5 hours on.
     public static func span(seconds: Int64) -> String {
         let s = abs(seconds)
-        if s >= 2 * 86_400 { return "\(s / 86_400)d" }
-        if s >= 3_600 { return "\(s / 3_600) h" }
-        if s >= 60 { return "\(s / 60) min" }
+        func rounded(_ unit: Int64) -> Int64 { (s + unit / 2) / unit }
+        if s >= 47 * 3_600 + 1_800 { return "\(rounded(86_400))d" }
+        if s >= 3_600 { return "\(rounded(3_600)) h" }
+        if s >= 60 { return "\(rounded(60)) min" }
         return "\(s) s"
     }
 

@@ -1,0 +1,122 @@
+import BatchCore
+import KubeClient
+
+/// What `batchctl describe QUEUE` prints: spec, reservation, status, conditions and recent events, in the
+/// layout of `kubectl describe`.
+public struct QueueDescription: Sendable {
+    public var queue: BatchQueue
+    /// The queue's events, any order; nil when they could not be read (`eventsProblem` says why).
+    public var events: [Event]?
+    public var eventsProblem: String?
+    /// How many of the newest events to show.
+    public var eventLimit: Int
+
+    public init(queue: BatchQueue, events: [Event]?, eventsProblem: String? = nil, eventLimit: Int = 20) {
+        self.queue = queue
+        self.events = events
+        self.eventsProblem = eventsProblem
+        self.eventLimit = eventLimit
+    }
+
+    /// Reads the queue's events (`events.k8s.io/v1`, field selector `regarding.kind=BatchQueue,regarding.name=NAME`).
+    /// A refusal to list events is not fatal: the description says so instead.
+    public static func load(_ name: String, service: ReservationService) async throws -> QueueDescription {
+        let queue = try await service.queue(name)
+        do {
+            let list = try await service.client.list(Event.self, namespace: service.namespace,
+                                                     fieldSelector: "regarding.kind=BatchQueue,regarding.name=\(name)")
+            return QueueDescription(queue: queue, events: list.items)
+        } catch let error as KubeError where error.isForbidden || error.isNotFound {
+            return QueueDescription(queue: queue, events: nil, eventsProblem: "cannot list events: \(error.description)")
+        }
+    }
+
+    /// The text, as seen at `now`.
+    public func render(now: KubeTime) -> String {
+        var out: [String] = []
+        func field(_ label: String, _ value: String, indent: Int = 0) {
+            let pad = String(repeating: " ", count: indent)
+            out.append(pad + (label + ":").padding(toLength: max(label.count + 2, 24 - indent), withPad: " ", startingAt: 0) + value)
+        }
+        func when(_ t: KubeTime?) -> String {
+            t.map { "\(TimeText.utc($0)) (\(TimeText.relative($0, now: now)))" } ?? "-"
+        }
+        let m = queue.metadata
+        let s = queue.spec
+        field("Name", m.name ?? "-")
+        field("Namespace", m.namespace ?? "-")
+        field("Created", when(m.creationTimestamp))
+        field("Queue", queue.queueName)
+        field("Deployment", s.deployment)
+        field("Max replicas", s.maxReplicas.map(String.init) ?? "- (the largest band's maximum)")
+        field("Paused", s.paused == true ? "yes (an admin paused it: the controller reports but does not scale)" : "no")
+        if let r = s.reservation {
+            out.append("Reservation:")
+            field("Holder", r.holder, indent: 2)
+            field("Reason", r.reason ?? "-", indent: 2)
+            field("Claimed", when(r.claimedAt), indent: 2)
+            field("Expires", when(r.expiresAt) + (r.expiresAt <= now ? ", expired: the controller clears it" : ""), indent: 2)
+            field("Replicas", "up to \(r.replicas)", indent: 2)
+            field("Approved band", r.approvedBand ?? "-", indent: 2)
+        } else {
+            field("Reservation", "none (free: run 'batchctl claim \(m.name ?? queue.queueName)')")
+        }
+        if let st = queue.status {
+            out.append("Status:")
+            field("Phase", st.phase?.rawValue ?? "-", indent: 2)
+            field("Depth", st.depth.map(String.init) ?? "?", indent: 2)
+            field("In flight", st.inFlight.map(String.init) ?? "?", indent: 2)
+            field("Busy workers", st.busyWorkers.map(String.init) ?? "?", indent: 2)
+            let replicas = "\(st.readyReplicas.map(String.init) ?? "?") ready / \(st.desiredReplicas.map(String.init) ?? "?") desired / \(st.replicas.map(String.init) ?? "?") current"
+            field("Replicas", replicas, indent: 2)
+            field("Last active", when(st.lastActiveAt), indent: 2)
+            var observed = st.observedGeneration.map { String($0) } ?? "-"
+            if let generation = m.generation, let seen = st.observedGeneration, generation != seen {
+                observed += " (spec generation \(generation): not yet seen by the controller)"
+            }
+            field("Observed generation", observed, indent: 2)
+        } else {
+            field("Status", "none yet (the controller has not reported on this queue)")
+        }
+        out.append("Conditions:")
+        let conditions = queue.status?.conditions ?? []
+        if conditions.isEmpty {
+            out.append("  <none>")
+        } else {
+            var rows = [["TYPE", "STATUS", "REASON", "SINCE", "MESSAGE"]]
+            rows += conditions.map { [$0.type, $0.status, $0.reason, TimeText.relative($0.lastTransitionTime, now: now), $0.message] }
+            out += Self.table(rows).map { "  " + $0 }
+        }
+        out.append("Events:")
+        if let events {
+            let newest = events.sorted { Self.lastSeen($0) < Self.lastSeen($1) }.suffix(eventLimit)
+            if newest.isEmpty {
+                out.append("  <none>")
+            } else {
+                var rows = [["TYPE", "REASON", "AGE", "FROM", "MESSAGE"]]
+                rows += newest.map { e in
+                    let count = e.series.map { " (x\($0.count))" } ?? ""
+                    return [e.type, e.reason, TimeText.span(seconds: now.secondsSinceEpoch - Self.lastSeen(e).secondsSinceEpoch) + count,
+                            e.reportingController, e.note ?? ""]
+                }
+                out += Self.table(rows).map { "  " + $0 }
+            }
+        } else {
+            out.append("  <unknown: \(eventsProblem ?? "not read")>")
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    static func lastSeen(_ e: Event) -> KubeTime { e.series?.lastObservedTime.time ?? e.eventTime.time }
+
+    /// Left-aligned columns two spaces apart; the last column is not padded.
+    static func table(_ rows: [[String]]) -> [String] {
+        let columns = rows.map(\.count).max() ?? 0
+        let widths = (0..<columns).map { i in rows.map { i < $0.count ? $0[i].count : 0 }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import BatchCore
+import BatchctlKit
+import Foundation
+import KubeClient
+
+/// The global flags of every command that talks to the cluster.
+struct ClusterOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else the in-cluster service account).", valueName: "file"))
+    var kubeconfig: String?
+
+    @Option(help: ArgumentHelp("The kubeconfig context (default: its current-context).", valueName: "name"))
+    var context: String?
+
+    @Option(name: [.short, .long], help: ArgumentHelp("The namespace of the BatchQueue objects (default: the namespace of the --config file or $BATCHCTL_CONFIG if one is given, else the context's).", valueName: "namespace"))
+    var namespace: String?
+
+    @Option(help: ArgumentHelp("The configuration file, for queue order, bands and reservation limits (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
+    var config: String?
+
+    @Flag(name: [.short, .long], help: "Print each step (identity, reads, writes with their resourceVersion) on standard error.")
+    var verbose = false
+
+    /// Loads the configuration and the kubeconfig and makes the reservation service.
+    /// The namespace is `-n`, else the namespace of a configuration file given explicitly, else the context's.
+    func connect() throws -> ReservationService {
+        let loaded = try ConfigFile.load(path: config)
+        let fromFile = loaded.source == "embedded defaults" ? nil : loaded.config.namespace
+        let options = KubeConfigOptions(kubeconfigPath: kubeconfig, context: context, namespace: namespace ?? fromFile)
+        // A person is waiting: a few quick retries (about 3.5 s in all), not the controller's patient ten.
+        let client = try KubeClient.load(options, retryPolicy: RetryPolicy(maxRetries: 3, initialBackoff: .milliseconds(500), maxBackoff: .seconds(2)))
+        let verbose = self.verbose
+        let service = ReservationService(client: client, config: loaded.config, namespace: client.namespace, log: { line in
+            if verbose { printError("batchctl: \(line)") }
+        })
+        service.log("server \(client.transport.config.server), context \(client.transport.config.contextName ?? "in-cluster"), namespace \(client.namespace), configuration from \(loaded.source)")
+        return service
+    }
+
+    /// Who the API server says the user is (warning when it cannot say).
+    func identify(_ service: ReservationService) async throws -> Requester {
+        let requester = try await Requester.identify(service.client) { printError("warning: \($0)") }
+        service.log("you are \(requester.name)\(requester.fromKubeconfig ? " (from the kubeconfig)" : " (SelfSubjectReview)")")
+        return requester
+    }
+}
+
+/// Checks a duration flag with TimeSpan's own message (ArgumentParser's generic one says less).
+func parseDuration(_ text: String, flag: String) throws -> TimeSpan {
+    do {
+        return try TimeSpan.parse(text)
+    } catch {
+        throw ValidationError("\(flag) \(error.description)")
+    }
+}

@@ -1,0 +1,66 @@
+import BatchCore
+import BatchTesting
+import Foundation
+import Testing
+
+/// Lost races that are not someone else's claim, namespaces, and clusters without the CRD.
+@Suite struct ClusterEdgeTests {
+    @Test func aConflictFromAnotherWriteIsReadAgainAndWrittenOnce() throws {
+        let f = try ClusterFixture()
+        // One 409 as if the controller had written status between batchctl's read and its write.
+        try f.sim.setFaults("patch /apis/batchctl.dev/v1alpha1/namespaces/*/batchqueues/* status=409,count=1")
+        try f.sim.clearRequests()
+        let r = try f.batchctl(["claim", "batch1", "-v"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("batchctl: batch1 changed since it was read"), "\(r.stderr)")
+        let batch1 = try f.sim.requests().filter { $0.path.hasSuffix("/batchqueues/batch1") }
+        #expect(batch1.map { "\($0.method) \($0.status)" } == ["GET 200", "PATCH 409", "GET 200", "PATCH 200"])
+        #expect(try f.queue("batch1").spec.reservation?.holder == "alice")
+    }
+
+    @Test func anObjectThatKeepsChangingIsGivenUpOnWithoutAWrite() throws {
+        let f = try ClusterFixture()
+        try f.sim.setFaults("patch /apis/batchctl.dev/v1alpha1/namespaces/*/batchqueues/* status=409")
+        let r = try f.batchctl(["claim", "batch1"])
+        #expect(r.status == 1)
+        #expect(r.stderr == "error: batch1 changed under batchctl on each of 8 attempts to write it; nothing was written, try again\n")
+        #expect(try f.queue("batch1").spec.reservation == nil)
+    }
+
+    @Test func theNamespaceIsTheFlagThenAnExplicitConfigFileThenTheContext() throws {
+        let f = try ClusterFixture()
+        let dir = try TemporaryDirectory()
+        let config = dir.path + "/batchctl.yaml"
+        try "namespace: elsewhere\n".write(toFile: config, atomically: true, encoding: .utf8)
+
+        let fromFile = try f.batchctl(["claim", "batch1", "--config", config])
+        #expect(fromFile.status == 2)
+        #expect(fromFile.stderr.hasPrefix("error: there is no queue \"batch1\" in namespace elsewhere, and no BatchQueue objects at all"), "\(fromFile.stderr)")
+        let fromEnvironment = try f.batchctl(["status", "batch1"], extraEnvironment: ["BATCHCTL_CONFIG": config])
+        #expect(fromEnvironment.status == 2)
+        #expect(fromEnvironment.stderr.contains("in namespace elsewhere"))
+
+        let flag = try f.batchctl(["claim", "batch1", "--config", config, "-n", "court-listener"])
+        #expect(flag.status == 0, "\(flag.stderr)")
+        let context = try f.batchctl(["status", "batch1", "-o", "json"])   // embedded defaults: the context's namespace
+        #expect(context.status == 0)
+        #expect(context.stdout.contains("\"holder\" : \"alice\""))
+    }
+
+    @Test func aClusterWithoutTheCRDSaysSo() throws {
+        let sim = try KubeSimServer.start()
+        let r = try Command.run(ClusterFixture.batchctl, ["status", "--kubeconfig", sim.kubeconfigPath, "--context", "alice"],
+                                environment: ["BATCHCTL_CONFIG": "", "HOME": sim.directory])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasSuffix("does not serve batchqueues.batchctl.dev: the BatchQueue CRD is not installed; ask an admin to apply deploy/ (kubectl apply -k deploy)\n"), "\(r.stderr)")
+    }
+
+    @Test func anUnreachableServerExitsOne() throws {
+        let sim = try KubeSimServer.start()
+        sim.stop()
+        let r = try Command.run(ClusterFixture.batchctl, ["claim", "batch1", "--kubeconfig", sim.kubeconfigPath, "--context", "alice"],
+                                environment: ["BATCHCTL_CONFIG": "", "HOME": sim.directory])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("error: "))
+    }
+}

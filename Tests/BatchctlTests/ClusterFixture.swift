@@ -1,0 +1,72 @@
+import BatchCore
+import BatchTesting
+import Foundation
+import Testing
+
+/// A KubeSim child process with the real BatchQueue CRD and the four BatchQueue objects from deploy/base,
+/// and a way to run the built `batchctl` against it as any of its users.
+final class ClusterFixture: @unchecked Sendable {
+    static let batchctl = ProjectPaths.product("batchctl")
+    static let namespace = "court-listener"
+    let sim: KubeSimServer
+
+    /// Starts KubeSim (with `extraUsers` named user01, user02, ... and an optional RBAC policy) and applies
+    /// deploy/base/crd-batchqueues.yaml and deploy/base/batchqueues.yaml with kubectl.
+    init(extraUsers: Int = 0, rbac: String? = nil) throws {
+        let dir = try TemporaryDirectory(prefix: "cli-fixture")
+        var args: [String] = []
+        if extraUsers > 0 {
+            let users = (1...extraUsers).map { #"{"name":"\#(Self.user($0))","groups":["batchctl:users"]}"# }
+            let path = dir.path + "/users.json"
+            try ("[" + users.joined(separator: ",") + "]").write(toFile: path, atomically: true, encoding: .utf8)
+            args += ["--users", path]
+        }
+        if let rbac {
+            let path = dir.path + "/rbac.yaml"
+            try rbac.write(toFile: path, atomically: true, encoding: .utf8)
+            args += ["--rbac", path]
+        }
+        sim = try KubeSimServer.start(extraArguments: args)
+        let crd = try sim.kubectl(["apply", "--validate=false", "-f", ProjectPaths.root + "/deploy/base/crd-batchqueues.yaml"])
+        guard crd.status == 0 else { throw SupportError("kubectl apply CRD: \(crd.stderr)") }
+        // Discovery of a new CRD can lag a moment behind its creation (as on a real cluster): retry, bounded.
+        var last = ""
+        let applied = Wait.until(timeout: .seconds(20), interval: .milliseconds(200)) {
+            let r = try? sim.kubectl(["apply", "--validate=false", "-n", Self.namespace, "-f",
+                                      ProjectPaths.root + "/deploy/base/batchqueues.yaml"])
+            last = r?.stderr ?? "kubectl did not run"
+            return r?.status == 0
+        }
+        guard applied else { throw SupportError("kubectl apply batchqueues.yaml: \(last)") }
+    }
+
+    /// `user01` ... `user50`.
+    static func user(_ i: Int) -> String { String(format: "user%02d", i) }
+
+    /// The flags that make batchctl talk to this KubeSim as `user` (a context per user).
+    func flags(_ user: String) -> [String] {
+        ["--kubeconfig", sim.kubeconfigPath, "--context", user]
+    }
+
+    /// The environment for batchctl: no $BATCHCTL_CONFIG (embedded defaults), HOME inside the fixture.
+    var environment: [String: String] { ["BATCHCTL_CONFIG": "", "HOME": sim.directory, "NO_COLOR": "", "COLUMNS": "200"] }
+
+    /// Runs `batchctl SUBCOMMAND ARGS... --kubeconfig K --context USER`.
+    func batchctl(_ arguments: [String], as user: String = "alice", extraEnvironment: [String: String] = [:]) throws -> CommandResult {
+        var env = environment
+        for (k, v) in extraEnvironment { env[k] = v }
+        return try Command.run(Self.batchctl, arguments + flags(user), environment: env, timeout: .seconds(60))
+    }
+
+    /// The BatchQueue as stored, read with curl as admin and decoded with the Swift model.
+    func queue(_ name: String) throws -> BatchQueue {
+        let r = try sim.curl("GET", "/apis/batchctl.dev/v1alpha1/namespaces/\(Self.namespace)/batchqueues/\(name)")
+        guard r.status == 200 else { throw SupportError("GET \(name): \(r.status) \(r.body)") }
+        return try JSONDecoder().decode(BatchQueue.self, from: Data(r.body.utf8))
+    }
+
+    /// Requests that changed or tried to change state, other than asking who the caller is.
+    func writes() throws -> [KubeSimServer.RequestRecord] {
+        try sim.requests().filter { $0.isWrite && !$0.path.hasSuffix("/selfsubjectreviews") }
+    }
+}

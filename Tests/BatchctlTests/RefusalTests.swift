@@ -1,0 +1,152 @@
+import BatchCore
+import BatchTesting
+import Foundation
+import Testing
+
+/// Acceptance 2: every refusal exits 2, 3 or 4 with a clear message, and KubeSim's request log shows no write.
+@Suite struct RefusalTests {
+    struct Case: Sendable, CustomStringConvertible {
+        var arguments: [String]
+        var user: String
+        var status: Int32
+        var message: String
+        var description: String { "\(user): batchctl \(arguments.joined(separator: " "))" }
+    }
+
+    static let cases: [Case] = [
+        // Unknown queue.
+        Case(arguments: ["claim", "batch9"], user: "bob", status: 2,
+             message: "error: there is no queue \"batch9\" in namespace court-listener; the queues are batch0, batch1, batch2, batch3\n"),
+        Case(arguments: ["release", "batch9"], user: "alice", status: 2, message: "there is no queue \"batch9\""),
+        Case(arguments: ["status", "batch9"], user: "alice", status: 2, message: "there is no queue \"batch9\""),
+        Case(arguments: ["describe", "nope"], user: "alice", status: 2, message: "there is no queue \"nope\""),
+        // Bad durations.
+        Case(arguments: ["claim", "batch2", "--for", "3x"], user: "bob", status: 2, message: "--for "),
+        Case(arguments: ["claim", "batch2", "--for", "30d"], user: "bob", status: 2,
+             message: "error: --for 30d is longer than the longest reservation, 2w (reservations.maxDuration); ask for 2w or less and extend later with 'batchctl extend'\n"),
+        Case(arguments: ["extend", "batch1", "--for", "14d"], user: "alice", status: 2,
+             message: "error: extending by 2w would hold batch1 until "),
+        Case(arguments: ["extend", "batch1", "--for", "14d"], user: "alice", status: 2,
+             message: "from now; the longest reservation is 2w (reservations.maxDuration), so extend by at most 11d"),
+        Case(arguments: ["extend", "batch1", "--for", "soon"], user: "alice", status: 2, message: "--for "),
+        // Replica bands and maxReplicas.
+        Case(arguments: ["claim", "batch2", "--replicas", "15"], user: "bob", status: 2,
+             message: "error: --replicas 15 is in the big band (11-20), which needs approval: check the database and the services your tasks use can take it, then add --approve-band big\n"),
+        Case(arguments: ["claim", "batch2", "--replicas", "25", "--approve-band", "big"], user: "bob", status: 2,
+             message: "error: --replicas 25 is above batch2's maxReplicas (20); ask for 20 or fewer, or ask an admin (group batchctl:admins) to raise spec.maxReplicas\n"),
+        Case(arguments: ["scale", "batch1", "12"], user: "alice", status: 2, message: "--replicas 12 is in the big band (11-20), which needs approval"),
+        Case(arguments: ["scale", "batch1", "21", "--approve-band", "big"], user: "alice", status: 2, message: "above batch1's maxReplicas (20)"),
+        Case(arguments: ["claim", "batch1", "--approve-band", "huge"], user: "alice", status: 2, message: "--approve-band huge is not a band"),
+        Case(arguments: ["scale", "batch2", "3"], user: "alice", status: 2, message: "batch2 is not reserved, so there is nothing to scale; run 'batchctl claim batch2' first"),
+        // Someone else's claim.
+        Case(arguments: ["claim", "batch1"], user: "bob", status: 3, message: "error: batch1 is held by alice until "),
+        Case(arguments: ["release", "batch1"], user: "bob", status: 3,
+             message: "Ask alice to release it, or, if you are an admin (group batchctl:admins), run 'batchctl release batch1 --force'.\n"),
+        Case(arguments: ["scale", "batch1", "3"], user: "bob", status: 3, message: "Only alice can scale it.\n"),
+        Case(arguments: ["extend", "batch1", "--for", "1d"], user: "bob", status: 3, message: "Only alice can extend it.\n"),
+        // Malformed flags (ArgumentParser's usage errors).
+        Case(arguments: ["claim", "batch1", "--replicas", "many"], user: "alice", status: 2, message: "--replicas"),
+        Case(arguments: ["claim"], user: "alice", status: 2, message: "name one queue or pass --any"),
+        Case(arguments: ["claim", "batch1", "--any"], user: "alice", status: 2, message: "name one queue or pass --any"),
+        Case(arguments: ["scale", "batch1"], user: "alice", status: 2, message: "Missing expected argument '<replicas>'"),
+        Case(arguments: ["extend", "batch1"], user: "alice", status: 2, message: "Missing expected argument '--for <duration>'"),
+        Case(arguments: ["release", "batch1", "--forcefully"], user: "alice", status: 2, message: "Unknown option '--forcefully'"),
+        Case(arguments: ["status", "-o", "xml"], user: "alice", status: 2, message: "xml"),
+    ]
+
+    @Test func everyRefusalExitsWithItsStatusAndWritesNothing() throws {
+        let f = try ClusterFixture()
+        let claimed = try f.batchctl(["claim", "batch1", "--for", "3d", "--reason", "rehash passwords"], as: "alice")
+        try #require(claimed.status == 0, "\(claimed.stderr)")
+        let before = try (0..<4).map { try f.queue("batch\($0)") }
+        for c in Self.cases {
+            try f.sim.clearRequests()
+            let r = try f.batchctl(c.arguments, as: c.user)
+            #expect(r.status == c.status, "\(c): \(r.stderr)")
+            #expect(c.message.hasSuffix("\n") ? r.stderr.hasPrefix("error: ") && r.stderr.hasSuffix(c.message) : r.stderr.contains(c.message),
+                    "\(c): \(r.stderr)")
+            #expect(r.stdout.isEmpty, "\(c): \(r.stdout)")
+            let writes = try f.writes()
+            #expect(writes.isEmpty, "\(c) wrote: \(writes.map { "\($0.method) \($0.path) \($0.status)" })")
+        }
+        #expect(try (0..<4).map { try f.queue("batch\($0)") } == before)
+    }
+
+    @Test func theConflictMessageNamesHolderExpiryAndReason() throws {
+        let f = try ClusterFixture()
+        #expect(try f.batchctl(["claim", "batch1", "--for", "3d", "--reason", "rehash passwords"], as: "alice").status == 0)
+        let stored = try #require(try f.queue("batch1").spec.reservation)
+        let r = try f.batchctl(["claim", "batch1"], as: "bob")
+        #expect(r.status == 3)
+        // "(2d)": the policy rounds the time left down, and a moment has passed since the claim.
+        let left = #/\((2d|3d)\)/#
+        let expected = "error: batch1 is held by alice until \(TimeText.utc(stored.expiresAt)) (3d) for \"rehash passwords\". Run 'batchctl claim --any' to take a free queue, or ask alice to release it.\n"
+        #expect(r.stderr.replacing(left, with: "(3d)") == expected, "\(r.stderr)")
+    }
+
+    static let rbac = """
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata: {name: batchctl-user, namespace: court-listener}
+        rules:
+        - apiGroups: [batchctl.dev]
+          resources: [batchqueues]
+          verbs: [get, list, watch, update, patch]
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: Role
+        metadata: {name: batchctl-viewer, namespace: court-listener}
+        rules:
+        - apiGroups: [batchctl.dev]
+          resources: [batchqueues]
+          verbs: [get, list, watch]
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: alice, namespace: court-listener}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: batchctl-user}
+        subjects: [{kind: User, name: alice}]
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: bob, namespace: court-listener}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: batchctl-viewer}
+        subjects: [{kind: User, name: bob}]
+        """
+
+    @Test func theAPIServerDecidesForceAndA403ExitsFourSayingWhoMay() throws {
+        let f = try ClusterFixture(rbac: Self.rbac)
+        #expect(try f.batchctl(["claim", "batch1", "--reason", "reindex"], as: "alice").status == 0)
+        let before = try f.queue("batch1")
+
+        let forced = try f.batchctl(["release", "batch1", "--force"], as: "bob")
+        #expect(forced.status == 4)
+        #expect(forced.stderr.hasPrefix("error: only the holder (alice) or an admin (group batchctl:admins) may release batch1; the API server refused bob: "), "\(forced.stderr)")
+
+        let claim = try f.batchctl(["claim", "batch2"], as: "bob")
+        #expect(claim.status == 4)
+        #expect(claim.stderr.hasPrefix("error: the API server does not let bob claim batch2: "), "\(claim.stderr)")
+
+        #expect(try f.writes().filter { $0.user == "bob" }.allSatisfy { $0.status == 403 })
+        #expect(try f.queue("batch1") == before)
+        #expect(try f.queue("batch2").spec.reservation == nil)
+
+        let admin = try f.batchctl(["release", "batch1", "--force"], as: "admin")
+        #expect(admin.status == 0, "\(admin.stderr)")
+        #expect(admin.stdout == "released alice's claim on batch1; the controller scales its workers to zero once busy ones finish\n")
+        #expect(try f.queue("batch1").spec.reservation == nil)
+    }
+
+    @Test func aRefusedTakeoverOfAnExpiredClaimSaysTheControllerClearsItSoon() throws {
+        let f = try ClusterFixture(rbac: Self.rbac)
+        // An expired claim the controller has not cleared yet; bob may not change it (as the admission policy would say).
+        let patch = #"{"spec":{"reservation":{"holder":"alice","claimedAt":"2026-01-01T00:00:00Z","expiresAt":"2026-01-02T00:00:00Z","replicas":2}}}"#
+        let p = try f.sim.curl("PATCH", "/apis/batchctl.dev/v1alpha1/namespaces/court-listener/batchqueues/batch3", body: patch,
+                               contentType: "application/merge-patch+json")
+        try #require(p.status == 200, "\(p.body)")
+        let r = try f.batchctl(["claim", "batch3"], as: "bob")
+        #expect(r.status == 3)
+        #expect(r.stderr.hasPrefix("error: batch3's previous claim by alice expired at 2026-01-02 00:00 UTC but is not cleared yet"), "\(r.stderr)")
+        #expect(r.stderr.contains("the controller clears expired claims within seconds: try again shortly"))
+    }
+}

@@ -75,7 +75,8 @@ release:
 
 ## test: deps + build + deploy/ checks + every Swift test (unit, CLI, integration against real Redis and Celery)
 test: deps build check-deploy check-image
-	BATCHCTL_REQUIRE_FIXTURES=1 $(SWIFT) test --disable-xctest
+	@# Serially: on 2 cores, integration tests that wait synchronously can starve an in-process server.
+	BATCHCTL_REQUIRE_FIXTURES=1 $(SWIFT) test --disable-xctest --no-parallel
 
 ## bench: release build of batchbench, run against a real redis-server on loopback; rewrites BENCHMARKS.md
 bench: apt-deps

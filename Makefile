@@ -78,9 +78,12 @@ test: deps build check-deploy check-image
 	@# Serially: on 2 cores, integration tests that wait synchronously can starve an in-process server.
 	BATCHCTL_REQUIRE_FIXTURES=1 $(SWIFT) test --disable-xctest --no-parallel
 
-## bench: release build of batchbench, run against a real redis-server on loopback; rewrites BENCHMARKS.md
+## bench: release builds, benchmarks against a real redis-server and KubeSim on loopback; rewrites BENCHMARKS.md
+## (`.build/release/batchbench --only probe|controller|controller-rss` runs one group)
 bench: apt-deps
 	$(SWIFT) build -c release --product batchbench
+	$(SWIFT) build -c release --product kubesim
+	$(SWIFT) build -c release --product batchctl --static-swift-stdlib
 	.build/release/batchbench --output BENCHMARKS.md
 
 clean:

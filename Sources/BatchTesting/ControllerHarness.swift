@@ -10,6 +10,7 @@ public final class ControllerHarness: @unchecked Sendable {
     public let configPath: String
     public let namespace = "court-listener"
     public private(set) var controllers: [ChildProcess] = []
+    let queueCount: Int?
     public private(set) var metricsPorts: [Int] = []
     public var celery: CeleryFixture { CeleryFixture(brokerURL: redis.url) }
 
@@ -20,7 +21,11 @@ public final class ControllerHarness: @unchecked Sendable {
     ///   - rbac: load the Roles and RoleBindings rendered from deploy/ into KubeSim's authorizer and add the
     ///     controller's ServiceAccount user (`serviceAccount`), so `startController(asServiceAccount: true)`
     ///     runs with exactly the permissions a cluster would give it.
-    public init(config: String = "", kubelet: Bool = false, simArguments: [String] = [], rbac: Bool = false) throws {
+    ///   - queueCount: more (or fewer) queues than the four of deploy/: `q0..q<n-1>` with Deployments
+    ///     `celery-q0..`, generated, and listed in the configuration (for benchmarks).
+    public init(config: String = "", kubelet: Bool = false, simArguments: [String] = [], rbac: Bool = false,
+                queueCount: Int? = nil) throws {
+        self.queueCount = queueCount
         redis = try RedisServer()
         directory = try TemporaryDirectory(prefix: "harness")
         var extra = simArguments
@@ -39,6 +44,11 @@ public final class ControllerHarness: @unchecked Sendable {
         // Test timings; a top-level key in `config` replaces the default line for it.
         let defaults = ["namespace: court-listener", "redis: {url: \"\(redis.url)\"}", "pollInterval: 200ms",
                         "rampUp: {step: 2, every: 2s}", "idleAfter: 3s"]
+        var config = config
+        if let queueCount {
+            config += "\nqueues:\n" + (0..<queueCount).map { "- {name: q\($0), deployment: celery-q\($0)}" }.joined(separator: "\n")
+            config += "\ntotalReplicaBudget: \(max(40, queueCount * 5))"
+        }
         let overridden = Set(config.split(separator: "\n").compactMap { $0.first?.isLetter == true ? $0.split(separator: ":").first.map(String.init) : nil })
         let yaml = (defaults.filter { !overridden.contains(String($0.split(separator: ":")[0])) } + [config]).joined(separator: "\n") + "\n"
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -51,20 +61,35 @@ public final class ControllerHarness: @unchecked Sendable {
         _ = Wait.until(timeout: .seconds(10)) {
             (try? sim.kubectl(["get", "batchqueues", "-n", namespace]).status) == 0
         }
-        try sim.kubectlOK(["apply", "--validate=false", "-n", namespace, "-f", ProjectPaths.root + "/deploy/base/batchqueues.yaml"])
+        let names = queueCount.map { n in (0..<n).map { "q\($0)" } } ?? (0..<4).map { "batch\($0)" }
+        if queueCount == nil {
+            try sim.kubectlOK(["apply", "--validate=false", "-n", namespace, "-f", ProjectPaths.root + "/deploy/base/batchqueues.yaml"])
+        } else {
+            let queues = names.map { """
+                ---
+                apiVersion: batchctl.dev/v1alpha1
+                kind: BatchQueue
+                metadata: {name: \($0)}
+                spec: {queue: \($0), deployment: celery-\($0), maxReplicas: 20}
+
+                """ }.joined()
+            let path = directory.path + "/queues.yaml"
+            try queues.write(toFile: path, atomically: true, encoding: .utf8)
+            try sim.kubectlOK(["apply", "--validate=false", "-n", namespace, "-f", path])
+        }
         var deployments = ""
-        for i in 0..<4 {
+        for name in names {
             deployments += """
                 ---
                 apiVersion: apps/v1
                 kind: Deployment
-                metadata: {name: celery-batch\(i)}
+                metadata: {name: celery-\(name)}
                 spec:
                   replicas: 0
-                  selector: {matchLabels: {app.kubernetes.io/name: celery-batch\(i)}}
+                  selector: {matchLabels: {app.kubernetes.io/name: celery-\(name)}}
                   template:
                     metadata:
-                      labels: {app.kubernetes.io/name: celery-batch\(i)}
+                      labels: {app.kubernetes.io/name: celery-\(name)}
                     spec:
                       terminationGracePeriodSeconds: 30
                       containers: [{name: worker, image: celery-app:test}]

@@ -4,11 +4,30 @@ import Foundation
 struct Figure {
     /// Unique row name, e.g. "probe, 4 queues".
     var name: String
-    var median: Duration
-    var p90: Duration
+    /// The median and p90 as shown, such as `0.298 ms` or `21.4 MiB`.
+    var medianText: String
+    var p90Text: String
     var runs: Int
     /// Anything else worth a column: round trips, commands, data set.
     var notes: String
+
+    init(name: String, median: Duration, p90: Duration, runs: Int, notes: String) {
+        self.init(name: name, medianText: median.milliseconds, p90Text: p90.milliseconds, runs: runs, notes: notes)
+    }
+
+    init(name: String, medianText: String, p90Text: String, runs: Int, notes: String) {
+        self.name = name
+        self.medianText = medianText
+        self.p90Text = p90Text
+        self.runs = runs
+        self.notes = notes
+    }
+}
+
+/// The median and p90 of `samples` (sorted here).
+func percentiles<T: Comparable>(_ samples: [T]) -> (median: T, p90: T) {
+    let s = samples.sorted()
+    return (s[s.count / 2], s[min(s.count - 1, Int(Double(s.count) * 0.9))])
 }
 
 /// A group of figures measured together (one setup). Add a new benchmark by conforming and listing it in
@@ -57,7 +76,7 @@ enum BenchmarkReport {
             }
         }
         for f in figures {
-            let line = "| \(f.name) | \(f.median.milliseconds) | \(f.p90.milliseconds) | \(f.runs) | \(f.notes) |"
+            let line = "| \(f.name) | \(f.medianText) | \(f.p90Text) | \(f.runs) | \(f.notes) |"
             if let i = rows.firstIndex(where: { $0.0 == f.name }) { rows[i].1 = line } else { rows.append((f.name, line)) }
         }
         let text = """
@@ -73,7 +92,9 @@ enum BenchmarkReport {
         \(rule)
         \(rows.map(\.1).joined(separator: "\n"))
 
-        Targets (issue 3, loopback): probe ≤ 0.5 ms for 4 queues, ≤ 20 ms for 1,000 queues, 1 round trip per probe.
+        Targets: probe ≤ 0.5 ms for 4 queues, ≤ 20 ms for 1,000 queues, 1 round trip per probe (issue 3);
+        claim → first scale write under 1 s, new task on a sleeping queue → scale write under the poll
+        interval + 0.5 s, controller RSS under 25 MiB (issue 7).
 
         """
         try text.write(toFile: path, atomically: true, encoding: .utf8)

@@ -12,16 +12,20 @@ public final class ControllerService: Service, Sendable {
     let elector: LeaderElector?
     let metrics: ControllerMetrics
     let pollInterval: Duration
+    let nudges: AsyncStream<Void>?
     let logger: Logger
     private let state = Mutex<(ready: Bool, lastPass: ContinuousClock.Instant?)>((false, nil))
 
-    /// - Parameter elector: nil runs without leader election (one replica, or tests).
+    /// - Parameters:
+    ///   - elector: nil runs without leader election (one replica, or tests).
+    ///   - nudges: extra passes between ticks, such as `KubeCluster.specChanges` (a claim is acted on at once).
     public init(reconciler: Reconciler, elector: LeaderElector?, metrics: ControllerMetrics, pollInterval: Duration,
-                logger: Logger = Logger(label: "batchctl.controller")) {
+                nudges: AsyncStream<Void>? = nil, logger: Logger = Logger(label: "batchctl.controller")) {
         self.reconciler = reconciler
         self.elector = elector
         self.metrics = metrics
         self.pollInterval = pollInterval
+        self.nudges = nudges
         self.logger = logger
     }
 
@@ -47,7 +51,9 @@ public final class ControllerService: Service, Sendable {
                     await elector.run()
                 }
             }
-            for await _ in AsyncTimerSequence(interval: pollInterval, clock: .continuous).cancelOnGracefulShutdown() {
+            let ticks = AsyncTimerSequence(interval: pollInterval, clock: .continuous).map { _ in () }
+            let passes = merge(ticks, nudges ?? AsyncStream { $0.finish() })
+            for await _ in passes.cancelOnGracefulShutdown() {
                 metrics.setLeader(isLeader)
                 if isLeader {
                     let start = ContinuousClock.now

@@ -88,7 +88,7 @@ struct ControllerCommand: AsyncParsableCommand {
             ? LeaderElector(identity: identity, store: KubeLeaseStore(client: client, name: leaseName, namespace: ns), now: { .now })
             : nil
         let service = ControllerService(reconciler: reconciler, elector: elector, metrics: metrics,
-                                        pollInterval: settings.pollInterval.duration, logger: logger)
+                                        pollInterval: settings.pollInterval.duration, nudges: kube.specChanges, logger: logger)
         let health = try HealthServer(host: host, port: port) { service.respond(to: $0) }
         logger.notice("Starting", metadata: [
             "version": "\(BatchctlVersion.current)", "identity": "\(identity)", "namespace": "\(ns)",

@@ -21,6 +21,10 @@ public final class KubeCluster: ClusterClient {
         var lastError: String?
     }
     private let caches = Mutex(Caches())
+    private let nudge: AsyncStream<Void>.Continuation
+    /// Yields when a BatchQueue's or Deployment's spec changed (its generation moved), so a pass can run
+    /// at once instead of at the next tick. Status-only changes (the controller's own writes) do not yield.
+    public let specChanges: AsyncStream<Void>
 
     /// - Parameter identity: this controller replica, for Events' `reportingInstance`.
     public init(client: KubeClient, namespace: String, identity: String, logger: Logger = Logger(label: "batchctl.cluster"),
@@ -30,6 +34,7 @@ public final class KubeCluster: ClusterClient {
         self.identity = identity
         self.logger = logger
         self.now = now
+        (specChanges, nudge) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Keeps the three caches fed until cancelled. Each watch reconnects and relists by itself; an error
@@ -46,15 +51,22 @@ public final class KubeCluster: ClusterClient {
         while !Task.isCancelled {
             do {
                 for try await event in client.watch(type, namespace: namespace) {
-                    caches.withLock { c in
+                    let changed = caches.withLock { c -> Bool in
                         switch event {
-                        case let .added(o), let .modified(o): c[keyPath: path][Self.name(o)] = o
-                        case let .deleted(o): c[keyPath: path][Self.name(o)] = nil
+                        case let .added(o), let .modified(o):
+                            let before = c[keyPath: path][Self.name(o)]
+                            c[keyPath: path][Self.name(o)] = o
+                            return c.synced.contains(kind) && Self.generation(before) != Self.generation(o)
+                        case let .deleted(o):
+                            c[keyPath: path][Self.name(o)] = nil
+                            return true
                         case let .synced(all):
                             c[keyPath: path] = Dictionary(all.map { (Self.name($0), $0) }, uniquingKeysWith: { $1 })
                             c.synced.insert(kind)
+                            return false
                         }
                     }
+                    if changed && !(T.self == Pod.self) { nudge.yield() }
                 }
             } catch is CancellationError {
                 return
@@ -64,6 +76,10 @@ public final class KubeCluster: ClusterClient {
             }
             try? await Task.sleep(for: .seconds(2))   // only cancellation can interrupt this sleep
         }
+    }
+
+    static func generation<T: KubeResource>(_ object: T?) -> Int64? {
+        (object as? BatchQueue)?.metadata.generation ?? (object as? Deployment)?.metadata.generation
     }
 
     static func name<T: KubeResource>(_ object: T) -> String {

@@ -101,8 +101,13 @@ public enum ProjectPaths {
         return URL(fileURLWithPath: exe).deletingLastPathComponent().path
     }()
 
-    /// A built executable of this package, such as `batchctl`.
-    public static func product(_ name: String) -> String { "\(products)/\(name)" }
+    /// A built executable of this package, such as `batchctl`: next to the running binary, else the debug
+    /// build's (a release `batchbench` drives the debug `batchctl` and `kubesim` that `swift build` made).
+    public static func product(_ name: String) -> String {
+        let beside = "\(products)/\(name)"
+        let debug = "\(root)/.build/debug/\(name)"
+        return FileManager.default.isExecutableFile(atPath: beside) || !FileManager.default.isExecutableFile(atPath: debug) ? beside : debug
+    }
 
     /// The project's Python venv (`make deps` creates it).
     public static var venvPython: String { "\(root)/.venv/bin/python" }

@@ -75,6 +75,13 @@ enum BenchmarkReport {
 
         Targets (issue 3, loopback): probe ≤ 0.5 ms for 4 queues, ≤ 20 ms for 1,000 queues, 1 round trip per probe.
 
+        Busy workers (issue 8): each "busy workers" row is one run of an end-to-end scenario (`batchbench --only
+        busy-workers`): KubeSim's kubelet runs real `celery worker` pods (concurrency 1, prefetch 1, early ack,
+        terminationGracePeriodSeconds 3 s), `batchctl controller` scales them, and a 20 s task runs while the
+        scenario happens; median and p90 are its wall time. A task is *interrupted* when it wrote "start ID" but
+        never "done ID": its worker was stopped under it, and with early ack it is lost. `busyAware false` is the
+        depth-only policy of KEDA's Redis scaler (queue length and unacked only, no pod-deletion-cost).
+
         """
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }

@@ -103,7 +103,7 @@ public final class ControllerHarness: @unchecked Sendable {
                 ],
             ],
         ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -89,11 +89,11 @@ public enum BusyWorkerScenario {
                         "three workers did not run the short tasks")
             try send(longTask, seconds: Double(longTaskSeconds))
             try require(Wait.until(timeout: .seconds(60), interval: .milliseconds(500)) { has("start", longTask) }, "the long task did not start")
-            // Let heartbeats report the busy worker (freq 2 s) before the ceiling drops.
+            // Let heartbeats report the busy worker before the ceiling drops: `active` lags a task's start by up
+            // to one heartbeat (freq 2 s), and status.busyWorkers may still show a worker of the short tasks.
+            Thread.sleep(forTimeInterval: 5)
             if busyAware {
                 try require(Wait.until(timeout: .seconds(20), interval: .milliseconds(500)) { h.busyWorkers(queue) == 1 }, "the busy worker was not seen")
-            } else {
-                Thread.sleep(forTimeInterval: 5)
             }
             before = h.pods(deployment)
             try h.setReservationReplicas(queue, 1)

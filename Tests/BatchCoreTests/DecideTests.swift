@@ -249,7 +249,8 @@ func work(_ depth: Int, inFlight: Int = 0, busy: Int = 0) -> QueueObservation {
         var policy = Self.policy
         policy.busyAware = false
         // Depth-only, as KEDA's Redis scaler: a running task neither keeps the queue awake nor its worker.
-        let idle = Scenario(deployment: 2, observation: work(0, busy: 1), reservation: Self.held, lastActiveAgo: 3_600).decide(policy)
+        let longAgo: (replicas: Int, band: String?, claimedAgo: Int64, expiresIn: Int64) = (4, nil, 7_200, 86_400)
+        let idle = Scenario(deployment: 4, observation: work(0, busy: 1), reservation: longAgo, lastActiveAgo: 3_600).decide(policy)
         #expect(idle.desiredReplicas == 0)
         #expect(idle.reason == .idleSleeping)
         let lowered = Scenario(deployment: 4, observation: work(100, busy: 3), reservation: (1, nil, 600, 86_400)).decide(policy)
@@ -258,7 +259,9 @@ func work(_ depth: Int, inFlight: Int = 0, busy: Int = 0) -> QueueObservation {
         #expect(released.desiredReplicas == 0)
         #expect(released.events.isEmpty)
         // With it on (the default) the same inputs keep the busy workers.
-        #expect(Scenario(deployment: 2, observation: work(0, busy: 1), reservation: Self.held, lastActiveAgo: 3_600).decide().desiredReplicas == 2)
+        let kept = Scenario(deployment: 4, observation: work(0, busy: 1), reservation: longAgo, lastActiveAgo: 3_600).decide()
+        #expect(kept.desiredReplicas == 4)
+        #expect(kept.reason == .atTarget)
     }
 
     @Test func conditionsReportRedisAndBudgetAndKeepTransitionTimes() {

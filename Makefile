@@ -71,9 +71,10 @@ test: deps build check-deploy
 	BATCHCTL_REQUIRE_FIXTURES=1 $(SWIFT) test --disable-xctest
 
 ## bench: release build of batchbench, run against a real redis-server on loopback; rewrites BENCHMARKS.md
-bench: apt-deps
+bench: apt-deps venv
 	$(SWIFT) build -c release --product batchbench
-	.build/release/batchbench --output BENCHMARKS.md
+	$(SWIFT) build --product batchctl && $(SWIFT) build --product kubesim
+	BATCHCTL_PRODUCTS_DIR=$(CURDIR)/.build/debug .build/release/batchbench --output BENCHMARKS.md
 
 clean:
 	rm -rf .build

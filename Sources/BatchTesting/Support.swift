@@ -101,12 +101,11 @@ public enum ProjectPaths {
         return URL(fileURLWithPath: exe).deletingLastPathComponent().path
     }()
 
-    /// A built executable of this package, such as `batchctl`: next to the running binary, else the debug
-    /// build's (a release `batchbench` drives the debug `batchctl` and `kubesim` that `swift build` made).
+    /// A built executable of this package, such as `batchctl`: in `BATCHCTL_PRODUCTS_DIR` when set (a release
+    /// `batchbench` drives the debug `batchctl` and `kubesim`; see `make bench`), else next to the running binary.
     public static func product(_ name: String) -> String {
-        let beside = "\(products)/\(name)"
-        let debug = "\(root)/.build/debug/\(name)"
-        return FileManager.default.isExecutableFile(atPath: beside) || !FileManager.default.isExecutableFile(atPath: debug) ? beside : debug
+        if let dir = ProcessInfo.processInfo.environment["BATCHCTL_PRODUCTS_DIR"], !dir.isEmpty { return "\(dir)/\(name)" }
+        return "\(products)/\(name)"
     }
 
     /// The project's Python venv (`make deps` creates it).

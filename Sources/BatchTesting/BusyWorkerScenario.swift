@@ -15,6 +15,8 @@ public enum BusyWorkerScenario {
         case ceilingDrop = "ceiling 3 → 1"
         /// Two workers; the queue drains while one still runs the long task; idleAfter passes.
         case drain = "queue drains"
+        /// As `ceilingDrop`, but the holder releases the queue instead (then the busy worker drains).
+        case release = "released"
     }
 
     /// What happened, from the side-effect file, the pods and KubeSim's request log.
@@ -38,6 +40,8 @@ public enum BusyWorkerScenario {
         public var replicas: Int?
         /// True when the Deployment reached 0 replicas before the long task wrote "done".
         public var sleptWhileBusy: Bool
+        /// `release`: the status of the BatchQueue's `Draining` condition once the idle workers were stopped.
+        public var drainingWhileBusy: String?
 
         /// Started but never finished: see the type's documentation.
         public var interrupted: [String] { started.keys.filter { finished[$0] == nil }.sorted() }
@@ -79,9 +83,10 @@ public enum BusyWorkerScenario {
 
         try h.startController()
         var sleptWhileBusy = false
+        var draining: String?
         var before: [String] = []
         switch kind {
-        case .ceilingDrop:
+        case .ceilingDrop, .release:
             // Three workers each run a short task, so all three consume real tasks and are up.
             for i in 0..<3 { try send("short-\(i)", seconds: 1) }
             try h.claim(queue, replicas: 3)
@@ -96,11 +101,15 @@ public enum BusyWorkerScenario {
                 try require(Wait.until(timeout: .seconds(20), interval: .milliseconds(500)) { h.busyWorkers(queue) == 1 }, "the busy worker was not seen")
             }
             before = h.pods(deployment)
-            try h.setReservationReplicas(queue, 1)
+            if kind == .release { try h.release(queue) } else { try h.setReservationReplicas(queue, 1) }
             _ = Wait.until(timeout: .seconds(60), interval: .milliseconds(500)) { h.pods(deployment).count == 1 }
+            draining = h.condition(queue, "Draining")?["status"] as? String
             let longPod = lines().first { $0.0 == "start" && $0.1 == longTask }?.2 ?? ""
             _ = Wait.until(timeout: .seconds(Double(longTaskSeconds) + 30), interval: .milliseconds(500)) {
                 has("done", longTask) || !h.pods(deployment).contains(longPod)
+            }
+            if kind == .release {
+                _ = Wait.until(timeout: .seconds(30), interval: .milliseconds(500)) { h.replicas(deployment) == 0 && h.pods(deployment).isEmpty }
             }
         case .drain:
             // Short tasks first: a task queued behind the long one would be prefetched by its worker and
@@ -131,7 +140,8 @@ public enum BusyWorkerScenario {
         return Outcome(kind: kind, busyAware: busyAware, started: started, finished: finished,
                        longTaskPod: started[longTask]?.first, stoppedPods: before.filter { !after.contains($0) }.sorted(),
                        scaleWrites: try h.scaleWrites(deployment), events: try h.eventReasons(queue),
-                       phase: h.phase(queue), replicas: h.replicas(deployment), sleptWhileBusy: sleptWhileBusy)
+                       phase: h.phase(queue), replicas: h.replicas(deployment), sleptWhileBusy: sleptWhileBusy,
+                       drainingWhileBusy: draining)
     }
 
     static func require(_ ok: Bool, _ message: String) throws {

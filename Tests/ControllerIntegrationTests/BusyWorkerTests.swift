@@ -32,6 +32,20 @@ struct BusyWorkerTests {
         #expect(o.phase == "Sleeping")
     }
 
+    @Test("released while a worker runs a 20 s task: idle workers stop at once, the busy one after its task; status and an event say so")
+    func releaseDrainsTheBusyWorker() throws {
+        let o = try BusyWorkerScenario.run(.release, busyAware: true)
+        let long = try #require(o.longTaskPod)
+        #expect(o.stoppedPods.count == 3)                 // all of them in the end
+        #expect(o.drainingWhileBusy == "True")
+        #expect(o.interrupted.isEmpty)
+        #expect(o.exactlyOnce)
+        #expect(o.finished["long"] == [long])
+        #expect(o.scaleWrites == [3, 1, 0])
+        #expect(o.events.contains("DrainingBusyWorkers"))
+        #expect(o.phase == "Free")
+    }
+
     @Test("busyAware: false (depth only, as KEDA's Redis scaler) sleeps under the running task and kills it")
     func depthOnlyKillsTheRunningTask() throws {
         let o = try BusyWorkerScenario.run(.drain, busyAware: false)

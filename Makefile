@@ -79,8 +79,8 @@ test: deps build check-deploy check-image
 	BATCHCTL_REQUIRE_FIXTURES=1 $(SWIFT) test --disable-xctest --no-parallel
 
 ## bench: release builds, benchmarks against a real redis-server and KubeSim on loopback; rewrites BENCHMARKS.md
-## (`.build/release/batchbench --only probe|controller|controller-rss` runs one group)
-bench: apt-deps
+## (`.build/release/batchbench --only probe|controller|controller-rss|busy-workers` runs one group)
+bench: apt-deps venv
 	$(SWIFT) build -c release --product batchbench
 	$(SWIFT) build -c release --product kubesim
 	$(SWIFT) build -c release --product batchctl --static-swift-stdlib

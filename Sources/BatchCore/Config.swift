@@ -24,6 +24,10 @@ public struct BatchConfig: Sendable, Equatable {
     public var tasksPerReplica: Int
     /// After a release or expiry, how long busy workers may finish their tasks before being stopped.
     public var busyWorkerGrace: TimeSpan
+    /// Whether workers running tasks (Celery heartbeats with `active` > 0) count: true keeps busy workers
+    /// (no sleep, no scale-down below them, pod-deletion-cost before a scale-down, draining after release).
+    /// False scales on queue depth and `unacked` alone, as KEDA's Redis scaler does; only for comparisons.
+    public var busyAware: Bool
     public var reservations: ReservationLimits
     public var reminders: ReminderSettings
     public var queueDepth: DepthThresholds
@@ -31,7 +35,7 @@ public struct BatchConfig: Sendable, Equatable {
 
     public init(namespace: String, redis: RedisSettings, celery: CeleryLayout, queues: [QueueConfig],
                 pollInterval: TimeSpan, bands: [Band], rampUp: RampUp, idleAfter: TimeSpan,
-                totalReplicaBudget: Int, tasksPerReplica: Int, busyWorkerGrace: TimeSpan,
+                totalReplicaBudget: Int, tasksPerReplica: Int, busyWorkerGrace: TimeSpan, busyAware: Bool = true,
                 reservations: ReservationLimits, reminders: ReminderSettings, queueDepth: DepthThresholds,
                 webhook: WebhookSettings) {
         self.namespace = namespace
@@ -45,6 +49,7 @@ public struct BatchConfig: Sendable, Equatable {
         self.totalReplicaBudget = totalReplicaBudget
         self.tasksPerReplica = tasksPerReplica
         self.busyWorkerGrace = busyWorkerGrace
+        self.busyAware = busyAware
         self.reservations = reservations
         self.reminders = reminders
         self.queueDepth = queueDepth
@@ -69,6 +74,7 @@ public struct BatchConfig: Sendable, Equatable {
         totalReplicaBudget: 40,
         tasksPerReplica: 0,
         busyWorkerGrace: .hours(1),
+        busyAware: true,
         reservations: ReservationLimits(defaultDuration: .days(1), maxDuration: .days(14)),
         reminders: ReminderSettings(expiringBefore: [.hours(24), .hours(1)], idleEvery: .hours(24),
                                     orphanedEvery: .hours(1), redisMemoryHighPercent: 80),

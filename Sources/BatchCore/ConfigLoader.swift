@@ -197,7 +197,7 @@ private struct Reader {
 
     mutating func readRoot(_ root: Node, into c: inout BatchConfig) {
         let keys = ["namespace", "redis", "celery", "queues", "pollInterval", "bands", "rampUp", "idleAfter",
-                    "totalReplicaBudget", "tasksPerReplica", "busyWorkerGrace", "reservations", "reminders",
+                    "totalReplicaBudget", "tasksPerReplica", "busyWorkerGrace", "busyAware", "reservations", "reminders",
                     "queueDepth", "webhook"]
         guard let entries = mapping(root, "", known: keys) else { return }
         for (key, value) in entries where !isNull(value) {
@@ -216,6 +216,7 @@ private struct Reader {
             case "totalReplicaBudget": if let n = int(value, key, min: 1, max: 10_000) { c.totalReplicaBudget = n }
             case "tasksPerReplica": if let n = int(value, key, min: 0) { c.tasksPerReplica = n }
             case "busyWorkerGrace": if let d = duration(value, key) { c.busyWorkerGrace = d }
+            case "busyAware": if let b = bool(value, key) { c.busyAware = b }
             case "reservations": readReservations(value, key, into: &c.reservations)
             case "reminders": readReminders(value, key, into: &c.reminders)
             case "queueDepth": readDepth(value, key, into: &c.queueDepth)

@@ -26,6 +26,7 @@ extension BatchConfig {
             ("totalReplicaBudget", n(totalReplicaBudget)),
             ("tasksPerReplica", n(tasksPerReplica)),
             ("busyWorkerGrace", d(busyWorkerGrace)),
+            ("busyAware", b(busyAware)),
             ("reservations", map([("defaultDuration", d(reservations.defaultDuration)), ("maxDuration", d(reservations.maxDuration))])),
             ("reminders", map([("expiringBefore", flow(reminders.expiringBefore.map(d))), ("idleEvery", d(reminders.idleEvery)),
                                ("orphanedEvery", d(reminders.orphanedEvery)),

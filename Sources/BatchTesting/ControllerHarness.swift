@@ -12,7 +12,24 @@ public final class ControllerHarness: @unchecked Sendable {
     public private(set) var controllers: [ChildProcess] = []
     let queueCount: Int?
     public private(set) var metricsPorts: [Int] = []
-    public var celery: CeleryFixture { CeleryFixture(brokerURL: redis.url) }
+    public var celery: CeleryFixture { CeleryFixture(brokerURL: redis.url, acksLate: workers?.acksLate ?? false) }
+    /// How worker pods run, when they run real Celery workers (see `CeleryWorkers`).
+    public let workers: CeleryWorkers?
+
+    /// Worker Deployments whose pods KubeSim's kubelet runs as real `celery worker` processes:
+    /// `celery -A app worker -Q batchN --hostname celery@$POD_NAME -c 1 --prefetch-multiplier 1`
+    /// (prefork pool, heartbeats every 2 s), with the fixture app's PYTHONPATH and broker environment.
+    public struct CeleryWorkers: Sendable {
+        /// The pod template's `terminationGracePeriodSeconds`: how long a warm shutdown may take before SIGKILL.
+        public var terminationGracePeriodSeconds: Int
+        /// Sets `task_acks_late=True` in the workers (and in `celery` producers).
+        public var acksLate: Bool
+
+        public init(terminationGracePeriodSeconds: Int = 30, acksLate: Bool = false) {
+            self.terminationGracePeriodSeconds = terminationGracePeriodSeconds
+            self.acksLate = acksLate
+        }
+    }
 
     /// - Parameters:
     ///   - config: YAML appended to the test configuration (namespace, Redis URL, poll 200ms,
@@ -23,9 +40,11 @@ public final class ControllerHarness: @unchecked Sendable {
     ///     runs with exactly the permissions a cluster would give it.
     ///   - queueCount: more (or fewer) queues than the four of deploy/: `q0..q<n-1>` with Deployments
     ///     `celery-q0..`, generated, and listed in the configuration (for benchmarks).
+    ///   - workers: give the worker Deployments a command that runs a real Celery worker per pod (implies `kubelet`).
     public init(config: String = "", kubelet: Bool = false, simArguments: [String] = [], rbac: Bool = false,
-                queueCount: Int? = nil) throws {
+                queueCount: Int? = nil, workers: CeleryWorkers? = nil) throws {
         self.queueCount = queueCount
+        self.workers = workers
         redis = try RedisServer()
         directory = try TemporaryDirectory(prefix: "harness")
         var extra = simArguments
@@ -39,7 +58,7 @@ public final class ControllerHarness: @unchecked Sendable {
                 """.write(toFile: usersPath, atomically: true, encoding: .utf8)
             extra += ["--rbac", rbacPath, "--users", usersPath]
         }
-        sim = try KubeSimServer.start(kubelet: kubelet, extraArguments: extra)
+        sim = try KubeSimServer.start(kubelet: kubelet || workers != nil, extraArguments: extra)
         configPath = directory.path + "/batchctl.yaml"
         // Test timings; a top-level key in `config` replaces the default line for it.
         let defaults = ["namespace: court-listener", "redis: {url: \"\(redis.url)\"}", "pollInterval: 200ms",
@@ -79,6 +98,10 @@ public final class ControllerHarness: @unchecked Sendable {
         }
         var deployments = ""
         for name in names {
+            if let workers {
+                deployments += "---\n" + (try celeryDeployment("celery-\(name)", queue: name, workers)) + "\n"
+                continue
+            }
             deployments += """
                 ---
                 apiVersion: apps/v1
@@ -117,6 +140,37 @@ public final class ControllerHarness: @unchecked Sendable {
 
     /// Starts one `batchctl controller` (as the admin user, or as its ServiceAccount) and waits until it
     /// serves /readyz.
+
+    /// A worker Deployment (as JSON, which kubectl reads as YAML) whose pods run `celery worker` for `queue`.
+    func celeryDeployment(_ name: String, queue: String, _ workers: CeleryWorkers) throws -> String {
+        let command = "exec '\(ProjectPaths.venvBin)/celery' -A app worker -Q \(queue) --hostname \"celery@$POD_NAME\" "
+            + "-P prefork -c 1 --prefetch-multiplier 1 --heartbeat-interval 2 --without-gossip --without-mingle -l info"
+        let env = celery.environment.sorted { $0.key < $1.key }.map { ["name": $0.key, "value": $0.value] }
+        let labels = ["app.kubernetes.io/name": name]
+        let object: [String: Any] = [
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": name],
+            "spec": [
+                "replicas": 0, "selector": ["matchLabels": labels],
+                "template": [
+                    "metadata": ["labels": labels,
+                                 "annotations": ["kubesim.batchctl.dev/command": "cd '\(CeleryFixture.directory)' && \(command)"]],
+                    "spec": ["terminationGracePeriodSeconds": workers.terminationGracePeriodSeconds,
+                             "containers": [["name": "worker", "image": "celery-app:test", "env": env]]],
+                ],
+            ],
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Names of the running pods of a Deployment (matched by its `app.kubernetes.io/name` label).
+    public func pods(_ deployment: String) -> [String] {
+        guard let r = try? sim.kubectl(["get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=\(deployment)",
+                                        "-o", "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}"]), r.status == 0 else { return [] }
+        return r.stdout.split(separator: "\n").map(String.init)
+    }
+
+    /// Starts one `batchctl controller` (as the admin user) and waits until it serves /readyz.
     @discardableResult
     public func startController(arguments: [String] = [], asServiceAccount: Bool = false) throws -> ChildProcess {
         let port = try FreePort.next()

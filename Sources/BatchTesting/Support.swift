@@ -101,8 +101,12 @@ public enum ProjectPaths {
         return URL(fileURLWithPath: exe).deletingLastPathComponent().path
     }()
 
-    /// A built executable of this package, such as `batchctl`.
-    public static func product(_ name: String) -> String { "\(products)/\(name)" }
+    /// A built executable of this package, such as `batchctl`: in `BATCHCTL_PRODUCTS_DIR` when set (a release
+    /// `batchbench` drives the debug `batchctl` and `kubesim`; see `make bench`), else next to the running binary.
+    public static func product(_ name: String) -> String {
+        if let dir = ProcessInfo.processInfo.environment["BATCHCTL_PRODUCTS_DIR"], !dir.isEmpty { return "\(dir)/\(name)" }
+        return "\(products)/\(name)"
+    }
 
     /// The project's Python venv (`make deps` creates it).
     public static var venvPython: String { "\(root)/.venv/bin/python" }

@@ -146,7 +146,7 @@ public actor Reconciler {
         // 1. Replicas: only when they differ; deletion costs first, so the idle pods go.
         if let desired = d.desiredReplicas, let deployment = snapshot.deployments[q.spec.deployment], desired != deployment.replicas {
             do {
-                if desired < deployment.replicas {
+                if desired < deployment.replicas && config.busyAware {
                     report.otherWrites += try await markDeletionCosts(podsOf(deployment, in: snapshot.pods), workers: workers)
                 }
                 try await cluster.scale(deployment: deployment.name, to: desired)
@@ -210,6 +210,10 @@ public actor Reconciler {
                 let note = "\(q.spec.deployment) was scaled to \(found) outside batchctl; restored to \(restoredTo), as the reservation and policy decide. Use 'batchctl scale \(name) N' to change the holder's ceiling."
                 log.warning("Restored replicas changed outside batchctl", metadata: ["found": "\(found)", "restoredTo": "\(restoredTo)"])
                 await record(ControllerEvent(queue: q, isWarning: true, reason: "ScaleRestored", action: "Scale", note: note), report: &report)
+            case let .drainingBusyWorkers(busy, deadline):
+                let note = "The reservation of \(name) ended while \(busy) worker(s) still ran tasks: idle workers were stopped, the busy ones stop when their tasks finish, at the latest at \(TimeText.utc(deadline)) (busyWorkerGrace)."
+                log.notice("Draining busy workers", metadata: ["busy": "\(busy)", "deadline": "\(TimeText.utc(deadline))"])
+                await record(ControllerEvent(queue: q, isWarning: false, reason: "DrainingBusyWorkers", action: "Scale", note: note), report: &report)
             }
         }
     }

@@ -96,6 +96,15 @@ enum BenchmarkReport {
         claim → first scale write under 1 s, new task on a sleeping queue → scale write under the poll
         interval + 0.5 s, controller RSS under 25 MiB (issue 7).
 
+        Busy workers (issue 8): each "busy workers" row is one run of an end-to-end scenario (`batchbench --only
+        busy-workers`): KubeSim's kubelet runs real `celery worker` pods (concurrency 1, prefetch 1, early ack,
+        terminationGracePeriodSeconds 3 s), `batchctl controller` scales them, and a 20 s task runs while the
+        scenario happens; median and p90 are its wall time. A task is *interrupted* when it wrote "start ID" but
+        never "done ID": its worker was stopped under it, and with early ack it is lost. `busyAware false` is the
+        depth-only policy of KEDA's Redis scaler (queue length and unacked only, no pod-deletion-cost); without
+        deletion costs the pods removed are KubeSim's tie-break (the newest), so whether the busy one goes is chance
+        (2 in 3 when 2 of 3 pods go). These rows drive the debug `batchctl` and `kubesim`; they count tasks, not speed.
+
         """
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }

@@ -3,7 +3,7 @@ import Foundation
 /// `batchbench [--only NAME] [--output FILE]`: runs the benchmarks and updates BENCHMARKS.md.
 enum Benchmarks {
     /// Every benchmark; later ones (decide, reconcile, API requests) are added here.
-    static let all: [any Benchmark] = [ProbeBenchmark(), ControllerBenchmark(), ControllerMemoryBenchmark()]
+    static let all: [any Benchmark] = [ProbeBenchmark(), ControllerBenchmark(), ControllerMemoryBenchmark(), BusyWorkerBenchmark()]
 }
 
 var only: String?

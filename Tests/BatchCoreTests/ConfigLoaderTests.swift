@@ -61,6 +61,13 @@ import Testing
         #expect(c.reminders.expiringBefore == [.days(2), .hours(1), .minutes(30)])
     }
 
+    @Test func busyAwarenessCanBeSwitchedOffForComparisons() throws {
+        #expect(BatchConfig.defaults.busyAware)
+        let c = try ConfigLoader.load(yaml: "busyAware: false", source: "k.yaml")
+        #expect(!c.busyAware)
+        #expect(try ConfigLoader.load(yaml: c.renderYAML(secrets: Secrets()), source: "rendered.yaml") == c)
+    }
+
     /// Broken configurations and the exact problem lines they produce.
     @Test(arguments: [
         // unknown keys, at the top and nested
@@ -73,7 +80,7 @@ import Testing
         ("redis: redis://r:6379", ["redis: must be a mapping of url, connectTimeout, commandTimeout, not \"redis://r:6379\""]),
         ("queues: batch0", ["queues: must be a list of queues, each with a name and a deployment, not \"batch0\""]),
         ("bands: [{name: small, max: 5, requiresApproval: maybe}]", ["bands[0].requiresApproval: \"maybe\" must be true or false"]),
-        ("- just\n- a list", ["the top level must be a mapping of namespace, redis, celery, queues, pollInterval, bands, rampUp, idleAfter, totalReplicaBudget, tasksPerReplica, busyWorkerGrace, reservations, reminders, queueDepth, webhook, not a list"]),
+        ("- just\n- a list", ["the top level must be a mapping of namespace, redis, celery, queues, pollInterval, bands, rampUp, idleAfter, totalReplicaBudget, tasksPerReplica, busyWorkerGrace, busyAware, reservations, reminders, queueDepth, webhook, not a list"]),
         // bands
         ("bands:\n- {name: small, max: 5}\n- {name: medium, max: 10}\n- {name: big, max: 8, requiresApproval: true}",
          ["bands[2].max: 8 must be greater than bands[1].max (10)"]),
@@ -93,6 +100,7 @@ import Testing
         ("idleAfter: 0s", ["idleAfter: 0s must be longer than 0s"]),
         ("pollInterval: 10ms", ["pollInterval: 10ms must be at least 100ms"]),
         ("busyWorkerGrace: 1 hour", ["busyWorkerGrace: \"1 hour\" is not a duration; write a number then a unit (ms, s, m, h, d, w), such as 90s or 1d12h"]),
+        ("busyAware: maybe", ["busyAware: \"maybe\" must be true or false"]),
         ("rampUp: {every: 30}", ["rampUp.every: \"30\" has no unit; write 30s, 30m, 30h or 30d"]),
         ("reservations: {defaultDuration: 3d, maxDuration: 1d}", ["reservations.maxDuration: 1d must be at least reservations.defaultDuration (3d)"]),
         ("reminders: {expiringBefore: [1h, 60m]}", ["reminders.expiringBefore[1]: 1h is already listed at reminders.expiringBefore[0]"]),

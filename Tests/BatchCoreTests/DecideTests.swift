@@ -227,6 +227,43 @@ func work(_ depth: Int, inFlight: Int = 0, busy: Int = 0) -> QueueObservation {
         #expect(lagging.events.isEmpty)
     }
 
+    @Test func drainingBusyWorkersIsAnnouncedOnceWhenItStarts() {
+        // Released while one of three workers runs a task: keep it, one event with the grace deadline.
+        let start = Scenario(deployment: 3, observation: work(0, busy: 1)).decide()
+        #expect(start.desiredReplicas == 1)
+        #expect(start.status.drainingSince == Scenario.now)
+        #expect(start.events == [.drainingBusyWorkers(busy: 1, deadline: Scenario.now.adding(.hours(1)))])
+        #expect(start.status.conditions?.first { $0.type == ConditionType.draining }?.status == "True")
+        // Later passes while it still drains: no new event.
+        let later = Scenario(deployment: 1, observation: work(0, busy: 1), drainingSinceAgo: 60).decide()
+        #expect(later.reason == .drainingBusyWorkers)
+        #expect(later.events.isEmpty)
+        // Expiry while busy drains the same way.
+        let expired = Scenario(deployment: 3, observation: work(0, busy: 2), reservation: (3, nil, 600, -1)).decide()
+        #expect(expired.desiredReplicas == 2)
+        #expect(expired.clearReservation)
+        #expect(expired.events == [.drainingBusyWorkers(busy: 2, deadline: Scenario.now.adding(.hours(1)))])
+    }
+
+    @Test func busyAwarenessOffIgnoresRunningTasks() {
+        var policy = Self.policy
+        policy.busyAware = false
+        // Depth-only, as KEDA's Redis scaler: a running task neither keeps the queue awake nor its worker.
+        let longAgo: (replicas: Int, band: String?, claimedAgo: Int64, expiresIn: Int64) = (4, nil, 7_200, 86_400)
+        let idle = Scenario(deployment: 4, observation: work(0, busy: 1), reservation: longAgo, lastActiveAgo: 3_600).decide(policy)
+        #expect(idle.desiredReplicas == 0)
+        #expect(idle.reason == .idleSleeping)
+        let lowered = Scenario(deployment: 4, observation: work(100, busy: 3), reservation: (1, nil, 600, 86_400)).decide(policy)
+        #expect(lowered.desiredReplicas == 1)
+        let released = Scenario(deployment: 3, observation: work(0, busy: 1)).decide(policy)
+        #expect(released.desiredReplicas == 0)
+        #expect(released.events.isEmpty)
+        // With it on (the default) the same inputs keep the busy workers.
+        let kept = Scenario(deployment: 4, observation: work(0, busy: 1), reservation: longAgo, lastActiveAgo: 3_600).decide()
+        #expect(kept.desiredReplicas == 4)
+        #expect(kept.reason == .atTarget)
+    }
+
     @Test func conditionsReportRedisAndBudgetAndKeepTransitionTimes() {
         let down = Scenario(deployment: 1, observation: nil, reservation: Self.held).decide()
         let redis = down.status.conditions?.first { $0.type == ConditionType.redisReachable }

@@ -151,6 +151,49 @@ import Testing
         #expect(lastCost < scaleDown)
     }
 
+    @Test func aReleaseWhileBusyStopsIdleWorkersAndAnnouncesDrainingOnce() async {
+        let r = reconciler()
+        claim("batch1", replicas: 3)
+        cluster.setReplicas("celery-batch1", 3)
+        cluster.addPods("celery-batch1", ["celery-batch1-7d9f8-aaaaa", "celery-batch1-7d9f8-bbbbb", "celery-batch1-7d9f8-ccccc"])
+        redis.set(["batch0": (0, 0), "batch1": (0, 0)], workers: [WorkerActivity(hostname: "celery@celery-batch1-7d9f8-ccccc", active: 1)])
+        _ = await r.reconcileOnce()
+        cluster.update("batch1") { $0.spec.reservation = nil }
+        for _ in 0..<3 {
+            clock.advance(1)
+            _ = await r.reconcileOnce()
+        }
+        #expect(cluster.replicas("celery-batch1") == 1)
+        #expect(cluster.pod("celery-batch1-7d9f8-ccccc")?.deletionCost == 1000)
+        #expect(cluster.events.map(\.reason) == ["DrainingBusyWorkers"])
+        #expect(cluster.events.first?.isWarning == false)
+        #expect(cluster.queue("batch1").status?.phase == .free)
+        #expect(cluster.queue("batch1").status?.conditions?.first { $0.type == ConditionType.draining }?.status == "True")
+        // The task ends: the last worker stops, and the condition says the queue drained.
+        redis.set(["batch0": (0, 0), "batch1": (0, 0)], workers: [WorkerActivity(hostname: "celery@celery-batch1-7d9f8-ccccc", active: 0)])
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 0)
+        #expect(cluster.queue("batch1").status?.conditions?.first { $0.type == ConditionType.draining }?.reason == "Drained")
+        #expect(cluster.events.map(\.reason) == ["DrainingBusyWorkers"])
+    }
+
+    @Test func busyAwarenessOffWritesNoDeletionCosts() async {
+        var config = BatchConfig.defaults
+        config.busyAware = false
+        let r = reconciler(config)
+        claim("batch1", replicas: 3)
+        cluster.setReplicas("celery-batch1", 3)
+        cluster.addPods("celery-batch1", ["celery-batch1-7d9f8-aaaaa", "celery-batch1-7d9f8-bbbbb"])
+        redis.set(["batch0": (0, 0), "batch1": (10, 0)], workers: [WorkerActivity(hostname: "celery@celery-batch1-7d9f8-bbbbb", active: 1)])
+        _ = await r.reconcileOnce()
+        claim("batch1", replicas: 1)
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 1)
+        #expect(!cluster.writes.contains { $0.hasPrefix("cost") })
+    }
+
     @Test func aReminderIsSentOnlyAfterItsRecordIsStoredAndOnlyOnce() async {
         let r = reconciler()
         redis.set(["batch0": (0, 0), "batch1": (25, 0)])   // tasks on unclaimed batch1

@@ -87,6 +87,10 @@ public enum DecisionReason: String, Sendable, Hashable, CaseIterable {
 public enum DecisionEvent: Sendable, Hashable {
     /// Someone else set the Deployment's replicas; the controller restores its decision.
     case externalScaleRestored(found: Int, restoredTo: Int)
+    /// The reservation ended (released or expired) while workers still ran tasks: idle workers are stopped
+    /// at once, these `busy` ones when their tasks finish, at the latest at `deadline`. Emitted once, when
+    /// draining starts.
+    case drainingBusyWorkers(busy: Int, deadline: KubeTime)
 }
 
 /// The outcome of `decide` for one queue.
@@ -156,6 +160,9 @@ private struct Decider {
     var log: ReminderLog
 
     init(input: DecideInput, policy: BatchConfig) {
+        var input = input
+        // Busy-awareness off (comparisons only): running tasks are invisible, as to a depth-only scaler.
+        if !policy.busyAware { input.observation?.busyWorkers = 0 }
         self.input = input
         self.policy = policy
         status = input.queue.status ?? BatchQueueStatus()
@@ -252,6 +259,9 @@ private struct Decider {
                 let since = status.drainingSince ?? now
                 status.drainingSince = since
                 if now.microsecondsSinceEpoch - since.microsecondsSinceEpoch < policy.busyWorkerGrace.milliseconds * 1000 {
+                    if input.queue.status?.drainingSince == nil {
+                        events.append(.drainingBusyWorkers(busy: busy, deadline: since.adding(policy.busyWorkerGrace)))
+                    }
                     setCondition(ConditionType.draining, true, "BusyWorkers", "\(busy) worker(s) still run tasks after the reservation ended; idle workers were stopped, busy ones stop when their tasks finish (at the latest \(TimeText.utc(since.adding(policy.busyWorkerGrace)))).")
                     return (busy, .drainingBusyWorkers, phase)
                 }

@@ -35,3 +35,17 @@ def sleep(seconds):
 @app.task(name="fixture.noop")
 def noop(*args):
     return None
+
+
+@app.task(name="fixture.marker")
+def marker(task_id, seconds, path):
+    """Sleeps `seconds`, writing "start ID HOST" before and "done ID HOST" after to the file `path`
+    (appended, one line per write), so a test can tell every task that started from every one that
+    finished, and by which worker."""
+    host = os.environ.get("POD_NAME") or os.environ.get("HOSTNAME", "")
+    with open(path, "a") as f:
+        f.write(f"start {task_id} {host}\n")
+    time.sleep(float(seconds))
+    with open(path, "a") as f:
+        f.write(f"done {task_id} {host}\n")
+    return task_id

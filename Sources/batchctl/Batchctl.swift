@@ -15,7 +15,7 @@ struct Batchctl: AsyncParsableCommand {
         Exit status: 0 ok, 1 runtime failure, 2 bad usage or input, 3 conflict (held by someone else), 4 forbidden.
         """,
         version: BatchctlVersion.current,
-        subcommands: [ControllerCommand.self, ProbeCommand.self, ConfigCommand.self]
+        subcommands: [ControllerCommand.self, RemindCommand.self, ProbeCommand.self, ConfigCommand.self]
     )
 
     /// Runs the command and turns every failure into a message and an exit status.

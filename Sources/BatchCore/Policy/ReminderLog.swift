@@ -13,15 +13,20 @@ public struct ReminderLog: Sendable, Hashable, Codable {
     public var idleAt: KubeTime?
     /// The last "tasks on an unclaimed queue" reminder.
     public var orphanedAt: KubeTime?
+    /// The last cluster-wide "Redis memory high" reminder. Only the queue that carries cluster-wide
+    /// reminders (the first by name, see `decideAll`) records it.
+    public var redisMemoryHighAt: KubeTime?
 
     public init(expiringFor: KubeTime? = nil, expiringSent: [Int64]? = nil, expiredFor: KubeTime? = nil,
-                sleepingAt: KubeTime? = nil, idleAt: KubeTime? = nil, orphanedAt: KubeTime? = nil) {
+                sleepingAt: KubeTime? = nil, idleAt: KubeTime? = nil, orphanedAt: KubeTime? = nil,
+                redisMemoryHighAt: KubeTime? = nil) {
         self.expiringFor = expiringFor
         self.expiringSent = expiringSent
         self.expiredFor = expiredFor
         self.sleepingAt = sleepingAt
         self.idleAt = idleAt
         self.orphanedAt = orphanedAt
+        self.redisMemoryHighAt = redisMemoryHighAt
     }
 }
 

@@ -28,10 +28,9 @@ final class CapturedLogs: Sendable {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
-                 file: String, function: String, line: UInt) {
-            let merged = self.metadata.merging(extra ?? [:]) { $1 }.mapValues { "\($0)" }
-            sink.lines.withLock { $0.append(Line(level: level, message: "\(message)", metadata: merged)) }
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }.mapValues { "\($0)" }
+            sink.lines.withLock { $0.append(Line(level: event.level, message: "\(event.message)", metadata: merged)) }
         }
     }
 }

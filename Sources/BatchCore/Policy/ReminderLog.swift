@@ -51,6 +51,15 @@ public struct Reminder: Sendable, Hashable {
     /// Kubernetes Event type: `Normal` or `Warning`.
     public var isWarning: Bool
 
+    public init(kind: Kind, queue: String, holder: String?, message: String, nextCommand: String, isWarning: Bool) {
+        self.kind = kind
+        self.queue = queue
+        self.holder = holder
+        self.message = message
+        self.nextCommand = nextCommand
+        self.isWarning = isWarning
+    }
+
     /// The Event reason.
     public var reason: String { kind.rawValue }
 }

@@ -164,7 +164,7 @@ final class CapturedLogs: Sendable {
         #expect(o["holder"] as? String == "alice@example.org")
         #expect(o["nextCommand"] as? String == "batchctl extend batch1 --for 1d")
         #expect(o["message"] as? String == Self.reminder.message)
-        #expect(o["sentAt"] as? String == "2027-01-15T07:00:00Z")
+        #expect(o["sentAt"] as? String == "2027-01-16T07:00:00Z")
         let r = try #require(o["reservation"] as? [String: Any])
         #expect(r["expiresAt"] as? String == "2027-01-16T08:00:00Z")
         #expect(r["reason"] as? String == "rehash \"passwords\"")

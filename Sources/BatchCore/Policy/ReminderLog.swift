@@ -81,9 +81,9 @@ public enum TimeText {
         return "\(s) s"
     }
 
-    /// `in 23 h` for a future instant, `3 h ago` for a past one.
+    /// `in 23 h` for a future instant, `3 h ago` for a past (or the present) one.
     public static func relative(_ t: KubeTime, now: KubeTime) -> String {
         let d = t.secondsSinceEpoch - now.secondsSinceEpoch
-        return d >= 0 ? "in \(span(seconds: d))" : "\(span(seconds: d)) ago"
+        return d > 0 ? "in \(span(seconds: d))" : "\(span(seconds: d)) ago"
     }
 }

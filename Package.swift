@@ -113,7 +113,10 @@ let package = Package(
 
         .testTarget(name: "CeleryRedisTests", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
         .testTarget(name: "BatchctlTests", dependencies: ["BatchCore", "BatchctlKit", "BatchTesting"]),
-        .testTarget(name: "ControllerTests", dependencies: ["Controller", "BatchCore"]),
+        .testTarget(name: "ControllerTests", dependencies: [
+            "Controller", "BatchCore", "BatchTesting",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ControllerIntegrationTests", dependencies: ["BatchTesting"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "BatchCore", "BatchTesting", "CCurl"]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "BatchTesting"]),

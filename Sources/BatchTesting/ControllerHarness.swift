@@ -171,8 +171,10 @@ public final class ControllerHarness: @unchecked Sendable {
     }
 
     /// Starts one `batchctl controller` (as the admin user) and waits until it serves /readyz.
+    /// - Parameter environment: added to the child's environment (such as `BATCHCTL_WEBHOOK_URL`).
     @discardableResult
-    public func startController(arguments: [String] = [], asServiceAccount: Bool = false) throws -> ChildProcess {
+    public func startController(arguments: [String] = [], asServiceAccount: Bool = false,
+                                environment: [String: String] = [:]) throws -> ChildProcess {
         let port = try FreePort.next()
         let n = controllers.count
         let child = try ChildProcess(
@@ -180,7 +182,7 @@ public final class ControllerHarness: @unchecked Sendable {
             arguments: ["controller", "--config", configPath, "--kubeconfig", sim.kubeconfigPath,
                         "--context", asServiceAccount ? Self.serviceAccount : "admin",
                         "--metrics-addr", "127.0.0.1:\(port)"] + arguments,
-            environment: ["POD_NAME": "controller-\(n)"], logDirectory: directory.path)
+            environment: environment.merging(["POD_NAME": "controller-\(n)"]) { $1 }, logDirectory: directory.path)
         controllers.append(child)
         metricsPorts.append(port)
         guard Wait.until(timeout: .seconds(30), { !child.isRunning || (try? HTTPGet.text("http://127.0.0.1:\(port)/readyz", timeout: .seconds(2)).status) == 200 }),

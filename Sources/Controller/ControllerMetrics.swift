@@ -22,6 +22,7 @@ public final class ControllerMetrics: Sendable {
     private let redisErrors: Counter
     private let redisUp: Gauge
     private let leader: Gauge
+    private let webhookResults: [String: Counter]
 
     public init(version: String = BatchctlVersion.current) {
         let registry = self.registry
@@ -34,6 +35,9 @@ public final class ControllerMetrics: Sendable {
         })
         redisErrors = registry.makeCounter(descriptor: d("batchctl_redis_errors_total", "Passes in which Redis could not be read."))
         redisUp = registry.makeGauge(descriptor: d("batchctl_redis_up", "1 when the last pass read Redis, 0 when it could not."))
+        webhookResults = Dictionary(uniqueKeysWithValues: ["sent", "failed", "dropped"].map {
+            ($0, registry.makeCounter(descriptor: d("batchctl_webhook_notifications_total", "Reminders posted to the webhook by result: sent, failed (after retries), dropped (backlog full or shutdown)."), labels: [("result", $0)]))
+        })
         leader = registry.makeGauge(descriptor: d("batchctl_leader", "1 on the controller replica that holds the leader Lease."))
         registry.makeGauge(descriptor: d("batchctl_build_info", "batchctl's version."), labels: [("version", version)]).set(to: 1)
     }
@@ -73,6 +77,9 @@ public final class ControllerMetrics: Sendable {
         }
         counter.increment()
     }
+
+    /// Counts one webhook delivery by result: `sent`, `failed` or `dropped`.
+    public func recordWebhook(result: String) { webhookResults[result]?.increment() }
 
     public func setLeader(_ isLeader: Bool) { leader.set(to: isLeader ? 1 : 0) }
 

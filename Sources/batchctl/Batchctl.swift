@@ -16,7 +16,7 @@ struct Batchctl: AsyncParsableCommand {
         """,
         version: BatchctlVersion.current,
         subcommands: [StatusCommand.self, ClaimCommand.self, ScaleCommand.self, ExtendCommand.self, ReleaseCommand.self,
-                      DescribeCommand.self, ControllerCommand.self, ProbeCommand.self, ConfigCommand.self]
+                      DescribeCommand.self, RemindCommand.self, ControllerCommand.self, ProbeCommand.self, ConfigCommand.self]
     )
 
     /// Runs the command and turns every failure into a message and an exit status.

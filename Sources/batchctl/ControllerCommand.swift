@@ -17,6 +17,8 @@ struct ControllerCommand: AsyncParsableCommand {
         Run two replicas: they elect a leader with a Lease (15 s / 10 s / 2 s, as client-go); on SIGTERM the leader releases it so the other takes over at once. Metrics and health are served on --metrics-addr: /metrics, /healthz, /readyz.
 
         The namespace is -n, else the configuration's namespace. The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url).
+
+        Reminders (expiring soon, expired, sleeping, idle, orphaned tasks, Redis memory high) become Events on the BatchQueue and log lines, and are posted to the webhook in BATCHCTL_WEBHOOK_URL or BATCHCTL_WEBHOOK_URL_FILE when one is set (webhook.format, webhook.timeout, webhook.retries); a failing webhook never delays a pass. What was sent is recorded in status.reminders, so a restart or a new leader repeats none.
         """
     )
 
@@ -82,8 +84,12 @@ struct ControllerCommand: AsyncParsableCommand {
         let kube = KubeCluster(client: client, namespace: ns, identity: identity, now: { .now })
         let redis = RedisObserver(options: RedisConnectionOptions(settings: settings.redis, secrets: secrets),
                                   layout: settings.celery, queues: settings.queues.map(\.name))
+        let webhook = secrets.webhookURL.map { url in
+            WebhookNotifier(sender: WebhookSender(url: url, options: .init(settings: settings.webhook), logger: logger),
+                            format: settings.webhook.format, metrics: metrics, logger: logger)
+        }
         let reconciler = Reconciler(config: settings, settings: .init(pollInterval: settings.pollInterval), observer: redis,
-                                    cluster: kube, notifier: nil, logger: logger, clock: { .now })
+                                    cluster: kube, notifier: webhook, logger: logger, clock: { .now })
         let elector = leaderElect
             ? LeaderElector(identity: identity, store: KubeLeaseStore(client: client, name: leaseName, namespace: ns), now: { .now })
             : nil
@@ -93,6 +99,7 @@ struct ControllerCommand: AsyncParsableCommand {
         logger.notice("Starting", metadata: [
             "version": "\(BatchctlVersion.current)", "identity": "\(identity)", "namespace": "\(ns)",
             "apiServer": "\(cluster.server)", "redis": "\(settings.redis.url)", "metrics": "\(host):\(health.port)",
+            "webhook": "\(webhook.map { "\($0.sender.maskedURL) (\(settings.webhook.format.rawValue))" } ?? "none")",
         ])
         health.start()
         redis.start()
@@ -101,7 +108,7 @@ struct ControllerCommand: AsyncParsableCommand {
             redis.stop()
         }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: CacheFeeder(cluster: kube)), .init(service: service)],
+            services: [.init(service: CacheFeeder(cluster: kube)), .init(service: service)] + (webhook.map { [.init(service: $0)] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -37,6 +37,8 @@ import Testing
               release                 Give a queue back, so its workers go to zero.
               describe                Show one queue in detail: spec, reservation, status,
                                       conditions and recent events.
+              remind                  Print a digest of who holds which queue and post it
+                                      to the webhook.
               controller              Run the controller: scale the batch Deployments from
                                       queue depth and reservations.
               probe                   Show each queue's depth, in-flight tasks and busy
@@ -137,6 +139,13 @@ import Testing
 
             The namespace is -n, else the configuration's namespace. The Redis password
             comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url).
+
+            Reminders (expiring soon, expired, sleeping, idle, orphaned tasks, Redis memory
+            high) become Events on the BatchQueue and log lines, and are posted to the
+            webhook in BATCHCTL_WEBHOOK_URL or BATCHCTL_WEBHOOK_URL_FILE when one is set
+            (webhook.format, webhook.timeout, webhook.retries); a failing webhook never
+            delays a pass. What was sent is recorded in status.reminders, so a restart or a
+            new leader repeats none.
 
             USAGE: batchctl controller [--config <file>] [--redis-url <url>] [--metrics-addr <host:port>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--leader-elect] [--no-leader-elect] [--lease-name <name>] [--verbose]
 
@@ -437,6 +446,43 @@ import Testing
                                       resourceVersion) on standard error.
 
             OPTIONS:
+              --version               Show the version.
+              -h, --help              Show help information.
+
+
+            """)
+    }
+
+    @Test func remindHelp() throws {
+        #expect(try help(["remind", "--help"]) == """
+            OVERVIEW: Print a digest of who holds which queue and post it to the webhook.
+
+            Reads the BatchQueues and prints one line per queue: the holder, since when and
+            until when (UTC and relative), how long it has been idle, replicas and queue
+            depth (as the controller last recorded them), and the next command where one is
+            due ('batchctl extend', 'batchctl release', 'batchctl claim'). Unless --dry-run
+            is given, the digest is also posted to the webhook from BATCHCTL_WEBHOOK_URL or
+            BATCHCTL_WEBHOOK_URL_FILE, with the configuration's webhook format, timeout and
+            retries; without a webhook it is only printed.
+
+            The per-event reminders (expiring soon, expired, sleeping, idle, orphaned
+            tasks, Redis memory) are sent by the controller; this digest is for a CronJob
+            (deploy/base/remind-cronjob.yaml) or a person. Exit status: 0 printed (and
+            posted), 1 the cluster could not be read or the webhook failed after its
+            retries, 2 bad usage or configuration.
+
+            USAGE: batchctl remind [--dry-run] [--config <file>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>]
+
+            OPTIONS:
+              --dry-run               Print the digest but do not post it to the webhook.
+              --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
+                                      else the embedded defaults).
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG,
+                                      ~/.kube/config, or the pod's service account).
+              --context <name>        The kubeconfig context.
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueues (default: the
+                                      configuration's).
               --version               Show the version.
               -h, --help              Show help information.
 

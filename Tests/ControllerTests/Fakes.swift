@@ -24,6 +24,7 @@ final class FakeObserver: QueueObserver {
         }
     }
     func fail() { state.withLock { $0.failing = true } }
+    func setMemory(used: Int64, max: Int64) { state.withLock { $0.snapshot.memory = RedisMemoryReading(used: used, max: max) } }
     func observe() async throws -> RedisSnapshot {
         let (snapshot, failing) = state.withLock { ($0.snapshot, $0.failing) }
         if failing { throw FakeError(description: "connection refused (127.0.0.1:6379)") }

@@ -33,10 +33,15 @@ public struct DecideInput: Sendable {
     public var now: KubeTime
     /// Replicas still available under `totalReplicaBudget` for this queue (see `decideAll`).
     public var budgetRemaining: Int
+    /// This queue carries the cluster-wide reminders (Redis memory high): their Event goes on it and its
+    /// `status.reminders` records them. `decideAll` sets it on exactly one queue, the first by name.
+    public var carriesClusterReminders: Bool
+    /// Queue names and depths across the cluster, deepest first, for the cluster-wide messages (set by `decideAll`).
+    public var clusterDepths: [QueueDepth]
 
     public init(queue: BatchQueue, observation: QueueObservation?, unknownReason: String = "Redis could not be read",
                 deployment: (replicas: Int, readyReplicas: Int)?, redisMemory: (used: Int64, max: Int64)? = nil,
-                now: KubeTime, budgetRemaining: Int) {
+                now: KubeTime, budgetRemaining: Int, carriesClusterReminders: Bool = false, clusterDepths: [QueueDepth] = []) {
         self.queue = queue
         self.observation = observation
         self.unknownReason = unknownReason
@@ -44,6 +49,18 @@ public struct DecideInput: Sendable {
         self.redisMemory = redisMemory
         self.now = now
         self.budgetRemaining = budgetRemaining
+        self.carriesClusterReminders = carriesClusterReminders
+        self.clusterDepths = clusterDepths
+    }
+}
+
+/// A queue's name and observed depth, for cluster-wide messages.
+public struct QueueDepth: Sendable, Hashable {
+    public var queue: String
+    public var depth: Int
+    public init(queue: String, depth: Int) {
+        self.queue = queue
+        self.depth = depth
     }
 }
 
@@ -127,7 +144,12 @@ public func decide(_ input: DecideInput, policy: BatchConfig) -> Decision {
 
 /// Decides every queue with the cluster budget shared in claim order: paused, unknown and unreserved
 /// (draining) queues keep what they hold first, then reserved queues by `claimedAt`, then name.
-/// - Parameter inputs: one input per queue; `budgetRemaining` in each is ignored and computed here.
+///
+/// Cluster-wide reminders (Redis memory high) are decided once per pass, by the first queue by name:
+/// its Event carries them and its `status.reminders` records them, so a restart or a leader change
+/// sends none twice (a queue added with an earlier name may send one early repeat; that is all).
+/// - Parameter inputs: one input per queue; `budgetRemaining`, `carriesClusterReminders` and
+///   `clusterDepths` in each are ignored and computed here.
 /// - Returns: decisions in the same order as `inputs`.
 public func decideAll(_ inputs: [DecideInput], policy: BatchConfig) -> [Decision] {
     func claimKey(_ i: DecideInput) -> (Int, Int64, String) {
@@ -138,11 +160,16 @@ public func decideAll(_ inputs: [DecideInput], policy: BatchConfig) -> [Decision
         return (1, r.claimedAt.microsecondsSinceEpoch, q.metadata.name ?? "")
     }
     let order = inputs.indices.sorted { claimKey(inputs[$0]) < claimKey(inputs[$1]) }
+    let carrier = inputs.indices.min { (inputs[$0].queue.metadata.name ?? "") < (inputs[$1].queue.metadata.name ?? "") }
+    let depths = inputs.compactMap { i in i.observation.map { QueueDepth(queue: i.queue.metadata.name ?? i.queue.queueName, depth: $0.depth) } }
+        .sorted { ($0.depth, $1.queue) > ($1.depth, $0.queue) }
     var remaining = policy.totalReplicaBudget
     var out = [Decision?](repeating: nil, count: inputs.count)
     for i in order {
         var input = inputs[i]
         input.budgetRemaining = max(0, remaining)
+        input.carriesClusterReminders = i == carrier
+        input.clusterDepths = i == carrier ? depths : []
         let decision = decide(input, policy: policy)
         remaining -= decision.desiredReplicas ?? input.deployment?.replicas ?? 0
         out[i] = decision
@@ -201,6 +228,7 @@ private struct Decider {
         }
 
         let (desired, reason, phase) = choose()
+        if input.carriesClusterReminders { remindRedisMemory() }
 
         if desired != nil || input.deployment != nil {
             setCondition(ConditionType.deploymentFound, input.deployment != nil,
@@ -391,6 +419,24 @@ private struct Decider {
             kind: .orphaned, queue: name, holder: nil,
             message: "\(obs.depth) task(s) are waiting on \(name), which nobody has claimed, so no worker consumes them and Redis keeps growing.\(memory) Run 'batchctl claim \(name)' to process them, or stop sending tasks to \(name).",
             nextCommand: "batchctl claim \(name)", isWarning: true))
+    }
+
+    /// Redis `used_memory` above `redisMemoryHighPercent` of `maxmemory` (0 = no limit: never), at most
+    /// once per `orphanedEvery` while it stays high. Redis at maxmemory refuses new tasks or evicts them.
+    mutating func remindRedisMemory() {
+        guard let m = input.redisMemory, m.max > 0,
+              m.used * 100 > m.max * Int64(policy.reminders.redisMemoryHighPercent) else { return }
+        if let last = log.redisMemoryHighAt,
+           now.microsecondsSinceEpoch - last.microsecondsSinceEpoch < policy.reminders.orphanedEvery.milliseconds * 1000 {
+            return
+        }
+        log.redisMemoryHighAt = now
+        let deepest = input.clusterDepths.filter { $0.depth > 0 }.prefix(3)
+        let queues = deepest.isEmpty ? "" : " Deepest queues: " + deepest.map { "\($0.queue) (\($0.depth) tasks)" }.joined(separator: ", ") + "."
+        reminders.append(Reminder(
+            kind: .redisMemoryHigh, queue: name, holder: nil,
+            message: "Redis uses \(m.used / 1_048_576) MiB of its \(m.max / 1_048_576) MiB maxmemory (\(m.used * 100 / m.max)%), above reminders.redisMemoryHighPercent (\(policy.reminders.redisMemoryHighPercent)%); when it is full, Celery producers fail or tasks are evicted.\(queues) Run 'batchctl status' to see which queues hold tasks, then claim them ('batchctl claim QUEUE') or stop sending tasks to them.",
+            nextCommand: "batchctl status", isWarning: true))
     }
 
     // MARK: Conditions (metav1.Condition semantics: the transition time changes only when status flips)

@@ -13,15 +13,20 @@ public struct ReminderLog: Sendable, Hashable, Codable {
     public var idleAt: KubeTime?
     /// The last "tasks on an unclaimed queue" reminder.
     public var orphanedAt: KubeTime?
+    /// The last cluster-wide "Redis memory high" reminder. Only the queue that carries cluster-wide
+    /// reminders (the first by name, see `decideAll`) records it.
+    public var redisMemoryHighAt: KubeTime?
 
     public init(expiringFor: KubeTime? = nil, expiringSent: [Int64]? = nil, expiredFor: KubeTime? = nil,
-                sleepingAt: KubeTime? = nil, idleAt: KubeTime? = nil, orphanedAt: KubeTime? = nil) {
+                sleepingAt: KubeTime? = nil, idleAt: KubeTime? = nil, orphanedAt: KubeTime? = nil,
+                redisMemoryHighAt: KubeTime? = nil) {
         self.expiringFor = expiringFor
         self.expiringSent = expiringSent
         self.expiredFor = expiredFor
         self.sleepingAt = sleepingAt
         self.idleAt = idleAt
         self.orphanedAt = orphanedAt
+        self.redisMemoryHighAt = redisMemoryHighAt
     }
 }
 
@@ -46,6 +51,15 @@ public struct Reminder: Sendable, Hashable {
     /// Kubernetes Event type: `Normal` or `Warning`.
     public var isWarning: Bool
 
+    public init(kind: Kind, queue: String, holder: String?, message: String, nextCommand: String, isWarning: Bool) {
+        self.kind = kind
+        self.queue = queue
+        self.holder = holder
+        self.message = message
+        self.nextCommand = nextCommand
+        self.isWarning = isWarning
+    }
+
     /// The Event reason.
     public var reason: String { kind.rawValue }
 }
@@ -69,9 +83,9 @@ public enum TimeText {
         return "\(s) s"
     }
 
-    /// `in 23 h` for a future instant, `3 h ago` for a past one.
+    /// `in 23 h` for a future instant, `3 h ago` for a past (or the present) one.
     public static func relative(_ t: KubeTime, now: KubeTime) -> String {
         let d = t.secondsSinceEpoch - now.secondsSinceEpoch
-        return d >= 0 ? "in \(span(seconds: d))" : "\(span(seconds: d)) ago"
+        return d > 0 ? "in \(span(seconds: d))" : "\(span(seconds: d)) ago"
     }
 }

@@ -34,7 +34,7 @@ import Testing
         ("held, idle since the claim", queue("batch1", holder: "alice", claimedAgo: 300, phase: .reserved),
          "batch1: held by alice since 2027-01-15 07:55 UTC (5 min ago) until 2027-01-18 08:00 UTC (in 3d); idle since 2027-01-15 07:55 UTC (5 min); replicas 0/0, depth 0.", nil),
         ("held, expiring within a day", queue("batch3", holder: "bob", expiresIn: 5_400, phase: .running, depth: 9, replicas: 2, desired: 2),
-         "batch3: held by bob since 2027-01-15 07:00 UTC (1 h ago) until 2027-01-15 09:30 UTC (in 1 h); replicas 2/2, depth 9. Next: batchctl extend batch3 --for 1d", "batchctl extend batch3 --for 1d"),
+         "batch3: held by bob since 2027-01-15 07:00 UTC (1 h ago) until 2027-01-15 09:30 UTC (in 1 h 30 min); replicas 2/2, depth 9. Next: batchctl extend batch3 --for 1d", "batchctl extend batch3 --for 1d"),
         ("expired, not yet cleared", queue("batch3", holder: "bob", expiresIn: -60, phase: .running, depth: 9, replicas: 2, desired: 0),
          "batch3: held by bob since 2027-01-15 07:00 UTC (1 h ago); expired at 2027-01-15 07:59 UTC (1 min ago), being released; replicas 2/0, depth 9. Next: batchctl claim batch3", "batchctl claim batch3"),
         ("never observed", queue("batch0", phase: nil, depth: nil, replicas: nil, desired: nil), "batch0: free; replicas 0/0, depth unknown.", nil),

@@ -59,6 +59,7 @@ import Testing
     @Test(arguments: [
         (3 * 86_400, "3d"), (3 * 86_400 - 1, "3d"), (2 * 86_400 - 1, "2d"), (47 * 3_600, "47 h"), (23 * 3_600, "23 h"),
         (24 * 3_600 - 1, "24 h"), (3_540, "59 min"), (90, "2 min"), (60, "1 min"), (59, "59 s"), (0, "0 s"), (-3_600, "1 h"),
+        (5_400, "1 h 30 min"), (7_199, "2 h"), (3_629, "1 h"), (3_631, "1 h 1 min"),
     ] as [(Int64, String)])
     func spansRoundToTheNearestUnit(_ seconds: Int64, _ text: String) {
         #expect(TimeText.span(seconds: seconds) == text)

@@ -72,14 +72,17 @@ public enum TimeText {
         return String(s.prefix(10)) + " " + String(s.dropFirst(11).prefix(5)) + " UTC"
     }
 
-    /// `3d`, `23 h`, `45 min`, `30 s`: the largest sensible unit, rounded to the nearest (a 3-day
-    /// claim read a second later is still "3d"). Days from 47.5 hours on.
+    /// `3d`, `23 h`, `1 h 30 min`, `45 min`, `30 s`: the largest sensible unit, rounded to the nearest
+    /// (a 3-day claim read a second later is still "3d"); under two hours, hours and minutes, so the
+    /// time left is never overstated by rounding a half hour up.
     public static func span(seconds: Int64) -> String {
         let s = abs(seconds)
         func rounded(_ unit: Int64) -> Int64 { (s + unit / 2) / unit }
         if s >= 47 * 3_600 + 1_800 { return "\(rounded(86_400))d" }
-        if s >= 3_600 { return "\(rounded(3_600)) h" }
-        if s >= 60 { return "\(rounded(60)) min" }
+        let minutes = rounded(60)
+        if minutes >= 120 { return "\(rounded(3_600)) h" }
+        if minutes >= 60 { return minutes == 60 ? "1 h" : "1 h \(minutes - 60) min" }
+        if s >= 60 { return "\(minutes) min" }
         return "\(s) s"
     }
 

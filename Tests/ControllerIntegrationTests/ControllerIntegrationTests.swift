@@ -11,6 +11,13 @@ struct ControllerIntegrationTests {
         #expect(try h.celery.produce(#"[{"queue": "\#(queue)", "count": \#(count)}]"#) == count)
     }
 
+    /// Sends `count` tasks to batch1, claims it for 2 replicas, and waits until it has them.
+    func claimBatch1WithWork(_ h: ControllerHarness, tasks count: Int) throws {
+        try tasks(h, "batch1", count)
+        try h.claim("batch1", replicas: 2)
+        #expect(Wait.until(timeout: .seconds(30)) { h.replicas("celery-batch1") == 2 })
+    }
+
     @Test("a claim with work ramps in steps; the drained queue sleeps after idleAfter; new tasks wake it")
     func rampSleepWake() throws {
         let h = try ControllerHarness()
@@ -35,9 +42,7 @@ struct ControllerIntegrationTests {
         let h = try ControllerHarness()
         defer { h.stop() }
         try h.startController()
-        try tasks(h, "batch1", 10)
-        try h.claim("batch1", replicas: 2)
-        #expect(Wait.until(timeout: .seconds(30)) { h.replicas("celery-batch1") == 2 })
+        try claimBatch1WithWork(h, tasks: 10)
         try h.release("batch1")
         #expect(Wait.until(timeout: .seconds(30)) { h.replicas("celery-batch1") == 0 })
         #expect(Wait.until(timeout: .seconds(30)) { h.phase("batch1") == "Orphaned" })
@@ -76,9 +81,7 @@ struct ControllerIntegrationTests {
         let h = try ControllerHarness()
         defer { h.stop() }
         try h.startController()
-        try tasks(h, "batch1", 5)
-        try h.claim("batch1", replicas: 2)
-        #expect(Wait.until(timeout: .seconds(30)) { h.replicas("celery-batch1") == 2 })
+        try claimBatch1WithWork(h, tasks: 5)
         h.redis.stop()
         #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch1", "RedisReachable")?["status"] as? String == "False" })
         #expect(h.phase("batch1") == "Unknown")
@@ -97,9 +100,7 @@ struct ControllerIntegrationTests {
         let h = try ControllerHarness()
         defer { h.stop() }
         try h.startController()
-        try tasks(h, "batch1", 5)
-        try h.claim("batch1", replicas: 2)
-        #expect(Wait.until(timeout: .seconds(30)) { h.replicas("celery-batch1") == 2 })
+        try claimBatch1WithWork(h, tasks: 5)
         Thread.sleep(forTimeInterval: 1)
         let r = try h.sim.kubectl(["scale", "deployment", "celery-batch1", "-n", h.namespace, "--replicas=7"])
         #expect(r.status == 0)

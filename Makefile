@@ -1,4 +1,5 @@
-# batchctl: `make test` installs what is missing and runs every test; `make deps` only installs.
+# batchctl: `make demo` shows it working locally; `make test` installs what is missing and runs every test;
+# `make deps` only installs.
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
@@ -10,7 +11,7 @@ RENDER_DIR  := .build/deploy-render
 APT_PACKAGES := curl libcurl4-openssl-dev libhiredis-dev pkg-config redis-server python3-venv
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps apt-deps venv tools-venv build release test check-deploy check-image bench clean
+.PHONY: deps apt-deps venv tools-venv build release test check-deploy check-image bench demo clean
 
 ## deps: install the system packages and the Python venvs the tests need, and only what is missing
 deps: apt-deps venv tools-venv
@@ -68,6 +69,14 @@ check-image: tools-venv
 ## build: debug build of every target
 build:
 	$(SWIFT) build
+
+## demo: deps + debug builds of kubesim and batchctl, then `kubesim demo`: redis-server, KubeSim with its kubelet
+## running real Celery workers, the CRD and queues, `batchctl controller`, and a narrated scenario (about 2 minutes).
+## DEMO_ARGS passes flags, such as DEMO_ARGS=--interactive to keep it running and try batchctl and kubectl by hand.
+demo: deps
+	$(SWIFT) build --product kubesim
+	$(SWIFT) build --product batchctl
+	.build/debug/kubesim demo $(DEMO_ARGS)
 
 ## release: optimised build
 release:

@@ -94,14 +94,29 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
 
-        // The emulator executable: `kubesim serve` (argument parsing and wiring only).
+        // Local processes, shared by the tests, the benchmarks and `kubesim demo`: child processes stopped by pid,
+        // commands with a time limit, free loopback ports, bounded waits, temporary directories, a real redis-server.
+        .target(name: "LocalProcesses"),
+
+        // `kubesim demo`: redis-server, KubeSim with its kubelet running real Celery workers, the CRD and queues,
+        // `batchctl controller` as a child process, a webhook receiver, and the narrated scenario with its timeline.
+        .target(name: "KubeSimDemo", dependencies: [
+            "BatchCore", "CeleryRedis", "KubeSim", "LocalProcesses",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+
+        // The emulator executable: `kubesim serve` and `kubesim demo` (argument parsing and wiring only).
         .executableTarget(name: "kubesim", dependencies: [
             "KubeSim",
+            "KubeSimDemo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Test support: real redis-server, KubeSim and other child processes on loopback, stopped by pid.
-        .target(name: "BatchTesting"),
+        // Test support: KubeSim, Celery and the controller harness on loopback (re-exports LocalProcesses).
+        .target(name: "BatchTesting", dependencies: ["LocalProcesses"]),
 
         .testTarget(name: "BatchCoreTests", dependencies: [
             "BatchCore",
@@ -120,6 +135,8 @@ let package = Package(
         .testTarget(name: "ControllerIntegrationTests", dependencies: ["BatchTesting"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "BatchCore", "BatchTesting", "CCurl"]),
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "BatchTesting"]),
+        // `kubesim demo` end to end: the scenario's timeline, exactly-once tasks, no process left behind.
+        .testTarget(name: "DemoTests", dependencies: ["BatchTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

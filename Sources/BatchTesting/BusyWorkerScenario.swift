@@ -1,4 +1,5 @@
 import Foundation
+import LocalProcesses
 
 /// Issue 8's end-to-end scenarios: `batchctl controller` scaling worker Deployments whose pods KubeSim's
 /// kubelet runs as real `celery worker` processes (concurrency 1, prefetch 1, early ack), with tasks that

@@ -1,4 +1,5 @@
 import Foundation
+import LocalProcesses
 
 /// Real Celery 5.7 producers, workers and Flower from the project's venv, running the fixture app in
 /// `Tests/Fixtures/celery` against a test's Redis. Processes are stopped by pid.

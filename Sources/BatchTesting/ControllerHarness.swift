@@ -1,4 +1,5 @@
 import Foundation
+import LocalProcesses
 
 /// The whole system for integration tests: a real redis-server, KubeSim with the project's CRD, the
 /// four BatchQueues and their worker Deployments, and `batchctl controller` processes with short

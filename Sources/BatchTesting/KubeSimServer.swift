@@ -1,4 +1,5 @@
 import Foundation
+import LocalProcesses
 
 /// A `kubesim serve` child process on a free loopback port, for one test; stopped by its pid.
 /// Uses the real executable (so it is tested too) and decodes its JSON itself (no KubeSim dependency).

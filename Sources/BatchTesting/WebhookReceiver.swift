@@ -1,4 +1,5 @@
 import Foundation
+import LocalProcesses
 
 /// A webhook receiver on 127.0.0.1 (Tests/Fixtures/webhook_receiver.py, standard-library Python): it
 /// records every POST body and can answer 500 to the first requests or answer slowly. Stopped by pid.

@@ -62,6 +62,16 @@ public final class Simulator: Sendable {
     /// Counts an accepted TCP connection (`/kubesim/stats`).
     public func connectionAccepted() { connections.add(1, ordering: .relaxed) }
 
+    /// The stored objects of a resource in a namespace, read directly (no request, no log entry): for an
+    /// observer in the same process, such as `kubesim demo`'s live table.
+    /// - Parameters:
+    ///   - group: the API group (empty for core resources such as pods).
+    ///   - resource: the plural resource name, such as `deployments` or `batchqueues`.
+    public func objects(group: String, resource: String, namespace: String) -> [JSONValue] {
+        let key = ResourceType(group: group, version: "", plural: resource, singular: "", kind: "", namespaced: true).storageKey
+        return store.list(key, namespace: namespace).items
+    }
+
     /// Creates a namespace if it does not exist.
     public func ensureNamespace(_ name: String) {
         _ = try? store.transact(ResourceType.namespaces.storageKey, namespace: "", name: name) { current in

@@ -1,14 +1,15 @@
 import ArgumentParser
 import Foundation
 import KubeSim
+import KubeSimDemo
 
-/// `kubesim`: the Kubernetes API emulator (`serve`); `demo` comes later.
+/// `kubesim`: the Kubernetes API emulator (`serve`) and the whole system running locally (`demo`).
 @main
 struct Kubesim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kubesim",
         abstract: "A Kubernetes API emulator for tests and demos.",
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, Demo.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -72,6 +73,58 @@ extension Kubesim {
             options.simulator.controllerDelay = .milliseconds(controllerDelayMs)
             options.shutdownGrace = .seconds(shutdownGraceSeconds)
             try await APIServer(options: options).run()
+        }
+    }
+}
+
+extension Kubesim {
+    struct Demo: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the whole system locally and narrate batchctl at work.",
+            discussion: """
+                Starts, on 127.0.0.1 and in a temporary directory: redis-server; KubeSim with its kubelet, whose \
+                celery-batch0..3 Deployments run real `celery worker` processes (demo/celery, from the project's .venv); \
+                the BatchQueue CRD and the four queues; `batchctl controller` as a separate process (found next to \
+                kubesim); and a webhook receiver that prints the controller's reminders. Then alice claims batch1, sends \
+                tasks, and the demo shows the controller ramping up, draining, sleeping, waking, the release, and the \
+                reminder for tasks sent to unclaimed batch2, with a closing timeline. Ctrl-C stops every process it \
+                started. Exit status: 0 done, 1 a step failed or timed out, 130 interrupted.
+                """)
+
+        @Flag(help: "After the scenario, keep everything running and print the KUBECONFIG to try batchctl and kubectl against it; Ctrl-C stops it.")
+        var interactive = false
+
+        @Flag(inversion: .prefixedNo, help: "Run the narrated scenario (--no-scenario with --interactive goes straight to trying it by hand).")
+        var scenario = true
+
+        @Option(help: "Tasks alice sends to batch1.")
+        var tasks = 400
+
+        @Option(help: "Tasks that wake the sleeping queue.")
+        var wakeTasks = 20
+
+        @Option(help: ArgumentHelp("Write the timeline (phases, measures, task counts, pids started) as JSON to this file.", valueName: "file"))
+        var timelineJson: String?
+
+        @Option(help: ArgumentHelp("The batchctl checkout with demo/ and .venv (default: found from the current directory).", valueName: "dir"))
+        var projectDir: String?
+
+        func validate() throws {
+            guard (1...5000).contains(tasks) else { throw ValidationError("--tasks must be between 1 and 5000.") }
+            guard (1...1000).contains(wakeTasks) else { throw ValidationError("--wake-tasks must be between 1 and 1000.") }
+            guard scenario || interactive else { throw ValidationError("--no-scenario needs --interactive (otherwise there is nothing to do).") }
+        }
+
+        func run() async throws {
+            var options = DemoOptions()
+            options.interactive = interactive
+            options.scenario = scenario
+            options.tasks = tasks
+            options.wakeTasks = wakeTasks
+            options.timelineJSON = timelineJson
+            options.projectDirectory = projectDir
+            let status = await KubeSimDemo.Demo.run(options)
+            if status != 0 { throw ExitCode(status) }
         }
     }
 }

@@ -31,6 +31,8 @@ public struct APIServer: Sendable {
         public var simulator = Simulator.Configuration()
         /// Upper bound per pod for the grace period when kubesim itself stops.
         public var shutdownGrace: Duration = .seconds(10)
+        /// Print "kubesim: serving URL" and "kubesim: stopped" on standard output (`kubesim demo` narrates instead).
+        public var announce = true
 
         /// Options with defaults, writing to `directory`.
         public init(directory: String) { self.directory = directory }
@@ -99,6 +101,7 @@ public struct APIServer: Sendable {
         let scheme = options.http ? "http" : "https"
         let namespace = options.namespace
         let readyCA = caPEM
+        let announce = options.announce
         let allUsers = users
         let app = Application(
             responder: SimResponder(simulator: simulator, tls: !options.http),
@@ -112,7 +115,7 @@ public struct APIServer: Sendable {
                                           to: "\(dir)/kubeconfig", mode: 0o600)
                     try ClientFiles.write(ClientFiles.usersJSON(allUsers), to: "\(dir)/users.json", mode: 0o600)
                     try ClientFiles.write(url + "\n", to: "\(dir)/address")
-                    Console.say("kubesim: serving \(url) (kubeconfig: \(dir)/kubeconfig)")
+                    if announce { Console.say("kubesim: serving \(url) (kubeconfig: \(dir)/kubeconfig)") }
                 } catch {
                     Console.say("kubesim: cannot write client files to \(dir): \(error)")
                 }
@@ -120,7 +123,8 @@ public struct APIServer: Sendable {
             logger: logger)
 
         let kubelet = options.kubelet ? Kubelet(simulator: simulator, directory: dir, shutdownGrace: options.shutdownGrace) : nil
-        let background = BackgroundService(simulator: simulator, controller: DeploymentController(simulator: simulator, kubelet: kubelet), kubelet: kubelet)
+        let background = BackgroundService(simulator: simulator, controller: DeploymentController(simulator: simulator, kubelet: kubelet),
+                                           kubelet: kubelet, announce: options.announce)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: app), .init(service: background)],
             gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [],
@@ -134,6 +138,7 @@ struct BackgroundService: Service {
     let simulator: Simulator
     let controller: DeploymentController
     let kubelet: Kubelet?
+    let announce: Bool
 
     func run() async throws {
         await withGracefulShutdownHandler {
@@ -148,7 +153,7 @@ struct BackgroundService: Service {
             simulator.shutdown()
         }
         await kubelet?.stopAll()
-        Console.say("kubesim: stopped")
+        if announce { Console.say("kubesim: stopped") }
     }
 }
 

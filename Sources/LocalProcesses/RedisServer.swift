@@ -1,6 +1,6 @@
 import Foundation
 
-/// A real `redis-server` on a free loopback port, started for one test and stopped by its pid.
+/// A real `redis-server` on a free loopback port (no persistence), started for one test or the demo and stopped by its pid.
 public final class RedisServer: @unchecked Sendable {
     public let port: Int
     public let password: String?
@@ -12,8 +12,9 @@ public final class RedisServer: @unchecked Sendable {
     /// - Parameters:
     ///   - password: sets `requirepass`.
     ///   - extraArguments: more `--option value` pairs, such as `["--maxmemory", "10mb"]`.
-    public init(password: String? = nil, extraArguments: [String] = []) throws {
-        directory = try TemporaryDirectory(prefix: "redis")
+    ///   - parent: where its working directory is created (default: the system's temporary directory).
+    public init(password: String? = nil, extraArguments: [String] = [], in parent: String? = nil) throws {
+        directory = try TemporaryDirectory(prefix: "redis", in: parent)
         port = try FreePort.next()
         self.password = password
         unixSocket = directory.path + "/redis.sock"
@@ -27,6 +28,9 @@ public final class RedisServer: @unchecked Sendable {
     public var url: String { "redis://127.0.0.1:\(port)/0" }
 
     public var isRunning: Bool { child?.isRunning ?? false }
+
+    /// The server's pid while it runs.
+    public var pid: Int32? { child?.pid }
 
     /// Starts (or restarts) the server on the same port.
     public func start() throws {

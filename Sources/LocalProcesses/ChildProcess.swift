@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// A process started by a test, stopped by its pid: SIGTERM, then SIGKILL after a grace period.
-/// Output goes to files in `logDirectory` so a failing test can show it.
+/// A child process (of a test, a benchmark or `kubesim demo`), stopped by its pid: SIGTERM, then SIGKILL after a
+/// grace period. Output goes to files in `logDirectory` so a failure can show it.
 public final class ChildProcess: @unchecked Sendable {
     public let pid: Int32
     public let name: String
@@ -73,8 +73,8 @@ public final class ChildProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    /// Whether `pid` is running (neither gone nor a zombie waiting to be reaped).
-    static func isAlive(_ pid: Int32) -> Bool {
+    /// Whether `pid` is running (neither gone nor a zombie waiting to be reaped), read from /proc at once.
+    public static func isAlive(_ pid: Int32) -> Bool {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return false }   // no /proc entry: gone
         let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first

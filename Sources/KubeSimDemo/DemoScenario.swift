@@ -82,6 +82,10 @@ struct DemoScenario: Sendable {
         timeline.mark(.orphanReminder)
         observer.setLive(false)
 
+        // The controller writes status at most every few seconds unless something important changed: let it
+        // catch up, so the table shows what the cluster holds now (best effort; it is only for display).
+        await settle(seconds: 10) { s in s[q].reportedReady == 0 && s[o].reportedDepth == options.orphanTasks }
+
         narrator.gap()
         narrator.say("The queues now:")
         try await batchctl(["status"], as: "alice")
@@ -124,6 +128,14 @@ struct DemoScenario: Sendable {
             timeline.mark(mark, at: first - timeline.startDate.timeIntervalSince1970)
         } else {
             timeline.mark(mark)
+        }
+    }
+
+    /// Waits up to `seconds` for `condition`, without failing when it does not hold.
+    func settle(seconds: Int, _ condition: (Snapshot) -> Bool) async {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline, Interrupt.signal == nil, !condition(observer.sample()) {
+            try? await Task.sleep(for: .milliseconds(100))
         }
     }
 

@@ -16,6 +16,9 @@ struct QueueView: Sendable, Equatable {
     var desired: Int
     /// Worker pods running (not terminating).
     var workers: Int
+    /// What the controller last wrote in the BatchQueue's status (rate-limited, so it may lag).
+    var reportedReady: Int?
+    var reportedDepth: Int?
 }
 
 /// Everything the scenario waits on, sampled every 100 ms (Redis every 500 ms).
@@ -60,10 +63,16 @@ final class Observer: Sendable {
     /// The latest sample.
     var latest: Snapshot { state.withLock { $0.latest } }
 
-    /// Turns the live table on or off.
+    /// Turns the live table on or off (off: drawn once more, as it is now, and left on screen).
     func setLive(_ on: Bool) {
-        state.withLock { $0.live = on }
-        if !on { narrator.endLive() }
+        let wasOn = state.withLock { s in
+            defer { s.live = on }
+            return s.live
+        }
+        if wasOn && !on {
+            show(sample())
+            narrator.endLive()
+        }
     }
 
     /// Samples until cancelled.
@@ -108,20 +117,22 @@ final class Observer: Sendable {
                 name: name, phase: q["status"]?["phase"]?.stringValue ?? "Unknown",
                 holder: q["spec"]?["reservation"]?["holder"]?.stringValue,
                 depth: depths[name]?.0, inFlight: depths[name]?.1,
-                desired: Int(deployment?["spec"]?["replicas"]?.intValue ?? 0), workers: running.count)
+                desired: Int(deployment?["spec"]?["replicas"]?.intValue ?? 0), workers: running.count,
+                reportedReady: q["status"]?["readyReplicas"]?.intValue.map(Int.init),
+                reportedDepth: q["status"]?["depth"]?.intValue.map(Int.init))
         }
         for pod in pods {
             let id = pod["status"]?["containerStatuses"]?.arrayValue?.first?["containerID"]?.stringValue ?? ""
             if id.hasPrefix("kubesim://"), let pid = Int32(id.dropFirst("kubesim://".count)) { timeline.startedPod(pid: pid) }
         }
         (snapshot.done, snapshot.sent) = system.ledger.progress
-        record(snapshot[Self.focus])
+        record(snapshot[Self.focus], done: snapshot.done)
         state.withLock { $0.latest = snapshot }
         return snapshot
     }
 
     /// The milestones only the observer sees as they happen.
-    private func record(_ q: QueueView) {
+    private func record(_ q: QueueView, done: Int) {
         let (replicasChanged, workersChanged) = state.withLock { s -> (Bool, Bool) in
             defer {
                 s.lastReplicas = q.desired
@@ -134,6 +145,7 @@ final class Observer: Sendable {
         // Times are when a sample saw it (every 100 ms). Work is sent only after the claim and after the sleep,
         // so the first worker after the claim, and the first replica after the sleep, are the producers' doing.
         if q.workers > 0, timeline.has(.claimed) { timeline.mark(.firstWorker) }
+        if done > 0, timeline.has(.claimed) { timeline.mark(.firstTaskDone) }
         if q.desired >= ceiling, timeline.has(.claimed) { timeline.mark(.reachedCeiling) }
         if timeline.has(.sleeping) {
             if q.desired > 0 { timeline.mark(.woke) }
@@ -151,7 +163,7 @@ final class Observer: Sendable {
             let done = q.name == Self.focus ? "\(snapshot.done)/\(snapshot.sent)" : "-"
             table.append("  " + q.name.rightPadded(8) + (q.holder ?? "-").rightPadded(8) + q.phase.rightPadded(9)
                          + number(q.depth).leftPadded(7) + number(q.inFlight).leftPadded(11)
-                         + "\(q.workers)/\(q.desired)".leftPadded(17) + done.leftPadded(8).rightPadded(9))
+                         + "\(q.workers)/\(q.desired)".leftPadded(17) + done.leftPadded(8))
         }
         // Off a terminal: one line for the queues that are doing something.
         let busy = rows.filter { $0.name == Self.focus || $0.phase != "Free" || ($0.depth ?? 0) > 0 || $0.workers > 0 }

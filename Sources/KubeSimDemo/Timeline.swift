@@ -9,8 +9,10 @@ public enum DemoPhase: String, Sendable, CaseIterable, Codable {
     case claimed
     /// The producer sent the tasks to batch1.
     case tasksSent
-    /// The kubelet started the first worker pod of celery-batch1.
+    /// The kubelet started the first worker pod of celery-batch1 (its `celery worker` process).
     case firstWorker
+    /// A worker completed the first task.
+    case firstTaskDone
     /// celery-batch1 reached the claim's 4 replicas.
     case reachedCeiling
     /// Every task of the first batch completed.
@@ -110,13 +112,14 @@ final class Timeline: Sendable {
             return y - x
         }
         let rows: [(String, String, Double?)] = [
-            ("claimToFirstWorker", "claim → first worker running", between(.claimed, .firstWorker)),
-            ("tasksSentToFirstWorker", "tasks sent → first worker running", between(.tasksSent, .firstWorker)),
+            ("claimToFirstWorker", "claim → first worker started", between(.claimed, .firstWorker)),
+            ("tasksSentToFirstWorker", "tasks sent → first worker started", between(.tasksSent, .firstWorker)),
+            ("tasksSentToFirstTaskDone", "tasks sent → first task completed", between(.tasksSent, .firstTaskDone)),
             ("tasksSentToCeiling", "tasks sent → 4 replicas", between(.tasksSent, .reachedCeiling)),
             ("drainTime", "drain time (tasks sent → last completed)", between(.tasksSent, .drained)),
             ("drainedToSleeping", "drained → asleep at 0 replicas", between(.drained, .sleeping)),
             ("wakeToScaleWrite", "wake latency: new tasks → scaled up", between(.wakeTasksSent, .woke)),
-            ("wakeToWorker", "wake latency: new tasks → worker running", between(.wakeTasksSent, .wakeWorker)),
+            ("wakeToWorker", "wake latency: new tasks → worker started", between(.wakeTasksSent, .wakeWorker)),
             ("releaseToZero", "release → 0 replicas, Free", between(.released, .releasedToZero)),
             ("orphanToReminder", "orphaned tasks → reminder", between(.orphanTasksSent, .orphanReminder)),
         ]
@@ -153,13 +156,14 @@ final class Timeline: Sendable {
         case .started: return "system up: redis-server, KubeSim + kubelet, CRD and queues, batchctl controller, webhook receiver"
         case .claimed: return "alice claimed batch1 (up to 4 replicas)"
         case .tasksSent: return "tasks sent to batch1"
-        case .firstWorker: return "first celery-batch1 worker running"
+        case .firstWorker: return "first celery-batch1 worker pod started"
+        case .firstTaskDone: return "first task completed"
         case .reachedCeiling: return "celery-batch1 at 4 replicas"
         case .drained: return "every task completed"
         case .sleeping: return "batch1 asleep at 0 replicas (idle for idleAfter)"
         case .wakeTasksSent: return "new tasks sent to the sleeping queue"
         case .woke: return "controller scaled celery-batch1 up again"
-        case .wakeWorker: return "a worker runs again"
+        case .wakeWorker: return "a worker pod started again"
         case .wakeDrained: return "the new tasks completed"
         case .released: return "alice released batch1"
         case .releasedToZero: return "celery-batch1 at 0 replicas, batch1 Free"

@@ -96,13 +96,15 @@ struct DemoScenario: Sendable {
 
     /// Runs the real `batchctl` as `user` (kubeconfig context) and shows the command and its output.
     func batchctl(_ arguments: [String], as user: String) async throws {
-        narrator.block("\(user)$ batchctl " + arguments.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " "))
         let output = try await system.processes.run(
             name: "batchctl-\(arguments[0])", executable: system.paths.batchctl,
             arguments: arguments + ["--kubeconfig", system.kubeconfig, "--context", user],
             environment: ["COLUMNS": "100", "NO_COLOR": "1"])
+        // The command and its output in one piece, so no live line lands between them.
+        let command = "\(user)$ batchctl " + arguments.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ")
         let text = (output.stdout + output.stderr).trimmingCharacters(in: .newlines)
-        if !text.isEmpty { narrator.block(text, indent: 6) }
+        let indented = text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }
+        narrator.block(([command] + indented).joined(separator: "\n"))
         guard output.status == 0 else {
             throw DemoError.commandFailed(command: "batchctl \(arguments.joined(separator: " "))", status: output.status, output: "")
         }

@@ -17,6 +17,7 @@ public struct DemoOptions: Sendable {
     /// The batchctl checkout (default: found from the current directory, else the source tree of this build).
     public var projectDirectory: String?
 
+    /// The defaults: the scenario `make demo` runs, non-interactive, 400 + 20 tasks.
     public init() {}
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// The scenario's milestones, in the order they happen.
-public enum DemoPhase: String, Sendable, CaseIterable, Codable {
+enum DemoPhase: String, Sendable, CaseIterable, Codable {
     /// Redis, KubeSim, the CRD and queues, the controller and the webhook receiver are up.
     case started
     /// `batchctl claim batch1 --replicas 4` returned (as alice).

@@ -88,7 +88,8 @@ extension Kubesim {
                 kubesim); and a webhook receiver that prints the controller's reminders. Then alice claims batch1, sends \
                 tasks, and the demo shows the controller ramping up, draining, sleeping, waking, the release, and the \
                 reminder for tasks sent to unclaimed batch2, with a closing timeline. Ctrl-C stops every process it \
-                started. Exit status: 0 done, 1 a step failed or timed out, 130 interrupted.
+                started. Exit status: 0 done, 1 a step failed or timed out, 130 (SIGINT) or \
+                143 (SIGTERM) interrupted; Ctrl-C ends an --interactive demo with 0.
                 """)
 
         @Flag(help: "After the scenario, keep everything running and print the KUBECONFIG to try batchctl and kubectl against it; Ctrl-C stops it.")

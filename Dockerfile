@@ -1,5 +1,5 @@
 # batchctl controller image: static Swift standard library, Debian 12 runtime with only the C
-# libraries batchctl links (libcurl, hiredis) and CA certificates, running as a non-root user.
+# libraries batchctl links (libcurl, hiredis, libyaml) and CA certificates, running as a non-root user.
 # scripts/check-image-libs.sh checks that the binary needs exactly the libraries installed here.
 
 FROM swift:6.3-bookworm AS build
@@ -7,7 +7,7 @@ FROM swift:6.3-bookworm AS build
 # hold back security fixes; the runtime versions are recorded by the library check instead.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libcurl4-openssl-dev libhiredis-dev \
+ && apt-get install -y --no-install-recommends libcurl4-openssl-dev libhiredis-dev libyaml-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -18,7 +18,7 @@ RUN swift build -c release --product batchctl --static-swift-stdlib \
 FROM debian:bookworm-slim
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libcurl4 libhiredis0.14 ca-certificates \
+ && apt-get install -y --no-install-recommends libcurl4 libhiredis0.14 libyaml-0-2 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin batchctl
 COPY --from=build /out/batchctl /usr/local/bin/batchctl

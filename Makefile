@@ -8,7 +8,7 @@ PYTHON      ?= python3
 VENV        := .venv
 TOOLS_VENV  := .venv-tools
 RENDER_DIR  := .build/deploy-render
-APT_PACKAGES := curl libcurl4-openssl-dev libhiredis-dev pkg-config redis-server python3-venv
+APT_PACKAGES := curl libcurl4-openssl-dev libhiredis-dev libyaml-dev pkg-config redis-server python3-venv
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps apt-deps venv tools-venv build release test check-deploy check-image bench demo clean

@@ -14,12 +14,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
@@ -34,11 +32,14 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         // No pkgConfig: hiredis.pc carries -D_FILE_OFFSET_BITS=64, which SwiftPM warns about on every build.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+
+        // YAML without Foundation: libyaml's parser composed into a node tree (duplicate keys refused,
+        // aliases bounded), and a block-style emitter. Keeps the controller's binary free of full Foundation.
+        .target(name: "YAML", dependencies: ["CLibYAML"]),
 
         // Domain types, policy, configuration. No I/O.
-        .target(name: "BatchCore", dependencies: [
-            .product(name: "Yams", package: "Yams"),
-        ]),
+        .target(name: "BatchCore", dependencies: ["YAML"]),
 
         // The reconcile loop: observe (cluster caches, Redis) → decide → act only on difference.
         .target(name: "Controller", dependencies: [
@@ -46,7 +47,6 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
         ]),
 
         // Celery on Redis: hiredis connection on its own thread, kombu key layout, queue probe, heartbeats.
@@ -54,15 +54,13 @@ let package = Package(
 
         // Kubernetes API client: kubeconfig and in-cluster config, libcurl transport, typed calls, list+watch.
         .target(name: "KubeClient", dependencies: [
-            "BatchCore", "CCurl",
-            .product(name: "Yams", package: "Yams"),
+            "BatchCore", "CCurl", "YAML",
         ]),
 
         // The CLI's cluster orchestration: identity, reservation writes with resourceVersion preconditions
         // (re-read and report the winner on a lost race), status output, describe. Tested through `batchctl`.
         .target(name: "BatchctlKit", dependencies: [
-            "BatchCore", "KubeClient",
-            .product(name: "Yams", package: "Yams"),
+            "BatchCore", "KubeClient", "YAML",
         ]),
 
         // The product: argument parsing and wiring only.
@@ -91,7 +89,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "Yams", package: "Yams"),
+            "YAML",
         ]),
 
         // Local processes, shared by the tests, the benchmarks and `kubesim demo`: child processes stopped by pid,
@@ -117,6 +115,11 @@ let package = Package(
 
         // Test support: KubeSim, Celery and the controller harness on loopback (re-exports LocalProcesses).
         .target(name: "BatchTesting", dependencies: ["LocalProcesses"]),
+
+        .testTarget(name: "YAMLTests", dependencies: [
+            "YAML",
+            .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
 
         .testTarget(name: "BatchCoreTests", dependencies: [
             "BatchCore",

@@ -1,3 +1,5 @@
+import YAML
+
 /// The `BatchQueue` custom resource (`batchqueues.batchctl.dev/v1alpha1`): one object per Celery queue,
 /// holding the reservation (spec) and what the controller observed and decided (status).
 public struct BatchQueue: Sendable, Hashable, Codable {
@@ -180,6 +182,23 @@ public enum JSONValue: Sendable, Hashable, Codable {
         case .string(let s): try c.encode(s)
         case .array(let a): try c.encode(a)
         case .object(let o): try c.encode(o)
+        }
+    }
+}
+
+extension JSONValue {
+    /// The value as a YAML node, object keys sorted (as kubectl prints objects): strings that would read
+    /// back as something else are quoted, whole numbers print without a fraction.
+    public var yamlNode: Node {
+        switch self {
+        case .null: return .plain("null")
+        case let .bool(b): return .plain(b ? "true" : "false")
+        case let .number(n):
+            if n.rounded() == n, abs(n) < 9_007_199_254_740_992 { return .plain(String(Int(n))) }
+            return .plain("\(n)")
+        case let .string(s): return .string(s)
+        case let .array(items): return .sequence(items.map(\.yamlNode))
+        case let .object(fields): return .mapping(fields.sorted { $0.key < $1.key }.map { ($0.key, $0.value.yamlNode) })
         }
     }
 }

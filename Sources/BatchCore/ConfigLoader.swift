@@ -1,4 +1,4 @@
-import Yams
+import YAML
 
 /// One thing wrong with a configuration: the key path (`bands[2].max`) and what is wrong with it.
 public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
@@ -44,27 +44,15 @@ public enum ConfigLoader {
         var reader = Reader()
         let root: Node?
         do {
-            root = try Yams.compose(yaml: yaml)
+            root = try YAMLComposer.compose(yaml)
         } catch {
-            throw ConfigError(source: source, problems: [ConfigProblem(path: "", message: "is not valid YAML: \(describeYAMLError(error))")])
+            throw ConfigError(source: source, problems: [ConfigProblem(path: "", message: "is not valid YAML: \(error)")])
         }
         var config = BatchConfig.defaults
         if let root { reader.readRoot(root, into: &config) }
         reader.validate(config)
         if !reader.problems.isEmpty { throw ConfigError(source: source, problems: reader.problems) }
         return config
-    }
-
-    static func describeYAMLError(_ error: any Error) -> String {
-        guard let y = error as? YamlError else { return "\(error)" }
-        switch y {
-        case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
-            return "\(problem) at line \(mark.line), column \(mark.column)"
-        case let .duplicatedKeysInMapping(duplicates, _):
-            return "duplicate key\(duplicates.count == 1 ? "" : "s") \(duplicates.joined(separator: ", "))"
-        default:
-            return "\(y)".split(separator: "\n").first.map(String.init) ?? "\(y)"
-        }
     }
 }
 
@@ -109,16 +97,12 @@ private struct Reader {
         return out
     }
 
-    func isNull(_ node: Node) -> Bool {
-        if case let .scalar(s) = node, s.style == .plain, ["", "~", "null", "Null", "NULL"].contains(s.string) { return true }
-        return false
-    }
+    func isNull(_ node: Node) -> Bool { node.isNull }
 
     func kindName(_ node: Node) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
-        case .alias: return "an alias"
         case let .scalar(s): return "\"\(s.string)\""
         }
     }

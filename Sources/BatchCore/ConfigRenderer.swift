@@ -1,15 +1,15 @@
-import Yams
+import YAML
 
 extension BatchConfig {
     /// The configuration as YAML that `ConfigLoader` reads back to the same value, followed by a
     /// comment saying which secrets are set and where from (never their values).
     public func renderYAML(secrets: Secrets) -> String {
-        func s(_ v: String) -> Node { Node(v, Tag(.str), v.isEmpty || v.contains(where: { $0.isWhitespace || !$0.isASCII || $0.asciiValue! < 32 }) ? .doubleQuoted : .plain) }
-        func n(_ v: Int) -> Node { Node(String(v), Tag(.int)) }
-        func d(_ v: TimeSpan) -> Node { Node(v.description) }
-        func b(_ v: Bool) -> Node { Node(v ? "true" : "false", Tag(.bool)) }
-        func map(_ pairs: [(String, Node)]) -> Node { Node(pairs.map { (Node($0.0), $0.1) }) }
-        func flow(_ items: [Node]) -> Node { Node(items, Tag(.seq), .flow) }
+        func s(_ v: String) -> Node { .string(v) }
+        func n(_ v: Int) -> Node { .plain(String(v)) }
+        func d(_ v: TimeSpan) -> Node { .string(v.description) }
+        func b(_ v: Bool) -> Node { .plain(v ? "true" : "false") }
+        func map(_ pairs: [(String, Node)]) -> Node { .mapping(pairs) }
+        func flow(_ items: [Node]) -> Node { .sequence(items, flow: true) }
 
         let root = map([
             ("namespace", s(namespace)),
@@ -17,9 +17,9 @@ extension BatchConfig {
                            ("commandTimeout", d(redis.commandTimeout))])),
             ("celery", map([("globalKeyPrefix", s(celery.globalKeyPrefix)), ("separator", s(celery.separator)),
                             ("prioritySteps", flow(celery.prioritySteps.map(n)))])),
-            ("queues", Node(queues.map { map([("name", s($0.name)), ("deployment", s($0.deployment))]) })),
+            ("queues", .sequence(queues.map { map([("name", s($0.name)), ("deployment", s($0.deployment))]) })),
             ("pollInterval", d(pollInterval)),
-            ("bands", Node(bands.map { map([("name", s($0.name)), ("min", n($0.min)), ("max", n($0.max)),
+            ("bands", .sequence(bands.map { map([("name", s($0.name)), ("min", n($0.min)), ("max", n($0.max)),
                                             ("requiresApproval", b($0.requiresApproval))]) })),
             ("rampUp", map([("step", n(rampUp.step)), ("every", d(rampUp.every))])),
             ("idleAfter", d(idleAfter)),
@@ -34,8 +34,7 @@ extension BatchConfig {
             ("queueDepth", map([("good", n(queueDepth.good)), ("fine", n(queueDepth.fine)), ("careful", n(queueDepth.careful))])),
             ("webhook", map([("format", s(webhook.format.rawValue)), ("timeout", d(webhook.timeout)), ("retries", n(webhook.retries))])),
         ])
-        // Serializing a tree we built ourselves from plain strings cannot fail; fall back to a note if it ever does.
-        let body = (try? Yams.serialize(node: root, width: -1, allowUnicode: false)) ?? "# (could not render the configuration)\n"
+        let body = YAMLEmitter.emit(root)
         let secretLines = [
             "#   redis password: \(secrets.redisPassword?.description ?? "not set (REDIS_PASSWORD or REDIS_PASSWORD_FILE)")",
             "#   webhook URL:    \(secrets.webhookURL?.description ?? "not set (BATCHCTL_WEBHOOK_URL or BATCHCTL_WEBHOOK_URL_FILE)")",

@@ -43,7 +43,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     public static func parse(_ text: String) throws(RedisURLError) -> RedisURL {
         func fail(_ problem: String) -> RedisURLError { RedisURLError(input: text, problem: problem) }
         let s = text.trimmingWhitespace()
-        guard let schemeEnd = s.range(of: "://") else {
+        guard let schemeEnd = s.firstRange(of: "://") else {
             throw fail("is not a URL; write redis://host:6379/0 or unix:///run/redis/redis.sock")
         }
         let scheme = s[..<schemeEnd.lowerBound].lowercased()
@@ -198,7 +198,7 @@ public struct RedisURLError: BatchctlFailure, Equatable {
 
     /// Replaces the password part of `scheme://user:password@host` with `***`.
     static func mask(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://") else { return url }
+        guard let schemeEnd = url.firstRange(of: "://") else { return url }
         let rest = url[schemeEnd.upperBound...]
         let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
         guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }

@@ -1,6 +1,6 @@
 import BatchCore
-import Foundation
-import Yams
+import FoundationEssentials
+import YAML
 
 /// What `batchctl status -o json|yaml` prints: the BatchQueue objects as the Swift model encodes them, in a
 /// list shaped like the API server's (`{"apiVersion":"batchctl.dev/v1alpha1","kind":"BatchQueueList","items":[...]}`).
@@ -25,8 +25,9 @@ public struct BatchQueueList: Sendable, Hashable, Codable {
         return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
     }
 
-    /// YAML, keys in the model's order.
+    /// YAML, keys sorted as kubectl prints them (the JSON encoding, re-read and written as YAML).
     public func yaml() throws -> String {
-        try YAMLEncoder().encode(self)
+        let value = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(self))
+        return YAMLEmitter.emit(value.yamlNode)
     }
 }

@@ -36,7 +36,7 @@ public struct QueueDescription: Sendable {
         var out: [String] = []
         func field(_ label: String, _ value: String, indent: Int = 0) {
             let pad = String(repeating: " ", count: indent)
-            out.append(pad + (label + ":").padding(toLength: max(label.count + 2, 24 - indent), withPad: " ", startingAt: 0) + value)
+            out.append(pad + (label + ":").padded(to: max(label.count + 2, 24 - indent)) + value)
         }
         func when(_ t: KubeTime?) -> String {
             t.map { "\(TimeText.utc($0)) (\(TimeText.relative($0, now: now)))" } ?? "-"
@@ -115,7 +115,7 @@ public struct QueueDescription: Sendable {
         let widths = (0..<columns).map { i in rows.map { i < $0.count ? $0[i].count : 0 }.max() ?? 0 }
         return rows.map { row in
             row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                i == row.count - 1 ? cell : cell.padded(to: widths[i])
             }.joined(separator: "  ")
         }
     }

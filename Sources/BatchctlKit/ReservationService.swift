@@ -1,5 +1,5 @@
 import BatchCore
-import Foundation
+import FoundationEssentials
 import KubeClient
 
 /// The cluster side of `claim`, `extend`, `scale` and `release`: read the BatchQueue, apply

@@ -1,4 +1,6 @@
-import Foundation
+import BatchCore
+import Dispatch
+import FoundationEssentials
 import Synchronization
 
 /// A dedicated OS thread that owns a non-Sendable `State` (created on the thread) and runs submitted
@@ -22,7 +24,7 @@ final class ConfinedThread<State>: Sendable {
 
     /// Starts the thread; `makeState` runs on it before any job.
     init(name: String, makeState: @escaping @Sendable () -> State) {
-        let thread = Thread { [mailbox] in
+        OSThread.detach(name: name) { [mailbox] in
             let state = makeState()
             while true {
                 mailbox.wakeup.wait()
@@ -38,8 +40,6 @@ final class ConfinedThread<State>: Sendable {
             }
             withExtendedLifetime(state) {}
         }
-        thread.name = name
-        thread.start()
     }
 
     /// Queues `job`; returns false when the thread is stopping (the job will not run).

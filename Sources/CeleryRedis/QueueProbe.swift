@@ -1,5 +1,5 @@
 import BatchCore
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// What Redis says about one Celery queue.

@@ -1,5 +1,8 @@
 import BatchCore
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Listens to Celery worker events on the broker and keeps per-worker state (hostname, active tasks,

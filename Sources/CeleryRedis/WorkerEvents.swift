@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A Celery worker event (`worker-online`, `worker-heartbeat`, `worker-offline`) as published on the
 /// broker. Workers send these without `-E`: every `freq` seconds (2 by default) a heartbeat with the

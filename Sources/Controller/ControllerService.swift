@@ -1,4 +1,3 @@
-import AsyncAlgorithms
 import BatchCore
 import Logging
 import ServiceLifecycle
@@ -51,8 +50,23 @@ public final class ControllerService: Service, Sendable {
                     await elector.run()
                 }
             }
-            let ticks = AsyncTimerSequence(interval: pollInterval, clock: .continuous).map { _ in () }
-            let passes = merge(ticks, nudges ?? AsyncStream { $0.finish() })
+            // A pass now, then one every poll interval and one on every nudge; triggers that arrive while a
+            // pass runs collapse into one (the stream keeps only the newest).
+            let (passes, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            group.addTask { [pollInterval] in
+                let clock = ContinuousClock()
+                var next = clock.now
+                while !Task.isCancelled {
+                    trigger.yield()
+                    next = max(next.advanced(by: pollInterval), clock.now)
+                    do { try await clock.sleep(until: next) } catch { break }   // cancelled: the controller is stopping
+                }
+            }
+            if let nudges {
+                group.addTask {
+                    for await _ in nudges { trigger.yield() }
+                }
+            }
             for await _ in passes.cancelOnGracefulShutdown() {
                 metrics.setLeader(isLeader)
                 if isLeader {

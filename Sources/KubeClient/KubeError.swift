@@ -1,5 +1,5 @@
 import BatchCore
-import Foundation
+import FoundationEssentials
 
 /// A Kubernetes `Status` object, as the API server returns it with every error.
 public struct KubeStatus: Sendable, Hashable, Codable {
@@ -50,7 +50,7 @@ public struct KubeStatus: Sendable, Hashable, Codable {
             if s.reason == nil || s.reason == "" { s.reason = reasonForCode(httpCode) }
             return s
         }
-        var text = String(decoding: body.prefix(512), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        var text = String(decoding: body.prefix(512), as: UTF8.self).trimmingWhitespace()
         if text.isEmpty { text = "the server answered HTTP \(httpCode) with no message" }
         return KubeStatus(code: httpCode, reason: reasonForCode(httpCode), message: text)
     }

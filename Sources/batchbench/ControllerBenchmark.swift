@@ -123,12 +123,34 @@ struct ControllerMemoryBenchmark: Benchmark {
             round += 1
         }
         let final = try rssMiB(controller.pid), peak = try hwmMiB(controller.pid)
+        let anon = try status(controller.pid, "RssAnon:")
+        let parts = try residentByMapping(controller.pid)
+        let breakdown = parts.prefix(5).map { "\($0.name) " + String(format: "%.1f", $0.mib) }.joined(separator: ", ")
         return [Figure(name: "controller RSS after 10 minutes", medianText: String(format: "%.1f MiB", final),
                        p90Text: String(format: "%.1f MiB", percentiles(samples).p90), runs: 1,
-                       notes: String(format: "release build, static Swift stdlib; peak (VmHWM) %.1f MiB; samples every 30 s with claims, tasks and releases; target < 25 MiB", peak))]
+                       notes: String(format: "release build, static Swift stdlib; peak (VmHWM) %.1f MiB; samples every 30 s with claims, tasks and releases; anonymous (heap, stacks) %.1f MiB; ", peak, anon)
+                           + "resident by mapping, MiB: \(breakdown); target < 25 MiB")]
     }
 
     func rssMiB(_ pid: Int32) throws -> Double { try status(pid, "VmRSS:") }
+
+    /// Resident memory per mapped file (the binary, each shared library) and anonymous memory, largest first,
+    /// from /proc/PID/smaps.
+    func residentByMapping(_ pid: Int32) throws -> [(name: String, mib: Double)] {
+        let text = try String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8)
+        var kb: [String: Double] = [:]
+        var current = "anonymous"
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let first = fields.first, first.contains("-"), first.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
+                current = fields.count >= 6 ? String(fields[5].split(separator: "/").last ?? "") : "anonymous"
+                if current.hasPrefix("[") { current = "anonymous" }
+            } else if fields.first == "Rss:", fields.count >= 2, let v = Double(fields[1]) {
+                kb[current, default: 0] += v
+            }
+        }
+        return kb.map { (name: $0.key, mib: $0.value / 1024) }.sorted { $0.mib > $1.mib }
+    }
     func hwmMiB(_ pid: Int32) throws -> Double { try status(pid, "VmHWM:") }
 
     func status(_ pid: Int32, _ key: String) throws -> Double {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import BatchCore
 import BatchctlKit
-import Foundation
+import FoundationEssentials
 import KubeClient
 
 /// The global flags of every command that talks to the cluster.

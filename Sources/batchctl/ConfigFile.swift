@@ -1,5 +1,5 @@
 import BatchCore
-import Foundation
+import FoundationEssentials
 
 /// Finds, reads and validates the configuration and the secrets from the environment.
 enum ConfigFile {
@@ -19,17 +19,17 @@ enum ConfigFile {
             source = chosen
             let text: String
             do {
-                text = try String(contentsOfFile: chosen, encoding: .utf8)
+                text = try FileText.read(chosen)
             } catch {
-                throw UnreadableConfig(path: chosen, reason: Self.reason(error), fromEnvironment: path == nil)
+                throw UnreadableConfig(path: chosen, reason: error.reason, fromEnvironment: path == nil)
             }
             config = try ConfigLoader.load(yaml: text, source: chosen)
         }
         let secrets = try Secrets.resolve(environment: environment) { file in
-            do {
-                return try String(contentsOfFile: file, encoding: .utf8)
+            do throws(FileTextError) {
+                return try FileText.read(file)
             } catch {
-                throw FileReadError(reason: Self.reason(error))
+                throw FileReadError(reason: error.reason)
             }
         }
         return Loaded(config: config, secrets: secrets, source: source)
@@ -50,23 +50,5 @@ enum ConfigFile {
     struct FileReadError: Error, CustomStringConvertible {
         let reason: String
         var description: String { reason }
-    }
-
-    /// A short reason for a file error ("No such file or directory"), without Foundation's wrapping.
-    static func reason(_ error: any Error) -> String {
-        let ns = error as NSError
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
-           let message = strerror(Int32(underlying.code)) {
-            return String(cString: message)
-        }
-        if ns.domain == NSCocoaErrorDomain {
-            switch ns.code {
-            case NSFileReadNoSuchFileError: return "no such file"
-            case NSFileReadNoPermissionError: return "permission denied"
-            case NSFileReadInapplicableStringEncodingError: return "not UTF-8 text"
-            default: break
-            }
-        }
-        return ns.localizedDescription
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import BatchCore
 import CeleryRedis
 import Controller
-import Foundation
+import FoundationEssentials
 import KubeClient
 import Logging
 import ServiceLifecycle

@@ -1,7 +1,7 @@
 import ArgumentParser
 import BatchCore
 import CeleryRedis
-import Foundation
+import FoundationEssentials
 
 /// `batchctl probe`: what the controller sees in Redis, read directly.
 struct ProbeCommand: AsyncParsableCommand {
@@ -126,7 +126,7 @@ struct ProbeCommand: AsyncParsableCommand {
 
     /// Parses `0,3,6,9`.
     static func steps(_ text: String) throws -> [Int] {
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
         var steps: [Int] = []
         for p in parts {
             guard let n = Int(p), (0...9).contains(n) else {

@@ -1,6 +1,6 @@
 import BatchCore
 import CeleryRedis
-import Foundation
+import FoundationEssentials
 
 /// What `batchctl probe` prints, as JSON or as a table.
 struct ProbeReport: Encodable {
@@ -88,7 +88,7 @@ struct ProbeReport: Encodable {
         }
         var wrows = [["WORKER", "ACTIVE", "PROCESSED", "LAST SEEN", "STATE"]]
         for w in workers {
-            let ago = String(format: "%.1fs ago", observedAt.timeIntervalSince(w.lastSeen))
+            let ago = observedAt.timeIntervalSince(w.lastSeen).fixed(1) + "s ago"
             wrows.append([w.hostname, String(w.active), String(w.processed), ago, w.stale ? "stale" : (w.active > 0 ? "busy" : "idle")])
         }
         out += "\n" + Self.render(wrows, rightAligned: [1, 2, 3])
@@ -119,6 +119,6 @@ struct ProbeReport: Encodable {
             v /= 1024
             u += 1
         }
-        return u == 0 ? "\(n) B" : String(format: "%.1f", v) + " " + units[u]
+        return u == 0 ? "\(n) B" : v.fixed(1) + " " + units[u]
     }
 }

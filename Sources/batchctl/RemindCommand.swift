@@ -1,7 +1,7 @@
 import ArgumentParser
 import BatchCore
 import Controller
-import Foundation
+import FoundationEssentials
 import KubeClient
 import Logging
 

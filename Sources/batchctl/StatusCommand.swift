@@ -1,7 +1,7 @@
 import ArgumentParser
 import BatchCore
 import BatchctlKit
-import Foundation
+import FoundationEssentials
 import KubeClient
 #if canImport(Glibc)
 import Glibc

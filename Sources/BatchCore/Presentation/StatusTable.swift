@@ -39,7 +39,7 @@ public struct StatusTable: Sendable {
         let widths = header.indices.map { i in rows.map { $0[i].text.count }.max() ?? 0 }
         return rows.map { row in
             row.enumerated().map { i, cell in
-                let padded = i == row.count - 1 ? cell.text : cell.text.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                let padded = i == row.count - 1 ? cell.text : cell.text + String(repeating: " ", count: max(0, widths[i] - cell.text.count))
                 return cell.paint(padded, color: color)
             }.joined(separator: "  ")
         }.joined(separator: "\n") + "\n"

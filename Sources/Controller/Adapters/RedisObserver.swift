@@ -1,6 +1,6 @@
 import BatchCore
 import CeleryRedis
-import Foundation
+import FoundationEssentials
 
 /// The Celery queues as the CeleryRedis probe (one pipelined round trip) and heartbeat listener see them.
 public final class RedisObserver: QueueObserver {

@@ -1,5 +1,5 @@
 import BatchCore
-import Foundation
+import FoundationEssentials
 
 /// Typed, async calls to the Kubernetes API for what batchctl uses. A value type over a shared `KubeTransport`;
 /// every call runs its blocking transfer on the transport's threads.

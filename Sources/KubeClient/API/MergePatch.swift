@@ -1,5 +1,5 @@
 import BatchCore
-import Foundation
+import FoundationEssentials
 
 /// RFC 7386 JSON merge patches.
 public enum MergePatch {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// What one request presents to the API server.
@@ -41,7 +41,7 @@ public final class CredentialProvider: Sendable, CustomStringConvertible {
         var execCredential: (value: Credential, expires: Date?)?
     }
     private let state = Mutex(State())
-    private let execLock = NSLock()
+    private let execLock = Mutex(())
 
     /// A provider from parts; `source` and `field` name where they were configured.
     public init(token: TokenSource, certificate: (cert: [UInt8], key: [UInt8])?, source: String = "", field: String = "") {
@@ -88,7 +88,7 @@ public final class CredentialProvider: Sendable, CustomStringConvertible {
             if let cached {
                 out.bearerToken = cached
             } else if let data = FileManager.default.contents(atPath: path) {
-                let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                let value = String(decoding: data, as: UTF8.self).trimmingWhitespace()
                 state.withLock { $0.fileToken = (value, .now) }
                 out.bearerToken = value
             } else if let fallback {
@@ -99,19 +99,19 @@ public final class CredentialProvider: Sendable, CustomStringConvertible {
             }
         case .exec(let plugin):
             // One plugin run at a time: concurrent requests wait for it and share its credential.
-            execLock.lock()
-            defer { execLock.unlock() }
+            out = try execLock.withLock { _ throws(KubeconfigError) -> Credential in
             let cached = state.withLock { s -> Credential? in
                 guard let c = s.execCredential else { return nil }
                 if let exp = c.expires, exp.timeIntervalSinceNow <= 0 { return nil }
                 return c.value
             }
             if let cached {
-                out = merge(cached, into: out)
+                return merge(cached, into: out)
             } else {
                 let (value, expires) = try plugin.run()
                 state.withLock { $0.execCredential = (value, expires) }
-                out = merge(value, into: out)
+                return merge(value, into: out)
+            }
             }
         }
         return out

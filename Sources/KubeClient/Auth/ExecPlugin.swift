@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import BatchCore
 
 /// A kubeconfig exec credential plugin (`client.authentication.k8s.io/v1` or `v1beta1`), run without a terminal.
@@ -39,7 +39,8 @@ public struct ExecPlugin: Sendable {
             if let hint = config.installHint, !hint.isEmpty { message += "\n\(hint)" }
             throw fail(message)
         }
-        let tmp = NSTemporaryDirectory() + "batchctl-exec-\(UUID().uuidString)"
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let tmp = base + "/batchctl-exec-\(UUID().uuidString)"
         do {
             try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         } catch {
@@ -48,40 +49,33 @@ public struct ExecPlugin: Sendable {
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         let outPath = tmp + "/stdout"
         let errPath = tmp + "/stderr"
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = config.args
         var env = ProcessInfo.processInfo.environment
         for e in config.env { env[e.name] = e.value }
         env["KUBERNETES_EXEC_INFO"] = execInfo()
-        process.environment = env
-        process.standardInput = FileHandle.nullDevice
+        let outcome: PluginProcess.Outcome
         do {
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-            try process.run()
+            outcome = try PluginProcess.run(executable, arguments: config.args, environment: env,
+                                            stdoutPath: outPath, stderrPath: errPath, timeout: timeout)
         } catch {
             throw fail("command \(executable) could not be started: \(error)")
         }
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline { usleep(5_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
+        if outcome == .timedOut {
             throw fail("command \(executable) did not finish within \(timeout.components.seconds)s")
         }
-        process.waitUntilExit()
         let stdout = FileManager.default.contents(atPath: outPath) ?? Data()
         let stderr = String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+            .trimmingWhitespace()
         let stderrText = stderr.isEmpty ? "" : ":\n" + String(stderr.prefix(4000))
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            let how = process.terminationReason == .exit ? "exit status \(process.terminationStatus)" : "signal \(process.terminationStatus)"
+        guard outcome == .exited(0) else {
+            let how: String, status: Int32
+            switch outcome {
+            case let .exited(code): how = "exit status \(code)"; status = code
+            case let .signalled(signal): how = "signal \(signal)"; status = -1
+            case .timedOut: how = "a timeout"; status = -1
+            }
             var message = "credential plugin \(executable) failed with \(how)\(stderrText)"
-            if let hint = config.installHint, !hint.isEmpty, process.terminationStatus == 127 { message += "\n\(hint)" }
+            if let hint = config.installHint, !hint.isEmpty, status == 127 { message += "\n\(hint)" }
             throw fail(message)
         }
         return try parse(stdout, executable: executable)
@@ -106,7 +100,7 @@ public struct ExecPlugin: Sendable {
         } catch {
             let head = String(decoding: data.prefix(200), as: UTF8.self)
             throw fail("credential plugin \(executable) did not print an ExecCredential as JSON "
-                + "(output starts with \"\(head.trimmingCharacters(in: .whitespacesAndNewlines))\")")
+                + "(output starts with \"\(head.trimmingWhitespace())\")")
         }
         guard out.kind == "ExecCredential" else {
             throw fail("credential plugin \(executable) printed kind \"\(out.kind ?? "")\", expected ExecCredential")
@@ -135,18 +129,40 @@ public struct ExecPlugin: Sendable {
         return (credential, expires)
     }
 
+    /// `KUBERNETES_EXEC_INFO`: an ExecCredential with `spec.interactive` false and, when asked for, the cluster.
     private func execInfo() -> String {
-        var spec: [String: Any] = ["interactive": false]
-        if config.provideClusterInfo {
-            var c: [String: Any] = ["server": cluster.server]
-            if let ca = cluster.caPEM { c["certificate-authority-data"] = Data(ca).base64EncodedString() }
-            if cluster.insecureSkipTLSVerify { c["insecure-skip-tls-verify"] = true }
-            if let p = cluster.proxyURL { c["proxy-url"] = p }
-            if let n = cluster.tlsServerName { c["tls-server-name"] = n }
-            spec["cluster"] = c
+        struct Info: Encodable {
+            var apiVersion: String
+            var kind = "ExecCredential"
+            var spec: Spec
         }
-        let object: [String: Any] = ["apiVersion": config.apiVersion, "kind": "ExecCredential", "spec": spec]
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        struct Spec: Encodable {
+            var interactive = false
+            var cluster: Cluster?
+        }
+        struct Cluster: Encodable {
+            var server: String
+            var certificateAuthorityData: String?
+            var insecureSkipTLSVerify: Bool?
+            var proxyURL: String?
+            var tlsServerName: String?
+            enum CodingKeys: String, CodingKey {
+                case server
+                case certificateAuthorityData = "certificate-authority-data"
+                case insecureSkipTLSVerify = "insecure-skip-tls-verify"
+                case proxyURL = "proxy-url"
+                case tlsServerName = "tls-server-name"
+            }
+        }
+        var spec = Spec()
+        if config.provideClusterInfo {
+            spec.cluster = Cluster(server: cluster.server, certificateAuthorityData: cluster.caPEM.map { Data($0).base64EncodedString() },
+                                   insecureSkipTLSVerify: cluster.insecureSkipTLSVerify ? true : nil,
+                                   proxyURL: cluster.proxyURL, tlsServerName: cluster.tlsServerName)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(Info(apiVersion: config.apiVersion, spec: spec)) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
 

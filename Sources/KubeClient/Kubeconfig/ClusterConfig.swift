@@ -1,4 +1,8 @@
-import Foundation
+import BatchCore
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where to find cluster configuration, like kubectl's global flags.
 public struct KubeConfigOptions: Sendable {
@@ -31,7 +35,7 @@ public struct KubeConfigOptions: Sendable {
 
     /// Writes `warning: <text>` to standard error.
     public static let warnToStandardError: @Sendable (String) -> Void = { text in
-        FileHandle.standardError.write(Data("warning: \(text)\n".utf8))
+        StandardError.write("warning: \(text)\n")
     }
 }
 

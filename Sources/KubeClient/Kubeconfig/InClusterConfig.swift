@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Configuration inside a pod: `KUBERNETES_SERVICE_HOST/PORT` plus the service-account mount
 /// (`token`, `ca.crt`, `namespace`), as client-go's `InClusterConfig`.
@@ -34,7 +34,7 @@ public enum InClusterConfig {
         let ca = try KubeconfigLoader.readPEMFile(caPath, file: caPath, field: "", what: "CERTIFICATE")
         var namespace = "default"
         if let data = FileManager.default.contents(atPath: dir + "/namespace") {
-            let ns = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let ns = String(decoding: data, as: UTF8.self).trimmingWhitespace()
             if !ns.isEmpty { namespace = ns }
         }
         if let o = namespaceOverride, !o.isEmpty { namespace = o }

@@ -1,5 +1,5 @@
 import BatchCore
-import Foundation
+import FoundationEssentials
 
 /// A kubeconfig (or in-cluster setup) that cannot be used: names the file, the field path
 /// (such as `users[alice].user.client-key-data`) and what is wrong with it.

@@ -1,5 +1,5 @@
-import Foundation
-import Yams
+import FoundationEssentials
+import YAML
 
 /// One kubeconfig file as written, before merging. Field names follow client-go `clientcmd/api/v1`.
 struct KubeconfigFile: Sendable {
@@ -13,7 +13,10 @@ struct KubeconfigFile: Sendable {
     var contexts: [(name: String, value: ContextEntry)] = []
 
     /// The directory relative paths in this file are resolved against.
-    var directory: String { (path as NSString).deletingLastPathComponent }
+    var directory: String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
 
     func resolve(_ p: String) -> String {
         if p.hasPrefix("/") { return p }
@@ -72,9 +75,9 @@ struct KubeconfigParser {
         var file = KubeconfigFile(path: path, display: display)
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try YAMLComposer.compose(text)
         } catch {
-            throw fail("", "is not valid YAML: \(Self.describeYAMLError(error))")
+            throw fail("", "is not valid YAML: \(error)")
         }
         guard let root, !isNull(root) else { return file }   // an empty file is an empty config, as in client-go
         let top = try mapping(root, "")
@@ -98,17 +101,6 @@ struct KubeconfigParser {
             }
         }
         return file
-    }
-
-    /// The problem and its position only: Yams' full description quotes the offending line, which may hold a token.
-    static func describeYAMLError(_ error: any Error) -> String {
-        guard let y = error as? YamlError else { return "unreadable YAML" }
-        switch y {
-        case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
-            return "\(problem) at line \(mark.line), column \(mark.column)"
-        default:
-            return "unreadable YAML"
-        }
     }
 
     // MARK: sections
@@ -210,10 +202,7 @@ struct KubeconfigParser {
 
     // MARK: scalars
 
-    func isNull(_ node: Node) -> Bool {
-        if case let .scalar(s) = node, s.style == .plain, ["", "~", "null", "Null", "NULL"].contains(s.string) { return true }
-        return false
-    }
+    func isNull(_ node: Node) -> Bool { node.isNull }
 
     func mapping(_ node: Node, _ path: String) throws(KubeconfigError) -> [String: Node] {
         guard case let .mapping(m) = node else {
@@ -252,7 +241,6 @@ struct KubeconfigParser {
         case .mapping: "a mapping"
         case .sequence: "a list"
         case .scalar: "a string"
-        case .alias: "an alias"
         }
     }
 }

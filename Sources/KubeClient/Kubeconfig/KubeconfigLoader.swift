@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Several kubeconfig files merged by client-go's rules: for clusters, users and contexts the first file
 /// that defines a name wins entirely; `current-context` comes from the first file that sets it.
@@ -24,14 +27,14 @@ enum KubeconfigLoader {
             let path = absolute(raw, home: home)
             guard seen.insert(path).inserted else { continue }
             let display = KubeconfigError.display(path, home: home)
-            var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            var info = stat()
+            guard stat(path, &info) == 0 else {
                 if explicit {
                     throw KubeconfigError(file: display, field: "", message: "does not exist; check --kubeconfig")
                 }
                 continue
             }
-            guard !isDir.boolValue else { throw KubeconfigError(file: display, field: "", message: "is a directory, not a kubeconfig file") }
+            guard info.st_mode & S_IFMT != S_IFDIR else { throw KubeconfigError(file: display, field: "", message: "is a directory, not a kubeconfig file") }
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw KubeconfigError(file: display, field: "", message: "cannot be read (permission denied); check the file's permissions")
             }
@@ -101,7 +104,7 @@ enum KubeconfigLoader {
         func cfail(_ field: String, _ message: String) -> KubeconfigError {
             KubeconfigError(file: clusterFile.display, field: cpath + field, message: message)
         }
-        guard let server = cluster.server?.trimmingCharacters(in: .whitespaces), !server.isEmpty else {
+        guard let server = cluster.server?.trimmingWhitespace(), !server.isEmpty else {
             throw cfail(".server", "is missing; set it to the API server URL, such as https://10.0.0.1:6443")
         }
         guard server.hasPrefix("https://") || server.hasPrefix("http://"),

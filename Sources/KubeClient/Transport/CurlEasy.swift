@@ -1,5 +1,5 @@
 import CCurl
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// `curl_global_init`, run once before the first handle is created.
@@ -50,7 +50,7 @@ private let curlHeaderCallback: curl_write_callback = { ptr, size, nmemb, userda
     guard let userdata, let ptr else { return n }
     let sink = Unmanaged<CurlSink>.fromOpaque(userdata).takeUnretainedValue()
     let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)
-        .trimmingCharacters(in: .whitespacesAndNewlines)
+        .trimmingWhitespace()
     if line.hasPrefix("HTTP/") {
         // A new status line (after 100-continue or a redirect) starts a new header block.
         sink.headers = [:]
@@ -58,7 +58,7 @@ private let curlHeaderCallback: curl_write_callback = { ptr, size, nmemb, userda
         if parts.count >= 2, let code = Int(parts[1]) { sink.status = code }
     } else if let colon = line.firstIndex(of: ":") {
         let name = line[..<colon].lowercased()
-        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        let value = line[line.index(after: colon)...].trimmingWhitespace()
         sink.headers[name] = value
     }
     return n

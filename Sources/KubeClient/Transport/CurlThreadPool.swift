@@ -1,5 +1,6 @@
+import BatchCore
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// Dedicated threads that run blocking libcurl transfers, each with its own reused easy handle, so blocking
@@ -93,9 +94,7 @@ final class CurlThreadPool: Sendable {
             shared.wakeups[w].signal()
         case .newThread(let w):
             let shared = self.shared
-            let thread = Thread { shared.run(w) }
-            thread.name = "\(shared.name)-\(w)"
-            thread.start()
+            OSThread.detach(name: "\(shared.name)-\(w)") { shared.run(w) }
             shared.wakeups[w].signal()
         case .queued:
             break
@@ -104,11 +103,9 @@ final class CurlThreadPool: Sendable {
 
     /// Starts a dedicated thread (not from the pool) for a long transfer such as a watch; it gets its own handle.
     static func spawnDedicated(name: String, _ body: @escaping @Sendable (CurlEasy?) -> Void) {
-        let thread = Thread {
+        OSThread.detach(name: name) {
             let easy = try? CurlEasy()
             body(easy)
         }
-        thread.name = name
-        thread.start()
     }
 }

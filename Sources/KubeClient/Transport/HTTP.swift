@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One request to the API server, relative to the cluster's server URL.
 public struct KubeRequest: Sendable {
@@ -63,7 +63,7 @@ public struct KubeResponse: Sendable {
 
     /// `Retry-After` in whole seconds, if present and numeric.
     public var retryAfter: Duration? {
-        guard let v = headers["retry-after"], let s = Int(v.trimmingCharacters(in: .whitespaces)), s >= 0 else { return nil }
+        guard let v = headers["retry-after"], let s = Int(v.trimmingWhitespace()), s >= 0 else { return nil }
         return .seconds(s)
     }
 }

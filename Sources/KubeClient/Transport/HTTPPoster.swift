@@ -1,6 +1,6 @@
 import BatchCore
 import CCurl
-import Foundation
+import FoundationEssentials
 
 /// One plain HTTP(S) POST through the same libcurl handles and threads as `KubeTransport`, for endpoints
 /// that are not the Kubernetes API (the reminder webhook). It lives beside the Kubernetes transport so
@@ -84,7 +84,7 @@ public final class HTTPPoster: Sendable {
 
     /// libcurl messages may quote the URL; a webhook URL is a secret (its path carries the token).
     static func scrub(_ message: String, url: String) -> String {
-        message.replacingOccurrences(of: url, with: maskedURL(url))
+        message.replacing(url, with: maskedURL(url))
     }
 
     /// `https://hooks.example.org/***`: scheme, host and port only, for logs and messages.

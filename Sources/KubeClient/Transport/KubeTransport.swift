@@ -1,6 +1,6 @@
 import BatchCore
 import CCurl
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// HTTPS to one API server through libcurl: per-thread reused easy handles (keep-alive, TLS session reuse),

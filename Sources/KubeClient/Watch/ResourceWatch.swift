@@ -1,5 +1,5 @@
 import BatchCore
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// How a `ResourceWatch` lists and watches.

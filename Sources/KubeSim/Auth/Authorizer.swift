@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// One RBAC `PolicyRule`.
 public struct PolicyRule: Sendable, Equatable {
@@ -109,7 +108,7 @@ public struct Authorizer: Sendable {
     public static func load(file path: String) throws -> Authorizer {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         var docs: [JSONValue] = []
-        for d in try Yams.load_all(yaml: text) { docs.append(JSONValue.fromAny(d)) }
+        for d in try JSONValue.parseYAMLDocuments(text) { docs.append(d) }
         return try Authorizer(documents: docs)
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// An authenticated identity.
 public struct UserInfo: Sendable, Equatable {
@@ -54,7 +53,7 @@ public struct UserAccount: Sendable, Equatable {
     /// Loads a JSON or YAML list of `{name, groups, token?}` (tokens are generated when absent).
     public static func load(file path: String) throws -> [UserAccount] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let value = JSONValue.fromAny(try Yams.load(yaml: text))
+        let value = try JSONValue.parseYAML(text)
         let list = value.arrayValue ?? value["users"]?.arrayValue ?? []
         return try list.map { entry in
             guard let name = entry["name"]?.stringValue, !name.isEmpty else {

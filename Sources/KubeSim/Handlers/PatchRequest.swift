@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// A PATCH body with its media type, validated like apiserver `handlers/patch.go`.
 struct PatchRequest {
@@ -79,6 +78,6 @@ struct PatchRequest {
 enum YAMLBodies {
     static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         if let json = try? JSONValue.parse(bytes) { return json }
-        return JSONValue.fromAny(try Yams.load(yaml: String(decoding: bytes, as: UTF8.self)))
+        return try JSONValue.parseYAML(String(decoding: bytes, as: UTF8.self))
     }
 }

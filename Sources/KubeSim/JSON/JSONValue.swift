@@ -1,3 +1,4 @@
+import YAML
 import Foundation
 
 /// A JSON document: how KubeSim stores every object, so custom resources and built-ins share one store.
@@ -232,31 +233,6 @@ extension JSONValue {
     }
 }
 
-/// Converting values produced by Yams (`Any`) into JSON.
-extension JSONValue {
-    /// Converts a YAML/`JSONSerialization`-style value tree.
-    public static func fromAny(_ value: Any?) -> JSONValue {
-        guard let value else { return .null }
-        switch value {
-        case let b as Bool: return .bool(b)
-        case let i as Int: return .int(Int64(i))
-        case let i as Int64: return .int(i)
-        case let d as Double: return .double(d)
-        case let s as String: return .string(s)
-        case let a as [Any]: return .array(a.map { fromAny($0) })
-        case let a as [Any?]: return .array(a.map { fromAny($0) })
-        case let o as [String: Any]: return .object(o.mapValues { fromAny($0) })
-        case let o as [AnyHashable: Any]:
-            var members: [String: JSONValue] = [:]
-            for (k, v) in o { members["\(k.base)"] = fromAny(v) }
-            return .object(members)
-        default:
-            if value is NSNull { return .null }
-            return .string("\(value)")
-        }
-    }
-}
-
 /// JSON failures.
 public enum JSONError: Error, CustomStringConvertible, Equatable {
     case invalid(String)
@@ -264,5 +240,39 @@ public enum JSONError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .invalid(let why): return "invalid JSON: \(why)"
         }
+    }
+}
+
+extension JSONValue {
+    /// A YAML node with YAML 1.2's core schema, as the API server reads YAML bodies (mapping keys as strings).
+    static func fromYAML(_ node: Node) -> JSONValue {
+        switch node {
+        case let .scalar(s):
+            switch s.value {
+            case .null: return .null
+            case let .bool(b): return .bool(b)
+            case let .int(i): return .int(Int64(i))
+            case let .double(d): return .double(d)
+            case let .string(t): return .string(t)
+            }
+        case let .sequence(items): return .array(items.map(fromYAML))
+        case let .mapping(m):
+            var members: [String: JSONValue] = [:]
+            for (k, v) in m {
+                let key: String = if case let .scalar(s) = k { s.string } else { "\(fromYAML(k))" }
+                members[key] = fromYAML(v)
+            }
+            return .object(members)
+        }
+    }
+
+    /// Every document of a YAML (or JSON) stream.
+    static func parseYAMLDocuments(_ text: String) throws -> [JSONValue] {
+        try YAMLComposer.composeAll(text).map(fromYAML)
+    }
+
+    /// The one document of a YAML (or JSON) text; null when it is empty.
+    static func parseYAML(_ text: String) throws -> JSONValue {
+        try YAMLComposer.compose(text).map(fromYAML) ?? .null
     }
 }

@@ -1,0 +1,120 @@
+/// Writes `Node` trees as block-style YAML, the way kubectl prints objects: two-space indentation,
+/// sequence dashes at their key's indentation, no line folding, ASCII only (other characters escaped in
+/// double quotes). What it writes composes back to the same tree (up to scalar styles).
+public enum YAMLEmitter {
+    /// The document's text, ending with a newline.
+    public static func emit(_ node: Node) -> String {
+        var out = ""
+        write(node, indent: 0, into: &out)
+        return out
+    }
+
+    static func write(_ node: Node, indent: Int, into out: inout String) {
+        let pad = String(repeating: " ", count: indent)
+        switch node {
+        case let .scalar(s):
+            out += pad + scalar(s) + "\n"
+        case let .sequence(seq):
+            if seq.isEmpty || seq.style == .flow { out += pad + inline(node) + "\n"; return }
+            for item in seq { writeItem(item, indent: indent, into: &out) }
+        case let .mapping(m):
+            if m.isEmpty { out += pad + "{}\n"; return }
+            for (key, value) in m { writeEntry(key: key, value: value, indent: indent, into: &out) }
+        }
+    }
+
+    static func writeEntry(key: Node, value: Node, indent: Int, into out: inout String) {
+        let pad = String(repeating: " ", count: indent)
+        out += pad + keyText(key) + ":"
+        switch value {
+        case let .mapping(m) where !m.isEmpty:
+            out += "\n"
+            write(value, indent: indent + 2, into: &out)
+        case let .sequence(s) where !s.isEmpty && s.style == .block:
+            out += "\n"
+            write(value, indent: indent, into: &out)
+        default:
+            out += " " + inline(value) + "\n"
+        }
+    }
+
+    static func writeItem(_ item: Node, indent: Int, into out: inout String) {
+        let pad = String(repeating: " ", count: indent)
+        switch item {
+        case let .mapping(m) where !m.isEmpty:
+            // The first entry on the dash's line, the rest under it.
+            var body = ""
+            write(item, indent: indent + 2, into: &body)
+            out += pad + "- " + body.dropFirst(indent + 2)
+        case let .sequence(s) where !s.isEmpty && s.style == .block:
+            var body = ""
+            write(item, indent: indent + 2, into: &body)
+            out += pad + "- " + body.dropFirst(indent + 2)
+        default:
+            out += pad + "- " + inline(item) + "\n"
+        }
+    }
+
+    /// A node on one line: scalars, empty collections and flow sequences of scalars.
+    static func inline(_ node: Node) -> String {
+        switch node {
+        case let .scalar(s): return scalar(s)
+        case let .mapping(m):
+            return "{" + m.map { keyText($0.key) + ": " + inline($0.value) }.joined(separator: ", ") + "}"
+        case let .sequence(s):
+            return "[" + s.map { item in
+                if case let .scalar(sc) = item, sc.string.contains(where: { ",[]{}".contains($0) }) { return doubleQuoted(sc.string) }
+                return inline(item)
+            }.joined(separator: ", ") + "]"
+        }
+    }
+
+    static func keyText(_ key: Node) -> String {
+        if case let .scalar(s) = key { return scalar(s) }
+        return doubleQuoted(inline(key))   // keys other than scalars do not occur in what batchctl writes
+    }
+
+    static func scalar(_ s: Node.Scalar) -> String {
+        let tag = s.tag.map { $0.hasPrefix("tag:yaml.org,2002:") ? "!!" + $0.dropFirst(18) + " " : "!<\($0)> " } ?? ""
+        if s.style == .plain && Node.Scalar.isPlainSyntax(s.string) { return tag + s.string }
+        if s.style == .singleQuoted && s.string.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value <= 0x7E }) {
+            return tag + "'" + s.string.replacingAll("'", with: "''") + "'"
+        }
+        return tag + doubleQuoted(s.string)
+    }
+
+    /// A double-quoted scalar: `\\`, `\"`, `\n`, `\t`, `\r`, then `\x`, `\u` or `\U` for other control and
+    /// non-ASCII characters (as libyaml writes them).
+    public static func doubleQuoted(_ text: String) -> String {
+        var out = "\""
+        for u in text.unicodeScalars {
+            switch u {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if u.value >= 0x20 && u.value <= 0x7E { out.unicodeScalars.append(u) }
+                else if u.value <= 0xFF { out += "\\x" + hex(u.value, width: 2) }
+                else if u.value <= 0xFFFF { out += "\\u" + hex(u.value, width: 4) }
+                else { out += "\\U" + hex(u.value, width: 8) }
+            }
+        }
+        return out + "\""
+    }
+
+    static func hex(_ v: UInt32, width: Int) -> String {
+        let digits = String(v, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+}
+
+extension String {
+    /// Every occurrence of `target` replaced (without Foundation).
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for c in self { if c == target { out += replacement } else { out.append(c) } }
+        return out
+    }
+}

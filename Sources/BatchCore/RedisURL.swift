@@ -92,6 +92,11 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         if hostPort.hasPrefix("[") {
             guard let close = hostPort.firstIndex(of: "]") else { throw fail("has an unclosed [ in the IPv6 address") }
             host = hostPort[hostPort.index(after: hostPort.startIndex)..<close]
+            // Only an IPv6 address (with an optional %zone) belongs in brackets; anything else would print
+            // as a URL that does not read back, or reach hiredis as a host it cannot resolve.
+            guard host.contains(":"), host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ":.%".contains($0)) }) else {
+                throw fail("has \"[\(Self.printable(host))]\", which is not an IPv6 address; write redis://[::1]:6379/0")
+            }
             let after = hostPort[hostPort.index(after: close)...]
             if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
                 throw fail("has text after the IPv6 address; write redis://[::1]:6379/0")
@@ -107,18 +112,21 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             }
         }
         guard !host.isEmpty else { throw fail("has no host; write redis://host:6379/0") }
-        if host.contains(where: { $0.isWhitespace || $0 == "/" }) { throw fail("has an invalid host \"\(host)\"") }
+        // A DNS name or an IP address: letters, digits, `-`, `.` and `_` (Compose and some DNS setups use it).
+        if !hostPort.hasPrefix("["), !host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0)) }) {
+            throw fail("has an invalid host \"\(Self.printable(host))\"; use a host name or an IP address, such as redis.default.svc or 10.0.0.5")
+        }
         var port = 6379
         if let portText {
             guard let p = Int(portText), (1...65535).contains(p) else {
-                throw fail("has an invalid port \"\(portText)\"; use a number from 1 to 65535")
+                throw fail("has an invalid port \"\(Self.printable(portText))\"; use a number from 1 to 65535")
             }
             port = p
         }
         var database = 0
         if !path.isEmpty {
             guard let db = parseDatabase(path) else {
-                throw fail("has an invalid database \"\(path)\"; the path must be a database number such as /0")
+                throw fail("has an invalid database \"\(Self.printable(path))\"; the path must be a database number such as /0")
             }
             database = db
         }
@@ -146,7 +154,16 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         guard path.hasPrefix("/"), path.count > 1 else {
             throw fail("needs an absolute socket path; write unix:///run/redis/redis.sock")
         }
+        // hiredis takes the path as a C string: a NUL (or any control character) would silently cut it.
+        if path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw fail("has a control character in the socket path \"\(Self.printable(path))\"")
+        }
         return RedisURL(endpoint: .unix(path: String(path)), database: database)
+    }
+
+    /// `s` with control characters written as `\u{..}` escapes, for messages.
+    static func printable(_ s: Substring) -> String {
+        s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
     }
 
     private static func parseDatabase(_ s: Substring) -> Int? {

@@ -68,6 +68,16 @@ import Testing
         #expect(try ConfigLoader.load(yaml: c.renderYAML(secrets: Secrets()), source: "rendered.yaml") == c)
     }
 
+    /// Found by `make fuzz` (config-loader's check that a loaded configuration renders as YAML that loads back the
+    /// same): a quoted `"null"` or `"~"` is text, but `renderYAML` wrote it plain, which reads as "not set".
+    @Test(arguments: [#"namespace: "null""#, #"celery: {globalKeyPrefix: "~"}"#, #"celery: {globalKeyPrefix: "Null"}"#,
+                      #"celery: {separator: "NULL"}"#, #"queues: [{name: "null", deployment: "null"}]"#])
+    func renderedNullWordsStayText(_ yaml: String) throws {
+        let c = try ConfigLoader.load(yaml: yaml, source: "n.yaml")
+        #expect(c != BatchConfig.defaults)
+        #expect(try ConfigLoader.load(yaml: c.renderYAML(secrets: Secrets()), source: "rendered.yaml") == c)
+    }
+
     /// Broken configurations and the exact problem lines they produce.
     @Test(arguments: [
         // unknown keys, at the top and nested

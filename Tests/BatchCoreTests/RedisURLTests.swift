@@ -14,6 +14,8 @@ import Testing
         ("redis://[::1]", RedisURL(endpoint: .tcp(host: "::1", port: 6379))),
         ("unix:///run/redis/redis.sock", RedisURL(endpoint: .unix(path: "/run/redis/redis.sock"))),
         ("unix:///tmp/r.sock?db=5", RedisURL(endpoint: .unix(path: "/tmp/r.sock"), database: 5)),
+        ("redis://[fe80::1%eth0]:6379/0", RedisURL(endpoint: .tcp(host: "fe80::1%eth0", port: 6379))),
+        ("redis://my_redis-1.cache:6379", RedisURL(endpoint: .tcp(host: "my_redis-1.cache", port: 6379))),
     ])
     func parsesValidURLs(_ text: String, _ expected: RedisURL) throws {
         #expect(try RedisURL.parse(text) == expected)
@@ -36,6 +38,14 @@ import Testing
         ("unix://relative.sock", "needs an absolute socket path; write unix:///run/redis/redis.sock"),
         ("unix:///tmp/r.sock?database=2", "has an unknown parameter \"database=2\"; only ?db=N is understood"),
         ("unix:///tmp/r.sock?db=x", "has an invalid database \"x\"; use a number such as ?db=0"),
+        // Found by `make fuzz`: these parsed, then printed as URLs that did not read back (or would reach hiredis
+        // as a host or socket path cut at the NUL).
+        ("redis://[redis]:6379", "has \"[redis]\", which is not an IPv6 address; write redis://[::1]:6379/0"),
+        ("redis://[[7;\u{0}]", "has \"[[7;\\u{0}]\", which is not an IPv6 address; write redis://[::1]:6379/0"),
+        ("redis://secret@hoWtsecret`host", "has an invalid host \"hoWtsecret`host\"; use a host name or an IP address, such as redis.default.svc or 10.0.0.5"),
+        ("redis://red\u{0}is:6379", "has an invalid host \"red\\u{0}is\"; use a host name or an IP address, such as redis.default.svc or 10.0.0.5"),
+        ("redis://réd:6379", "has an invalid host \"réd\"; use a host name or an IP address, such as redis.default.svc or 10.0.0.5"),
+        ("unix:///tmp/r\u{0}.sock", "has a control character in the socket path \"/tmp/r\\u{0}.sock\""),
     ])
     func refusesInvalidURLs(_ text: String, _ problem: String) {
         do {
@@ -60,6 +70,26 @@ import Testing
             #expect(error.description.hasPrefix(shown))
             #expect(!error.description.contains("hunter2"))
         }
+    }
+
+    /// The fuzzer's first failing input for the Redis URL parser, byte for byte: a bracketed host that is not an
+    /// IPv6 address, with NULs and invalid UTF-8. It used to parse and print as `redis://[7;…:6379/0`.
+    @Test func bracketedHostThatIsNotIPv6IsRefused() {
+        let bytes: [UInt8] = Array("redis://[[7;".utf8) + Array(repeating: 0, count: 7) + Array("00000000007382 2637.063757596".utf8)
+            + Array(repeating: 0xFF, count: 6) + Array("88\u{EC}88rediss8]".utf8)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(throws: RedisURLError.self) { try RedisURL.parse(text) }
+    }
+
+    /// What `make fuzz` checks for every URL that parses: the description reads back as the same URL, with the
+    /// password replaced by its mask.
+    @Test(arguments: ["redis://localhost", "redis://w%2Fk:p%40ss@[::1]:7000/3", "redis://s3cret@r", "redis://u%3A@r:1/9",
+                      "unix:///s.sock?db=4", "redis://[fe80::1%25eth0]", "REDIS://H_1:65535/1000000"])
+    func descriptionReadsBack(_ text: String) throws {
+        let url = try RedisURL.parse(text)
+        var expected = url
+        if url.password != nil { expected.password = "***" }
+        #expect(try RedisURL.parse(url.description) == expected)
     }
 
     @Test func descriptionMasksThePassword() throws {

@@ -95,6 +95,35 @@ import Testing
         #expect(error?.kind == .badInput)
     }
 
+    /// `ClusterConfig.parse(kubeconfig:)` (what `make fuzz` drives): the same resolution as `load`, with the files
+    /// a kubeconfig names looked up only in the given set, never on disk.
+    @Test func parsesAKubeconfigGivenAsText() throws {
+        let yaml = kubeconfigYAML(cluster: "server: https://127.0.0.1:6443/\n    certificate-authority: ca.crt")
+        let config = try ClusterConfig.parse(kubeconfig: yaml, source: "inline", options: KubeConfigOptions(environment: [:]),
+                                             files: ["/ca.crt": Array(KubeFixture.fakeCert.utf8)])
+        #expect(config.server == "https://127.0.0.1:6443")
+        #expect(config.namespace == "shop")
+        #expect(config.tls.caPEM == Array(KubeFixture.fakeCert.utf8))
+        #expect(config.tls.caSource == "inline clusters[c].cluster.certificate-authority (ca.crt)")
+        #expect(try config.credentials.credential().bearerToken == "abc")
+    }
+
+    @Test func kubeconfigGivenAsTextNeverReadsTheFileSystem() throws {
+        let onDisk = "/proc/self/status"   // exists and is readable, but is not in `files`
+        #expect(FileManager.default.isReadableFile(atPath: onDisk))
+        let ca = #expect(throws: KubeconfigError.self) {
+            try ClusterConfig.parse(kubeconfig: kubeconfigYAML(cluster: "server: https://x:6443\n    certificate-authority: \(onDisk)"),
+                                    source: "inline")
+        }
+        #expect(ca?.description == "inline: clusters[c].cluster.certificate-authority: \(onDisk) does not exist")
+        let token = #expect(throws: KubeconfigError.self) {
+            try ClusterConfig.parse(kubeconfig: kubeconfigYAML(user: "tokenFile: \(onDisk)"), source: "inline")
+        }
+        #expect(token?.description == "inline: users[u].user.tokenFile: \(onDisk) does not exist")
+        let yaml = #expect(throws: KubeconfigError.self) { try ClusterConfig.parse(kubeconfig: "clusters: [\n", source: "inline") }
+        #expect(yaml?.description.hasPrefix("inline: is not valid YAML: ") == true)
+    }
+
     @Test func explicitKubeconfigMustExist() throws {
         let f = try KubeFixture()
         let error = #expect(throws: KubeconfigError.self) { try ClusterConfig.load(f.options(kubeconfig: f.path + "/nope")) }

@@ -161,12 +161,12 @@ public final class CredentialProvider: Sendable, CustomStringConvertible {
         if let d = user.clientCertificateData, !d.isEmpty {
             cert = try KubeconfigLoader.decodeBase64PEM(d, file: file.display, field: path + ".client-certificate-data", what: "CERTIFICATE")
         } else if let p = user.clientCertificate, !p.isEmpty {
-            cert = try KubeconfigLoader.readPEMFile(file.resolve(p), file: file.display, field: path + ".client-certificate", what: "CERTIFICATE")
+            cert = try KubeconfigLoader.readPEMFile(file.resolve(p), from: file.files, file: file.display, field: path + ".client-certificate", what: "CERTIFICATE")
         }
         if let d = user.clientKeyData, !d.isEmpty {
             key = try KubeconfigLoader.decodeBase64PEM(d, file: file.display, field: path + ".client-key-data", what: "PRIVATE KEY")
         } else if let p = user.clientKey, !p.isEmpty {
-            key = try KubeconfigLoader.readPEMFile(file.resolve(p), file: file.display, field: path + ".client-key", what: "PRIVATE KEY")
+            key = try KubeconfigLoader.readPEMFile(file.resolve(p), from: file.files, file: file.display, field: path + ".client-key", what: "PRIVATE KEY")
         }
         if cert != nil && key == nil {
             throw fail(".client-key", "is missing: client-certificate needs client-key or client-key-data")
@@ -197,8 +197,8 @@ public final class CredentialProvider: Sendable, CustomStringConvertible {
                                                                      tlsServerName: cluster.entry.tlsServerName)))
         } else if let tf = user.tokenFile, !tf.isEmpty {
             let resolved = file.resolve(tf)
-            if user.token == nil, !FileManager.default.isReadableFile(atPath: resolved) {
-                throw fail(".tokenFile", "\(resolved) " + (FileManager.default.fileExists(atPath: resolved)
+            if user.token == nil, !file.files.isReadable(resolved) {
+                throw fail(".tokenFile", "\(resolved) " + (file.files.exists(resolved)
                     ? "cannot be read (permission denied)" : "does not exist"))
             }
             token = .file(path: resolved, fallback: user.token, period: tokenFilePeriod)

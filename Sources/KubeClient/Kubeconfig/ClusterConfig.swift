@@ -126,4 +126,26 @@ public struct ClusterConfig: Sendable {
                               message: "no cluster configuration found: the file does not exist, KUBECONFIG is not set "
                                 + "and this is not a pod (KUBERNETES_SERVICE_HOST is unset); pass --kubeconfig or set KUBECONFIG")
     }
+
+    /// Resolves a kubeconfig given as text, as `load` resolves a `--kubeconfig` file, without touching the file
+    /// system or the environment.
+    ///
+    /// Files the kubeconfig names (`certificate-authority`, `client-certificate`, `client-key`, `tokenFile`) are
+    /// looked up in `files` by absolute path (relative names resolve against `/`); any other is reported as
+    /// missing. A `tokenFile` credential reads from disk when a token is requested, as with `load`.
+    /// - Parameters:
+    ///   - text: the kubeconfig's YAML.
+    ///   - source: the name shown in errors, in place of a file path.
+    ///   - options: `context`, `namespace`, `warn` and `tokenFileRefreshPeriod` apply; the rest is ignored.
+    ///   - files: the files the kubeconfig may name, by absolute path.
+    /// - Throws: `KubeconfigError` naming `source` and the field at fault.
+    public static func parse(kubeconfig text: String, source: String = "kubeconfig",
+                             options: KubeConfigOptions = KubeConfigOptions(),
+                             files: [String: [UInt8]] = [:]) throws(KubeconfigError) -> ClusterConfig {
+        var file = try KubeconfigParser(display: source).parse(text: text, path: "/kubeconfig")
+        file.files = .memory(files)
+        var merged = MergedKubeconfig()
+        merged.add(file)
+        return try KubeconfigLoader.select(merged, options: options)
+    }
 }

@@ -11,6 +11,8 @@ struct KubeconfigFile: Sendable {
     var clusters: [(name: String, value: ClusterEntry)] = []
     var users: [(name: String, value: UserEntry)] = []
     var contexts: [(name: String, value: ContextEntry)] = []
+    /// Where the files this one names (CA, client certificate and key, token file) are read from.
+    var files: KubeconfigFileAccess = .disk
 
     /// The directory relative paths in this file are resolved against.
     var directory: String {
@@ -20,8 +22,37 @@ struct KubeconfigFile: Sendable {
 
     func resolve(_ p: String) -> String {
         if p.hasPrefix("/") { return p }
-        if p.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"] { return home + p.dropFirst(1) }
-        return directory + "/" + p
+        if p.hasPrefix("~/"), case .disk = files, let home = ProcessInfo.processInfo.environment["HOME"] { return home + p.dropFirst(1) }
+        return directory == "/" ? "/" + p : directory + "/" + p
+    }
+}
+
+/// How the files a kubeconfig names are read: from disk, or, for a kubeconfig given as text
+/// (`ClusterConfig.parse(kubeconfig:)`), from a fixed set of in-memory files and nothing else.
+enum KubeconfigFileAccess: Sendable {
+    case disk
+    case memory([String: [UInt8]])
+
+    /// The file's bytes, nil if it does not exist or cannot be read.
+    func contents(_ path: String) -> [UInt8]? {
+        switch self {
+        case .disk: FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+        case .memory(let files): files[path]
+        }
+    }
+
+    func exists(_ path: String) -> Bool {
+        switch self {
+        case .disk: FileManager.default.fileExists(atPath: path)
+        case .memory(let files): files[path] != nil
+        }
+    }
+
+    func isReadable(_ path: String) -> Bool {
+        switch self {
+        case .disk: FileManager.default.isReadableFile(atPath: path)
+        case .memory(let files): files[path] != nil
+        }
     }
 }
 

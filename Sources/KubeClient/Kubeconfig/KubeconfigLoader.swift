@@ -16,6 +16,15 @@ struct MergedKubeconfig: Sendable {
     var displaySources: String {
         files.count == 1 ? files[0].display : "KUBECONFIG (" + files.map(\.display).joined(separator: ", ") + ")"
     }
+
+    /// Merges the next file: names it defines that earlier files did not.
+    mutating func add(_ file: KubeconfigFile) {
+        files.append(file)
+        if currentContext == nil, let c = file.currentContext, !c.isEmpty { currentContext = (c, file) }
+        for (name, v) in file.clusters where clusters[name] == nil { clusters[name] = (v, file) }
+        for (name, v) in file.users where users[name] == nil { users[name] = (v, file) }
+        for (name, v) in file.contexts where contexts[name] == nil { contexts[name] = (v, file) }
+    }
 }
 
 enum KubeconfigLoader {
@@ -41,12 +50,7 @@ enum KubeconfigLoader {
             guard let text = String(data: data, encoding: .utf8) else {
                 throw KubeconfigError(file: display, field: "", message: "cannot be read: it is not UTF-8 text (is it a kubeconfig?)")
             }
-            let file = try KubeconfigParser(display: display).parse(text: text, path: path)
-            merged.files.append(file)
-            if merged.currentContext == nil, let c = file.currentContext, !c.isEmpty { merged.currentContext = (c, file) }
-            for (name, v) in file.clusters where merged.clusters[name] == nil { merged.clusters[name] = (v, file) }
-            for (name, v) in file.users where merged.users[name] == nil { merged.users[name] = (v, file) }
-            for (name, v) in file.contexts where merged.contexts[name] == nil { merged.contexts[name] = (v, file) }
+            merged.add(try KubeconfigParser(display: display).parse(text: text, path: path))
         }
         return merged
     }
@@ -116,7 +120,7 @@ enum KubeconfigLoader {
             tls.caPEM = try decodeBase64PEM(data, file: clusterFile.display, field: cpath + ".certificate-authority-data", what: "CERTIFICATE")
             tls.caSource = "\(clusterFile.display) \(cpath).certificate-authority-data"
         } else if let p = cluster.certificateAuthority, !p.isEmpty {
-            tls.caPEM = try readPEMFile(clusterFile.resolve(p), file: clusterFile.display, field: cpath + ".certificate-authority", what: "CERTIFICATE")
+            tls.caPEM = try readPEMFile(clusterFile.resolve(p), from: clusterFile.files, file: clusterFile.display, field: cpath + ".certificate-authority", what: "CERTIFICATE")
             tls.caSource = "\(clusterFile.display) \(cpath).certificate-authority (\(p))"
         }
         if tls.insecureSkipVerify && tls.caPEM != nil {
@@ -167,12 +171,12 @@ enum KubeconfigLoader {
     }
 
     /// Reads a PEM file named by a kubeconfig field.
-    static func readPEMFile(_ path: String, file: String, field: String, what: String) throws(KubeconfigError) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let why = FileManager.default.fileExists(atPath: path) ? "cannot be read (permission denied)" : "does not exist"
+    static func readPEMFile(_ path: String, from files: KubeconfigFileAccess = .disk, file: String, field: String,
+                            what: String) throws(KubeconfigError) -> [UInt8] {
+        guard let bytes = files.contents(path) else {
+            let why = files.exists(path) ? "cannot be read (permission denied)" : "does not exist"
             throw KubeconfigError(file: file, field: field, message: "\(path) \(why)")
         }
-        let bytes = [UInt8](data)
         try checkPEM(bytes, file: file, field: field, what: what, decoded: false)
         return bytes
     }

@@ -11,7 +11,7 @@ RENDER_DIR  := .build/deploy-render
 APT_PACKAGES := curl libcurl4-openssl-dev libhiredis-dev libyaml-dev pkg-config redis-server python3-venv
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps apt-deps venv tools-venv build release test check-deploy check-image bench demo clean
+.PHONY: deps apt-deps venv tools-venv build release test check-deploy check-image bench demo fuzz clean
 
 ## deps: install the system packages and the Python venvs the tests need, and only what is missing
 deps: apt-deps venv tools-venv
@@ -95,5 +95,12 @@ bench: apt-deps venv
 	$(SWIFT) build -c release --product batchctl --static-swift-stdlib
 	.build/release/batchbench --output BENCHMARKS.md
 
+## fuzz: libFuzzer with AddressSanitizer (release) on the config loader, the kubeconfig loader, the duration and
+## Redis URL parsers, watch-event lines and Status bodies, FUZZ_SECONDS each (6 targets); fails on any crash,
+## sanitizer report, per-input timeout or out-of-memory. Not part of `make test`. See Fuzz/README.md.
+FUZZ_SECONDS ?= 120
+fuzz: apt-deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) Fuzz/fuzz.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -13,6 +13,8 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("fuzz-redis-url", [.product(name: "BatchCore", package: "batchctl")]),
     ("fuzz-watch-event", [.product(name: "KubeClient", package: "batchctl"), .product(name: "BatchCore", package: "batchctl")]),
     ("fuzz-kube-status", [.product(name: "KubeClient", package: "batchctl")]),
+    // YAML has no product of its own; BatchCore's brings the module.
+    ("fuzz-yaml", [.product(name: "BatchCore", package: "batchctl")]),
 ]
 
 let package = Package(

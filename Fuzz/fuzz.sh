@@ -22,15 +22,18 @@ export SWIFT_BACKTRACE=enable=no
 RUNS=$SCRATCH/runs
 
 all=(config-loader kubeconfig timespan redis-url watch-event kube-status)
+# Run only when named: `yaml` (the YAML module's compose → emit → compose round trip) still fails on the
+# findings listed in Fuzz/README.md.
+optional=(yaml)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 for t in "${targets[@]}"; do
-  [ -d "Corpus/$t" ] || { echo "fuzz.sh: unknown target \"$t\"; the targets are: ${all[*]}" >&2; exit 2; }
+  [ -d "Corpus/$t" ] || { echo "fuzz.sh: unknown target \"$t\"; the targets are: ${all[*]} (and, when named, ${optional[*]})" >&2; exit 2; }
 done
 
 # Longest input per target, and the dictionary that helps it form valid syntax.
-max_len() { case $1 in config-loader | kubeconfig) echo 8192 ;; watch-event | kube-status) echo 4096 ;; *) echo 256 ;; esac; }
-dict() { case $1 in config-loader | kubeconfig) echo Dictionaries/yaml.dict ;; watch-event | kube-status) echo Dictionaries/json.dict ;; *) echo "" ;; esac; }
+max_len() { case $1 in config-loader | kubeconfig) echo 8192 ;; yaml) echo 4096 ;; watch-event | kube-status) echo 4096 ;; *) echo 256 ;; esac; }
+dict() { case $1 in config-loader | kubeconfig | yaml) echo Dictionaries/yaml.dict ;; watch-event | kube-status) echo Dictionaries/json.dict ;; *) echo "" ;; esac; }
 
 # -sanitize=fuzzer instruments the Swift code (batchctl's modules, its YAML composer included) for coverage
 # and links libFuzzer; address adds AddressSanitizer. libyaml itself is the system's, not instrumented.
@@ -71,7 +74,7 @@ for t in "${targets[@]}"; do
     line="$line  FAILED (exit $status)"
     failed+=("$t")
     grep -m3 -E 'ERROR: (libFuzzer|AddressSanitizer)|Swift runtime failure|Fatal error|fuzz check failed' "$dir/fuzz.log" || true
-    for a in "$dir"/artifacts/*; do [ -e "$a" ] && echo "   input: $a"; done
+    for a in "$dir"/artifacts/*; do [ -e "$a" ] && echo "   input: ${a#../}"; done
   fi
   echo "   $line"
   summary+=("$line")

@@ -25,7 +25,9 @@ public enum YAMLEmitter {
 
     static func writeEntry(key: Node, value: Node, indent: Int, into out: inout String) {
         let pad = String(repeating: " ", count: indent)
-        out += pad + keyText(key) + ":"
+        let k = keyText(key)
+        // YAML allows at most 1024 characters in an implicit key; longer ones take the explicit `? ` form.
+        out += k.count > maxImplicitKey ? pad + "? " + k + "\n" + pad + ":" : pad + k + ":"
         switch value {
         case let .mapping(m) where !m.isEmpty:
             out += "\n"
@@ -55,28 +57,33 @@ public enum YAMLEmitter {
         }
     }
 
-    /// A node on one line: scalars, empty collections and flow sequences of scalars.
-    static func inline(_ node: Node) -> String {
+    static let maxImplicitKey = 1000
+
+    /// A node on one line: scalars, empty collections, and flow collections (written as they were read).
+    static func inline(_ node: Node, inFlow: Bool = false) -> String {
         switch node {
-        case let .scalar(s): return scalar(s)
+        case let .scalar(s): return scalar(s, inFlow: inFlow)
         case let .mapping(m):
-            return "{" + m.map { keyText($0.key) + ": " + inline($0.value) }.joined(separator: ", ") + "}"
+            return "{" + m.map { entry in
+                let k = keyText(entry.key, inFlow: true)
+                return (k.count > maxImplicitKey ? "? " + k + " " : k) + ": " + inline(entry.value, inFlow: true)
+            }.joined(separator: ", ") + "}"
         case let .sequence(s):
-            return "[" + s.map { item in
-                if case let .scalar(sc) = item, sc.string.contains(where: { ",[]{}".contains($0) }) { return doubleQuoted(sc.string) }
-                return inline(item)
-            }.joined(separator: ", ") + "]"
+            return "[" + s.map { inline($0, inFlow: true) }.joined(separator: ", ") + "]"
         }
     }
 
-    static func keyText(_ key: Node) -> String {
-        if case let .scalar(s) = key { return scalar(s) }
+    static func keyText(_ key: Node, inFlow: Bool = false) -> String {
+        if case let .scalar(s) = key { return scalar(s, inFlow: inFlow) }
         return doubleQuoted(inline(key))   // keys other than scalars do not occur in what batchctl writes
     }
 
-    static func scalar(_ s: Node.Scalar) -> String {
+    static func scalar(_ s: Node.Scalar, inFlow: Bool = false) -> String {
         let tag = s.tag.map { $0.hasPrefix("tag:yaml.org,2002:") ? "!!" + $0.dropFirst(18) + " " : "!<\($0)> " } ?? ""
-        if s.style == .plain && Node.Scalar.isPlainSyntax(s.string) { return tag + s.string }
+        // An untagged plain empty scalar is null; `~` says so in block and flow context alike.
+        if s.style == .plain && s.string.isEmpty && s.tag == nil { return "~" }
+        if s.style == .plain && Node.Scalar.isPlainSyntax(s.string)
+            && !(inFlow && s.string.contains(where: { ",[]{}".contains($0) })) { return tag + s.string }
         if s.style == .singleQuoted && s.string.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value <= 0x7E }) {
             return tag + "'" + s.string.replacingAll("'", with: "''") + "'"
         }

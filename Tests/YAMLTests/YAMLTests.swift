@@ -145,6 +145,26 @@ import Testing
         #expect(f.value == .string(text), "\(emitted)")
     }
 
+    // Found by the `yaml` fuzz target (compose → emit → compose).
+    @Test(arguments: ["a:\n", "- a:\n  b: 1\n", "{a: , b: 1}\n", "- \n- x\n", "{k: \"a,b\"}\n", "[{a: \"x]y\"}]\n",
+                      "? " + String(repeating: "k", count: 1100) + "\n: v\n",
+                      "[{? " + String(repeating: "k", count: 1100) + " : v}]\n"])
+    func composedDocumentsEmitToTheSameTree(text: String) throws {
+        let node = try #require(try YAMLComposer.compose(text))
+        let emitted = YAMLEmitter.emit(node)
+        let again = try #require(try YAMLComposer.compose(emitted), "\(emitted)")
+        #expect(Self.values(again) == Self.values(node), "\(emitted)")
+    }
+
+    /// The tree with scalars resolved (styles and positions left out).
+    static func values(_ node: Node) -> String {
+        switch node {
+        case let .scalar(s): "\(s.value)"
+        case let .sequence(items): "[" + items.map(values).joined(separator: ",") + "]"
+        case let .mapping(m): "{" + m.map { values($0.key) + ":" + values($0.value) }.joined(separator: ",") + "}"
+        }
+    }
+
     @Test func randomStringsReadBackAsThemselves() async {
         let chars = Gen.oneOf(Gen.int(in: 0...0x7F), Gen.int(in: 0x80...0x2FFF), Gen.int(in: 0x1F300...0x1F6FF))
             .map { Character(Unicode.Scalar(UInt32($0)) ?? " ") }

@@ -88,7 +88,8 @@ test: deps build check-deploy check-image
 	BATCHCTL_REQUIRE_FIXTURES=1 $(SWIFT) test --disable-xctest --no-parallel
 
 ## bench: release builds, benchmarks against a real redis-server and KubeSim on loopback; rewrites BENCHMARKS.md
-## (`.build/release/batchbench --only probe|controller|controller-rss|busy-workers` runs one group)
+## (`.build/release/batchbench --only NAME` runs one group: probe, decide, controller, idle-requests, status,
+## controller-rss, busy-workers; `--help` says what each measures)
 bench: apt-deps venv
 	$(SWIFT) build -c release --product batchbench
 	$(SWIFT) build -c release --product kubesim

@@ -129,6 +129,9 @@ let package = Package(
         // Benchmarks (`make bench`, release build): each figure is one row of BENCHMARKS.md.
         .executableTarget(name: "batchbench", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
 
+        // The benchmarks' pure helpers in BatchTesting (percentiles, request-log tallies, the table, timed commands).
+        .testTarget(name: "BatchTestingTests", dependencies: ["BatchTesting"]),
+
         .testTarget(name: "CeleryRedisTests", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
         .testTarget(name: "BatchctlTests", dependencies: ["BatchCore", "BatchctlKit", "BatchTesting"]),
         .testTarget(name: "ControllerTests", dependencies: [

@@ -16,6 +16,21 @@ public final class KubeSimServer: @unchecked Sendable {
         public var contentType: String
         public var requestContentType: String
         public var body: String?
+
+        public init(time: String, user: String = "", verb: String, method: String, path: String, query: String = "",
+                    status: Int = 200, contentType: String = "", requestContentType: String = "", body: String? = nil) {
+            self.time = time
+            self.user = user
+            self.verb = verb
+            self.method = method
+            self.path = path
+            self.query = query
+            self.status = status
+            self.contentType = contentType
+            self.requestContentType = requestContentType
+            self.body = body
+        }
+
         /// Whether the request changed something (POST/PUT/PATCH/DELETE).
         public var isWrite: Bool { ["POST", "PUT", "PATCH", "DELETE"].contains(method) }
     }

@@ -5,6 +5,7 @@ import Foundation
 /// interrupted when the ceiling drops from 3 to 1, and when the queue drains under a running task.
 struct BusyWorkerBenchmark: Benchmark {
     let name = "busy-workers"
+    let summary = "issue 8's busy-worker scenarios, busy-awareness on and off (about 2 minutes)"
 
     func run() async throws -> [Figure] {
         var figures: [Figure] = []

@@ -6,6 +6,7 @@ import Foundation
 /// (server-side timestamps of the claim write and of the /scale write), CPU and memory from /proc.
 struct ControllerBenchmark: Benchmark {
     let name = "controller"
+    let summary = "claim → scale and wake → scale latency; reconcile CPU per pass, 4/100/1,000 queues (a few minutes)"
 
     func run() async throws -> [Figure] {
         var figures: [Figure] = []
@@ -50,7 +51,7 @@ struct ControllerBenchmark: Benchmark {
             try h.redis.cli(["DEL", queue])
             _ = Wait.until(timeout: .seconds(20)) { h.replicas(deployment) == 0 }
         }
-        let c = percentiles(claimToScale), w = percentiles(wakeToScale)
+        let c = try Percentiles(claimToScale), w = try Percentiles(wakeToScale)
         return [
             Figure(name: "claim → first scale write", medianText: ms(c.median), p90Text: ms(c.p90), runs: claimToScale.count,
                    notes: "poll interval 1 s; server-side times of the claim PATCH and the /scale PATCH; target < 1 s"),
@@ -74,7 +75,7 @@ struct ControllerBenchmark: Benchmark {
             let passes1 = h.metric(metric) ?? 0, cpu1 = try cpuSeconds(controller.pid)
             samples.append((cpu1 - cpu0) / max(1, passes1 - passes0))
         }
-        let p = percentiles(samples)
+        let p = try Percentiles(samples)
         return Figure(name: "reconcile CPU per pass, \(n) queues", medianText: ms(p.median), p90Text: ms(p.p90), runs: samples.count,
                       notes: "controller process user+system CPU over 20 quiet passes (poll 200 ms, Lease renewals included), from /proc")
     }
@@ -101,6 +102,7 @@ struct ControllerBenchmark: Benchmark {
 /// Resident memory of a controller running 10 minutes with activity on its queues.
 struct ControllerMemoryBenchmark: Benchmark {
     let name = "controller-rss"
+    let summary = "controller RSS after 10 minutes of claims, tasks and releases (10 minutes)"
 
     func run() async throws -> [Figure] {
         let h = try ControllerHarness(config: "pollInterval: 1s\nidleAfter: 1m")
@@ -127,7 +129,7 @@ struct ControllerMemoryBenchmark: Benchmark {
         let parts = try residentByMapping(controller.pid)
         let breakdown = parts.prefix(5).map { "\($0.name) " + String(format: "%.1f", $0.mib) }.joined(separator: ", ")
         return [Figure(name: "controller RSS after 10 minutes", medianText: String(format: "%.1f MiB", final),
-                       p90Text: String(format: "%.1f MiB", percentiles(samples).p90), runs: 1,
+                       p90Text: String(format: "%.1f MiB", try Percentiles(samples).p90), runs: 1,
                        notes: String(format: "release build, static Swift stdlib; peak (VmHWM) %.1f MiB; samples every 30 s with claims, tasks and releases; anonymous (heap, stacks) %.1f MiB; ", peak, anon)
                            + "resident by mapping, MiB: \(breakdown); target < 25 MiB")]
     }

@@ -8,6 +8,7 @@ import Foundation
 /// over the queues.
 struct ProbeBenchmark: Benchmark {
     let name = "probe"
+    let summary = "Redis queue probe, 4/100/1,000 queues (time, round trips, commands)"
     /// (queues, unacked entries): the three sizes with a few hundred unacked, then a large
     /// `unacked` that needs HSCAN in further round trips.
     var cases = [(4, 300), (100, 300), (1000, 300), (4, 0), (4, 5000)]

@@ -57,7 +57,7 @@ struct StatusCommandBenchmark: Benchmark {
             Figure(name: "`batchctl status`, 4 queues", median: a.median, p90: a.p90, runs: ours.count,
                    notes: "release build, static Swift stdlib; \(common); \(ratioText) × kubectl's median in the same run"),
             Figure(name: "`kubectl get bq`, 4 queues", median: b.median, p90: b.p90, runs: theirs.count,
-                   notes: "kubectl \(version) (\(kubectl)), discovery cache warm; \(common)"),
+                   notes: "kubectl \(version) (\(kubectl.replacingOccurrences(of: ProjectPaths.root + "/", with: ""))), discovery cache warm; \(common)"),
             Figure(name: "`batchctl status` ÷ `kubectl get bq` (medians, same run)", medianText: ratioText, p90Text: "–", runs: min(ours.count, theirs.count),
                    notes: "below 1: batchctl is faster"),
         ]

@@ -54,7 +54,9 @@ do {
     let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?   // only decorates the report
         .split(separator: "\n").first { $0.hasPrefix("model name") }?
         .split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "unknown CPU"
-    let machine = "\(ProcessInfo.processInfo.activeProcessorCount) × \(cpu), redis-server 7 on loopback"
+    // The machine is shared: its load says how far to trust the figures of this run.
+    let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "unknown"
+    let machine = "\(ProcessInfo.processInfo.activeProcessorCount) × \(cpu), redis-server 7 on loopback; 1-minute load average at the end: \(load)"
     try BenchmarkReport.write(figures, to: output, groups: Benchmarks.all.map(\.name), machine: machine)
     print("wrote \(output)")
 } catch {

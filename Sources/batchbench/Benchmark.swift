@@ -87,6 +87,9 @@ enum BenchmarkReport {
         let existing = FileManager.default.fileExists(atPath: path) ? try String(contentsOfFile: path, encoding: .utf8) : ""
         let rows = BenchmarkTable.merge(kept: BenchmarkTable.rows(in: existing),
                                         new: figures.map { $0.figure.row(group: $0.group) }, groups: groups)
+        var ran: [String] = []
+        for (group, _) in figures where !ran.contains(group) { ran.append(group) }
+        let ranText = ran.count == groups.count ? "every group" : "group\(ran.count == 1 ? "" : "s") \(ran.joined(separator: ", "))"
         let targets = targets.map { "- \($0.text): \($0.verdict(rows))." }.joined(separator: "\n")
         let text = """
         # Benchmarks
@@ -97,7 +100,7 @@ enum BenchmarkReport {
         rank) of the runs listed, after warm-up runs, against a real redis-server and KubeSim started on
         loopback by the benchmark. Rows of groups not run in the last invocation are kept as they were.
 
-        Last run: \(ISO8601DateFormatter().string(from: Date())) on \(machine).
+        Last run: \(ISO8601DateFormatter().string(from: Date())) (\(ranText)) on \(machine).
 
         \(BenchmarkTable.header)
         \(BenchmarkTable.rule)

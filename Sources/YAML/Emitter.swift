@@ -26,8 +26,9 @@ public enum YAMLEmitter {
     static func writeEntry(key: Node, value: Node, indent: Int, into out: inout String) {
         let pad = String(repeating: " ", count: indent)
         let k = keyText(key)
-        // YAML allows at most 1024 characters in an implicit key; longer ones take the explicit `? ` form.
-        out += k.count > maxImplicitKey ? pad + "? " + k + "\n" + pad + ":" : pad + k + ":"
+        // YAML allows at most 1024 characters in an implicit key; longer ones, and collections used as keys,
+        // take the explicit `? ` form.
+        out += needsExplicitKey(key, k) ? pad + "? " + k + "\n" + pad + ":" : pad + k + ":"
         switch value {
         case let .mapping(m) where !m.isEmpty:
             out += "\n"
@@ -66,7 +67,7 @@ public enum YAMLEmitter {
         case let .mapping(m):
             return "{" + m.map { entry in
                 let k = keyText(entry.key, inFlow: true)
-                return (k.count > maxImplicitKey ? "? " + k + " " : k) + ": " + inline(entry.value, inFlow: true)
+                return (needsExplicitKey(entry.key, k) ? "? " + k + " " : k) + ": " + inline(entry.value, inFlow: true)
             }.joined(separator: ", ") + "}"
         case let .sequence(s):
             return "[" + s.map { inline($0, inFlow: true) }.joined(separator: ", ") + "]"
@@ -75,7 +76,12 @@ public enum YAMLEmitter {
 
     static func keyText(_ key: Node, inFlow: Bool = false) -> String {
         if case let .scalar(s) = key { return scalar(s, inFlow: inFlow) }
-        return doubleQuoted(inline(key))   // keys other than scalars do not occur in what batchctl writes
+        return inline(key, inFlow: true)   // a collection as a key, in flow style (never in what batchctl writes)
+    }
+
+    static func needsExplicitKey(_ key: Node, _ text: String) -> Bool {
+        if case .scalar = key { return text.count > maxImplicitKey }
+        return true
     }
 
     static func scalar(_ s: Node.Scalar, inFlow: Bool = false) -> String {

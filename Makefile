@@ -94,6 +94,7 @@ bench: apt-deps venv
 	$(SWIFT) build -c release --product batchbench
 	$(SWIFT) build -c release --product kubesim
 	$(SWIFT) build -c release --product batchctl --static-swift-stdlib
+	$(SWIFT) build -c release --product rssfloor --static-swift-stdlib
 	.build/release/batchbench --output BENCHMARKS.md
 
 ## fuzz: libFuzzer with AddressSanitizer (release) on the config loader, the kubeconfig loader, the duration and

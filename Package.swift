@@ -126,6 +126,9 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
 
+        // The RSS floor (`batchbench --only rss-floor`): Swift runtime + libcurl HTTPS and nothing else.
+        .executableTarget(name: "rssfloor", dependencies: ["CCurl"]),
+
         // Benchmarks (`make bench`, release build): each figure is one row of BENCHMARKS.md.
         .executableTarget(name: "batchbench", dependencies: ["BatchCore", "CeleryRedis", "BatchTesting"]),
 

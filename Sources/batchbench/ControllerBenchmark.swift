@@ -139,7 +139,11 @@ struct ControllerMemoryBenchmark: Benchmark {
     /// Resident memory per mapped file (the binary, each shared library) and anonymous memory, largest first,
     /// from /proc/PID/smaps.
     func residentByMapping(_ pid: Int32) throws -> [(name: String, mib: Double)] {
-        let text = try String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8)
+        // /proc files report size 0: read them to the end rather than by their size.
+        guard let data = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps")?.readDataToEndOfFile() else {
+            throw SupportError("cannot read /proc/\(pid)/smaps")
+        }
+        let text = String(decoding: data, as: UTF8.self)
         var kb: [String: Double] = [:]
         var current = "anonymous"
         for line in text.split(separator: "\n") {

@@ -139,9 +139,6 @@ public final class ControllerHarness: @unchecked Sendable {
         return docs.joined(separator: "\n---\n") + "\n"
     }
 
-    /// Starts one `batchctl controller` (as the admin user, or as its ServiceAccount) and waits until it
-    /// serves /readyz.
-
     /// A worker Deployment (as JSON, which kubectl reads as YAML) whose pods run `celery worker` for `queue`.
     func celeryDeployment(_ name: String, queue: String, _ workers: CeleryWorkers) throws -> String {
         let command = "exec '\(ProjectPaths.venvBin)/celery' -A app worker -Q \(queue) --hostname \"celery@$POD_NAME\" "
@@ -172,10 +169,12 @@ public final class ControllerHarness: @unchecked Sendable {
     }
 
     /// Starts one `batchctl controller` (as the admin user) and waits until it serves /readyz.
-    /// - Parameter environment: added to the child's environment (such as `BATCHCTL_WEBHOOK_URL`).
+    /// - Parameters:
+    ///   - environment: added to the child's environment (such as `BATCHCTL_WEBHOOK_URL`).
+    ///   - waitUntilReady: false returns as soon as the process is started (to kill it at any moment of its life).
     @discardableResult
     public func startController(arguments: [String] = [], asServiceAccount: Bool = false,
-                                environment: [String: String] = [:]) throws -> ChildProcess {
+                                environment: [String: String] = [:], waitUntilReady: Bool = true) throws -> ChildProcess {
         let port = try FreePort.next()
         let n = controllers.count
         let child = try ChildProcess(
@@ -186,6 +185,7 @@ public final class ControllerHarness: @unchecked Sendable {
             environment: environment.merging(["POD_NAME": "controller-\(n)"]) { $1 }, logDirectory: directory.path)
         controllers.append(child)
         metricsPorts.append(port)
+        guard waitUntilReady else { return child }
         guard Wait.until(timeout: .seconds(30), { !child.isRunning || (try? HTTPGet.text("http://127.0.0.1:\(port)/readyz", timeout: .seconds(2)).status) == 200 }),
               child.isRunning else {
             throw SupportError("batchctl controller did not become ready: \(child.stderr)")

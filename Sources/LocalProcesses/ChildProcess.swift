@@ -44,8 +44,13 @@ public final class ChildProcess: @unchecked Sendable {
     /// Whether the process is still running.
     public var isRunning: Bool { process.isRunning }
 
-    /// The exit status once it has exited.
+    /// The exit status once it has exited (the signal's number when a signal ended it).
     public var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
+    /// The signal that ended the process, or nil while it runs or when it exited by itself.
+    public var terminatingSignal: Int32? {
+        process.isRunning || process.terminationReason != .uncaughtSignal ? nil : process.terminationStatus
+    }
 
     /// What it wrote so far.
     public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }

@@ -14,7 +14,7 @@ struct ControllerCommand: AsyncParsableCommand {
         discussion: """
         Every poll interval the leader reads the BatchQueues, the worker Deployments and their pods (from watches), reads each queue's depth, in-flight tasks and busy workers from Redis in one round trip, decides, and writes only what differs: /scale, BatchQueue status, Events. Replicas are never lowered on missing data, nor below the number of workers running tasks.
 
-        Run two replicas: they elect a leader with a Lease (15 s / 10 s / 2 s, as client-go); on SIGTERM the leader releases it so the other takes over at once. Metrics and health are served on --metrics-addr: /metrics, /healthz, /readyz.
+        Run two replicas: they elect a leader with a Lease (15 s / 10 s / 2 s by default, as client-go); on SIGTERM the leader releases it so the other takes over at once. Metrics and health are served on --metrics-addr: /metrics, /healthz, /readyz.
 
         The namespace is -n, else the configuration's namespace. The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url).
 
@@ -46,11 +46,24 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The leader Lease's name.", valueName: "name"))
     var leaseName = "batchctl-controller"
 
+    @Option(name: .customLong("leader-elect-lease-duration"),
+            help: ArgumentHelp("How long a standby waits after the leader's last renewal before taking over.", valueName: "duration"))
+    var leaseDuration = "15s"
+
+    @Option(name: .customLong("leader-elect-renew-deadline"),
+            help: ArgumentHelp("How long the leader keeps leading without a successful renewal.", valueName: "duration"))
+    var renewDeadline = "10s"
+
+    @Option(name: .customLong("leader-elect-retry-period"),
+            help: ArgumentHelp("How often the Lease is renewed, or tried by a standby.", valueName: "duration"))
+    var retryPeriod = "2s"
+
     @Flag(name: [.short, .long], help: "Log each pass at debug level.")
     var verbose = false
 
     func validate() throws {
         _ = try Self.address(metricsAddr)
+        _ = try leaseTimings()
         if let namespace, let why = KubernetesNames.dnsLabelProblem(namespace) {
             throw ValidationError("-n \(namespace) \(why)")
         }
@@ -91,7 +104,8 @@ struct ControllerCommand: AsyncParsableCommand {
         let reconciler = Reconciler(config: settings, settings: .init(pollInterval: settings.pollInterval), observer: redis,
                                     cluster: kube, notifier: webhook, logger: logger, clock: { .now })
         let elector = leaderElect
-            ? LeaderElector(identity: identity, store: KubeLeaseStore(client: client, name: leaseName, namespace: ns), now: { .now })
+            ? LeaderElector(identity: identity, store: KubeLeaseStore(client: client, name: leaseName, namespace: ns),
+                            timings: try leaseTimings(), now: { .now })
             : nil
         let service = ControllerService(reconciler: reconciler, elector: elector, metrics: metrics,
                                         pollInterval: settings.pollInterval.duration, nudges: kube.specChanges, logger: logger)
@@ -111,6 +125,30 @@ struct ControllerCommand: AsyncParsableCommand {
             services: [.init(service: CacheFeeder(cluster: kube)), .init(service: service)] + (webhook.map { [.init(service: $0)] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// The three `--leader-elect-*` durations, checked as client-go checks them.
+    func leaseTimings() throws -> LeaderElector.Timings {
+        func parse(_ text: String, _ flag: String) throws -> Duration {
+            do {
+                return try TimeSpan.parse(text).duration
+            } catch {
+                throw ValidationError("--leader-elect-\(flag) \(error)")
+            }
+        }
+        let timings = LeaderElector.Timings(leaseDuration: try parse(leaseDuration, "lease-duration"),
+                                            renewDeadline: try parse(renewDeadline, "renew-deadline"),
+                                            retryPeriod: try parse(retryPeriod, "retry-period"))
+        if timings.leaseDuration < .seconds(1) {
+            throw ValidationError("--leader-elect-lease-duration \(leaseDuration) is under 1s; the Lease stores whole seconds, so write 1s or more")
+        }
+        if let problem = timings.problem {
+            let named = problem.replacingOccurrences(of: "leaseDuration", with: "--leader-elect-lease-duration")
+                .replacingOccurrences(of: "renewDeadline", with: "--leader-elect-renew-deadline")
+                .replacingOccurrences(of: "retryPeriod", with: "--leader-elect-retry-period")
+            throw ValidationError("\(named) (they are \(leaseDuration), \(renewDeadline) and \(retryPeriod), as client-go requires)")
+        }
+        return timings
     }
 
     /// `host:port`, `[v6]:port`, or `:port` (all interfaces).

@@ -11,26 +11,19 @@ import Testing
         // write is in flight all read the same resourceVersion and race for real: one write wins, the rest get 409.
         try f.sim.setFaults("patch /apis/batchctl.dev/v1alpha1/namespaces/*/batchqueues/* latencyMs=2000")
         try f.sim.clearRequests()
-        let logs = try TemporaryDirectory(prefix: "race")
         let users = (1...50).map(ClusterFixture.user)
-        // All 50 started before any is waited for; each is bounded by the wait below and stopped by pid.
-        let runs = try users.map { u in
-            try ChildProcess(name: "claim-\(u)", executable: ClusterFixture.batchctl,
-                             arguments: ["claim", "batch1", "--for", "2d", "--reason", "race \(u)"] + f.flags(u),
-                             environment: f.environment, logDirectory: logs.path)
-        }
-        let statuses = runs.map { $0.waitForExit(timeout: .seconds(180)) }
-        for run in runs { run.stop(grace: .seconds(1)) }
-
+        // All 50 started before any is waited for; each is bounded and stopped by pid.
+        let race = try ClaimRace.run(queue: "batch1", users: users, kubeconfig: f.sim.kubeconfigPath, environment: f.environment)
+        let statuses = race.statuses
         let winners = users.indices.filter { statuses[$0] == 0 }
-        try #require(winners.count == 1, "exit statuses: \(statuses); stderr of the first: \(runs[0].stderr)")
+        try #require(winners.count == 1, "exit statuses: \(statuses); stderr of the first: \(race.stderr[0])")
         let winner = users[winners[0]]
         for i in users.indices where i != winners[0] {
-            #expect(statuses[i] == 3, "\(users[i]): \(String(describing: statuses[i])) \(runs[i].stderr)")
-            #expect(runs[i].stderr.hasPrefix("error: batch1 is held by \(winner) until "), "\(users[i]): \(runs[i].stderr)")
-            #expect(runs[i].stderr.contains("for \"race \(winner)\". Run 'batchctl claim --any' to take a free queue, or ask \(winner) to release it."))
+            #expect(statuses[i] == 3, "\(users[i]): \(String(describing: statuses[i])) \(race.stderr[i])")
+            #expect(race.stderr[i].hasPrefix("error: batch1 is held by \(winner) until "), "\(users[i]): \(race.stderr[i])")
+            #expect(race.stderr[i].contains("for \"race \(winner)\". Run 'batchctl claim --any' to take a free queue, or ask \(winner) to release it."))
         }
-        #expect(runs[winners[0]].stdout.hasPrefix("claimed batch1 for \(winner): until "))
+        #expect(race.stdout[winners[0]].hasPrefix("claimed batch1 for \(winner): until "))
 
         // The object holds one whole claim: every field from the winner's request.
         let stored = try f.queue("batch1")

@@ -16,10 +16,7 @@ final class ClusterFixture: @unchecked Sendable {
         let dir = try TemporaryDirectory(prefix: "cli-fixture")
         var args: [String] = []
         if extraUsers > 0 {
-            let users = (1...extraUsers).map { #"{"name":"\#(Self.user($0))","groups":["batchctl:users"]}"# }
-            let path = dir.path + "/users.json"
-            try ("[" + users.joined(separator: ",") + "]").write(toFile: path, atomically: true, encoding: .utf8)
-            args += ["--users", path]
+            args += ["--users", try ClaimRace.usersFile(count: extraUsers, directory: dir.path)]
         }
         if let rbac {
             let path = dir.path + "/rbac.yaml"
@@ -41,7 +38,7 @@ final class ClusterFixture: @unchecked Sendable {
     }
 
     /// `user01` ... `user50`.
-    static func user(_ i: Int) -> String { String(format: "user%02d", i) }
+    static func user(_ i: Int) -> String { ClaimRace.user(i) }
 
     /// The flags that make batchctl talk to this KubeSim as `user` (a context per user).
     func flags(_ user: String) -> [String] {

@@ -133,9 +133,10 @@ import Testing
             differs: /scale, BatchQueue status, Events. Replicas are never lowered on
             missing data, nor below the number of workers running tasks.
 
-            Run two replicas: they elect a leader with a Lease (15 s / 10 s / 2 s, as
-            client-go); on SIGTERM the leader releases it so the other takes over at once.
-            Metrics and health are served on --metrics-addr: /metrics, /healthz, /readyz.
+            Run two replicas: they elect a leader with a Lease (15 s / 10 s / 2 s by
+            default, as client-go); on SIGTERM the leader releases it so the other takes
+            over at once. Metrics and health are served on --metrics-addr: /metrics,
+            /healthz, /readyz.
 
             The namespace is -n, else the configuration's namespace. The Redis password
             comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url).
@@ -147,7 +148,7 @@ import Testing
             delays a pass. What was sent is recorded in status.reminders, so a restart or a
             new leader repeats none.
 
-            USAGE: batchctl controller [--config <file>] [--redis-url <url>] [--metrics-addr <host:port>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--leader-elect] [--no-leader-elect] [--lease-name <name>] [--verbose]
+            USAGE: batchctl controller <options>
 
             OPTIONS:
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
@@ -167,6 +168,15 @@ import Testing
                                       run. (default: --leader-elect)
               --lease-name <name>     The leader Lease's name. (default:
                                       batchctl-controller)
+              --leader-elect-lease-duration <duration>
+                                      How long a standby waits after the leader's last
+                                      renewal before taking over. (default: 15s)
+              --leader-elect-renew-deadline <duration>
+                                      How long the leader keeps leading without a
+                                      successful renewal. (default: 10s)
+              --leader-elect-retry-period <duration>
+                                      How often the Lease is renewed, or tried by a
+                                      standby. (default: 2s)
               -v, --verbose           Log each pass at debug level.
               --version               Show the version.
               -h, --help              Show help information.

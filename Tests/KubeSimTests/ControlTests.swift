@@ -43,6 +43,17 @@ import Glibc
         #expect(Fixture.events(r.body).count == 1)
     }
 
+    @Test func watchDropWithProbabilityZeroLeavesStreamsAlone() throws {
+        let s = try KubeSimServer.start(faults: "watch /apis/apps/v1/** dropWatchAfterEvents=1,probability=0")
+        defer { s.stop() }
+        try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
+        try s.create(KubeSimServer.deployments, Fixture.deployment("api"))
+        let r = try s.curl("GET", KubeSimServer.deployments + "?watch=1&timeoutSeconds=2", maxTime: 20)
+        #expect(r.status == 200)
+        #expect(r.curlExitCode == 0)                             // ended by its timeout, not cut off
+        #expect(Fixture.events(r.body).count == 2)
+    }
+
     @Test func requestLogRecordsWritesAndCanBeCleared() throws {
         let s = try KubeSimServer.start()
         defer { s.stop() }

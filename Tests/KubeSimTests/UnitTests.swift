@@ -111,6 +111,18 @@ import Testing
         #expect(throws: ConfigurationError.self) { try FaultRule.parse(spec: "patch") }
     }
 
+    @Test func watchDropsFollowTheirProbability() throws {
+        let path = "/apis/apps/v1/namespaces/x/deployments"
+        let never = FaultInjector(rules: try FaultRule.parse(spec: "watch /apis/** dropWatchAfterMs=10,probability=0"))
+        #expect((0..<200).allSatisfy { _ in never.watchDrop(path: path) == nil })
+        let always = FaultInjector(rules: try FaultRule.parse(spec: "watch /apis/** dropWatchAfterMs=10,probability=1"))
+        #expect((0..<200).allSatisfy { _ in always.watchDrop(path: path)?.dropWatchAfterMs == 10 })
+        // One in five: of 2,000 watches between 250 and 550 are dropped (the bounds are 7 standard deviations out).
+        let fifth = FaultInjector(rules: try FaultRule.parse(spec: "watch /apis/** dropWatchAfterEvents=1,probability=0.2"))
+        let dropped = (0..<2_000).filter { _ in fifth.watchDrop(path: path) != nil }.count
+        #expect((250...550).contains(dropped), "\(dropped) of 2000 dropped")
+    }
+
     @Test func rbacDocumentsGrantByUserGroupAndResourceName() throws {
         let docs = try [
             JSONValue.parse(#"{"kind":"Role","metadata":{"name":"r","namespace":"shop"},"rules":[{"apiGroups":["apps"],"resources":["deployments/scale"],"resourceNames":["web"],"verbs":["patch"]}]}"#),

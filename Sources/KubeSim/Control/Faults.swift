@@ -22,7 +22,7 @@ public struct FaultRule: Sendable, Codable, Equatable {
     public var retryAfter: Int?
     /// Fire only this many times (nil: always).
     public var count: Int?
-    /// Fire with this probability (nil: 1).
+    /// Fire with this probability (nil: 1); for a watch-dropping rule, the share of watches dropped.
     public var probability: Double?
     /// For 429: answer with a `Status` body instead of APF's plain text.
     public var statusBody: Bool?
@@ -146,13 +146,14 @@ public final class FaultInjector: Sendable {
         }
     }
 
-    /// The watch-dropping rule for a watch on `path`, if any (consuming one of its `count`).
+    /// The watch-dropping rule for a watch on `path`, if any fires (consuming one of its `count`, drawn against its `probability`).
     func watchDrop(path: String) -> FaultRule? {
         rules.withLock { rs in
             for i in rs.indices where rs[i].rule.matches(method: "GET", verb: "watch", path: path) {
                 let r = rs[i].rule
                 guard r.dropWatchAfterEvents != nil || r.dropWatchAfterMs != nil else { continue }
                 if let count = r.count, rs[i].fired >= count { continue }
+                if let p = r.probability, Double.random(in: 0..<1) >= p { continue }
                 rs[i].fired += 1
                 return r
             }

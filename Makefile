@@ -11,7 +11,7 @@ RENDER_DIR  := .build/deploy-render
 APT_PACKAGES := curl libcurl4-openssl-dev libhiredis-dev libyaml-dev pkg-config redis-server python3-venv
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps apt-deps venv tools-venv build release test check-deploy check-image bench demo fuzz clean
+.PHONY: deps apt-deps venv tools-venv build release test chaos check-deploy check-image bench demo fuzz clean
 
 ## deps: install the system packages and the Python venvs the tests need, and only what is missing
 deps: apt-deps venv tools-venv
@@ -86,6 +86,12 @@ release:
 test: deps build check-deploy check-image
 	@# Serially: on 2 cores, integration tests that wait synchronously can starve an in-process server.
 	BATCHCTL_REQUIRE_FIXTURES=1 $(SWIFT) test --disable-xctest --no-parallel
+
+## chaos: the fault-injection suite in its full form (docs/chaos.md): Redis down 30 s, KubeSim faults at 20 %,
+## 50 kill -9s of the controller, leader failover, a 50-way claim race (`make test` runs a short form).
+## BATCHCTL_CHAOS_SEED=N replays a run's random choices.
+chaos: deps build
+	BATCHCTL_CHAOS=full BATCHCTL_REQUIRE_FIXTURES=1 $(SWIFT) test --disable-xctest --no-parallel --filter ChaosTests
 
 ## bench: release builds, benchmarks against a real redis-server and KubeSim on loopback; rewrites BENCHMARKS.md
 ## (`.build/release/batchbench --only NAME` runs one group: probe, decide, controller, idle-requests, status,

@@ -146,6 +146,8 @@ let package = Package(
         .testTarget(name: "KubeSimTests", dependencies: ["KubeSim", "BatchTesting"]),
         // `kubesim demo` end to end: the scenario's timeline, exactly-once tasks, no process left behind.
         .testTarget(name: "DemoTests", dependencies: ["BatchTesting"]),
+        // Fault injection (`make chaos` runs the full form, `make test` a short one): see docs/chaos.md.
+        .testTarget(name: "ChaosTests", dependencies: ["BatchTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

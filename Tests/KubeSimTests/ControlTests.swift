@@ -51,7 +51,7 @@ import Glibc
         let r = try s.curl("GET", KubeSimServer.deployments + "?watch=1&timeoutSeconds=2", maxTime: 20)
         #expect(r.status == 200)
         #expect(r.curlExitCode == 0)                             // ended by its timeout, not cut off
-        #expect(Fixture.events(r.body).count == 2)
+        #expect(Fixture.events(r.body).count >= 2)               // both ADDED, and the status updates that followed
     }
 
     @Test func requestLogRecordsWritesAndCanBeCleared() throws {

@@ -11,9 +11,10 @@ import Glibc
 /// about time: waits are bounded and generous; durations are only printed.
 @Suite(.serialized, .enabled(if: CeleryFixture.isAvailable, "needs the venv: make venv"))
 struct ChaosTests {
-    /// batch0 held by alice for 3, batch1 by bob for 5, batch2 free with tasks (Orphaned), batch3 free.
-    static let claims: [String: (holder: String, replicas: Int)] = ["batch0": ("alice", 3), "batch1": ("bob", 5)]
-    static let ceilings = ["batch0": 3, "batch1": 5]
+    /// batch0 held by alice for 3, batch1 by bob for 10 (a ramp of five steps), batch2 free with tasks
+    /// (Orphaned), batch3 free. Scenarios drain and refill batch1, so it sleeps and ramps up again.
+    static let claims: [String: (holder: String, replicas: Int)] = ["batch0": ("alice", 3), "batch1": ("bob", 10)]
+    static let ceilings = ["batch0": 3, "batch1": 10]
 
     @Test("Redis down: replicas held (no write), a condition says so; Redis back: converges")
     func redisDown() throws {
@@ -31,7 +32,7 @@ struct ChaosTests {
         let during = try rig.h.scaleWrites("celery-batch0").count + rig.h.scaleWrites("celery-batch1").count
         let writes = try rig.h.scaleWrites("celery-batch0") + rig.h.scaleWrites("celery-batch1")
         #expect(during == before, "scale writes while Redis was down (batch0 then batch1): \(writes)")
-        #expect(rig.h.replicas("celery-batch0") == 3 && rig.h.replicas("celery-batch1") == 5)
+        #expect(rig.h.replicas("celery-batch0") == 3 && rig.h.replicas("celery-batch1") == 10)
 
         try rig.h.redis.start()                       // it comes back empty (no persistence): the producers send again
         try rig.refillTasks()
@@ -50,13 +51,13 @@ struct ChaosTests {
         try rig.h.sim.setFaults(FaultMix.spec)
         let window = rig.settings.faultWindow
         let end = ContinuousClock.now + window
-        // Give the controllers decisions to make under faults: batch0 drains (sleeps after idleAfter) and refills (wakes, ramps).
+        // Give the controllers decisions to make under faults: batch1 drains (sleeps after idleAfter) and refills (wakes, ramps).
         var round = 0
         while ContinuousClock.now < end, round < 100 {
             round += 1
-            try rig.drain("batch0")
+            try rig.drain("batch1")
             Thread.sleep(forTimeInterval: min(5, max(0, Double((end - ContinuousClock.now).components.seconds))))
-            try rig.refillTasks(["batch0"])
+            try rig.refillTasks(["batch1"])
             Thread.sleep(forTimeInterval: min(5, max(0, Double((end - ContinuousClock.now).components.seconds))))
         }
         try rig.h.sim.setFaults("")
@@ -85,8 +86,8 @@ struct ChaosTests {
                 #expect(leads, "controller-\(current) did not take the Lease; \(rig.settings)")
             }
             rig.sleepRandomly(0...3)
-            // Work changes under it: batch0 drains or fills.
-            if Bool.random(using: &rig.rng) { try rig.drain("batch0") } else { try rig.refillTasks(["batch0"]) }
+            // Work changes under it: batch1 drains (sleeps 3 s later) or fills (wakes and ramps).
+            if Bool.random(using: &rig.rng) { try rig.drain("batch1") } else { try rig.refillTasks(["batch1"]) }
             rig.kill9(current)
             try rig.startController(waitUntilReady: false)
             if i % 10 == 9 { print("[kill-9] \(i + 1) kills") }
@@ -114,7 +115,7 @@ struct ChaosTests {
             }
             let standby = rig.h.controllers.indices.last { $0 != leader && rig.h.controllers[$0].isRunning }
             rig.sleepRandomly(0...2)
-            try rig.drain("batch0")                       // a decision for the new leader to make
+            try rig.drain("batch1")                       // a decision for the new leader to make
             let killedAt = ContinuousClock.now
             rig.kill9(leader)
             let tookOver = Wait.until(timeout: .seconds(60), interval: .milliseconds(100)) { rig.leaderIndex() == standby }

@@ -60,11 +60,15 @@ check-deploy: tools-venv build
 	$(TOOLS_VENV)/bin/python -m pytest -q deploy/tests
 
 ## check-image: lint the Dockerfile and check that the release binary (static Swift stdlib, as the image
-## builds it) needs exactly the shared libraries the image's runtime stage installs
+## builds it) needs exactly the shared libraries the image's runtime stage installs, and no full Foundation
 check-image: tools-venv
 	$(TOOLS_VENV)/bin/hadolint Dockerfile
 	$(SWIFT) build -c release --product batchctl --static-swift-stdlib
 	scripts/check-image-libs.sh "$$($(SWIFT) build -c release --show-bin-path)/batchctl" Dockerfile
+	@# The controller's memory depends on it (BENCHMARKS.md): batchctl links FoundationEssentials, never full Foundation and ICU.
+	@if nm "$$($(SWIFT) build -c release --show-bin-path)/batchctl" | grep -q -e '$$s10Foundation' -e 'ucol_open'; then \
+	  echo "FAIL: batchctl links full Foundation (and ICU); keep its modules on FoundationEssentials"; exit 1; \
+	else echo "ok: batchctl links FoundationEssentials only (no Foundation, no ICU)"; fi
 
 ## build: debug build of every target
 build:

@@ -84,12 +84,18 @@ public enum YAMLEmitter {
         return true
     }
 
+    /// Characters a plain scalar may hold inside `[...]` or `{...}` for every parser: libyaml (YAML 1.1)
+    /// refuses a `:` there even when no space follows, and `,[]{}` end the scalar; anything else is quoted.
+    static func isFlowSafe(_ c: Character) -> Bool {
+        c.isASCII && (c.isLetter || c.isNumber || "._/+- ".contains(c))
+    }
+
     static func scalar(_ s: Node.Scalar, inFlow: Bool = false) -> String {
         let tag = s.tag.map { $0.hasPrefix("tag:yaml.org,2002:") ? "!!" + $0.dropFirst(18) + " " : "!<\($0)> " } ?? ""
         // An untagged plain empty scalar is null; `~` says so in block and flow context alike.
         if s.style == .plain && s.string.isEmpty && s.tag == nil { return "~" }
         if s.style == .plain && Node.Scalar.isPlainSyntax(s.string)
-            && !(inFlow && s.string.contains(where: { ",[]{}".contains($0) })) { return tag + s.string }
+            && !(inFlow && !s.string.allSatisfy(Self.isFlowSafe)) { return tag + s.string }
         if s.style == .singleQuoted && s.string.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value <= 0x7E }) {
             return tag + "'" + s.string.replacingAll("'", with: "''") + "'"
         }

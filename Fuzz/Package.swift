@@ -22,8 +22,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: fuzzTargets.map { .executable(name: $0.name, targets: [$0.name]) },
     dependencies: [.package(name: "batchctl", path: "..")],
-    targets: [.target(name: "CFuzzDriver")] + fuzzTargets.map { target in
-        .executableTarget(name: target.name, dependencies: ["CFuzzDriver"] + target.dependencies,
+    targets: [.target(name: "CFuzzDriver"), .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"])] + fuzzTargets.map { target in
+        .executableTarget(name: target.name, dependencies: ["FuzzSupport"] + target.dependencies,
                           path: "Sources/\(target.name)")
     },
     swiftLanguageModes: [.v6]

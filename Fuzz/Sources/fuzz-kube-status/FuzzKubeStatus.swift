@@ -1,4 +1,4 @@
-import CFuzzDriver
+import FuzzSupport
 import Glibc
 import KubeClient
 
@@ -20,24 +20,9 @@ public func fuzzKubeStatus(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// libFuzzer's driver over `fuzzKubeStatus` (see CFuzzDriver.h for why `main` is ours).
+/// libFuzzer's driver over `fuzzKubeStatus`.
 @main enum FuzzKubeStatus {
     static func main() {
-        exit(cfuzz_run_driver(CommandLine.argc, CommandLine.unsafeArgv) { data, size in
-            guard let data else { return 0 }
-            return fuzzKubeStatus(data, size)
-        })
+        runFuzzer { data, size in data.map { fuzzKubeStatus($0, size) } ?? 0 }
     }
-}
-
-/// Stops the run (libFuzzer saves the input) with `message` on standard error; `precondition` drops its
-/// message in release builds.
-func require(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { failed(message()) }
-}
-
-func failed(_ message: String) -> Never {
-    let line = "fuzz check failed: \(message)\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
-    abort()
 }

@@ -1,4 +1,4 @@
-import CFuzzDriver
+import FuzzSupport
 import Glibc
 import KubeClient
 
@@ -24,24 +24,9 @@ private let files: [String: [UInt8]] = [
     "/ca.crt": Array("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".utf8),
 ]
 
-/// libFuzzer's driver over `fuzzKubeconfig` (see CFuzzDriver.h for why `main` is ours).
+/// libFuzzer's driver over `fuzzKubeconfig`.
 @main enum FuzzKubeconfig {
     static func main() {
-        exit(cfuzz_run_driver(CommandLine.argc, CommandLine.unsafeArgv) { data, size in
-            guard let data else { return 0 }
-            return fuzzKubeconfig(data, size)
-        })
+        runFuzzer { data, size in data.map { fuzzKubeconfig($0, size) } ?? 0 }
     }
-}
-
-/// Stops the run (libFuzzer saves the input) with `message` on standard error; `precondition` drops its
-/// message in release builds.
-func require(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { failed(message()) }
-}
-
-func failed(_ message: String) -> Never {
-    let line = "fuzz check failed: \(message)\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
-    abort()
 }

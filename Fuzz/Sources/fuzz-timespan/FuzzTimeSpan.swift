@@ -1,5 +1,5 @@
 import BatchCore
-import CFuzzDriver
+import FuzzSupport
 import Glibc
 
 /// Durations (`TimeSpan.parse`): any text either parses or throws a `TimeSpanError`; a parsed span prints
@@ -18,24 +18,9 @@ public func fuzzTimeSpan(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// libFuzzer's driver over `fuzzTimeSpan` (see CFuzzDriver.h for why `main` is ours).
+/// libFuzzer's driver over `fuzzTimeSpan`.
 @main enum FuzzTimeSpan {
     static func main() {
-        exit(cfuzz_run_driver(CommandLine.argc, CommandLine.unsafeArgv) { data, size in
-            guard let data else { return 0 }
-            return fuzzTimeSpan(data, size)
-        })
+        runFuzzer { data, size in data.map { fuzzTimeSpan($0, size) } ?? 0 }
     }
-}
-
-/// Stops the run (libFuzzer saves the input) with `message` on standard error; `precondition` drops its
-/// message in release builds.
-func require(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { failed(message()) }
-}
-
-func failed(_ message: String) -> Never {
-    let line = "fuzz check failed: \(message)\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
-    abort()
 }

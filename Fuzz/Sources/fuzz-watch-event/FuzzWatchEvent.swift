@@ -1,5 +1,5 @@
 import BatchCore
-import CFuzzDriver
+import FuzzSupport
 import Foundation
 import Glibc
 import KubeClient
@@ -48,24 +48,9 @@ private func decode<T: Decodable>(_ type: T.Type, _ line: [UInt8]) {
     }
 }
 
-/// libFuzzer's driver over `fuzzWatchEvent` (see CFuzzDriver.h for why `main` is ours).
+/// libFuzzer's driver over `fuzzWatchEvent`.
 @main enum FuzzWatchEvent {
     static func main() {
-        exit(cfuzz_run_driver(CommandLine.argc, CommandLine.unsafeArgv) { data, size in
-            guard let data else { return 0 }
-            return fuzzWatchEvent(data, size)
-        })
+        runFuzzer { data, size in data.map { fuzzWatchEvent($0, size) } ?? 0 }
     }
-}
-
-/// Stops the run (libFuzzer saves the input) with `message` on standard error; `precondition` drops its
-/// message in release builds.
-func require(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { failed(message()) }
-}
-
-func failed(_ message: String) -> Never {
-    let line = "fuzz check failed: \(message)\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
-    abort()
 }

@@ -158,6 +158,10 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         if path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
             throw fail("has a control character in the socket path \"\(Self.printable(path))\"")
         }
+        // Printed back, trailing space before `?db=` would be trimmed away with the URL's own: refuse it.
+        if path.last?.isWhitespace == true {
+            throw fail("has a socket path ending in a space; remove the space before ?")
+        }
         return RedisURL(endpoint: .unix(path: String(path)), database: database)
     }
 

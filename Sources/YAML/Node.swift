@@ -114,6 +114,8 @@ extension Node {
         public static func isPlainSyntax(_ text: String) -> Bool {
             guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last else { return false }
             if first == " " || last == " " || last == ":" { return false }
+            // At the start of a line these are document markers.
+            if text.hasPrefix("---") || text.hasPrefix("...") { return false }
             // `-x` and `:x` may be plain when no space follows, but quoting them costs nothing.
             if "-?:,[]{}#&*!|>'\"%@`".unicodeScalars.contains(first) && !(first == "-" && looksNumeric(text)) { return false }
             for u in text.unicodeScalars where u.value < 0x20 || u.value > 0x7E { return false }

@@ -90,12 +90,26 @@ public enum YAMLEmitter {
         c.isASCII && (c.isLetter || c.isNumber || "._/+- ".contains(c))
     }
 
+    /// A resolved null, boolean or number as a plain scalar every parser reads the same; nil for strings.
+    static func canonical(_ value: Node.Scalar.Value) -> String? {
+        switch value {
+        case .null: "null"
+        case let .bool(b): b ? "true" : "false"
+        case let .int(i): String(i)
+        case let .double(d): d.isNaN ? ".nan" : d.isInfinite ? (d < 0 ? "-.inf" : ".inf") : "\(d)"
+        case .string: nil
+        }
+    }
+
     static func scalar(_ s: Node.Scalar, inFlow: Bool = false) -> String {
         let tag = s.tag.map { $0.hasPrefix("tag:yaml.org,2002:") ? "!!" + $0.dropFirst(18) + " " : "!<\($0)> " } ?? ""
         // An untagged plain empty scalar is null; `~` says so in block and flow context alike.
         if s.style == .plain && s.string.isEmpty && s.tag == nil { return "~" }
-        if s.style == .plain && Node.Scalar.isPlainSyntax(s.string)
-            && !(inFlow && !s.string.allSatisfy(Self.isFlowSafe)) { return tag + s.string }
+        if s.style == .plain && Node.Scalar.isPlainSyntax(s.string) {
+            if !inFlow || s.string.allSatisfy(Self.isFlowSafe) { return tag + s.string }
+            // Quoting would turn a null, boolean or number into a string: write its canonical form instead.
+            if s.tag == nil, let canonical = Self.canonical(s.value) { return canonical }
+        }
         if s.style == .singleQuoted && s.string.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value <= 0x7E }) {
             return tag + "'" + s.string.replacingAll("'", with: "''") + "'"
         }

@@ -149,7 +149,8 @@ import Testing
     @Test(arguments: ["a:\n", "- a:\n  b: 1\n", "{a: , b: 1}\n", "- \n- x\n", "{k: \"a,b\"}\n", "[{a: \"x]y\"}]\n",
                       "? " + String(repeating: "k", count: 1100) + "\n: v\n",
                       "[{? " + String(repeating: "k", count: 1100) + " : v}]\n", "?\n- c\n", "? {a: b}\n: [x]\n",
-                      "?  cluster:\n    (server:? ttps://126.0.0.1:64K#0t\n", " ...\n", "a: '---x'\n"])
+                      "?  cluster:\n    (server:? ttps://126.0.0.1:64K#0t\n", " ...\n", "a: '---x'\n",
+                      "env: [{value: ~}, ~, 0x1F, -.inf, .NaN, 1_000, True]\n"])
     func composedDocumentsEmitToTheSameTree(text: String) throws {
         let node = try #require(try YAMLComposer.compose(text))
         let emitted = YAMLEmitter.emit(node)

@@ -38,6 +38,10 @@ let package = Package(
         // aliases bounded), and a block-style emitter. Keeps the controller's binary free of full Foundation.
         .target(name: "YAML", dependencies: ["CLibYAML"]),
 
+        // Thin POSIX wrappers for the modules with I/O: detached threads, writes to standard error, whole-file
+        // reads (what Foundation's Thread, FileHandle and String(contentsOfFile:) did before FoundationEssentials).
+        .target(name: "Posix"),
+
         // Domain types, policy, configuration. No I/O.
         .target(name: "BatchCore", dependencies: ["YAML"]),
 
@@ -50,11 +54,11 @@ let package = Package(
         ]),
 
         // Celery on Redis: hiredis connection on its own thread, kombu key layout, queue probe, heartbeats.
-        .target(name: "CeleryRedis", dependencies: ["BatchCore", "CHiredis"]),
+        .target(name: "CeleryRedis", dependencies: ["BatchCore", "CHiredis", "Posix"]),
 
         // Kubernetes API client: kubeconfig and in-cluster config, libcurl transport, typed calls, list+watch.
         .target(name: "KubeClient", dependencies: [
-            "BatchCore", "CCurl", "YAML",
+            "BatchCore", "CCurl", "Posix", "YAML",
         ]),
 
         // The CLI's cluster orchestration: identity, reservation writes with resourceVersion preconditions
@@ -70,6 +74,7 @@ let package = Package(
             "CeleryRedis",
             "Controller",
             "KubeClient",
+            "Posix",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

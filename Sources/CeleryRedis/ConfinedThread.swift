@@ -1,4 +1,5 @@
 import BatchCore
+import Posix
 import Dispatch
 import FoundationEssentials
 import Synchronization

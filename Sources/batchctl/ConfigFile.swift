@@ -1,4 +1,5 @@
 import BatchCore
+import Posix
 import FoundationEssentials
 
 /// Finds, reads and validates the configuration and the secrets from the environment.

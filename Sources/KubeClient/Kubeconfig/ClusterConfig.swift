@@ -1,4 +1,5 @@
 import BatchCore
+import Posix
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc

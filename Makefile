@@ -89,13 +89,13 @@ release:
 ## test: deps + build + deploy/ checks + every Swift test (unit, CLI, integration against real Redis and Celery)
 test: deps build check-deploy check-image
 	@# Serially: on 2 cores, integration tests that wait synchronously can starve an in-process server.
-	BATCHCTL_REQUIRE_FIXTURES=1 $(SWIFT) test --disable-xctest --no-parallel
+	BATCHCTL_REQUIRE_FIXTURES=1 SWIFT=$(SWIFT) scripts/run-swift-tests.sh --disable-xctest --no-parallel
 
 ## chaos: the fault-injection suite in its full form (docs/chaos.md): Redis down 30 s, KubeSim faults at 20 %,
 ## 50 kill -9s of the controller, leader failover, a 50-way claim race (`make test` runs a short form).
 ## BATCHCTL_CHAOS_SEED=N replays a run's random choices.
 chaos: deps build
-	BATCHCTL_CHAOS=full BATCHCTL_REQUIRE_FIXTURES=1 $(SWIFT) test --disable-xctest --no-parallel --filter ChaosTests
+	BATCHCTL_CHAOS=full BATCHCTL_REQUIRE_FIXTURES=1 SWIFT=$(SWIFT) scripts/run-swift-tests.sh --disable-xctest --no-parallel --filter ChaosTests
 
 ## bench: release builds, benchmarks against a real redis-server and KubeSim on loopback; rewrites BENCHMARKS.md
 ## (`.build/release/batchbench --only NAME` runs one group: probe, decide, controller, idle-requests, status,

@@ -126,6 +126,8 @@ let package = Package(
             .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
 
+        .testTarget(name: "PosixTests", dependencies: ["Posix"]),
+
         .testTarget(name: "BatchCoreTests", dependencies: [
             "BatchCore",
             .product(name: "PropertyBased", package: "swift-property-based"),

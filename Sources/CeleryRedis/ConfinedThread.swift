@@ -23,24 +23,37 @@ final class ConfinedThread<State>: Sendable {
 
     private let mailbox = Mailbox()
 
-    /// Starts the thread; `makeState` runs on it before any job.
+    /// Why the thread could not be started, if it could not: every `run` then fails with the error made from this.
+    let startFailure: ThreadStartError?
+
+    /// Starts the thread; `makeState` runs on it before any job. When no thread can be started, the instance
+    /// is stopped from the start (`startFailure` says why) rather than running anything on the caller's thread.
     init(name: String, makeState: @escaping @Sendable () -> State) {
-        OSThread.detach(name: name) { [mailbox] in
-            let state = makeState()
-            while true {
-                mailbox.wakeup.wait()
-                let next: Job? = mailbox.queue.withLock { q in
-                    if q.jobs.isEmpty { return nil }
-                    return q.jobs.removeFirst()
-                }
-                guard let next else {
-                    if mailbox.queue.withLock({ $0.stopping }) { break }
-                    continue
-                }
-                next(state)
-            }
-            withExtendedLifetime(state) {}
+        do {
+            try OSThread.detach(name: name) { [mailbox] in Self.serve(mailbox, makeState: makeState) }
+            startFailure = nil
+        } catch {
+            mailbox.queue.withLock { $0.stopping = true }
+            startFailure = error
         }
+    }
+
+    /// The thread's loop: runs jobs in order until stopped and the queue is empty.
+    private static func serve(_ mailbox: Mailbox, makeState: @Sendable () -> State) {
+        let state = makeState()
+        while true {
+            mailbox.wakeup.wait()
+            let next: Job? = mailbox.queue.withLock { q in
+                if q.jobs.isEmpty { return nil }
+                return q.jobs.removeFirst()
+            }
+            guard let next else {
+                if mailbox.queue.withLock({ $0.stopping }) { break }
+                continue
+            }
+            next(state)
+        }
+        withExtendedLifetime(state) {}
     }
 
     /// Queues `job`; returns false when the thread is stopping (the job will not run).
@@ -56,8 +69,11 @@ final class ConfinedThread<State>: Sendable {
     }
 
     /// Runs `body` on the thread and returns its result.
-    func run<T: Sendable, E: Error>(_ body: @escaping @Sendable (State) -> Result<T, E>, stopped: @autoclosure () -> E) async throws(E) -> T {
-        let stoppedError = stopped()
+    /// `stopped` makes the error thrown when the thread is stopping, or was never started (its argument then
+    /// says why).
+    func run<T: Sendable, E: Error>(_ body: @escaping @Sendable (State) -> Result<T, E>,
+                                    stopped: (ThreadStartError?) -> E) async throws(E) -> T {
+        let stoppedError = stopped(startFailure)
         let result: Result<T, E> = await withCheckedContinuation { continuation in
             let accepted = submit { state in continuation.resume(returning: body(state)) }
             if !accepted { continuation.resume(returning: .failure(stoppedError)) }

@@ -1,4 +1,5 @@
 import BatchCore
+import Posix
 import Synchronization
 
 /// Counters kept by a `RedisClient`, readable from any thread.
@@ -59,7 +60,9 @@ public final class RedisClient: Sendable {
     /// Stops the thread after queued calls finish and closes the connection.
     public func close() { thread.stop() }
 
-    private var closedError: RedisError { RedisError(.connectionLost, server: server, detail: "the client was closed") }
+    private func closedError(_ startFailure: ThreadStartError?) -> RedisError {
+        RedisError(.connectionLost, server: server, detail: startFailure.map(\.description) ?? "the client was closed")
+    }
 }
 
 /// The connection and its reconnect state; lives on the client's thread only.

@@ -40,6 +40,10 @@ public final class WorkerActivityListener: Sendable {
     public func start() {
         let shared = self.shared
         let channels = self.channels
+        if let failure = thread.startFailure {
+            shared.lastError.withLock { $0 = failure.description }
+            return
+        }
         thread.submit { connection in Self.listen(connection, channels: channels, shared: shared) }
     }
 

@@ -21,6 +21,8 @@ final class CurlThreadPool: Sendable {
             var mailboxes: [Job?]
             var pending: [Job] = []
             var started = 0
+            /// Slots below `started` whose thread could not be started; the next submit tries again.
+            var freeSlots: [Int] = []
             var shutdown = false
         }
         let state: Mutex<State>
@@ -81,6 +83,10 @@ final class CurlThreadPool: Sendable {
                 s.mailboxes[w] = job
                 return .worker(w)
             }
+            if let w = s.freeSlots.popLast() {
+                s.mailboxes[w] = job
+                return .newThread(w)
+            }
             if s.started < s.mailboxes.count {
                 let w = s.started
                 s.started += 1
@@ -95,18 +101,46 @@ final class CurlThreadPool: Sendable {
             shared.wakeups[w].signal()
         case .newThread(let w):
             let shared = self.shared
-            OSThread.detach(name: "\(shared.name)-\(w)") { shared.run(w) }
-            shared.wakeups[w].signal()
+            do {
+                try OSThread.detach(name: "\(shared.name)-\(w)") { shared.run(w) }
+                shared.wakeups[w].signal()
+            } catch {
+                // No thread to be had. The slot is free for the next submit to try again, and the job goes to a
+                // running thread: an idle one now, or the next to finish. With none running at all, it runs at
+                // once without a handle, which fails fast instead of blocking the caller on a transfer.
+                enum Fallback { case worker(Int), queued, none }
+                let fallback = shared.state.withLock { s -> Fallback in
+                    s.mailboxes[w] = nil
+                    s.freeSlots.append(w)
+                    if let idle = s.idle.popLast() {
+                        s.mailboxes[idle] = job
+                        return .worker(idle)
+                    }
+                    if s.started == s.freeSlots.count { return .none }
+                    s.pending.append(job)
+                    return .queued
+                }
+                switch fallback {
+                case .worker(let idle): shared.wakeups[idle].signal()
+                case .queued: break
+                case .none: job(nil)()
+                }
+            }
         case .queued:
             break
         }
     }
 
     /// Starts a dedicated thread (not from the pool) for a long transfer such as a watch; it gets its own handle.
+    /// When no thread can be started, `body` runs at once with no handle, which it reports as a failure.
     static func spawnDedicated(name: String, _ body: @escaping @Sendable (CurlEasy?) -> Void) {
-        OSThread.detach(name: name) {
-            let easy = try? CurlEasy()
-            body(easy)
+        do {
+            try OSThread.detach(name: name) {
+                let easy = try? CurlEasy()
+                body(easy)
+            }
+        } catch {
+            body(nil)
         }
     }
 }

@@ -121,7 +121,7 @@ public final class KubeTransport: Sendable {
     }
 
     private func runBlocking(_ request: KubeRequest, easy: CurlEasy?, cancel: CancelFlag) -> Outcome {
-        guard let easy else { return .failure(CURLE_FAILED_INIT, "curl_easy_init failed") }
+        guard let easy else { return .failure(CURLE_FAILED_INIT, "no transfer could be started (curl_easy_init failed, or no thread could be created: the process is out of memory or threads)") }
         if cancel.isCancelled { return .failure(CURLE_ABORTED_BY_CALLBACK, "cancelled") }
         let credential: Credential
         do {
@@ -155,7 +155,7 @@ public final class KubeTransport: Sendable {
         CurlThreadPool.spawnDedicated(name: "batchctl-watch") { [self] easy in
             defer { streamCount.subtract(1, ordering: .relaxed) }
             guard let easy else {
-                continuation.finish(throwing: transportError(CURLE_FAILED_INIT, "curl_easy_init failed"))
+                continuation.finish(throwing: transportError(CURLE_FAILED_INIT, "no transfer could be started (curl_easy_init failed, or no thread could be created: the process is out of memory or threads)"))
                 return
             }
             let credential: Credential

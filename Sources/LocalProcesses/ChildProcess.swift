@@ -52,9 +52,15 @@ public final class ChildProcess: @unchecked Sendable {
         process.isRunning || process.terminationReason != .uncaughtSignal ? nil : process.terminationStatus
     }
 
-    /// What it wrote so far.
-    public var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-    public var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    /// What it wrote so far. Read while the process writes, the file may end inside a UTF-8 character: such
+    /// bytes read as U+FFFD rather than making the whole text empty.
+    public var stdout: String { Self.text(stdoutPath) }
+    public var stderr: String { Self.text(stderrPath) }
+
+    static func text(_ path: String) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { return "" }
+        return String(decoding: data, as: UTF8.self)
+    }
 
     /// Sends `signal` to the process.
     public func signal(_ signal: Int32) {
@@ -149,8 +155,7 @@ private struct ChildProcessWithInput {
         }
         process.waitUntilExit()
         return CommandResult(status: process.terminationStatus,
-                             stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-                             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+                             stdout: ChildProcess.text(out), stderr: ChildProcess.text(err))
     }
 }
 

@@ -11,10 +11,12 @@ struct ControllerIntegrationTests {
         #expect(try h.celery.produce(#"[{"queue": "\#(queue)", "count": \#(count)}]"#) == count)
     }
 
-    /// Sends `count` tasks to batch1, claims it for 2 replicas, and waits until it has them.
+    /// Claims batch1 for 2 replicas, sends it `count` tasks once the controller has seen the claim (before that,
+    /// they would rightly make it Orphaned, with a warning the tests count), and waits until it has them.
     func claimBatch1WithWork(_ h: ControllerHarness, tasks count: Int) throws {
-        try tasks(h, "batch1", count)
         try h.claim("batch1", replicas: 2)
+        #expect(Wait.until(timeout: .seconds(30)) { h.phase("batch1").map { ["Reserved", "Sleeping", "Running"].contains($0) } == true })
+        try tasks(h, "batch1", count)
         #expect(Wait.until(timeout: .seconds(30)) { h.replicas("celery-batch1") == 2 })
     }
 

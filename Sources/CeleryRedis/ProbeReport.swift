@@ -1,45 +1,50 @@
 import BatchCore
-import CeleryRedis
 import FoundationEssentials
 
-/// What `batchctl probe` prints, as JSON or as a table.
-struct ProbeReport: Encodable {
-    struct Queue: Encodable {
-        var name: String
-        var deployment: String
-        var depth: Int?
-        var inFlight: Int?
+/// What `batchctl probe` prints, as JSON (`json()`) or as a table (`table()`): each queue's depth, in-flight
+/// and busy workers, Redis's memory and the unacked hash, and the workers heard from.
+public struct ProbeReport: Encodable, Sendable {
+    /// One configured queue as probed.
+    public struct Queue: Encodable, Sendable {
+        public var name: String
+        public var deployment: String
+        public var depth: Int?
+        public var inFlight: Int?
         /// Nil when heartbeats were not listened to.
-        var busyWorkers: Int?
-        var error: String?
+        public var busyWorkers: Int?
+        public var error: String?
     }
 
-    struct Redis: Encodable {
-        var server: String
-        var database: Int
-        var usedMemory: Int?
-        var maxMemory: Int?
+    /// The server probed.
+    public struct Redis: Encodable, Sendable {
+        public var server: String
+        public var database: Int
+        public var usedMemory: Int?
+        public var maxMemory: Int?
     }
 
-    struct Worker: Encodable {
-        var hostname: String
-        var active: Int
-        var processed: Int
-        var freq: Double
-        var lastSeen: Date
-        var stale: Bool
-        var deployment: String?
+    /// A worker heard from (heartbeats), and the Deployment its pod name points to.
+    public struct Worker: Encodable, Sendable {
+        public var hostname: String
+        public var active: Int
+        public var processed: Int
+        public var freq: Double
+        public var lastSeen: Date
+        public var stale: Bool
+        public var deployment: String?
     }
 
-    var queues: [Queue]
-    var redis: Redis
-    var unacked: UnackedSummary
-    var workers: [Worker]?
-    var roundTrips: Int
-    var observedAt: Date
-    var listenedSeconds: Double
+    public var queues: [Queue]
+    public var redis: Redis
+    public var unacked: UnackedSummary
+    public var workers: [Worker]?
+    public var roundTrips: Int
+    public var observedAt: Date
+    public var listenedSeconds: Double
 
-    init(result: QueueProbeResult, queues configured: [QueueConfig], workers: [WorkerStatus]?, server: String,
+    /// Joins a probe's result with the configured queues (same order) and, when heartbeats were listened to
+    /// for `listenedFor`, the workers seen.
+    public init(result: QueueProbeResult, queues configured: [QueueConfig], workers: [WorkerStatus]?, server: String,
          database: Int, listenedFor: TimeSpan) {
         let deployments = configured.map(\.deployment)
         queues = zip(result.queues, configured).map { state, config in
@@ -58,14 +63,16 @@ struct ProbeReport: Encodable {
         listenedSeconds = listenedFor.seconds
     }
 
-    func json() throws -> String {
+    /// Pretty-printed JSON with sorted keys and ISO 8601 times.
+    public func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    func table() -> String {
+    /// The human-readable tables: queues, Redis, then workers (when listened to).
+    public func table() -> String {
         func cell(_ n: Int?) -> String { n.map(String.init) ?? "?" }
         var rows = [["QUEUE", "DEPTH", "IN-FLIGHT", "BUSY", "DEPLOYMENT"]]
         for q in queues {

@@ -12,7 +12,9 @@ RUN apt-get update \
 WORKDIR /src
 COPY Package.swift ./
 COPY Sources ./Sources
-RUN swift build -c release --product batchctl --static-swift-stdlib \
+# The functions the controller runs, placed together by the linker (Package.swift; BENCHMARKS.md, "Controller memory").
+COPY linker ./linker
+RUN swift build -c release -Xswiftc -Xfrontend -Xswiftc -function-sections --product batchctl --static-swift-stdlib \
  && install -D -m 0755 "$(swift build -c release --show-bin-path)/batchctl" /out/batchctl
 
 FROM debian:bookworm-slim

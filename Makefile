@@ -10,6 +10,10 @@ TOOLS_VENV  := .venv-tools
 RENDER_DIR  := .build/deploy-render
 APT_PACKAGES := curl libcurl4-openssl-dev libhiredis-dev libyaml-dev pkg-config redis-server python3-venv
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Release builds put every function of every module (the dependencies' too) in its own section, so that lld can
+# place the code `batchctl controller` runs together (Package.swift, linker/batchctl.order): the controller's
+# resident memory, issue 7. The Dockerfile builds with the same flags.
+RELEASE_FLAGS := -Xswiftc -Xfrontend -Xswiftc -function-sections
 
 .PHONY: deps apt-deps venv tools-venv build release test chaos check-deploy check-image bench demo fuzz clean
 
@@ -60,11 +64,13 @@ check-deploy: tools-venv build
 	$(TOOLS_VENV)/bin/python -m pytest -q deploy/tests
 
 ## check-image: lint the Dockerfile and check that the release binary (static Swift stdlib, as the image
-## builds it) needs exactly the shared libraries the image's runtime stage installs, and no full Foundation
+## builds it) needs exactly the shared libraries the image's runtime stage installs, and no full Foundation,
+## and that linker/batchctl.order still names its functions (the controller's memory, BENCHMARKS.md)
 check-image: tools-venv
 	$(TOOLS_VENV)/bin/hadolint Dockerfile
-	$(SWIFT) build -c release --product batchctl --static-swift-stdlib
+	$(SWIFT) build -c release $(RELEASE_FLAGS) --product batchctl --static-swift-stdlib
 	scripts/check-image-libs.sh "$$($(SWIFT) build -c release --show-bin-path)/batchctl" Dockerfile
+	$(PYTHON) scripts/controller-order.py check "$$($(SWIFT) build -c release --show-bin-path)/batchctl"
 	@# The controller's memory depends on it (BENCHMARKS.md): batchctl links FoundationEssentials, never full Foundation and ICU.
 	@if nm "$$($(SWIFT) build -c release --show-bin-path)/batchctl" | grep -q -e '$$s10Foundation' -e 'ucol_open'; then \
 	  echo "FAIL: batchctl links full Foundation (and ICU); keep its modules on FoundationEssentials"; exit 1; \
@@ -84,7 +90,7 @@ demo: deps
 
 ## release: optimised build
 release:
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release $(RELEASE_FLAGS)
 
 ## test: deps + build + deploy/ checks + every Swift test (unit, CLI, integration against real Redis and Celery)
 test: deps build check-deploy check-image
@@ -101,10 +107,10 @@ chaos: deps build
 ## (`.build/release/batchbench --only NAME` runs one group: probe, decide, controller, idle-requests, status,
 ## controller-rss, busy-workers; `--help` says what each measures)
 bench: apt-deps venv
-	$(SWIFT) build -c release --product batchbench
-	$(SWIFT) build -c release --product kubesim
-	$(SWIFT) build -c release --product batchctl --static-swift-stdlib
-	$(SWIFT) build -c release --product rssfloor --static-swift-stdlib
+	$(SWIFT) build -c release $(RELEASE_FLAGS) --product batchbench
+	$(SWIFT) build -c release $(RELEASE_FLAGS) --product kubesim
+	$(SWIFT) build -c release $(RELEASE_FLAGS) --product batchctl --static-swift-stdlib
+	$(SWIFT) build -c release $(RELEASE_FLAGS) --product rssfloor --static-swift-stdlib
 	.build/release/batchbench --output BENCHMARKS.md
 
 ## fuzz: libFuzzer with AddressSanitizer (release) on the config loader, the kubeconfig loader, the duration and

@@ -33,6 +33,8 @@ let package = Package(
         // No pkgConfig: hiredis.pc carries -D_FILE_OFFSET_BITS=64, which SwiftPM warns about on every build.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        // glibc's <malloc.h> (mallopt): batchctl keeps to one malloc arena (the controller's memory, issue 7).
+        .systemLibrary(name: "CMalloc"),
 
         // YAML without Foundation: libyaml's parser composed into a node tree (duplicate keys refused,
         // aliases bounded), and a block-style emitter. Keeps the controller's binary free of full Foundation.
@@ -71,6 +73,7 @@ let package = Package(
         .executableTarget(name: "batchctl", dependencies: [
             "BatchCore",
             "BatchctlKit",
+            "CMalloc",
             "CeleryRedis",
             "Controller",
             "KubeClient",
@@ -78,6 +81,20 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], linkerSettings: [
+            // The controller's resident memory (issue 7; BENCHMARKS.md, "Controller memory"): lld places the
+            // functions `batchctl controller` runs (linker/batchctl.order, from scripts/controller-order.py) together,
+            // so the kernel's 64 KiB fault-around maps little code that never runs; relative relocations packed
+            // (DT_RELR, glibc 2.36) instead of 1 MB of .rela.dyn read at start; no dynamic symbol table of our
+            // own symbols (nothing looks them up). The compile side, -function-sections, is in the Makefile and
+            // the Dockerfile (it must reach the dependencies' modules too).
+            .unsafeFlags([
+                "-use-ld=lld",
+                "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/linker/batchctl.order",
+                "-Xlinker", "--no-warn-symbol-ordering",
+                "-Xlinker", "--no-export-dynamic",
+            ], .when(platforms: [.linux], configuration: .release)),
         ]),
 
         // The Kubernetes API emulator: HTTPS server, generic object store, watches, auth, kubelet.

@@ -163,24 +163,30 @@ enum BenchmarkReport {
         deletion costs the pods removed are KubeSim's tie-break (the newest), so whether the busy one goes is chance
         (2 in 3 when 2 of 3 pods go). These rows count tasks, not speed.
 
-        Controller memory (issue 7): 25 MiB is not met; the gap is fixed cost, not growth (VmHWM equals the
-        final RSS, flat from the first sample). `batchctl` no longer links full Foundation and ICU: YAML is read
-        and written by the project's own module over libyaml, and every module the binary links imports
-        FoundationEssentials only (`make check-image` fails if that regresses). That halved the binary (93.7 →
-        42.7 MB) and took the controller from 35.8 to 29.6 MiB. What remains is mostly mapped code that
-        any Swift program calling the API over libcurl carries: the "RSS floor" row is `rssfloor`, the Swift
-        runtime and standard library plus libcurl and OpenSSL doing one HTTPS GET a second and nothing else,
-        and it alone is about 15.6 MiB here (libcrypto 4 MiB of it, resident because libcurl initialises
-        OpenSSL, and libcurl's Debian dependencies such as GnuTLS and Kerberos mapped whether used or not).
-        The controller adds about 14 MiB to that: 3.3 MiB of anonymous memory (the stacks and glibc malloc
-        arenas of its 14 threads, its caches) and about 10 MiB of
-        its own code (the standard library's generic code specialised for batchctl, FoundationEssentials'
-        JSON and dates, ArgumentParser, ServiceLifecycle, logging and metrics, and batchctl itself). The
-        kernel maps file pages around each fault in blocks, so code touched here and there counts nearly
-        whole (with this disk's read-ahead cut from 8 MiB to 128 KiB and the page cache dropped, the same
-        controller measured 1 MiB less). What is left to try, each worth under 1 MiB as measured by hand:
-        linking with lld and packed relative relocations (0.4), one malloc
-        arena (MALLOC_ARENA_MAX=1, 0.4), fewer curl threads. The controller's pod requests 48 MiB and is
-        limited to 96 MiB (deploy/base/controller.yaml).
+        Controller memory (issue 7): where it goes is measured by `scripts/rss-attribution.py PID` (smaps, the
+        present bit of /proc/PID/pagemap, the binary's sections and symbols by Swift module). At 29.6 MiB,
+        batchctl's own mapping was 13–14 MiB resident, 9.5 MiB of it .text, although the functions the
+        controller runs from start through this workload (callgrind) add up to 1.4 MiB: the kernel maps a
+        file's pages around each fault, 64 KiB at a time, and those functions were spread over nearly all 12 MB
+        of code (the 64 KiB blocks holding them: 9.5 MiB). The rest was .rela.dyn (1.1 MB, read whole at
+        start), the dynamic symbol table (0.6 MiB), .rodata (1.0), unwind tables (0.9) and relocated data (0.6).
+        Now every module is compiled with -function-sections (RELEASE_FLAGS in the Makefile, and the
+        Dockerfile) and lld places the functions listed in linker/batchctl.order together (Package.swift;
+        the list is written by scripts/controller-order.py from a callgrind profile of this benchmark's
+        controller, and `make check-image` fails when under 80 % of it still names functions of the binary:
+        regenerate it after large changes); relative relocations are packed (DT_RELR, glibc 2.36 as in
+        Debian 12); no dynamic symbols are exported (nothing looks them up); and batchctl keeps to one malloc
+        arena (mallopt, 0.5 MiB less anonymous memory after 10 minutes). Step by step, 10-minute runs: lld with
+        the order and packed relocations 25.6 MiB, with -function-sections and no exported symbols 24.5, with
+        one arena (binary copied with cp) 24.9. The binary's mapping is now about 8 MiB, .text 5.6 of it: most of
+        that is code of the prebuilt standard library archives that the linker can only move whole (libswiftCore
+        keeps 1.5 MB of its code in one section; _Concurrency, _StringProcessing, FoundationEssentials' objects
+        likewise). The figure depends on how the binary sits in the page cache, by a little under 1 MiB: as the
+        linker wrote it (this row), in 4 KiB pages; read back from disk (as in a container) or copied with cp,
+        partly in large folios, which the kernel maps in larger pieces. Measured at 2 minutes, same binary:
+        24.0, 24.4 and 24.6 MiB. The rest is shared libraries (libcrypto 4.0 MiB, resident because libcurl
+        initialises OpenSSL; the "RSS floor" row is 15.6 MiB of such fixed cost) and 3 MiB of anonymous memory
+        (the stacks of 14 threads, malloc, caches). The controller's pod requests 48 MiB and is limited to 96 MiB
+        (deploy/base/controller.yaml).
         """
 }

@@ -22,10 +22,10 @@ struct Batchctl: AsyncParsableCommand {
 
     /// Runs the command and turns every failure into a message and an exit status.
     static func main() async {
-        // One malloc arena for every thread, set first, before batchctl starts its threads: glibc otherwise gives each thread that
-        // meets a locked arena one of its own (up to 8 per core), each keeping its own free pages resident.
-        // batchctl's threads allocate little, and the controller's memory is a target (issue 7; BENCHMARKS.md).
-        // mallopt returns 0 only for an unknown parameter, which M_ARENA_MAX is not.
+        // One malloc arena for every thread, set first, before batchctl starts its threads: glibc otherwise
+        // gives each thread that meets a locked arena one of its own (up to 8 per core), each keeping its own
+        // free pages resident. batchctl's threads allocate little, and the controller's memory is a target
+        // (issue 7; BENCHMARKS.md). mallopt returns 0 only for an unknown parameter, which M_ARENA_MAX is not.
         _ = mallopt(M_ARENA_MAX, 1)
         do {
             var command = try parseAsRoot()

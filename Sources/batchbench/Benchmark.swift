@@ -176,15 +176,16 @@ enum BenchmarkReport {
         controller, and `make check-image` fails when under 80 % of it still names functions of the binary:
         regenerate it after large changes); relative relocations are packed (DT_RELR, glibc 2.36 as in
         Debian 12); no dynamic symbols are exported (nothing looks them up); and batchctl keeps to one malloc
-        arena (mallopt, 0.5 MiB less anonymous memory after 10 minutes). Step by step, 10-minute runs: lld with
-        the order and packed relocations 25.6 MiB, with -function-sections and no exported symbols 24.5, with
-        one arena (binary copied with cp) 24.9. The binary's mapping is now about 8 MiB, .text 5.6 of it: most of
-        that is code of the prebuilt standard library archives that the linker can only move whole (libswiftCore
-        keeps 1.5 MB of its code in one section; _Concurrency, _StringProcessing, FoundationEssentials' objects
-        likewise). The figure depends on how the binary sits in the page cache, by a little under 1 MiB: as the
-        linker wrote it (this row), in 4 KiB pages; read back from disk (as in a container) or copied with cp,
-        partly in large folios, which the kernel maps in larger pieces. Measured at 2 minutes, same binary:
-        24.0, 24.4 and 24.6 MiB. The rest is shared libraries (libcrypto 4.0 MiB, resident because libcurl
+        arena (mallopt, 0.5 MiB less anonymous memory after 10 minutes). Step by step, 10-minute runs of the
+        binary as the linker wrote it: lld with the order and packed relocations 25.6 MiB, then -function-sections
+        and no exported symbols 24.5, then one arena 24.0 (this row). The binary's mapping is now about 8 MiB,
+        .text 5.6 of it: most of that is code of the prebuilt standard library archives, which the linker can only
+        move whole (libswiftCore keeps 1.5 MB of its code in one section; _Concurrency, _StringProcessing and
+        FoundationEssentials' objects likewise). The figure depends a little on how the binary sits in the page
+        cache: as the linker wrote it, in 4 KiB pages; read back from disk (as in a container), or copied with cp,
+        partly in large folios, which the kernel maps in larger pieces. Same binary, 10 minutes: 24.0 MiB as
+        written, 24.2 evicted from the cache first, 24.9 copied with cp (before: 29.6, 29.3 and 30.3). The rest
+        is shared libraries (libcrypto 4.0 MiB, resident because libcurl
         initialises OpenSSL; the "RSS floor" row is 15.6 MiB of such fixed cost) and 3 MiB of anonymous memory
         (the stacks of 14 threads, malloc, caches). The controller's pod requests 48 MiB and is limited to 96 MiB
         (deploy/base/controller.yaml).

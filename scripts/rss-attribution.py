@@ -8,7 +8,8 @@ Usage (as root, for /proc/PID/pagemap frame numbers are not needed, only the pre
 
   --window S   also clear the process's referenced bits (/proc/PID/clear_refs) and, S seconds later, report
                how much of each mapping was referenced in that window (steady state; the rest is code and
-               data touched only at startup, or mapped by fault-around and never touched).
+               data touched only at startup, or mapped by fault-around and never touched). For shared
+               libraries it also counts pages other processes used (the page cache's referenced flag).
   --touched F  a list of the binary's function symbols that ran (one mangled name a line, such as
                scripts/controller-order.py writes from a callgrind profile): then .text is also split into
                bytes of functions that ran, the 4 KiB pages holding them, and the resident rest (fault-around).

@@ -15,9 +15,11 @@ runtime=$(awk '/^FROM /{stage++} {lines[stage]=lines[stage] "\n" $0} END{print l
 
 needed_pkgs=""
 for lib in $(readelf -d "$bin" | awk -F'[][]' '/NEEDED/{print $2}'); do
-  path=$(ldconfig -p | awk -v l="$lib" '$1==l {print $NF; exit}')
+  # (The readers consume all their input: one that stops early would kill the writer with SIGPIPE, and
+  # pipefail would turn that into a failure.)
+  path=$(ldconfig -p | awk -v l="$lib" '$1==l && !found {print $NF; found=1}')
   [ -n "$path" ] || { echo "FAIL: $bin needs $lib, which is not installed here" >&2; exit 1; }
-  pkg=$(dpkg -S "*/$(basename "$path")" 2>/dev/null | head -1 | cut -d: -f1)
+  pkg=$(dpkg -S "*/$(basename "$path")" 2>/dev/null | awk -F: 'NR==1 {print $1}')
   [ -n "$pkg" ] || { echo "FAIL: no Debian package owns $path" >&2; exit 1; }
   echo "  $lib <- $pkg"
   needed_pkgs="$needed_pkgs $pkg"

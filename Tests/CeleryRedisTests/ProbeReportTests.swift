@@ -59,4 +59,33 @@ import Testing
         #expect(listened.lowerBound < queues.lowerBound)
         #expect(json.contains(#""workers" : ["#))
     }
+
+    @Test func aWorkerInJSONHasItsHeartbeatFieldsAndItsDeploymentSideBySide() throws {
+        let worker = WorkerStatus(hostname: "celery@celery-batch0-7d9f8c6b5-x2x7q", active: 1, processed: 40, freq: 2,
+                                  lastSeen: observed, stale: false)
+        let stranger = WorkerStatus(hostname: "celery@laptop", active: 0, processed: 0, freq: 2, lastSeen: observed, stale: true)
+        let report = ProbeReport(result: result(memory: nil), queues: queues, workers: [worker, stranger], server: "127.0.0.1:6379",
+                                 database: 0, listenedFor: TimeSpan(milliseconds: 3_000))
+        #expect(try report.json().contains("""
+              "workers" : [
+                {
+                  "active" : 1,
+                  "deployment" : "celery-batch0",
+                  "freq" : 2,
+                  "hostname" : "celery@celery-batch0-7d9f8c6b5-x2x7q",
+                  "lastSeen" : "2027-01-15T08:00:00Z",
+                  "processed" : 40,
+                  "stale" : false
+                },
+                {
+                  "active" : 0,
+                  "freq" : 2,
+                  "hostname" : "celery@laptop",
+                  "lastSeen" : "2027-01-15T08:00:00Z",
+                  "processed" : 0,
+                  "stale" : true
+                }
+              ]
+            """))
+    }
 }

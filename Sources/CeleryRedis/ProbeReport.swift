@@ -23,15 +23,19 @@ public struct ProbeReport: Encodable, Sendable {
         public var maxMemory: Int?
     }
 
-    /// A worker heard from (heartbeats), and the Deployment its pod name points to.
+    /// A worker heard from (heartbeats), and the Deployment its pod name points to. In JSON, the worker's
+    /// fields and `deployment` stand side by side.
     public struct Worker: Encodable, Sendable {
-        public var hostname: String
-        public var active: Int
-        public var processed: Int
-        public var freq: Double
-        public var lastSeen: Date
-        public var stale: Bool
+        public var status: WorkerStatus
         public var deployment: String?
+
+        private enum Key: String, CodingKey { case deployment }
+
+        public func encode(to encoder: any Encoder) throws {
+            try status.encode(to: encoder)
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encodeIfPresent(deployment, forKey: .deployment)
+        }
     }
 
     public var queues: [Queue]
@@ -55,8 +59,7 @@ public struct ProbeReport: Encodable, Sendable {
         redis = Redis(server: server, database: database, usedMemory: result.memory?.usedMemory, maxMemory: result.memory?.maxMemory)
         unacked = result.unacked
         self.workers = workers?.map {
-            Worker(hostname: $0.hostname, active: $0.active, processed: $0.processed, freq: $0.freq, lastSeen: $0.lastSeen,
-                   stale: $0.stale, deployment: $0.deployment(among: deployments))
+            Worker(status: $0, deployment: $0.deployment(among: deployments))
         }
         roundTrips = result.roundTrips
         observedAt = result.observedAt
@@ -94,7 +97,7 @@ public struct ProbeReport: Encodable, Sendable {
             return out
         }
         var wrows = [["WORKER", "ACTIVE", "PROCESSED", "LAST SEEN", "STATE"]]
-        for w in workers {
+        for w in workers.map(\.status) {
             let ago = observedAt.timeIntervalSince(w.lastSeen).fixed(1) + "s ago"
             wrows.append([w.hostname, String(w.active), String(w.processed), ago, w.stale ? "stale" : (w.active > 0 ? "busy" : "idle")])
         }

@@ -222,6 +222,12 @@ public final class ControllerHarness: @unchecked Sendable {
         ((try? queue(name))?["status"] as? [String: Any])?["phase"] as? String
     }
 
+    /// Whether the controller has reported `name` as claimed (Reserved, Running or Sleeping): tasks sent to it
+    /// from then on are never taken for orphaned ones.
+    public func claimSeen(_ name: String) -> Bool {
+        phase(name).map { ["Reserved", "Sleeping", "Running"].contains($0) } == true
+    }
+
     public func condition(_ name: String, _ type: String) -> [String: Any]? {
         let conditions = ((try? queue(name))?["status"] as? [String: Any])?["conditions"] as? [[String: Any]]
         return conditions?.first { $0["type"] as? String == type }

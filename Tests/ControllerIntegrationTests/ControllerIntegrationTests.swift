@@ -15,7 +15,7 @@ struct ControllerIntegrationTests {
     /// they would rightly make it Orphaned, with a warning the tests count), and waits until it has them.
     func claimBatch1WithWork(_ h: ControllerHarness, tasks count: Int) throws {
         try h.claim("batch1", replicas: 2)
-        #expect(Wait.until(timeout: .seconds(30)) { h.phase("batch1").map { ["Reserved", "Sleeping", "Running"].contains($0) } == true })
+        #expect(Wait.until(timeout: .seconds(30)) { h.claimSeen("batch1") })
         try tasks(h, "batch1", count)
         #expect(Wait.until(timeout: .seconds(30)) { h.replicas("celery-batch1") == 2 })
     }

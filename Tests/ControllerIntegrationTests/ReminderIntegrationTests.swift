@@ -53,7 +53,7 @@ import Testing
         // batch1 is claimed before it gets tasks, and the controller has seen the claim: tasks on it before that
         // would rightly make it Orphaned too, and its reminder would fail first.
         try h.claim("batch1", replicas: 2)
-        #expect(Wait.until(timeout: .seconds(30)) { h.phase("batch1").map { ["Reserved", "Sleeping", "Running"].contains($0) } == true })
+        #expect(Wait.until(timeout: .seconds(30)) { h.claimSeen("batch1") })
         _ = try h.redis.cli(["RPUSH", "batch2", "t1"])
         _ = try h.redis.cli(["RPUSH", "batch1", "t1", "t2", "t3"])
         #expect(Wait.until(timeout: .seconds(30)) { (try? h.eventReasons("batch2")) == ["OrphanedTasks"] })

@@ -89,16 +89,48 @@ public struct BatchConfig: Sendable, Equatable {
     public func band(for replicas: Int) -> Band? { bands.first { $0.min <= replicas && replicas <= $0.max } }
 }
 
-/// How to reach Redis.
+/// How to reach Redis: one server, or the master that Redis Sentinels name.
 public struct RedisSettings: Sendable, Equatable {
-    /// The broker URL without a password (the password comes from `Secrets`).
+    /// The broker URL without a password (the password comes from `Secrets`). Behind Sentinel, only its
+    /// database and ACL user name are used: the host and port are the first sentinel's, and batchctl
+    /// connects to the master the sentinels name instead.
     public var url: RedisURL
+    /// The sentinels and the master name, when Redis runs behind Sentinel.
+    public var sentinel: SentinelSettings?
     public var connectTimeout: TimeSpan
     public var commandTimeout: TimeSpan
-    public init(url: RedisURL, connectTimeout: TimeSpan, commandTimeout: TimeSpan) {
+    public init(url: RedisURL, sentinel: SentinelSettings? = nil, connectTimeout: TimeSpan, commandTimeout: TimeSpan) {
         self.url = url
+        self.sentinel = sentinel
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
+    }
+
+    /// Points the settings at the master that `url`'s sentinels know as `masterName`.
+    public mutating func useSentinels(_ url: SentinelURL, masterName: String) {
+        sentinel = SentinelSettings(url: url, masterName: masterName)
+        let first = url.sentinels.first ?? SentinelURL.Address(host: "localhost", port: 26379)
+        self.url = RedisURL(endpoint: .tcp(host: first.host, port: first.port), database: url.database,
+                            username: url.username, password: url.password)
+    }
+
+    /// The broker as configured, safe to print: the Redis URL, or the sentinel URLs and the master name.
+    public var displayURL: String {
+        guard let sentinel else { return url.description }
+        return "\(sentinel.url) (master \(sentinel.masterName))"
+    }
+}
+
+/// Redis behind Sentinel, as Celery's `broker_url = 'sentinel://...;sentinel://...'` with
+/// `broker_transport_options = {'master_name': ...}` configures it.
+public struct SentinelSettings: Sendable, Equatable {
+    /// The sentinels, asked in turn for the master's address.
+    public var url: SentinelURL
+    /// The name the sentinels monitor the master under (`sentinel monitor <name> ...`).
+    public var masterName: String
+    public init(url: SentinelURL, masterName: String) {
+        self.url = url
+        self.masterName = masterName
     }
 }
 
@@ -216,5 +248,46 @@ public struct WebhookSettings: Sendable, Equatable {
         self.format = format
         self.timeout = timeout
         self.retries = retries
+    }
+}
+
+extension RedisSettings {
+    /// `base` with the command-line overrides applied: `url` replaces redis.url (a `redis://`, `unix://` or
+    /// Celery `sentinel://...;...` URL) and `masterName` replaces redis.masterName.
+    /// - Throws: `ConfigError` naming the flag: a URL that does not parse, a sentinel URL without a master
+    ///   name (from `masterName` or the configuration), or a master name without a sentinel URL.
+    public static func overriding(_ base: RedisSettings, url: String?, masterName: String?) throws(ConfigError) -> RedisSettings {
+        func fail(_ path: String, _ message: String) -> ConfigError {
+            ConfigError(source: "the command line", problems: [ConfigProblem(path: path, message: message)])
+        }
+        if let masterName, let why = SentinelURL.masterNameProblem(masterName) { throw fail("--master-name", why) }
+        var settings = base
+        if let url {
+            do {
+                if SentinelURL.isSentinel(url) {
+                    let sentinels = try SentinelURL.parse(url)
+                    guard let name = masterName ?? base.sentinel?.masterName else {
+                        throw fail("--master-name", "is required with a sentinel:// URL: give the name the sentinels monitor, as in Celery's broker_transport_options = {'master_name': 'mymaster'}")
+                    }
+                    settings.useSentinels(sentinels, masterName: name)
+                    return settings
+                }
+                settings.url = try RedisURL.parse(url)
+                settings.sentinel = nil
+            } catch let error as RedisURLError {
+                throw fail("--redis-url", error.description)
+            } catch let error as ConfigError {
+                throw error
+            } catch {
+                throw fail("--redis-url", "\(error)")
+            }
+        }
+        if let masterName {
+            guard let sentinel = settings.sentinel else {
+                throw fail("--master-name", "needs Redis Sentinels: give them with --redis-url sentinel://host:26379;sentinel://host2:26379 or in redis.url")
+            }
+            settings.useSentinels(sentinel.url, masterName: masterName)
+        }
+        return settings
     }
 }

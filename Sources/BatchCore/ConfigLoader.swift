@@ -211,26 +211,51 @@ private struct Reader {
     }
 
     mutating func readRedis(_ node: Node, _ path: String, into r: inout RedisSettings) {
-        guard let entries = mapping(node, path, known: ["url", "connectTimeout", "commandTimeout"]) else { return }
+        guard let entries = mapping(node, path, known: ["url", "masterName", "connectTimeout", "commandTimeout"]) else { return }
+        var sentinelURL: SentinelURL?
+        var masterName: String?
         for (key, value) in entries where !isNull(value) {
             let p = Self.join(path, key)
             switch key {
             case "url":
                 guard let s = string(value, p) else { continue }
+                let secretAdvice = "secrets do not belong in the config file: remove it and set REDIS_PASSWORD or REDIS_PASSWORD_FILE"
                 do {
+                    if SentinelURL.isSentinel(s) {
+                        let url = try SentinelURL.parse(s)
+                        if url.password != nil {
+                            problem(p, "\(RedisURLError(input: s, problem: "").input) contains a password; \(secretAdvice) (the sentinels' own password: REDIS_SENTINEL_PASSWORD or REDIS_SENTINEL_PASSWORD_FILE)")
+                        } else {
+                            sentinelURL = url
+                        }
+                        continue
+                    }
                     let url = try RedisURL.parse(s)
                     if url.password != nil {
-                        problem(p, "\(RedisURLError.mask(s)) contains a password; secrets do not belong in the config file: remove it and set REDIS_PASSWORD or REDIS_PASSWORD_FILE")
+                        problem(p, "\(RedisURLError.mask(s)) contains a password; \(secretAdvice)")
                     } else {
                         r.url = url
+                        r.sentinel = nil
                     }
                 } catch {
                     problem(p, error.description)
                 }
+            case "masterName":
+                guard let s = string(value, p) else { continue }
+                if let why = SentinelURL.masterNameProblem(s) { problem(p, why) } else { masterName = s }
             case "connectTimeout": if let d = duration(value, p, min: .milliseconds(1), max: .minutes(1)) { r.connectTimeout = d }
             case "commandTimeout": if let d = duration(value, p, min: .milliseconds(1), max: .minutes(1)) { r.commandTimeout = d }
             default: break
             }
+        }
+        if let sentinelURL {
+            if let masterName {
+                r.useSentinels(sentinelURL, masterName: masterName)
+            } else if !hasProblem(under: Self.join(path, "masterName")) {
+                problem(Self.join(path, "masterName"), "is required with a sentinel:// URL: give the name the sentinels monitor, as in Celery's broker_transport_options = {'master_name': 'mymaster'}")
+            }
+        } else if masterName != nil, !hasProblem(under: Self.join(path, "url")) {
+            problem(Self.join(path, "masterName"), "is set, but redis.url is not a sentinel:// URL; remove masterName, or list the sentinels in redis.url as Celery's broker_url does: sentinel://s1:26379;sentinel://s2:26379")
         }
     }
 

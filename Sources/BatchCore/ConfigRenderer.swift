@@ -11,10 +11,14 @@ extension BatchConfig {
         func map(_ pairs: [(String, Node)]) -> Node { .mapping(pairs) }
         func flow(_ items: [Node]) -> Node { .sequence(items, flow: true) }
 
+        // Behind Sentinel: Celery's sentinel:// list and the master name, as the loader reads them.
+        var redisAddress: [(String, Node)] = [("url", s(redis.url.description))]
+        if let sentinel = redis.sentinel {
+            redisAddress = [("url", s(sentinel.url.description)), ("masterName", s(sentinel.masterName))]
+        }
         let root = map([
             ("namespace", s(namespace)),
-            ("redis", map([("url", s(redis.url.description)), ("connectTimeout", d(redis.connectTimeout)),
-                           ("commandTimeout", d(redis.commandTimeout))])),
+            ("redis", map(redisAddress + [("connectTimeout", d(redis.connectTimeout)), ("commandTimeout", d(redis.commandTimeout))])),
             ("celery", map([("globalKeyPrefix", s(celery.globalKeyPrefix)), ("separator", s(celery.separator)),
                             ("prioritySteps", flow(celery.prioritySteps.map(n)))])),
             ("queues", .sequence(queues.map { map([("name", s($0.name)), ("deployment", s($0.deployment))]) })),
@@ -37,6 +41,7 @@ extension BatchConfig {
         let body = YAMLEmitter.emit(root)
         let secretLines = [
             "#   redis password: \(secrets.redisPassword?.description ?? "not set (REDIS_PASSWORD or REDIS_PASSWORD_FILE)")",
+            "#   sentinel password: \(secrets.sentinelPassword?.description ?? "not set (REDIS_SENTINEL_PASSWORD or REDIS_SENTINEL_PASSWORD_FILE)")",
             "#   webhook URL:    \(secrets.webhookURL?.description ?? "not set (BATCHCTL_WEBHOOK_URL or BATCHCTL_WEBHOOK_URL_FILE)")",
         ]
         return body + "# secrets (from the environment, never from the config file):\n" + secretLines.joined(separator: "\n") + "\n"

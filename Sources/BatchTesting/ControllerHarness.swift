@@ -13,7 +13,12 @@ public final class ControllerHarness: @unchecked Sendable {
     public private(set) var controllers: [ChildProcess] = []
     let queueCount: Int?
     public private(set) var metricsPorts: [Int] = []
-    public var celery: CeleryFixture { CeleryFixture(brokerURL: redis.url, acksLate: workers?.acksLate ?? false) }
+    public var celery: CeleryFixture {
+        broker.map { CeleryFixture(brokerURL: $0.brokerURL, transportOptions: $0.transportOptions, acksLate: workers?.acksLate ?? false) }
+            ?? CeleryFixture(brokerURL: redis.url, acksLate: workers?.acksLate ?? false)
+    }
+    /// Celery's broker when it is not `redis` (Redis behind Sentinel: a sentinel:// URL and master_name).
+    let broker: CeleryFixture?
     /// How worker pods run, when they run real Celery workers (see `CeleryWorkers`).
     public let workers: CeleryWorkers?
 
@@ -42,9 +47,13 @@ public final class ControllerHarness: @unchecked Sendable {
     ///   - queueCount: more (or fewer) queues than the four of deploy/: `q0..q<n-1>` with Deployments
     ///     `celery-q0..`, generated, and listed in the configuration (for benchmarks).
     ///   - workers: give the worker Deployments a command that runs a real Celery worker per pod (implies `kubelet`).
+    ///   - broker: Celery's broker for workers and producers when it is not `redis` (for Redis behind
+    ///     Sentinel: `brokerURL` sentinel://..., `transportOptions` with master_name; give the controller the
+    ///     same through `config`).
     public init(config: String = "", kubelet: Bool = false, simArguments: [String] = [], rbac: Bool = false,
-                queueCount: Int? = nil, workers: CeleryWorkers? = nil) throws {
+                queueCount: Int? = nil, workers: CeleryWorkers? = nil, broker: CeleryFixture? = nil) throws {
         self.queueCount = queueCount
+        self.broker = broker
         self.workers = workers
         redis = try RedisServer()
         directory = try TemporaryDirectory(prefix: "harness")

@@ -15,6 +15,8 @@ struct ProbeCommand: AsyncParsableCommand {
 
         The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, or from the URL.
 
+        Behind Redis Sentinel, give the sentinels as Celery's broker_url lists them (sentinel://s1:26379;sentinel://s2:26379) and the master name (Celery's broker_transport_options master_name) with --master-name or redis.masterName; the sentinels' own password comes from REDIS_SENTINEL_PASSWORD or REDIS_SENTINEL_PASSWORD_FILE. The report names the master read and the sentinel that named it.
+
         Exit status: 0 ok, 1 Redis unreachable or a queue unreadable (the report is still printed), 2 bad flags or configuration.
         """
     )
@@ -26,8 +28,11 @@ struct ProbeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
     var config: String?
 
-    @Option(help: ArgumentHelp("The broker URL, overriding redis.url: redis://[user:password@]host:port/db or unix:///path.sock.", valueName: "url"))
+    @Option(help: ArgumentHelp("The broker URL, overriding redis.url: redis://[user:password@]host:port/db, unix:///path.sock, or sentinel://host:26379;sentinel://host2:26379.", valueName: "url"))
     var redisURL: String?
+
+    @Option(help: ArgumentHelp("The Sentinel master name, overriding redis.masterName (Celery's broker_transport_options master_name).", valueName: "name"))
+    var masterName: String?
 
     @Option(name: [.short, .customLong("output")], help: "Output format.")
     var output: Output = .table
@@ -55,12 +60,12 @@ struct ProbeCommand: AsyncParsableCommand {
             if sep.isEmpty { throw ValidationError("--celery-sep is empty; give the separator, e.g. ':' or '\\x06\\x16'") }
         }
         if let prioritySteps { _ = try Self.steps(prioritySteps) }
+        if let masterName, let why = SentinelURL.masterNameProblem(masterName) { throw ValidationError("--master-name \(why)") }
     }
 
     func run() async throws {
         let loaded = try ConfigFile.load(path: config)
-        var settings = loaded.config.redis
-        if let redisURL { settings.url = try RedisURL.parse(redisURL) }
+        let settings = try RedisSettings.overriding(loaded.config.redis, url: redisURL, masterName: masterName)
         var layout = loaded.config.celery
         if let globalKeyPrefix { layout.globalKeyPrefix = globalKeyPrefix }
         if let separator { layout.separator = try Self.unescape(separator) }
@@ -86,8 +91,10 @@ struct ProbeCommand: AsyncParsableCommand {
             result = try await probe.observe()
         }
         let workers = listener?.workers() ?? []
+        let source = client.source
         let report = ProbeReport(result: result, queues: queues, workers: listener == nil ? nil : workers,
-                                 server: options.server, database: settings.url.database, listenedFor: listenFor)
+                                 server: source?.server ?? options.server, database: settings.url.database, listenedFor: listenFor,
+                                 masterName: settings.sentinel?.masterName, sentinel: source?.sentinel)
         switch output {
         case .json: print(try report.json())
         case .table: print(report.table(), terminator: "")

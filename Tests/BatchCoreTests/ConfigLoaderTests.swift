@@ -61,6 +61,38 @@ import Testing
         #expect(c.reminders.expiringBefore == [.days(2), .hours(1), .minutes(30)])
     }
 
+    @Test func sentinelConfigurationMirrorsCelerysBrokerSettings() throws {
+        let c = try ConfigLoader.load(yaml: """
+            redis:
+              url: sentinel://10.0.0.1:26379/2;sentinel://10.0.0.2;sentinel://[::1]:26380
+              masterName: mymaster
+            """, source: "s.yaml")
+        let sentinel = try #require(c.redis.sentinel)
+        #expect(sentinel.masterName == "mymaster")
+        #expect(sentinel.url.sentinels == [SentinelURL.Address(host: "10.0.0.1", port: 26379), SentinelURL.Address(host: "10.0.0.2", port: 26379),
+                                           SentinelURL.Address(host: "::1", port: 26380)])
+        #expect(c.redis.url.database == 2)
+        #expect(c.redis.displayURL == "sentinel://10.0.0.1:26379/2;sentinel://10.0.0.2:26379;sentinel://[::1]:26380 (master mymaster)")
+        #expect(try ConfigLoader.load(yaml: c.renderYAML(secrets: Secrets()), source: "rendered.yaml") == c)
+        // A later redis:// URL turns Sentinel off again.
+        #expect(try ConfigLoader.load(yaml: "redis: {url: \"redis://r:6379/0\"}", source: "r.yaml").redis.sentinel == nil)
+    }
+
+    @Test func commandLineOverridesForSentinel() throws {
+        let base = BatchConfig.defaults.redis
+        let s = try RedisSettings.overriding(base, url: "sentinel://:pw@127.0.0.1:26379/1;sentinel://127.0.0.1:26380", masterName: "m1")
+        #expect(s.sentinel?.masterName == "m1")
+        #expect(s.url.password == "pw")
+        #expect(s.url.database == 1)
+        #expect(throws: ConfigError.self) { try RedisSettings.overriding(base, url: "sentinel://127.0.0.1:26379", masterName: nil) }
+        #expect(throws: ConfigError.self) { try RedisSettings.overriding(base, url: nil, masterName: "m1") }
+        #expect(throws: ConfigError.self) { try RedisSettings.overriding(base, url: "redis://r:6379", masterName: "m1") }
+        // A master name alone switches the configured sentinels to another master.
+        let renamed = try RedisSettings.overriding(s, url: nil, masterName: "m2")
+        #expect(renamed.sentinel?.masterName == "m2")
+        #expect(renamed.sentinel?.url == s.sentinel?.url)
+    }
+
     @Test func busyAwarenessCanBeSwitchedOffForComparisons() throws {
         #expect(BatchConfig.defaults.busyAware)
         let c = try ConfigLoader.load(yaml: "busyAware: false", source: "k.yaml")
@@ -82,12 +114,12 @@ import Testing
     @Test(arguments: [
         // unknown keys, at the top and nested
         ("idleAftr: 5m", ["idleAftr: unknown key; did you mean idleAfter?"]),
-        ("redis: {url: redis://r:6379/0, timeout: 2s}", ["redis.timeout: unknown key; known keys here are url, connectTimeout, commandTimeout"]),
+        ("redis: {url: redis://r:6379/0, timeout: 2s}", ["redis.timeout: unknown key; known keys here are url, masterName, connectTimeout, commandTimeout"]),
         ("queues: [{name: batch0, replicas: 3}]", ["queues[0].replicas: unknown key; known keys here are name, deployment"]),
         // wrong types
         ("pollInterval: [1s]", ["pollInterval: must be a duration such as 30s, 15m or 1d12h, not a list"]),
         ("totalReplicaBudget: lots", ["totalReplicaBudget: \"lots\" must be a whole number"]),
-        ("redis: redis://r:6379", ["redis: must be a mapping of url, connectTimeout, commandTimeout, not \"redis://r:6379\""]),
+        ("redis: redis://r:6379", ["redis: must be a mapping of url, masterName, connectTimeout, commandTimeout, not \"redis://r:6379\""]),
         ("queues: batch0", ["queues: must be a list of queues, each with a name and a deployment, not \"batch0\""]),
         ("bands: [{name: small, max: 5, requiresApproval: maybe}]", ["bands[0].requiresApproval: \"maybe\" must be true or false"]),
         ("- just\n- a list", ["the top level must be a mapping of namespace, redis, celery, queues, pollInterval, bands, rampUp, idleAfter, totalReplicaBudget, tasksPerReplica, busyWorkerGrace, busyAware, reservations, reminders, queueDepth, webhook, not a list"]),
@@ -120,6 +152,17 @@ import Testing
         ("redis: {url: \"redis://r:99999\"}", ["redis.url: \"redis://r:99999\" has an invalid port \"99999\"; use a number from 1 to 65535"]),
         ("redis: {url: \"redis://:hunter2@r:6379/0\"}", ["redis.url: redis://:***@r:6379/0 contains a password; secrets do not belong in the config file: remove it and set REDIS_PASSWORD or REDIS_PASSWORD_FILE"]),
         ("redis: {connectTimeout: 5m}", ["redis.connectTimeout: 5m must be at most 1m"]),
+        // redis behind Sentinel
+        ("redis: {url: \"sentinel://s1:26379;sentinel://s2:26379\"}", ["redis.masterName: is required with a sentinel:// URL: give the name the sentinels monitor, as in Celery's broker_transport_options = {'master_name': 'mymaster'}"]),
+        ("redis: {url: \"redis://r:6379/0\", masterName: mymaster}", ["redis.masterName: is set, but redis.url is not a sentinel:// URL; remove masterName, or list the sentinels in redis.url as Celery's broker_url does: sentinel://s1:26379;sentinel://s2:26379"]),
+        ("redis: {url: \"sentinel://:hunter2@s1:26379/0;sentinel://s2\", masterName: mymaster}", ["redis.url: sentinel://:***@s1:26379/0;sentinel://s2 contains a password; secrets do not belong in the config file: remove it and set REDIS_PASSWORD or REDIS_PASSWORD_FILE (the sentinels' own password: REDIS_SENTINEL_PASSWORD or REDIS_SENTINEL_PASSWORD_FILE)"]),
+        ("redis: {url: \"sentinel://s1:26379;redis://r:6379\", masterName: mymaster}", ["redis.url: \"sentinel://s1:26379;redis://r:6379\" has \"redis://r:6379\" as sentinel 2, which is not a sentinel:// URL; every entry must be one, e.g. sentinel://s1:26379;sentinel://s2:26379"]),
+        ("redis: {url: \"sentinel://s1:26379;sentinel://s1:26379\", masterName: mymaster}", ["redis.url: \"sentinel://s1:26379;sentinel://s1:26379\" lists the sentinel s1:26379 twice; list each sentinel once"]),
+        ("redis: {url: \"sentinel://s1:26379;;sentinel://s2\", masterName: mymaster}", ["redis.url: \"sentinel://s1:26379;;sentinel://s2\" has an empty entry (sentinel 2); separate sentinel URLs with a single ';', e.g. sentinel://s1:26379;sentinel://s2:26379"]),
+        ("redis: {url: \"sentinel://s1:99999\", masterName: mymaster}", ["redis.url: \"sentinel://s1:99999\" (sentinel 1) has an invalid port \"99999\"; use a number from 1 to 65535"]),
+        ("redis: {url: \"sentinel://s1;sentinel://s2/3\", masterName: mymaster}", ["redis.url: \"sentinel://s1;sentinel://s2/3\" has a database or credentials in sentinel 2; Celery (kombu) reads them from the first URL only, so write them there: sentinel://:password@s1:26379/0;sentinel://s2:26379"]),
+        ("redis: {url: \"sentinel://s1\", masterName: \"my master\"}", ["redis.masterName: \"my master\" contains a space or a control character; use the name from the sentinels' `sentinel monitor` line"]),
+        ("redis: {url: \"sentinel://s1\", masterName: \"\"}", ["redis.masterName: is empty; give the name the sentinels monitor, as in Celery's broker_transport_options master_name (often mymaster)"]),
         // queues
         ("queues: [{name: batch0}, {name: batch0, deployment: other}]", ["queues[1].name: \"batch0\" is already used by queues[0]; queue names must be unique"]),
         ("queues: [{name: a, deployment: d}, {name: b, deployment: d}]", ["queues[1].deployment: \"d\" is already used by queues[0]; each queue needs its own Deployment"]),

@@ -93,17 +93,27 @@ import Testing
             The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, or from
             the URL.
 
+            Behind Redis Sentinel, give the sentinels as Celery's broker_url lists them
+            (sentinel://s1:26379;sentinel://s2:26379) and the master name (Celery's
+            broker_transport_options master_name) with --master-name or redis.masterName;
+            the sentinels' own password comes from REDIS_SENTINEL_PASSWORD or
+            REDIS_SENTINEL_PASSWORD_FILE. The report names the master read and the sentinel
+            that named it.
+
             Exit status: 0 ok, 1 Redis unreachable or a queue unreadable (the report is
             still printed), 2 bad flags or configuration.
 
-            USAGE: batchctl probe [--config <file>] [--redis-url <url>] [--output <output>] [--listen <duration>] [--celery-global-keyprefix <prefix>] [--celery-sep <sep>] [--celery-priority-steps <steps>]
+            USAGE: batchctl probe [--config <file>] [--redis-url <url>] [--master-name <name>] [--output <output>] [--listen <duration>] [--celery-global-keyprefix <prefix>] [--celery-sep <sep>] [--celery-priority-steps <steps>]
 
             OPTIONS:
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
                                       else the embedded defaults).
               --redis-url <url>       The broker URL, overriding redis.url:
-                                      redis://[user:password@]host:port/db or
-                                      unix:///path.sock.
+                                      redis://[user:password@]host:port/db,
+                                      unix:///path.sock, or
+                                      sentinel://host:26379;sentinel://host2:26379.
+              --master-name <name>    The Sentinel master name, overriding redis.masterName
+                                      (Celery's broker_transport_options master_name).
               -o, --output <output>   Output format. (values: table, json; default: table)
               --listen <duration>     How long to listen for worker heartbeats (0s to
                                       skip). (default: 2500ms)
@@ -139,7 +149,12 @@ import Testing
             /healthz, /readyz.
 
             The namespace is -n, else the configuration's namespace. The Redis password
-            comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url).
+            comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url). Behind
+            Redis Sentinel (redis.url sentinel://...;sentinel://... and redis.masterName,
+            as in Celery's broker settings) it reads the master the sentinels name and
+            follows it through a failover, holding replicas while the master is unknown;
+            the sentinels' own password comes from REDIS_SENTINEL_PASSWORD or
+            REDIS_SENTINEL_PASSWORD_FILE.
 
             Reminders (expiring soon, expired, sleeping, idle, orphaned tasks, Redis memory
             high) become Events on the BatchQueue and log lines, and are posted to the
@@ -153,7 +168,11 @@ import Testing
             OPTIONS:
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
                                       else the embedded defaults).
-              --redis-url <url>       The Redis URL, overriding redis.url.
+              --redis-url <url>       The Redis URL, overriding redis.url (a Celery
+                                      sentinel://host:26379;sentinel://host2:26379 list for
+                                      Redis behind Sentinel).
+              --master-name <name>    The Sentinel master name, overriding redis.masterName
+                                      (Celery's broker_transport_options master_name).
               --metrics-addr <host:port>
                                       Where to serve /metrics, /healthz and /readyz.
                                       (default: 0.0.0.0:9090)

@@ -5,7 +5,8 @@ import Testing
 /// Issue 24 end to end: Redis behind Sentinel (a master, a replica and three real redis-sentinel processes on
 /// loopback), Celery workers and producers configured as Celery's docs say (`sentinel://...;...` with
 /// `broker_transport_options = {'master_name': 'mymaster'}`), and `batchctl controller` given the same. A
-/// forced `SENTINEL FAILOVER` swaps master and replica under running tasks.
+/// forced `SENTINEL FAILOVER` swaps master and replica under running tasks. (The sentinels name the new master
+/// at once but leave the old one a master for about 10 s before turning it into a replica: measured.)
 @Suite(.serialized, .enabled(if: CeleryFixture.isAvailable, "needs the venv: make venv"))
 struct SentinelFailoverTests {
     /// `observation=N` of the controller's first "Reading Redis" (or `message`) log line naming `port`.
@@ -61,6 +62,14 @@ struct SentinelFailoverTests {
                 "controller log: \(controller.stderr)")
         #expect(Wait.until(timeout: .seconds(120), interval: .milliseconds(500)) {
             ContinuousClock.now - switchedAt > .seconds(6) && (h.busyWorkers("batch0") ?? 0) >= 1
+        }, "controller log: \(controller.stderr)")
+
+        // The sentinels turn the old master into a replica some seconds later (+convert-to-slave), which drops
+        // every client still on it (Celery's among them); the controller keeps reading and hearing heartbeats.
+        #expect(Wait.until(timeout: .seconds(60), interval: .milliseconds(200)) { cluster.role(of: old) == "slave" })
+        let convertedAt = ContinuousClock.now
+        #expect(Wait.until(timeout: .seconds(120), interval: .milliseconds(500)) {
+            ContinuousClock.now - convertedAt > .seconds(6) && (h.busyWorkers("batch0") ?? 0) >= 1
         }, "controller log: \(controller.stderr)")
 
         // 3. Replicas never dropped while the data was missing during the switch.

@@ -79,6 +79,27 @@ struct SentinelTests {
         #expect(heard, "listener: \(listener.lastError ?? "no error"), undecodable \(listener.undecodableMessages)")
     }
 
+    @Test("a master demoted under a kept connection (ROLE says slave) is noticed on the next call, not read as a master")
+    func demotedMasterIsNoticed() async throws {
+        // One sentinel with quorum 2: it can never fail over, so it keeps naming the demoted server.
+        let cluster = try RedisSentinels(replicas: 0, sentinels: 1)
+        defer { cluster.stop() }
+        let master = cluster.servers[0]
+        let other = try RedisServer()
+        defer { other.stop() }
+        let client = RedisClient(options: sentinelOptions(cluster.sentinelPorts))
+        defer { client.close() }
+        _ = try await client.command(["PING"])
+        try master.cli(["REPLICAOF", "127.0.0.1", "\(other.port)"])
+        do {
+            _ = try await client.command(["LLEN", "batch0"])
+            Issue.record("read a replica as the master")
+        } catch {
+            #expect(error.reason == .notMaster, "\(error)")
+            #expect(error.description.contains("127.0.0.1:\(master.port)") && error.description.contains("slave"), "\(error)")
+        }
+    }
+
     /// Expects the first command through `options` to fail for `reason`, with a message containing each of `parts`.
     func expectFailure(_ options: RedisConnectionOptions, _ reason: RedisError.Reason, mentioning parts: [String]) async {
         let client = RedisClient(options: options)

@@ -96,6 +96,8 @@ final class RedisConnection {
     private var sentinelOrder: [SentinelURL.Address]
     /// A connection to `sentinelOrder[0]`, kept to confirm the master before each use.
     private var sentinelConnection: RedisConnection?
+    /// The most a connection to a sentinel may take.
+    static let sentinelConnectTimeout = TimeSpan.milliseconds(500)
 
     init(options: RedisConnectionOptions, peer: Peer = .redis) {
         self.options = options
@@ -256,6 +258,8 @@ final class RedisConnection {
             sentinelOptions.url = RedisURL(endpoint: .tcp(host: address.host, port: address.port))
             sentinelOptions.password = sentinel.password
             sentinelOptions.sentinel = nil
+            // A short limit, as the Sentinel client spec advises: a sentinel that does not answer soon is skipped.
+            sentinelOptions.connectTimeout = min(options.connectTimeout, Self.sentinelConnectTimeout)
             connection = RedisConnection(options: sentinelOptions, peer: .sentinel)
             try connection.connect()
             // Keep the connection to the first sentinel only: the one asked before each use.

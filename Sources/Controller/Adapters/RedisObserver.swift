@@ -1,18 +1,23 @@
 import BatchCore
 import CeleryRedis
 import FoundationEssentials
+import Synchronization
 
 /// The Celery queues as the CeleryRedis probe (one pipelined round trip) and heartbeat listener see them.
+/// The set of queues follows the BatchQueues: a probe for a new set is made (on the same connection) when it changes.
 public final class RedisObserver: QueueObserver {
-    let probe: QueueProbe
+    let client: RedisClient
+    let layout: CeleryLayout
+    private let probe: Mutex<QueueProbe?>
     let listener: WorkerActivityListener
 
     /// - Parameters:
     ///   - options: how to reach Redis (URL, password, timeouts).
     ///   - layout: Celery's key layout from the configuration.
-    ///   - queues: the Celery queue names to probe.
-    public init(options: RedisConnectionOptions, layout: CeleryLayout, queues: [String]) {
-        probe = QueueProbe(client: RedisClient(options: options), layout: layout, queues: queues)
+    public init(options: RedisConnectionOptions, layout: CeleryLayout) {
+        client = RedisClient(options: options)
+        self.layout = layout
+        probe = Mutex(nil)
         listener = WorkerActivityListener(options: options, layout: layout)
     }
 
@@ -22,10 +27,16 @@ public final class RedisObserver: QueueObserver {
     /// Stops the listener and closes the probe's connection.
     public func stop() {
         listener.stop()
-        probe.client.close()
+        client.close()
     }
 
-    public func observe() async throws -> RedisSnapshot {
+    public func observe(queues names: [String]) async throws -> RedisSnapshot {
+        let probe = self.probe.withLock { p in
+            if let current = p, current.queues == names { return current }
+            let made = QueueProbe(client: client, layout: layout, queues: names)
+            p = made
+            return made
+        }
         let result = try await probe.observe()
         var queues: [String: QueueReading] = [:]
         for q in result.queues {

@@ -1,8 +1,9 @@
 import YAML
 
 extension BatchConfig {
-    /// The configuration as YAML that `ConfigLoader` reads back to the same value, followed by a
-    /// comment saying which secrets are set and where from (never their values).
+    /// The configuration as YAML that `ConfigLoader` reads back to the same value (the policy is not part of
+    /// it: it lives in the cluster), followed by a comment saying which secrets are set and where from (never
+    /// their values).
     public func renderYAML(secrets: Secrets) -> String {
         func s(_ v: String) -> Node { .string(v) }
         func n(_ v: Int) -> Node { .plain(String(v)) }
@@ -21,21 +22,9 @@ extension BatchConfig {
             ("redis", map(redisAddress + [("connectTimeout", d(redis.connectTimeout)), ("commandTimeout", d(redis.commandTimeout))])),
             ("celery", map([("globalKeyPrefix", s(celery.globalKeyPrefix)), ("separator", s(celery.separator)),
                             ("prioritySteps", flow(celery.prioritySteps.map(n)))])),
-            ("queues", .sequence(queues.map { map([("name", s($0.name)), ("deployment", s($0.deployment))]) })),
             ("pollInterval", d(pollInterval)),
-            ("bands", .sequence(bands.map { map([("name", s($0.name)), ("min", n($0.min)), ("max", n($0.max)),
-                                            ("requiresApproval", b($0.requiresApproval))]) })),
-            ("rampUp", map([("step", n(rampUp.step)), ("every", d(rampUp.every))])),
-            ("idleAfter", d(idleAfter)),
-            ("totalReplicaBudget", n(totalReplicaBudget)),
             ("tasksPerReplica", n(tasksPerReplica)),
-            ("busyWorkerGrace", d(busyWorkerGrace)),
             ("busyAware", b(busyAware)),
-            ("reservations", map([("defaultDuration", d(reservations.defaultDuration)), ("maxDuration", d(reservations.maxDuration))])),
-            ("reminders", map([("expiringBefore", flow(reminders.expiringBefore.map(d))), ("idleEvery", d(reminders.idleEvery)),
-                               ("orphanedEvery", d(reminders.orphanedEvery)),
-                               ("redisMemoryHighPercent", n(reminders.redisMemoryHighPercent))])),
-            ("queueDepth", map([("good", n(queueDepth.good)), ("fine", n(queueDepth.fine)), ("careful", n(queueDepth.careful))])),
             ("webhook", map([("format", s(webhook.format.rawValue)), ("timeout", d(webhook.timeout)), ("retries", n(webhook.retries))])),
         ])
         let body = YAMLEmitter.emit(root)

@@ -128,13 +128,6 @@ final class DemoSystem: Sendable {
         redis:
           url: "\(redisURL)"
         pollInterval: 500ms
-        rampUp:
-          step: 1
-          every: 3s
-        idleAfter: 5s
-        busyWorkerGrace: 1m
-        reminders:
-          orphanedEvery: 1m
         webhook:
           format: json
           timeout: 2s
@@ -142,6 +135,18 @@ final class DemoSystem: Sendable {
 
         """
     }
+
+    /// The BatchQueuePolicy `default` of the demo: the embedded defaults with timings short enough for the story.
+    static let demoPolicy = """
+        apiVersion: batchctl.dev/v1alpha1
+        kind: BatchQueuePolicy
+        metadata: {name: default}
+        spec:
+          rampUp: {step: 1, every: 3s}
+          idleAfter: 5s
+          busyWorkerGrace: 1m
+          reminders: {orphanedEvery: 1m}
+        """
 
     // MARK: Installing, through the API as kubectl apply would
 
@@ -154,6 +159,13 @@ final class DemoSystem: Sendable {
             guard ContinuousClock.now < deadline else { throw DemoError.startFailed("KubeSim does not serve batchqueues after creating the CRD") }
             try await Task.sleep(for: .milliseconds(50))
         }
+        try await create(simulator, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", yaml: try read(paths.policyCRD))
+        let policies = "/apis/batchctl.dev/v1alpha1/namespaces/\(namespace)/batchqueuepolicies"
+        while await simulator.handle(APIRequest(method: "GET", target: policies), clientCertificateUser: admin).status != 200 {
+            guard ContinuousClock.now < deadline else { throw DemoError.startFailed("KubeSim does not serve batchqueuepolicies after creating the CRD") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await create(simulator, policies, yaml: demoPolicy)
         for document in try read(paths.batchQueues).components(separatedBy: "\n---\n") where document.contains("kind: BatchQueue") {
             try await create(simulator, list, yaml: document)
         }

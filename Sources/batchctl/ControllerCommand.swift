@@ -12,7 +12,7 @@ struct ControllerCommand: AsyncParsableCommand {
         commandName: "controller",
         abstract: "Run the controller: scale the batch Deployments from queue depth and reservations.",
         discussion: """
-        Every poll interval the leader reads the BatchQueues, the worker Deployments and their pods (from watches), reads each queue's depth, in-flight tasks and busy workers from Redis in one round trip, decides, and writes only what differs: /scale, BatchQueue status, Events. Replicas are never lowered on missing data, nor below the number of workers running tasks.
+        Every poll interval the leader reads the BatchQueues (every one it sees is a queue: added or removed at run time, no restart), the namespace's BatchQueuePolicy named default (the rules: bands, durations, budget, ramp, idle time, reminders; the embedded defaults and a PolicyDefaults condition when there is none), the worker Deployments and their pods (from watches), clamps a reservation outside the policy (expiry past claimedAt + maxDuration, claimedAt in the future, replicas above the cap) in one write with a Warning Event, reads each queue's depth, in-flight tasks and busy workers from Redis in one round trip, decides, and writes only what differs: /scale, BatchQueue status, Events. Replicas are never lowered on missing data, nor below the number of workers running tasks.
 
         Run two replicas: they elect a leader with a Lease (15 s / 10 s / 2 s by default, as client-go); on SIGTERM the leader releases it so the other takes over at once. Metrics and health are served on --metrics-addr: /metrics, /healthz, /readyz.
 
@@ -98,7 +98,7 @@ struct ControllerCommand: AsyncParsableCommand {
         let client = KubeClient(transport: KubeTransport(config: cluster, onAttempt: { metrics.recordKubeRequest(verb: $0, code: $1) }))
         let kube = KubeCluster(client: client, namespace: ns, identity: identity, now: { .now })
         let redis = RedisObserver(options: RedisConnectionOptions(settings: settings.redis, secrets: secrets),
-                                  layout: settings.celery, queues: settings.queues.map(\.name), logger: logger)
+                                  layout: settings.celery, logger: logger)
         let webhook = secrets.webhookURL.map { url in
             WebhookNotifier(sender: WebhookSender(url: url, options: .init(settings: settings.webhook), logger: logger),
                             format: settings.webhook.format, metrics: metrics, logger: logger)

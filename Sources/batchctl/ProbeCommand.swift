@@ -9,7 +9,7 @@ struct ProbeCommand: AsyncParsableCommand {
         commandName: "probe",
         abstract: "Show each queue's depth, in-flight tasks and busy workers, read directly from Redis.",
         discussion: """
-        Reads, in one pipelined round trip, the depth of every configured queue (the sum of LLEN over its priority lists), its in-flight tasks (entries of kombu's 'unacked' hash routed to it) and Redis memory, and listens to Celery worker heartbeats for --listen to list the workers and how many tasks each is running. Nothing is written to Redis.
+        Reads, in one pipelined round trip, the depth of every queue (--queue, else batch0 to batch3) (the sum of LLEN over its priority lists), its in-flight tasks (entries of kombu's 'unacked' hash routed to it) and Redis memory, and listens to Celery worker heartbeats for --listen to list the workers and how many tasks each is running. Nothing is written to Redis.
 
         busyWorkers counts workers with active tasks whose pod belongs to the queue's Deployment: hostname celery@<deployment>-<replicaset-hash>-<suffix>.
 
@@ -40,6 +40,9 @@ struct ProbeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long to listen for worker heartbeats (0s to skip).", valueName: "duration"))
     var listen: String = "2500ms"
 
+    @Option(name: .customLong("queue"), help: ArgumentHelp("A queue to probe, as name or name=deployment (repeatable; default batch0 to batch3, the queues deploy/base installs; the controller probes the BatchQueues it sees).", valueName: "queue"))
+    var queueNames: [String] = []
+
     @Option(name: .customLong("celery-global-keyprefix"), help: ArgumentHelp("Celery's global_keyprefix, overriding celery.globalKeyPrefix.", valueName: "prefix"))
     var globalKeyPrefix: String?
 
@@ -48,6 +51,19 @@ struct ProbeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("celery-priority-steps"), help: ArgumentHelp("Celery's priority_steps, comma-separated, overriding celery.prioritySteps (default 0,3,6,9).", valueName: "steps"))
     var prioritySteps: String?
+
+    /// `--queue` values (`name` or `name=deployment`, the Deployment defaulting to `celery-<name>`), else the installed four.
+    static func queues(_ values: [String]) throws -> [QueueConfig] {
+        guard !values.isEmpty else { return QueueConfig.installed }
+        return try values.map { value in
+            let parts = value.split(separator: "=", maxSplits: 1).map(String.init)
+            let name = parts.first ?? ""
+            let deployment = parts.count == 2 ? parts[1] : "celery-\(name)"
+            if let why = KubernetesNames.queueNameProblem(name) { throw ValidationError("--queue \(value): \"\(name)\" \(why)") }
+            if let why = KubernetesNames.dnsSubdomainProblem(deployment) { throw ValidationError("--queue \(value): \"\(deployment)\" \(why)") }
+            return QueueConfig(name: name, deployment: deployment)
+        }
+    }
 
     func validate() throws {
         do {
@@ -61,6 +77,7 @@ struct ProbeCommand: AsyncParsableCommand {
         }
         if let prioritySteps { _ = try Self.steps(prioritySteps) }
         if let masterName, let why = SentinelURL.masterNameProblem(masterName) { throw ValidationError("--master-name \(why)") }
+        _ = try Self.queues(queueNames)
     }
 
     func run() async throws {
@@ -71,7 +88,7 @@ struct ProbeCommand: AsyncParsableCommand {
         if let separator { layout.separator = try Self.unescape(separator) }
         if let prioritySteps { layout.prioritySteps = try Self.steps(prioritySteps) }
         let listenFor = try TimeSpan.parse(listen)
-        let queues = loaded.config.queues
+        let queues = try Self.queues(queueNames)
 
         let options = RedisConnectionOptions(settings: settings, secrets: loaded.secrets)
         let client = RedisClient(options: options)

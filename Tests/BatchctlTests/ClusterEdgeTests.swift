@@ -27,22 +27,21 @@ import Testing
         #expect(try f.queue("batch1").spec.reservation == nil)
     }
 
-    @Test func theNamespaceIsTheFlagThenAnExplicitConfigFileThenTheContext() throws {
+    @Test func theNamespaceIsTheFlagThenTheContextAndNoConfigFileIsRead() throws {
         let f = try ClusterFixture()
         let dir = try TemporaryDirectory()
         let config = dir.path + "/batchctl.yaml"
         try "namespace: elsewhere\n".write(toFile: config, atomically: true, encoding: .utf8)
 
-        let fromFile = try f.batchctl(["claim", "batch1", "--config", config])
-        #expect(fromFile.status == 2)
-        #expect(fromFile.stderr.hasPrefix("error: there is no queue \"batch1\" in namespace elsewhere, and no BatchQueue objects at all"), "\(fromFile.stderr)")
-        let fromEnvironment = try f.batchctl(["status", "batch1"], extraEnvironment: ["BATCHCTL_CONFIG": config])
-        #expect(fromEnvironment.status == 2)
-        #expect(fromEnvironment.stderr.contains("in namespace elsewhere"))
-
-        let flag = try f.batchctl(["claim", "batch1", "--config", config, "-n", "court-listener"])
-        #expect(flag.status == 0, "\(flag.stderr)")
-        let context = try f.batchctl(["status", "batch1", "-o", "json"])   // embedded defaults: the context's namespace
+        let elsewhere = try f.batchctl(["claim", "batch1", "-n", "elsewhere"])
+        #expect(elsewhere.status == 2)
+        #expect(elsewhere.stderr.hasPrefix("error: there is no queue \"batch1\" in namespace elsewhere, and no BatchQueue objects at all"), "\(elsewhere.stderr)")
+        let fromEnvironment = try f.batchctl(["claim", "batch1"], extraEnvironment: ["BATCHCTL_CONFIG": config])   // ignored: the rules are the cluster's
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+        let oldFlag = try f.batchctl(["status", "batch1", "--config", config])
+        #expect(oldFlag.status == 2)
+        #expect(oldFlag.stderr.contains("--config"))
+        let context = try f.batchctl(["status", "batch1", "-o", "json"])   // the context's namespace
         #expect(context.status == 0)
         #expect(context.stdout.contains("\"holder\" : \"alice\""))
     }

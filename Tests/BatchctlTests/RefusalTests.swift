@@ -23,11 +23,11 @@ import Testing
         // Bad durations.
         Case(arguments: ["claim", "batch2", "--for", "3x"], user: "bob", status: 2, message: "--for "),
         Case(arguments: ["claim", "batch2", "--for", "30d"], user: "bob", status: 2,
-             message: "error: --for 30d is longer than the longest reservation, 2w (reservations.maxDuration); ask for 2w or less and extend later with 'batchctl extend'\n"),
+             message: "error: --for 30d is longer than the longest reservation, 2w (BatchQueuePolicy default, spec.reservations.maxDuration); ask for 2w or less and extend later with 'batchctl extend'\n"),
         Case(arguments: ["extend", "batch1", "--for", "14d"], user: "alice", status: 2,
              message: "error: extending by 2w would hold batch1 until "),
         Case(arguments: ["extend", "batch1", "--for", "14d"], user: "alice", status: 2,
-             message: "from now; the longest reservation is 2w (reservations.maxDuration), so extend by at most 11d"),
+             message: "a reservation lasts at most 2w from when it was claimed (BatchQueuePolicy default, spec.reservations.maxDuration), so this one can run until "),
         Case(arguments: ["extend", "batch1", "--for", "soon"], user: "alice", status: 2, message: "--for "),
         // Replica bands and maxReplicas.
         Case(arguments: ["claim", "batch2", "--replicas", "15"], user: "bob", status: 2,
@@ -92,6 +92,9 @@ import Testing
         - apiGroups: [batchctl.dev]
           resources: [batchqueues]
           verbs: [get, list, watch, update, patch]
+        - apiGroups: [batchctl.dev]
+          resources: [batchqueuepolicies]
+          verbs: [get, list, watch]
         ---
         apiVersion: rbac.authorization.k8s.io/v1
         kind: Role
@@ -99,6 +102,9 @@ import Testing
         rules:
         - apiGroups: [batchctl.dev]
           resources: [batchqueues]
+          verbs: [get, list, watch]
+        - apiGroups: [batchctl.dev]
+          resources: [batchqueuepolicies]
           verbs: [get, list, watch]
         ---
         apiVersion: rbac.authorization.k8s.io/v1

@@ -20,8 +20,8 @@ RENDERS = {name: list(yaml.safe_load_all(subprocess.run([KUBECTL, "kustomize", s
            for name, path in [("base", "deploy"), ("overlay", "deploy/overlays/batch-jobs")]}
 
 
-def crd_schema(docs):
-    crd = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
+def crd_schema(docs, name="batchqueues.batchctl.dev"):
+    crd = next(d for d in docs if d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"] == name)
     return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 
@@ -34,8 +34,8 @@ def structural(schema):
     return schema
 
 
-def validate(obj, docs):
-    jsonschema.validate(obj, structural(crd_schema(docs)), cls=jsonschema.Draft4Validator)
+def validate(obj, docs, crd="batchqueues.batchctl.dev"):
+    jsonschema.validate(obj, structural(crd_schema(docs, crd)), cls=jsonschema.Draft4Validator)
 
 
 @pytest.mark.parametrize("render", RENDERS)
@@ -61,7 +61,7 @@ def test_a_full_object_is_accepted():
 
 @pytest.mark.parametrize("path,value", [
     (("spec", "reservation", "replicas"), 0),
-    (("spec", "reservation", "approvedBand"), "huge"),
+    (("spec", "reservation", "approvedBand"), "Huge Band"),
     (("spec", "reservation", "holder"), ""),
     (("spec", "queue"), "Batch_1"),
     (("spec", "maxReplicas"), -1),
@@ -96,3 +96,45 @@ def test_the_overlay_moves_everything_namespaced_to_its_namespace():
         namespace = d["metadata"].get("namespace")
         assert namespace in (None, "batch-jobs"), f"{d['kind']}/{d['metadata']['name']} is in {namespace}"
         assert "court-listener" not in yaml.safe_dump(d), f"{d['kind']}/{d['metadata']['name']} still names court-listener"
+
+
+POLICY_CRD = "batchqueuepolicies.batchctl.dev"
+
+
+@pytest.mark.parametrize("render", RENDERS)
+def test_the_batchqueuepolicy_default_matches_its_crd(render):
+    policies = [d for d in RENDERS[render] if d["kind"] == "BatchQueuePolicy"]
+    assert [p["metadata"]["name"] for p in policies] == ["default"]
+    validate(policies[0], RENDERS[render], POLICY_CRD)
+
+
+@pytest.mark.parametrize("path,value", [
+    (("spec", "reservations", "maxDuration"), "2w"),     # CEL's duration() reads Go durations only
+    (("spec", "reservations", "maxDuration"), "1d"),
+    (("spec", "idleAfter"), "soon"),
+    (("spec", "totalReplicaBudget"), 0),
+    (("spec", "bands"), []),
+    (("spec", "claimOrder"), "batch0"),
+])
+def test_the_policy_schema_rejects_bad_values(path, value):
+    obj = {"apiVersion": "batchctl.dev/v1alpha1", "kind": "BatchQueuePolicy", "metadata": {"name": "default"},
+           "spec": {"reservations": {"maxDuration": "2h"}}}
+    validate(obj, RENDERS["base"], POLICY_CRD)
+    target = obj
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        validate(obj, RENDERS["base"], POLICY_CRD)
+
+
+def test_the_added_queue_example_brings_its_batchqueue_deployment_and_scale_permission_for_it_alone():
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "examples" / "queue-batch4.yaml").read_text()))
+    kinds = {d["kind"]: d for d in docs}
+    assert sorted(kinds) == ["BatchQueue", "Deployment", "Role", "RoleBinding"]
+    validate(kinds["BatchQueue"], RENDERS["base"])
+    assert kinds["BatchQueue"]["spec"]["deployment"] == kinds["Deployment"]["metadata"]["name"] == "celery-batch4"
+    assert kinds["Role"]["rules"] == [{"apiGroups": ["apps"], "resources": ["deployments/scale"],
+                                       "resourceNames": ["celery-batch4"], "verbs": ["get", "patch", "update"]}]
+    assert kinds["RoleBinding"]["subjects"] == [{"kind": "ServiceAccount", "name": "batchctl-controller", "namespace": "court-listener"}]
+    assert kinds["RoleBinding"]["roleRef"]["name"] == kinds["Role"]["metadata"]["name"]

@@ -5,8 +5,11 @@ import Logging
 import Synchronization
 
 /// The Celery queues as the CeleryRedis probe (one pipelined round trip) and heartbeat listener see them.
+/// The set of queues follows the BatchQueues: a probe for a new set is made (on the same connection) when it changes.
 public final class RedisObserver: QueueObserver {
-    let probe: QueueProbe
+    let client: RedisClient
+    let layout: CeleryLayout
+    private let probe: Mutex<QueueProbe?>
     let listener: WorkerActivityListener
     private let logger: Logger?
     /// The server of the last observation and of the listener, and how many observations were made.
@@ -15,16 +18,17 @@ public final class RedisObserver: QueueObserver {
     /// - Parameters:
     ///   - options: how to reach Redis (URL, password, timeouts; the sentinels, behind Sentinel).
     ///   - layout: Celery's key layout from the configuration.
-    ///   - queues: the Celery queue names to probe.
     ///   - logger: where a change of the server read (a Sentinel failover) is logged.
-    public init(options: RedisConnectionOptions, layout: CeleryLayout, queues: [String], logger: Logger? = nil) {
-        probe = QueueProbe(client: RedisClient(options: options), layout: layout, queues: queues)
+    public init(options: RedisConnectionOptions, layout: CeleryLayout, logger: Logger? = nil) {
+        client = RedisClient(options: options)
+        self.layout = layout
+        probe = Mutex(nil)
         listener = WorkerActivityListener(options: options, layout: layout)
         self.logger = logger
     }
 
     /// The server the last observation read (behind Sentinel, the master and the sentinel that named it).
-    public var source: RedisSource? { probe.client.source }
+    public var source: RedisSource? { client.source }
 
     /// Starts listening to worker heartbeats (on its own thread and connection).
     public func start() { listener.start() }
@@ -32,13 +36,19 @@ public final class RedisObserver: QueueObserver {
     /// Stops the listener and closes the probe's connection.
     public func stop() {
         listener.stop()
-        probe.client.close()
+        client.close()
     }
 
-    public func observe() async throws -> RedisSnapshot {
+    public func observe(queues names: [String]) async throws -> RedisSnapshot {
         let number = seen.withLock { s in
             s.observations += 1
             return s.observations
+        }
+        let probe = self.probe.withLock { p in
+            if let current = p, current.queues == names { return current }
+            let made = QueueProbe(client: client, layout: layout, queues: names)
+            p = made
+            return made
         }
         let result = try await probe.observe()
         logSourceChanges(observation: number)
@@ -55,7 +65,7 @@ public final class RedisObserver: QueueObserver {
     /// number (one per reconcile pass, failed ones included), so an operator (and a test) can tell how
     /// soon the controller followed the new master.
     private func logSourceChanges(observation count: Int) {
-        let probeSource = probe.client.source
+        let probeSource = client.source
         let listenerSource = listener.source
         let (probeMoved, listenerMoved) = seen.withLock { s in
             let probeMoved = probeSource != nil && probeSource != s.probe

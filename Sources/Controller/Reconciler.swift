@@ -153,18 +153,28 @@ public actor Reconciler {
         log[metadataKey: "reason"] = "\(d.reason.rawValue)"
 
         // 1. Replicas: only when they differ; deletion costs first, so the idle pods go.
-        if let desired = d.desiredReplicas, let deployment = snapshot.deployments[q.spec.deployment], desired != deployment.replicas {
-            do {
-                if desired < deployment.replicas && config.busyAware {
-                    report.otherWrites += try await markDeletionCosts(podsOf(deployment, in: snapshot.pods), workers: workers)
+        if let decided = d.desiredReplicas, let deployment = snapshot.deployments[q.spec.deployment], decided != deployment.replicas {
+            // A busy worker whose pod is not ready would be removed first: hold that part of a scale-down.
+            let pods = podsOf(deployment, in: snapshot.pods)
+            let desired = decided < deployment.replicas && config.busyAware
+                ? Self.safeScaleDown(to: decided, from: deployment.replicas, pods: pods, workers: workers) : decided
+            if desired != decided {
+                log.notice("Holding part of a scale-down: a busy worker's pod is not ready, and the ReplicaSet removes pods that are not ready first, whatever their deletion cost",
+                           metadata: ["deployment": "\(deployment.name)", "decided": "\(decided)", "scalingTo": "\(desired)"])
+            }
+            if desired != deployment.replicas {
+                do {
+                    if desired < deployment.replicas && config.busyAware {
+                        report.otherWrites += try await markDeletionCosts(pods, workers: workers)
+                    }
+                    try fenced()
+                    try await cluster.scale(deployment: deployment.name, to: desired)
+                    report.scaleWrites += 1
+                    log.notice("Scaled Deployment", metadata: ["deployment": "\(deployment.name)", "from": "\(deployment.replicas)", "to": "\(desired)"])
+                } catch {
+                    report.errors.append("\(name): scaling \(deployment.name) to \(desired): \(error)")
+                    log.warning("Could not scale Deployment", metadata: ["deployment": "\(deployment.name)", "error": "\(error)"])
                 }
-                try fenced()
-                try await cluster.scale(deployment: deployment.name, to: desired)
-                report.scaleWrites += 1
-                log.notice("Scaled Deployment", metadata: ["deployment": "\(deployment.name)", "from": "\(deployment.replicas)", "to": "\(desired)"])
-            } catch {
-                report.errors.append("\(name): scaling \(deployment.name) to \(desired): \(error)")
-                log.warning("Could not scale Deployment", metadata: ["deployment": "\(deployment.name)", "error": "\(error)"])
             }
         }
 
@@ -275,6 +285,23 @@ public actor Reconciler {
     /// Throws `NotLeading` once this replica cannot prove it still leads: no write may follow.
     func fenced() throws(NotLeading) {
         guard writeFence() else { throw NotLeading() }
+    }
+
+    /// The lowest replica count, from `current` down to `desired`, at which the ReplicaSet removes no busy
+    /// worker. It removes pods that are not ready before ready ones and only then goes by deletion cost
+    /// (kube-controller-manager's `ActivePodsWithRanks`), so a busy pod that is not ready would go before
+    /// every idle ready pod. Pods as the ReplicaSet would order them: not ready first, then idle before busy.
+    static func safeScaleDown(to desired: Int, from current: Int, pods: [PodState], workers: [WorkerActivity]) -> Int {
+        var active: [String: Int] = [:]
+        for w in workers { if let pod = w.podName { active[pod] = w.active } }
+        func busy(_ p: PodState) -> Bool { (active[p.name] ?? 0) > 0 }
+        guard pods.contains(where: { !$0.ready && busy($0) }) else { return desired }
+        let order = pods.sorted { a, b in
+            if a.ready != b.ready { return !a.ready }
+            return deletionCost(activeTasks: active[a.name] ?? 0) < deletionCost(activeTasks: active[b.name] ?? 0)
+        }
+        let removable = order.prefix { !busy($0) }.count
+        return max(desired, current - removable)
     }
 
     /// A pod's `controller.kubernetes.io/pod-deletion-cost` for `activeTasks` running tasks: 1000 per task,

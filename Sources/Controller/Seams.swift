@@ -83,10 +83,14 @@ public struct PodState: Sendable, Equatable {
     public var labels: [String: String]
     /// `controller.kubernetes.io/pod-deletion-cost`, if set.
     public var deletionCost: Int?
-    public init(name: String, labels: [String: String], deletionCost: Int? = nil) {
+    /// Running with its `Ready` condition true. The ReplicaSet removes pods that are not (pending, not
+    /// ready) before any ready one, whatever their deletion cost.
+    public var ready: Bool
+    public init(name: String, labels: [String: String], deletionCost: Int? = nil, ready: Bool = true) {
         self.name = name
         self.labels = labels
         self.deletionCost = deletionCost
+        self.ready = ready
     }
 }
 

@@ -171,6 +171,26 @@ import Testing
         #expect(cluster.pod("celery-batch1-7d9f8-aaaaa")?.deletionCost == 0)
     }
 
+    @Test("a busy worker whose pod is not ready: the ReplicaSet would remove it first, so the scale-down stops short of it")
+    func aBusyPodThatIsNotReadyHoldsTheScaleDown() async {
+        let r = reconciler()
+        claim("batch1", replicas: 3)
+        cluster.setReplicas("celery-batch1", 3)
+        cluster.addPods("celery-batch1", ["celery-batch1-7d9f8-aaaaa", "celery-batch1-7d9f8-bbbbb", "celery-batch1-7d9f8-ccccc"])
+        cluster.setReady("celery-batch1-7d9f8-aaaaa", false)    // idle, not ready: goes first
+        cluster.setReady("celery-batch1-7d9f8-bbbbb", false)    // busy, not ready: would go second
+        redis.set(["batch0": (0, 0), "batch1": (10, 0)], workers: [WorkerActivity(hostname: "celery@celery-batch1-7d9f8-bbbbb", active: 1)])
+        _ = await r.reconcileOnce()
+        claim("batch1", replicas: 1)
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 2)          // only the idle pod that is not ready goes
+        cluster.setReady("celery-batch1-7d9f8-bbbbb", true)     // ready again: deletion cost protects it
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 1)
+    }
+
     @Test(arguments: [(0, 0), (-5, 0), (1, 1000), (2_147_483, 2_147_483_000), (2_147_484, Int(Int32.max)), (Int.max, Int(Int32.max)), (Int.min, 0)])
     func deletionCostSaturatesWithinInt32(active: Int, cost: Int) {
         #expect(Reconciler.deletionCost(activeTasks: active) == cost)

@@ -126,7 +126,8 @@ public final class KubeCluster: ClusterClient {
         let pods = c.pods.values.filter { $0.metadata.deletionTimestamp == nil }.compactMap { p -> PodState? in
             guard let name = p.metadata.name else { return nil }
             let cost = p.metadata.annotations?[podDeletionCostAnnotation].flatMap { Int($0) }
-            return PodState(name: name, labels: p.metadata.labels ?? [:], deletionCost: cost)
+            let ready = p.status?.phase == "Running" && p.status?.isReady == true
+            return PodState(name: name, labels: p.metadata.labels ?? [:], deletionCost: cost, ready: ready)
         }
         let skipped = c.invalid.values.map { SkippedObject(kind: $0.kind, name: $0.name, uid: $0.uid, problem: $0.problem) }
             .sorted { ($0.kind, $0.name) < ($1.kind, $1.name) }

@@ -146,14 +146,30 @@ public struct Pod: KubeResource, Hashable {
     }
 }
 
-/// Pod status: phase and IP.
+/// Pod status: phase, IP and conditions.
 public struct PodStatus: Sendable, Hashable, Codable {
     /// `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`.
     public var phase: String?
     public var podIP: String?
-    public init(phase: String? = nil, podIP: String? = nil) {
+    /// `Ready`, `ContainersReady`, ... (type and status only).
+    public var conditions: [PodCondition]?
+    public init(phase: String? = nil, podIP: String? = nil, conditions: [PodCondition]? = nil) {
         self.phase = phase
         self.podIP = podIP
+        self.conditions = conditions
+    }
+
+    /// The `Ready` condition is `True` (what the ReplicaSet controller's scale-down order reads).
+    public var isReady: Bool { conditions?.contains { $0.type == "Ready" && $0.status == "True" } == true }
+}
+
+/// One pod condition: its type and status.
+public struct PodCondition: Sendable, Hashable, Codable {
+    public var type: String
+    public var status: String
+    public init(type: String, status: String) {
+        self.type = type
+        self.status = status
     }
 }
 

@@ -171,10 +171,13 @@ public actor LeaderElector {
                 return stillLeading()
             }
         }
-        if current != observed { record(current, at: local) }
+        // Observed when the read returned (never earlier: a renewal that read shows may have been sent
+        // after the read was), so a standby never counts a lease as expired before its holder stops writing.
+        let seen = monotonic()
+        if current != observed { record(current, at: seen) }
         let holder = current.holderIdentity ?? ""
-        let expiresAt = (observedAt ?? local) + .seconds(current.leaseDurationSeconds)
-        if !holder.isEmpty && holder != identity && expiresAt > local {
+        let expiresAt = (observedAt ?? seen) + .seconds(current.leaseDurationSeconds)
+        if !holder.isEmpty && holder != identity && expiresAt > seen {
             becomeLeader(false)
             return false
         }

@@ -15,6 +15,8 @@ let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
     ("fuzz-kube-status", [.product(name: "KubeClient", package: "batchctl")]),
     // YAML has no product of its own; BatchCore's brings the module.
     ("fuzz-yaml", [.product(name: "BatchCore", package: "batchctl")]),
+    ("fuzz-worker-event", [.product(name: "CeleryRedis", package: "batchctl")]),
+    ("fuzz-unacked-entry", [.product(name: "CeleryRedis", package: "batchctl")]),
 ]
 
 let package = Package(

@@ -21,7 +21,7 @@ SCRATCH=../.build-fuzz
 export SWIFT_BACKTRACE=enable=no
 RUNS=$SCRATCH/runs
 
-all=(config-loader kubeconfig timespan redis-url watch-event kube-status yaml)
+all=(config-loader kubeconfig timespan redis-url watch-event kube-status yaml worker-event unacked-entry)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 for t in "${targets[@]}"; do
@@ -29,8 +29,8 @@ for t in "${targets[@]}"; do
 done
 
 # Longest input per target, and the dictionary that helps it form valid syntax.
-max_len() { case $1 in config-loader | kubeconfig) echo 8192 ;; yaml) echo 4096 ;; watch-event | kube-status) echo 4096 ;; *) echo 256 ;; esac; }
-dict() { case $1 in config-loader | kubeconfig | yaml) echo Dictionaries/yaml.dict ;; watch-event | kube-status) echo Dictionaries/json.dict ;; *) echo "" ;; esac; }
+max_len() { case $1 in config-loader | kubeconfig) echo 8192 ;; yaml) echo 4096 ;; watch-event | kube-status | worker-event | unacked-entry) echo 4096 ;; *) echo 256 ;; esac; }
+dict() { case $1 in config-loader | kubeconfig | yaml) echo Dictionaries/yaml.dict ;; watch-event | kube-status | worker-event | unacked-entry) echo Dictionaries/json.dict ;; *) echo "" ;; esac; }
 
 # -sanitize=fuzzer instruments the Swift code (batchctl's modules, its YAML composer included) for coverage
 # and links libFuzzer; address adds AddressSanitizer. libyaml itself is the system's, not instrumented.

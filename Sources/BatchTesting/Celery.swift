@@ -48,6 +48,18 @@ public struct CeleryFixture: Sendable {
         return n
     }
 
+    /// Publishes worker events with Celery's own `EventDispatcher`, as `spec` describes (see
+    /// hostile_heartbeats.py): hostnames, counts and fields chosen by the test, such as `active` 2^63−1.
+    @discardableResult
+    public func sendWorkerEvents(_ spec: String) throws -> Int {
+        let r = try Command.run(ProjectPaths.venvPython, [Self.directory + "/hostile_heartbeats.py", spec], environment: environment,
+                                timeout: .seconds(300))
+        guard r.status == 0, let n = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw SupportError("hostile_heartbeats.py failed (\(r.status)): \(r.stderr)")
+        }
+        return n
+    }
+
     /// Declares a direct exchange bound to `queue` with `routingKey` (kombu writes the binding set).
     public func declareExchange(_ exchange: String, routingKey: String, queue: String) throws {
         let r = try Command.run(ProjectPaths.venvPython, [Self.directory + "/declare_exchange.py", exchange, routingKey, queue],

@@ -36,7 +36,7 @@ public struct QueueDescription: Sendable {
         var out: [String] = []
         func field(_ label: String, _ value: String, indent: Int = 0) {
             let pad = String(repeating: " ", count: indent)
-            out.append(pad + (label + ":").padded(to: max(label.count + 2, 24 - indent)) + value)
+            out.append(pad + (label + ":").padded(to: max(label.count + 2, 24 - indent)) + value.terminalSafe)
         }
         func when(_ t: KubeTime?) -> String {
             t.map { "\(TimeText.utc($0)) (\(TimeText.relative($0, now: now)))" } ?? "-"
@@ -95,9 +95,9 @@ public struct QueueDescription: Sendable {
             } else {
                 var rows = [["TYPE", "REASON", "AGE", "FROM", "MESSAGE"]]
                 rows += newest.map { e in
-                    let count = e.series.map { " (x\($0.count))" } ?? ""
+                    let count = e.occurrences > 1 ? " (x\(e.occurrences))" : ""
                     return [e.type, e.reason, TimeText.span(seconds: now.secondsSinceEpoch - Self.lastSeen(e).secondsSinceEpoch) + count,
-                            e.reportingController, e.note ?? ""]
+                            e.reporter, e.note ?? ""]
                 }
                 out += Self.table(rows).map { "  " + $0 }
             }
@@ -107,10 +107,11 @@ public struct QueueDescription: Sendable {
         return out.joined(separator: "\n") + "\n"
     }
 
-    static func lastSeen(_ e: Event) -> KubeTime { e.series?.lastObservedTime.time ?? e.eventTime.time }
+    static func lastSeen(_ e: Event) -> KubeTime { e.lastSeen }
 
     /// Left-aligned columns two spaces apart; the last column is not padded.
     static func table(_ rows: [[String]]) -> [String] {
+        let rows = rows.map { $0.map(\.terminalSafe) }   // notes and messages are user-supplied
         let columns = rows.map(\.count).max() ?? 0
         let widths = (0..<columns).map { i in rows.map { i < $0.count ? $0[i].count : 0 }.max() ?? 0 }
         return rows.map { row in

@@ -58,9 +58,18 @@ public final class WorkerActivityListener: Sendable {
 
     deinit { stop() }
 
-    /// The workers seen so far.
+    /// The workers seen so far (those silent for longer than the registry's expiry are forgotten first).
     public func workers(now: Date = Date()) -> [WorkerStatus] {
-        shared.registry.withLock { $0.snapshot(now: now) }
+        shared.registry.withLock {
+            $0.expire(now: now)
+            return $0.snapshot(now: now)
+        }
+    }
+
+    /// Events dropped because their hostname is not `celery@<pod name>`, and workers forgotten to keep
+    /// the registry within its capacity (see `WorkerRegistry`).
+    public var ignoredEvents: (hostnames: Int, evicted: Int) {
+        shared.registry.withLock { ($0.ignoredHostnames, $0.evicted) }
     }
 
     /// The server subscribed on (and the sentinel that named it), while subscribed.
@@ -128,7 +137,8 @@ public final class WorkerActivityListener: Sendable {
             shared.registry.withLock { $0.apply(event, receivedAt: now) }
         } catch {
             shared.undecodable.add(1, ordering: .relaxed)
-            shared.lastError.withLock { $0 = error.description }
+            // The description may quote the payload: keep it short, whatever a publisher sent.
+            shared.lastError.withLock { $0 = String(error.description.prefix(512)) }
         }
     }
 }

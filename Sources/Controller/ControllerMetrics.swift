@@ -22,6 +22,7 @@ public final class ControllerMetrics: Sendable {
     private let redisErrors: Counter
     private let redisUp: Gauge
     private let leader: Gauge
+    private let skippedObjects: [String: Gauge]
     private let webhookResults: [String: Counter]
 
     public init(version: String = BatchctlVersion.current) {
@@ -38,6 +39,9 @@ public final class ControllerMetrics: Sendable {
         webhookResults = Dictionary(uniqueKeysWithValues: ["sent", "failed", "dropped"].map {
             ($0, registry.makeCounter(descriptor: d("batchctl_webhook_notifications_total", "Reminders posted to the webhook by result: sent, failed (after retries), dropped (backlog full or shutdown)."), labels: [("result", $0)]))
         })
+        skippedObjects = Dictionary(uniqueKeysWithValues: ["BatchQueue", "Deployment", "Pod"].map {
+            ($0, registry.makeGauge(descriptor: d("batchctl_undecodable_objects", "Objects left out of reconciling because they do not decode (named in the log, /readyz and, for a BatchQueue, an Event)."), labels: [("kind", $0)]))
+        })
         leader = registry.makeGauge(descriptor: d("batchctl_leader", "1 on the controller replica that holds the leader Lease."))
         registry.makeGauge(descriptor: d("batchctl_build_info", "batchctl's version."), labels: [("version", version)]).set(to: 1)
     }
@@ -48,6 +52,7 @@ public final class ControllerMetrics: Sendable {
         reconcileResults[report.errors.isEmpty ? "ok" : "error"]?.increment()
         if report.redisProblem != nil { redisErrors.increment() }
         redisUp.set(to: report.redisProblem == nil ? 1 : 0)
+        for (kind, gauge) in skippedObjects { gauge.set(to: Double(report.skipped.filter { $0.kind == kind }.count)) }
         for q in queues {
             let name = q.metadata.name ?? q.queueName
             let g = gauges(for: name)

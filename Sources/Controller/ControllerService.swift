@@ -13,7 +13,7 @@ public final class ControllerService: Service, Sendable {
     let pollInterval: Duration
     let nudges: AsyncStream<Void>?
     let logger: Logger
-    private let state = Mutex<(ready: Bool, lastPass: ContinuousClock.Instant?)>((false, nil))
+    private let state = Mutex<(ready: Bool, lastPass: ContinuousClock.Instant?, skipped: [SkippedObject])>((false, nil, []))
 
     /// - Parameters:
     ///   - elector: nil runs without leader election (one replica, or tests).
@@ -76,12 +76,14 @@ public final class ControllerService: Service, Sendable {
                     state.withLock {
                         $0.ready = $0.ready || report.errors.allSatisfy { !$0.hasPrefix("reading the cluster") }
                         $0.lastPass = .now
+                        $0.skipped = report.skipped
                     }
                 } else {
-                    let ok = await reconciler.canReadCluster()
+                    let read = await reconciler.canReadCluster()
                     state.withLock {
-                        $0.ready = $0.ready || ok
+                        $0.ready = $0.ready || read != nil
                         $0.lastPass = .now
+                        if let read { $0.skipped = read }
                     }
                 }
             }
@@ -100,22 +102,23 @@ public final class ControllerService: Service, Sendable {
         case "/metrics": return (200, "text/plain; version=0.0.4; charset=utf-8", metrics.exposition())
         case "/healthz": return isLive ? (200, "text/plain; charset=utf-8", "ok\n") : (503, "text/plain; charset=utf-8", "no reconcile pass for too long\n")
         case "/readyz":
-            return isReady ? (200, "text/plain; charset=utf-8", isLeader ? "ok: leading\n" : "ok: standby\n")
-                           : (503, "text/plain; charset=utf-8", "waiting for the first successful read of the cluster\n")
+            // Objects that do not decode are named, but do not make the replica unready: the others reconcile.
+            let skipped = state.withLock { $0.skipped }.map { "skipped: \($0)\n" }.joined()
+            return isReady ? (200, "text/plain; charset=utf-8", (isLeader ? "ok: leading\n" : "ok: standby\n") + skipped)
+                           : (503, "text/plain; charset=utf-8", "waiting for the first successful read of the cluster\n" + skipped)
         default: return (404, "text/plain; charset=utf-8", "not found; try /metrics, /healthz or /readyz\n")
         }
     }
 }
 
 extension Reconciler {
-    /// Whether the cluster can be read (a standby's readiness).
-    func canReadCluster() async -> Bool {
+    /// Whether the cluster can be read (a standby's readiness): the objects left out, or nil when it cannot.
+    func canReadCluster() async -> [SkippedObject]? {
         do {
-            _ = try await cluster.snapshot()
-            return true
+            return try await cluster.snapshot().skipped
         } catch {
             logger.warning("Standby could not read the cluster", metadata: ["error": "\(error)"])
-            return false
+            return nil
         }
     }
 }

@@ -4,9 +4,15 @@ import Glibc
 #endif
 
 /// A deliberately small HTTP/1.1 server for `/metrics`, `/healthz` and `/readyz`: one dedicated
-/// thread, one short request at a time, `Connection: close`. It keeps the controller's memory
-/// small (an event-loop server would cost more than the rest of the controller) and never touches
+/// thread multiplexing its connections with `poll(2)`, `Connection: close`. It keeps the controller's
+/// memory small (an event-loop server would cost more than the rest of the controller) and never touches
 /// the Swift cooperative pool.
+///
+/// A slow or hostile client cannot stop it: every connection is closed `requestDeadline` after it was
+/// accepted whatever it sends (a client trickling bytes gains nothing), at most `maxConnections` are
+/// open (when full, the oldest is closed to admit a new one, so a probe is never queued behind slow
+/// clients), requests are read and answered as their bytes arrive, never blocking on one client, and
+/// accept errors (out of file descriptors, for example) are logged and retried.
 public final class HealthServer: Sendable {
     /// What each path answers: status code, content type and body.
     public typealias Handler = @Sendable (_ path: String) -> (status: Int, contentType: String, body: String)
@@ -14,12 +20,25 @@ public final class HealthServer: Sendable {
     public let port: Int
     private let fd: Int32
     private let handler: Handler
+    private let log: @Sendable (String) -> Void
     private let stopped = Atomic<Bool>(false)
+    /// How long a connection may take, from accept to the last byte of the answer.
+    public let requestDeadline: Duration
+    /// Connections open at most.
+    public let maxConnections: Int
 
     /// Binds `host:port` (port 0 picks a free one; read `port`).
+    /// - Parameters:
+    ///   - requestDeadline: a connection is closed this long after accept, answered or not.
+    ///   - maxConnections: connections open at once; a new one beyond it closes the oldest.
+    ///   - log: where accept errors are reported (they are retried).
     /// - Throws: `HealthServerError` naming the address and the reason (in use, not an address...).
-    public init(host: String, port: Int, handler: @escaping Handler) throws(HealthServerError) {
+    public init(host: String, port: Int, requestDeadline: Duration = .seconds(2), maxConnections: Int = 64,
+                log: @escaping @Sendable (String) -> Void = { _ in }, handler: @escaping Handler) throws(HealthServerError) {
         self.handler = handler
+        self.log = log
+        self.requestDeadline = requestDeadline
+        self.maxConnections = max(1, maxConnections)
         let ipv6 = host.contains(":")
         let sock = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard sock >= 0 else { throw HealthServerError(address: "\(host):\(port)", reason: String(cString: strerror(errno))) }
@@ -45,7 +64,7 @@ public final class HealthServer: Sendable {
             }
             bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         }
-        guard bound == 0, listen(sock, 16) == 0 else {
+        guard bound == 0, listen(sock, 128) == 0, fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK) == 0 else {
             let reason = String(cString: strerror(errno))
             close(sock)
             throw HealthServerError(address: "\(host):\(port)", reason: reason)
@@ -80,30 +99,117 @@ public final class HealthServer: Sendable {
         close(fd)
     }
 
+    /// One open connection: what it sent so far, and the answer once there is one.
+    private struct Connection {
+        let fd: Int32
+        let deadline: ContinuousClock.Instant
+        var request: [UInt8] = []
+        var answer: [UInt8]?
+        var sent = 0
+    }
+
     private func serve() {
+        var connections: [Connection] = []
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        var acceptFailures = 0
+        defer { for c in connections { close(c.fd) } }
         while !stopped.load(ordering: .acquiring) {
-            let client = accept(fd, nil, nil)
-            if client < 0 {
-                if errno == EINTR { continue }
-                return
+            let now = ContinuousClock.now
+            // Past their deadline: closed, answered or not.
+            connections.removeAll { c in
+                guard c.deadline <= now else { return false }
+                close(c.fd)
+                return true
             }
-            handle(client)
-            close(client)
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+            fds += connections.map { pollfd(fd: $0.fd, events: Int16($0.answer == nil ? POLLIN : POLLOUT), revents: 0) }
+            let nearest = connections.map(\.deadline).min().map { max(.zero, $0 - now) } ?? .milliseconds(200)
+            let wait = min(nearest, .milliseconds(200)).components
+            let timeout = Int32(wait.seconds * 1000 + wait.attoseconds / 1_000_000_000_000_000) + 1
+            let ready = poll(&fds, nfds_t(fds.count), timeout)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                if stopped.load(ordering: .acquiring) { return }
+                log("health server: poll failed: \(String(cString: strerror(errno))); retrying")
+                usleep(100_000)
+                continue
+            }
+            // Existing connections first (their indexes in `fds` are 1...).
+            var finished: [Int] = []
+            for i in connections.indices where fds[i + 1].revents != 0 {
+                if step(&connections[i], revents: fds[i + 1].revents, buffer: &buffer) { finished.append(i) }
+            }
+            for i in finished.reversed() {
+                close(connections[i].fd)
+                connections.remove(at: i)
+            }
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                acceptAll(into: &connections, failures: &acceptFailures)
+            }
         }
     }
 
-    private func handle(_ client: Int32) {
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        _ = setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        _ = setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var request: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 2048)
-        while request.count < 16_384 {
-            let n = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            request += buffer[0..<n]
-            if request.count >= 4, request.suffix(4) == [13, 10, 13, 10] { break }
+    /// Accepts every pending connection; when full, the oldest open one is closed to make room.
+    private func acceptAll(into connections: inout [Connection], failures: inout Int) {
+        for _ in 0..<256 {
+            let client = accept(fd, nil, nil)
+            if client < 0 {
+                let e = errno
+                if e == EAGAIN || e == EWOULDBLOCK || e == EINTR || stopped.load(ordering: .acquiring) { return }
+                failures += 1
+                if failures <= 10 || failures % 1000 == 0 {
+                    log("health server: accept failed (\(failures) so far): \(String(cString: strerror(e))); retrying")
+                }
+                usleep(e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM ? 100_000 : 10_000)
+                return
+            }
+            failures = 0
+            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+            if connections.count >= maxConnections {
+                close(connections.removeFirst().fd)
+            }
+            connections.append(Connection(fd: client, deadline: .now + requestDeadline))
         }
+    }
+
+    /// Reads what arrived or sends what is pending; returns true when the connection is done.
+    private func step(_ c: inout Connection, revents: Int16, buffer: inout [UInt8]) -> Bool {
+        if c.answer == nil {
+            if revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                let n = buffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, 0) }
+                if n < 0 { return errno != EAGAIN && errno != EINTR }
+                if n > 0 { c.request += buffer[0..<n] }
+                let complete = c.request.count >= 4 && Self.headerEnd(c.request)
+                guard n == 0 || complete || c.request.count >= 16_384 else { return false }
+                if n == 0 && c.request.isEmpty { return true }
+                c.answer = answer(to: c.request)
+            } else {
+                return revents & Int16(POLLNVAL) != 0
+            }
+        }
+        guard let out = c.answer else { return true }
+        while c.sent < out.count {
+            let n = out.withUnsafeBytes { send(c.fd, $0.baseAddress! + c.sent, $0.count - c.sent, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && (errno == EAGAIN || errno == EINTR) { return false }
+            if n <= 0 { return true }
+            c.sent += n
+        }
+        return true
+    }
+
+    static func headerEnd(_ request: [UInt8]) -> Bool {
+        // Only the tail can hold a new end of headers: recv appends at most 2048 bytes.
+        let from = max(0, request.count - 2048 - 3)
+        var i = from
+        while i + 3 < request.count {
+            if request[i] == 13, request[i + 1] == 10, request[i + 2] == 13, request[i + 3] == 10 { return true }
+            i += 1
+        }
+        return false
+    }
+
+    /// The whole answer (head and body) to a request.
+    private func answer(to request: [UInt8]) -> [UInt8] {
         let line = String(decoding: request.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self).split(separator: " ")
         let (status, type, body): (Int, String, String)
         if line.count >= 2, line[0] == "GET" || line[0] == "HEAD" {
@@ -117,12 +223,7 @@ public final class HealthServer: Sendable {
         let head = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: \(type)\r\nContent-Length: \(bodyBytes.count)\r\nConnection: close\r\n\r\n"
         var out = Array(head.utf8)
         if line.first != "HEAD" { out += bodyBytes }
-        var sent = 0
-        while sent < out.count {
-            let n = out.withUnsafeBytes { send(client, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return }
-            sent += n
-        }
+        return out
     }
 }
 

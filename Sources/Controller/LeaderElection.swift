@@ -43,6 +43,13 @@ public protocol LeaseStore: Sendable {
 /// judged by the local clock from when a change of the Lease was last observed, never by comparing the
 /// remote renewTime with the local clock; on shutdown the leader releases the Lease so a standby takes
 /// over at once.
+///
+/// Fencing: every Lease call has a deadline (a leader's ends when its lease stops being provably valid,
+/// a standby's after `renewDeadline`), and `isLeader` is true only until `renewDeadline` after the last
+/// successful renewal was *sent*. A standby takes over no earlier than `leaseDuration` after it saw that
+/// renewal, so a leader that cannot renew (its writes to the Lease delayed or lost) stops counting as
+/// leader `leaseDuration − renewDeadline` before anyone else could lead. Writers check `isLeader` before
+/// each write (see `Reconciler`'s `writeFence`).
 public actor LeaderElector {
     public struct Timings: Sendable {
         public var leaseDuration: Duration
@@ -69,6 +76,8 @@ public actor LeaderElector {
     let monotonic: @Sendable () -> ContinuousClock.Instant
     let logger: Logger
     private let leading = Atomic<Bool>(false)
+    /// Until when (local clock) this replica's leadership is provably valid.
+    private let validUntil = Mutex<ContinuousClock.Instant?>(nil)
 
     var observed: LeaseRecord?
     var observedAt: ContinuousClock.Instant?
@@ -87,8 +96,41 @@ public actor LeaderElector {
         self.logger = logger
     }
 
-    /// Whether this process holds the Lease (readable from any thread, for metrics and health).
-    public nonisolated var isLeader: Bool { leading.load(ordering: .acquiring) }
+    /// Whether this process holds the Lease and can prove it (readable from any thread, for metrics,
+    /// health and the write fence): false from `renewDeadline` after the last successful renewal was sent.
+    public nonisolated var isLeader: Bool {
+        guard leading.load(ordering: .acquiring), let until = validUntil.withLock({ $0 }) else { return false }
+        return monotonic() < until
+    }
+
+    /// A Lease call took longer than its deadline (it was cancelled).
+    struct LeaseCallTimeout: Error, CustomStringConvertible {
+        let limit: Duration
+        var description: String { "the Lease call took longer than \(limit) and was abandoned" }
+    }
+
+    /// The deadline for the next Lease call: a leader's ends when its leadership stops being provable
+    /// (so a slow renewal never keeps it writing), a standby's after `renewDeadline`.
+    func callDeadline() -> Duration {
+        guard leading.load(ordering: .acquiring), let until = validUntil.withLock({ $0 }) else { return timings.renewDeadline }
+        return min(max(until - monotonic(), .milliseconds(1)), timings.renewDeadline)
+    }
+
+    /// Runs one Lease call, abandoning (cancelling) it at `callDeadline()`.
+    func call<T: Sendable>(_ op: @escaping @Sendable (any LeaseStore) async throws -> T) async throws -> T {
+        let limit = callDeadline()
+        let store = self.store
+        return try await withThrowingTaskGroup(of: LeaseCallOutcome<T>.self) { group in
+            group.addTask { .value(try await op(store)) }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return .timedOut
+            }
+            defer { group.cancelAll() }
+            guard case let .value(v)? = try await group.next() else { throw LeaseCallTimeout(limit: limit) }
+            return v
+        }
+    }
 
     /// One client-go `tryAcquireOrRenew`. Returns whether this process leads afterwards.
     @discardableResult
@@ -96,41 +138,46 @@ public actor LeaderElector {
         let t = now()
         let local = monotonic()
         let seconds = Int(timings.leaseDuration.components.seconds)
+        if leading.load(ordering: .acquiring) && !isLeader {
+            logger.error("The leader Lease was not renewed within the renew deadline; stopped writing")
+            becomeLeader(false)
+        }
         // Fast path: we lead and our record is current; renew with the cached resourceVersion.
         if isLeader, var mine = observed, mine.holderIdentity == identity {
             mine.renewTime = t
             do {
-                let renewed = try await store.update(mine)
-                record(renewed, at: local)
-                lastRenewal = local
-                return true
+                let stored = try await call { [mine] in try await $0.update(mine) }
+                renewed(stored, sentAt: local)
+                return isLeader
             } catch {
                 logger.debug("Fast renewal failed; re-reading the Lease", metadata: ["error": "\(error)"])   // as client-go: fall through
             }
         }
         let current: LeaseRecord?
         do {
-            current = try await store.get()
+            current = try await call { try await $0.get() }
         } catch {
             logger.warning("Could not read the leader Lease", metadata: ["error": "\(error)"])
-            return stillLeading(at: local)
+            return stillLeading()
         }
         guard let current else {
             let fresh = LeaseRecord(holderIdentity: identity, leaseDurationSeconds: seconds, acquireTime: t, renewTime: t, leaseTransitions: 0)
             do {
-                let created = try await store.create(fresh)
-                record(created, at: local)
-                lastRenewal = local
+                let created = try await call { try await $0.create(fresh) }
+                renewed(created, sentAt: local)
                 becomeLeader(true)
-                return true
+                return isLeader
             } catch {
-                return stillLeading(at: local)
+                return stillLeading()
             }
         }
-        if current != observed { record(current, at: local) }
+        // Observed when the read returned (never earlier: a renewal that read shows may have been sent
+        // after the read was), so a standby never counts a lease as expired before its holder stops writing.
+        let seen = monotonic()
+        if current != observed { record(current, at: seen) }
         let holder = current.holderIdentity ?? ""
-        let expiresAt = (observedAt ?? local) + .seconds(current.leaseDurationSeconds)
-        if !holder.isEmpty && holder != identity && expiresAt > local {
+        let expiresAt = (observedAt ?? seen) + .seconds(current.leaseDurationSeconds)
+        if !holder.isEmpty && holder != identity && expiresAt > seen {
             becomeLeader(false)
             return false
         }
@@ -142,14 +189,14 @@ public actor LeaderElector {
             next.acquireTime = t
             next.leaseTransitions = current.leaseTransitions + 1
         }
+        let sent = monotonic()   // after the read: validity counts from when this write was sent
         do {
-            let updated = try await store.update(next)
-            record(updated, at: local)
-            lastRenewal = local
+            let updated = try await call { [next] in try await $0.update(next) }
+            renewed(updated, sentAt: sent)
             becomeLeader(true)
-            return true
+            return isLeader
         } catch {
-            return stillLeading(at: local)
+            return stillLeading()
         }
     }
 
@@ -170,7 +217,7 @@ public actor LeaderElector {
 
     /// Hands the Lease back (holder "", duration 1 s) so a standby takes over at once.
     public func release() async {
-        guard isLeader, var mine = observed, mine.holderIdentity == identity else { return }
+        guard leading.load(ordering: .acquiring), var mine = observed, mine.holderIdentity == identity else { return }
         let t = now()
         mine.holderIdentity = ""
         mine.leaseDurationSeconds = 1
@@ -178,12 +225,12 @@ public actor LeaderElector {
         mine.renewTime = t
         for _ in 0..<3 {
             do {
-                _ = try await store.update(mine)
+                _ = try await call { [mine] in try await $0.update(mine) }
                 logger.notice("Released the leader Lease")
                 break
             } catch {
                 do {
-                    guard let fresh = try await store.get(), fresh.holderIdentity == identity else { break }
+                    guard let fresh = try await call({ try await $0.get() }), fresh.holderIdentity == identity else { break }
                     mine.resourceVersion = fresh.resourceVersion
                 } catch {
                     logger.warning("Could not release the leader Lease; a standby takes over when it expires", metadata: ["error": "\(error)"])
@@ -199,19 +246,34 @@ public actor LeaderElector {
         observedAt = local
     }
 
+    /// A successful write of the Lease as holder, sent at `sent` (local clock): leadership is provable
+    /// until `renewDeadline` after that.
+    func renewed(_ lease: LeaseRecord, sentAt sent: ContinuousClock.Instant) {
+        record(lease, at: monotonic())
+        lastRenewal = sent
+        validUntil.withLock { $0 = sent + timings.renewDeadline }
+    }
+
     /// After a failed attempt: a leader keeps leading until the renew deadline passes.
-    func stillLeading(at local: ContinuousClock.Instant) -> Bool {
-        guard isLeader, let last = lastRenewal else { return false }
-        if local - last < timings.renewDeadline { return true }
+    func stillLeading() -> Bool {
+        guard leading.load(ordering: .acquiring) else { return false }
+        if isLeader { return true }
         logger.error("Could not renew the leader Lease within the renew deadline; stepping down")
         becomeLeader(false)
         return false
     }
 
     func becomeLeader(_ value: Bool) {
+        if !value { validUntil.withLock { $0 = nil } }
         let was = leading.exchange(value, ordering: .acquiringAndReleasing)
         if was != value {
             logger.notice(value ? "Became leader" : "Stopped leading", metadata: ["identity": "\(identity)"])
         }
     }
+}
+
+/// The first of a Lease call and its deadline to finish.
+enum LeaseCallOutcome<T: Sendable>: Sendable {
+    case value(T)
+    case timedOut
 }

@@ -16,6 +16,8 @@ public struct PassReport: Sendable {
     public var redisProblem: String?
     /// The BatchQueues as read at the start of the pass.
     public var queues: [BatchQueue] = []
+    /// Objects left out because they do not decode.
+    public var skipped: [SkippedObject] = []
     public var totalWrites: Int { scaleWrites + statusWrites + otherWrites }
     public init() {}
 }
@@ -47,6 +49,8 @@ public actor Reconciler {
     let notifier: (any Notifier)?
     let clock: @Sendable () -> KubeTime
     let logger: Logger
+    /// Checked before every write: false once this replica cannot prove it leads (see `LeaderElector`).
+    let writeFence: @Sendable () -> Bool
 
     var lastReading: (snapshot: RedisSnapshot, at: KubeTime)?
     var lastStatusWrite: [String: KubeTime] = [:]
@@ -54,10 +58,13 @@ public actor Reconciler {
     var lastPolicyProblem: String?
     /// The Celery queues probed last pass (the BatchQueues seen), to log when the set changes.
     var lastQueueSet: [String]?
+    /// Undecodable BatchQueues already given an Event (each problem once).
+    var reportedSkips: Set<SkippedObject> = []
 
     public init(config: BatchConfig, settings: Settings, observer: any QueueObserver, cluster: any ClusterClient,
                 notifier: (any Notifier)? = nil, logger: Logger = Logger(label: "batchctl.controller"),
-                clock: @escaping @Sendable () -> KubeTime) {
+                writeFence: @escaping @Sendable () -> Bool = { true }, clock: @escaping @Sendable () -> KubeTime) {
+        self.writeFence = writeFence
         self.config = config
         self.settings = settings
         self.observer = observer
@@ -87,6 +94,8 @@ public actor Reconciler {
             queues.append(await clampIfOutside(q, policy: config.policy, now: now, report: &report))
         }
         report.queues = queues
+        report.skipped = snapshot.skipped
+        await reportSkipped(snapshot.skipped, report: &report)
         let names = Array(Set(queues.map(\.queueName))).sorted()
         if names != lastQueueSet {
             let before = Set(lastQueueSet ?? [])
@@ -159,6 +168,7 @@ public actor Reconciler {
         guard let clamp = policy.clamp(q, now: now) else { return q }
         let name = q.metadata.name ?? q.queueName
         do {
+            try fenced()
             let stored = try await cluster.writeReservation(of: q, to: clamp.reservation)
             report.otherWrites += 1
             logger.warning("Clamped a reservation outside the BatchQueuePolicy", metadata: ["batchqueue": "\(name)", "rules": "\(clamp.rules.map(\.description))"])
@@ -210,17 +220,28 @@ public actor Reconciler {
         log[metadataKey: "reason"] = "\(d.reason.rawValue)"
 
         // 1. Replicas: only when they differ; deletion costs first, so the idle pods go.
-        if let desired = d.desiredReplicas, let deployment = snapshot.deployments[q.spec.deployment], desired != deployment.replicas {
-            do {
-                if desired < deployment.replicas && busyAware {
-                    report.otherWrites += try await markDeletionCosts(podsOf(deployment, in: snapshot.pods), workers: workers)
+        if let decided = d.desiredReplicas, let deployment = snapshot.deployments[q.spec.deployment], decided != deployment.replicas {
+            // A busy worker whose pod is not ready would be removed first: hold that part of a scale-down.
+            let pods = podsOf(deployment, in: snapshot.pods)
+            let desired = decided < deployment.replicas && busyAware
+                ? Self.safeScaleDown(to: decided, from: deployment.replicas, pods: pods, workers: workers) : decided
+            if desired != decided {
+                log.notice("Holding part of a scale-down: a busy worker's pod is not ready, and the ReplicaSet removes pods that are not ready first, whatever their deletion cost",
+                           metadata: ["deployment": "\(deployment.name)", "decided": "\(decided)", "scalingTo": "\(desired)"])
+            }
+            if desired != deployment.replicas {
+                do {
+                    if desired < deployment.replicas && busyAware {
+                        report.otherWrites += try await markDeletionCosts(pods, workers: workers)
+                    }
+                    try fenced()
+                    try await cluster.scale(deployment: deployment.name, to: desired)
+                    report.scaleWrites += 1
+                    log.notice("Scaled Deployment", metadata: ["deployment": "\(deployment.name)", "from": "\(deployment.replicas)", "to": "\(desired)"])
+                } catch {
+                    report.errors.append("\(name): scaling \(deployment.name) to \(desired): \(error)")
+                    log.warning("Could not scale Deployment", metadata: ["deployment": "\(deployment.name)", "error": "\(error)"])
                 }
-                try await cluster.scale(deployment: deployment.name, to: desired)
-                report.scaleWrites += 1
-                log.notice("Scaled Deployment", metadata: ["deployment": "\(deployment.name)", "from": "\(deployment.replicas)", "to": "\(desired)"])
-            } catch {
-                report.errors.append("\(name): scaling \(deployment.name) to \(desired): \(error)")
-                log.warning("Could not scale Deployment", metadata: ["deployment": "\(deployment.name)", "error": "\(error)"])
             }
         }
 
@@ -228,6 +249,7 @@ public actor Reconciler {
         var q = q
         if d.clearReservation {
             do {
+                try fenced()
                 q = try await cluster.writeReservation(of: q, to: nil)   // the status write below needs its new resourceVersion
                 report.otherWrites += 1
                 log.notice("Cleared expired reservation", metadata: ["holder": "\(q.spec.reservation?.holder ?? "")"])
@@ -251,6 +273,7 @@ public actor Reconciler {
             let due = last.map { now.microsecondsSinceEpoch - $0.microsecondsSinceEpoch >= settings.statusMinInterval.milliseconds * 1000 } ?? true
             if important || due {
                 do {
+                    try fenced()
                     _ = try await cluster.updateStatus(of: q, to: d.status)
                     report.statusWrites += 1
                     lastStatusWrite[name] = now
@@ -268,7 +291,7 @@ public actor Reconciler {
             log.info("Reminder", metadata: ["kind": "\(reminder.reason)", "holder": "\(reminder.holder ?? "")", "message": "\(reminder.message)"])
             await record(ControllerEvent(queue: q, isWarning: reminder.isWarning, reason: reminder.reason, action: "Remind",
                                          note: String(reminder.message.prefix(1024))), report: &report)
-            await notifier?.notify(reminder, queue: q)
+            if writeFence() { await notifier?.notify(reminder, queue: q) }
         }
         for event in d.events {
             switch event {
@@ -286,6 +309,7 @@ public actor Reconciler {
 
     func record(_ event: ControllerEvent, report: inout PassReport) async {
         do {
+            try fenced()
             try await cluster.record(event)
             report.otherWrites += 1
         } catch {
@@ -301,12 +325,63 @@ public actor Reconciler {
         for w in workers { if let pod = w.podName { active[pod] = w.active } }
         var writes = 0
         for pod in pods {
-            let cost = (active[pod.name] ?? 0) * 1000
+            let cost = Self.deletionCost(activeTasks: active[pod.name] ?? 0)
             if pod.deletionCost != cost {
+                try fenced()
                 try await cluster.setDeletionCost(pod: pod.name, cost: cost)
                 writes += 1
             }
         }
         return writes
     }
+
+    /// An Event on each BatchQueue that does not decode (once per problem): the others are reconciled.
+    func reportSkipped(_ skipped: [SkippedObject], report: inout PassReport) async {
+        reportedSkips.formIntersection(skipped)
+        for s in skipped where s.kind == BatchQueue.kind && !reportedSkips.contains(s) {
+            logger.error("BatchQueue does not decode; reconciling the others", metadata: ["batchqueue": "\(s.name)", "problem": "\(s.problem)"])
+            let queue = BatchQueue(metadata: ObjectMeta(name: s.name, uid: s.uid), spec: BatchQueueSpec(queue: s.name, deployment: ""))
+            let before = report.errors.count
+            await record(ControllerEvent(queue: queue, isWarning: true, reason: "InvalidBatchQueue", action: "Decode",
+                                         note: String("batchctl cannot read this BatchQueue, so it is not reconciled: \(s.problem). Fix the field (kubectl edit) or delete and recreate it.".prefix(1024))),
+                         report: &report)
+            if report.errors.count == before { reportedSkips.insert(s) }
+        }
+    }
+
+    /// Throws `NotLeading` once this replica cannot prove it still leads: no write may follow.
+    func fenced() throws(NotLeading) {
+        guard writeFence() else { throw NotLeading() }
+    }
+
+    /// The lowest replica count, from `current` down to `desired`, at which the ReplicaSet removes no busy
+    /// worker. It removes pods that are not ready before ready ones and only then goes by deletion cost
+    /// (kube-controller-manager's `ActivePodsWithRanks`), so a busy pod that is not ready would go before
+    /// every idle ready pod. Pods as the ReplicaSet would order them: not ready first, then idle before busy.
+    static func safeScaleDown(to desired: Int, from current: Int, pods: [PodState], workers: [WorkerActivity]) -> Int {
+        var active: [String: Int] = [:]
+        for w in workers { if let pod = w.podName { active[pod] = w.active } }
+        func busy(_ p: PodState) -> Bool { (active[p.name] ?? 0) > 0 }
+        guard pods.contains(where: { !$0.ready && busy($0) }) else { return desired }
+        let order = pods.sorted { a, b in
+            if a.ready != b.ready { return !a.ready }
+            return deletionCost(activeTasks: active[a.name] ?? 0) < deletionCost(activeTasks: active[b.name] ?? 0)
+        }
+        let removable = order.prefix { !busy($0) }.count
+        return max(desired, current - removable)
+    }
+
+    /// A pod's `controller.kubernetes.io/pod-deletion-cost` for `activeTasks` running tasks: 1000 per task,
+    /// saturating, within 0...Int32.max (the API server refuses a value outside int32; a heartbeat's
+    /// `active` is untrusted and may be anything).
+    public static func deletionCost(activeTasks: Int) -> Int {
+        guard activeTasks > 0 else { return 0 }
+        let (product, overflow) = activeTasks.multipliedReportingOverflow(by: 1000)
+        return overflow ? Int(Int32.max) : min(product, Int(Int32.max))
+    }
+}
+
+/// A write was skipped because this replica can no longer prove that it holds the leader Lease.
+public struct NotLeading: Error, CustomStringConvertible {
+    public var description: String { "skipped: this replica can no longer prove it holds the leader Lease (another may lead now)" }
 }

@@ -46,10 +46,11 @@ public struct WorkerActivity: Sendable, Equatable {
         self.hostname = hostname
         self.active = active
     }
-    /// The pod name, when the hostname follows `celery@<pod-name>`.
+    /// The pod name, when the hostname is `celery@<pod-name>` (any other prefix is not one of batchctl's
+    /// workers: heartbeats come from whoever can publish on the broker).
     public var podName: String? {
-        guard let at = hostname.firstIndex(of: "@") else { return nil }
-        let name = hostname[hostname.index(after: at)...]
+        guard hostname.hasPrefix("celery@") else { return nil }
+        let name = hostname.dropFirst(7)
         return name.isEmpty ? nil : String(name)
     }
 }
@@ -83,10 +84,14 @@ public struct PodState: Sendable, Equatable {
     public var labels: [String: String]
     /// `controller.kubernetes.io/pod-deletion-cost`, if set.
     public var deletionCost: Int?
-    public init(name: String, labels: [String: String], deletionCost: Int? = nil) {
+    /// Running with its `Ready` condition true. The ReplicaSet removes pods that are not (pending, not
+    /// ready) before any ready one, whatever their deletion cost.
+    public var ready: Bool
+    public init(name: String, labels: [String: String], deletionCost: Int? = nil, ready: Bool = true) {
         self.name = name
         self.labels = labels
         self.deletionCost = deletionCost
+        self.ready = ready
     }
 }
 
@@ -100,6 +105,24 @@ public enum PolicyState: Sendable, Equatable {
     case invalid(String)
 }
 
+/// An object of the cluster that does not decode, left out of the snapshot (the others are used).
+public struct SkippedObject: Sendable, Hashable, CustomStringConvertible {
+    /// `BatchQueue`, `Deployment` or `Pod`.
+    public var kind: String
+    public var name: String
+    public var uid: String?
+    /// What does not decode, with the field's path.
+    public var problem: String
+    public init(kind: String, name: String, uid: String? = nil, problem: String) {
+        self.kind = kind
+        self.name = name
+        self.uid = uid
+        self.problem = problem
+    }
+    /// `BatchQueue batch9 does not decode (spec.maxReplicas: ...)`.
+    public var description: String { "\(kind) \(name.isEmpty ? "(no name)" : name) does not decode (\(problem)); fix or delete it" }
+}
+
 /// What the controller reads from the cluster each pass (from watch-fed caches).
 public struct ClusterSnapshot: Sendable {
     public var queues: [BatchQueue]
@@ -108,11 +131,15 @@ public struct ClusterSnapshot: Sendable {
     public var pods: [PodState]
     /// The namespace's policy; nil when this client does not read one (the configuration's policy applies).
     public var policy: PolicyState?
-    public init(queues: [BatchQueue], deployments: [String: DeploymentState], pods: [PodState], policy: PolicyState? = nil) {
+    /// Objects left out because they do not decode, sorted by kind and name.
+    public var skipped: [SkippedObject]
+    public init(queues: [BatchQueue], deployments: [String: DeploymentState], pods: [PodState], policy: PolicyState? = nil,
+                skipped: [SkippedObject] = []) {
         self.queues = queues
         self.deployments = deployments
         self.pods = pods
         self.policy = policy
+        self.skipped = skipped
     }
 }
 

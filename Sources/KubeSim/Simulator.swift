@@ -118,8 +118,11 @@ public final class Simulator: Sendable {
             guard user.isAdmin else { return .error(.forbiddenPath(user: user.name, verb: info.verb, path: request.path)) }
             return await handleControl(request)
         }
-        if let fault = faults.match(method: request.method, verb: info.verb, path: request.path) {
-            if fault.latencyMilliseconds > 0 { try? await Task.sleep(for: .milliseconds(fault.latencyMilliseconds)) }
+        if let fault = faults.match(method: request.method, verb: info.verb, path: request.path, user: user.name) {
+            // The delay is the server's: a client that gives up does not shorten it, so a delayed write is
+            // still applied (or refused as a conflict) when it ends, as a slow API server would.
+            let delay = fault.latencyMilliseconds
+            if delay > 0 { await Task { try? await Task.sleep(for: .milliseconds(delay)) }.value }
             if let response = fault.response() { return response }
         }
         // list/watch restricted by resourceNames are authorized by the fieldSelector's metadata.name.

@@ -53,7 +53,7 @@ struct Batchctl: AsyncParsableCommand {
         let code = exitCode(for: error)
         let message = fullMessage(for: error)
         if code == .success {
-            if !message.isEmpty { print(message) }
+            if !message.isEmpty { print(message.terminalSafeLines) }
             return 0
         }
         if !message.isEmpty { printError(message) }
@@ -65,7 +65,7 @@ struct Batchctl: AsyncParsableCommand {
 /// Writes a line to standard error.
 func printError(_ line: String) {
     var stderr = StandardError()
-    print(line, to: &stderr)
+    print(line.terminalSafeLines, to: &stderr)   // messages may quote user-supplied text
 }
 
 struct StandardError: TextOutputStream {

@@ -103,15 +103,15 @@ struct ControllerCommand: AsyncParsableCommand {
             WebhookNotifier(sender: WebhookSender(url: url, options: .init(settings: settings.webhook), logger: logger),
                             format: settings.webhook.format, metrics: metrics, logger: logger)
         }
-        let reconciler = Reconciler(config: settings, settings: .init(pollInterval: settings.pollInterval), observer: redis,
-                                    cluster: kube, notifier: webhook, logger: logger, clock: { .now })
         let elector = leaderElect
             ? LeaderElector(identity: identity, store: KubeLeaseStore(client: client, name: leaseName, namespace: ns),
                             timings: try leaseTimings(), now: { .now })
             : nil
+        let reconciler = Reconciler(config: settings, settings: .init(pollInterval: settings.pollInterval), observer: redis,
+                                    cluster: kube, notifier: webhook, logger: logger, writeFence: { elector?.isLeader ?? true }, clock: { .now })
         let service = ControllerService(reconciler: reconciler, elector: elector, metrics: metrics,
                                         pollInterval: settings.pollInterval.duration, nudges: kube.specChanges, logger: logger)
-        let health = try HealthServer(host: host, port: port) { service.respond(to: $0) }
+        let health = try HealthServer(host: host, port: port, log: { [logger] in logger.warning("\($0)") }) { service.respond(to: $0) }
         logger.notice("Starting", metadata: [
             "version": "\(BatchctlVersion.current)", "identity": "\(identity)", "namespace": "\(ns)",
             "apiServer": "\(cluster.server)", "redis": "\(settings.redis.displayURL)", "metrics": "\(host):\(health.port)",

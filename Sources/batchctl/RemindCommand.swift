@@ -42,7 +42,9 @@ struct RemindCommand: AsyncParsableCommand {
         let ns = namespace ?? loaded.config.namespace
         let cluster = try ClusterConfig.load(KubeConfigOptions(kubeconfigPath: kubeconfig, context: context, namespace: ns))
         let client = KubeClient(config: cluster)
-        let queues = try await client.batchQueues(namespace: ns).items
+        let list = try await client.batchQueues(namespace: ns)
+        for skipped in list.skipped { printError("warning: left out of the digest, it does not decode: \(skipped)") }
+        let queues = list.items
         let rules: QueuePolicy   // the cluster's BatchQueuePolicy, for the reminder thresholds
         do {
             rules = try await client.queuePolicy(namespace: ns) ?? .defaults
@@ -51,7 +53,7 @@ struct RemindCommand: AsyncParsableCommand {
             rules = .defaults
         }
         let digest = ReminderDigest.build(queues: queues, namespace: ns, now: .now, policy: loaded.config.with(policy: rules))
-        print(digest.text)
+        print(digest.text.terminalSafeLines)   // holders and reasons are user-supplied
         guard let url = loaded.secrets.webhookURL else {
             if !dryRun { printError("note: no webhook configured (BATCHCTL_WEBHOOK_URL or BATCHCTL_WEBHOOK_URL_FILE); the digest was only printed") }
             return

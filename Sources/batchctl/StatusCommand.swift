@@ -79,6 +79,9 @@ struct StatusCommand: AsyncParsableCommand {
             case .synced(let all):
                 current = Dictionary(all.map { ($0.metadata.name ?? "", $0) }, uniquingKeysWith: { a, _ in a })
                 synced = true
+            case .undecodable(let u):
+                // Not shown: `batchctl status` (without --watch) names it.
+                current[u.name] = nil
             }
             let next = service.ordered(Array(current.values).filter { !filtered || names.contains($0.metadata.name ?? "") })
             // The first list repeats what was drawn already; draw again only on a change.

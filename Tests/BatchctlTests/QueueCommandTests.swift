@@ -167,4 +167,24 @@ import Testing
         }
         #expect(!r.stdout.contains("batch2"))
     }
+
+    @Test("describe reads core/v1 Events too (eventTime null in the events.k8s.io view); user text reaches the terminal without control characters")
+    func describeReadsCoreEventsAndStripsControlCharacters() throws {
+        let f = try ClusterFixture()
+        #expect(try f.batchctl(["claim", "batch1", "--reason", "rehash \u{1B}]0;pwned\u{07}\u{1B}[2J now"], as: "alice").status == 0)
+        let core = #"{"apiVersion":"v1","kind":"Event","metadata":{"name":"batch1.core1","namespace":"court-listener"},"involvedObject":{"apiVersion":"batchctl.dev/v1alpha1","kind":"BatchQueue","namespace":"court-listener","name":"batch1"},"reason":"Poked","message":"look \u001b[31mred\u001b[0m\nsecond line","type":"Warning","firstTimestamp":"2026-11-21T10:00:00Z","lastTimestamp":"2026-11-21T10:06:00Z","count":3,"source":{"component":"some-operator"}}"#
+        let p = try f.sim.curl("POST", "/api/v1/namespaces/court-listener/events", body: core)
+        try #require(p.status == 201, "\(p.body)")
+        let r = try f.batchctl(["describe", "batch1"], as: "bob")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Warning  Poked"), "\(r.stdout)")
+        #expect(r.stdout.contains("(x3)") && r.stdout.contains("some-operator"), "\(r.stdout)")
+        #expect(r.stdout.contains("look ?[31mred?[0m second line"), "\(r.stdout)")
+        #expect(r.stdout.contains("rehash ?]0;pwned??[2J now"), "\(r.stdout)")
+        let status = try f.batchctl(["status"], as: "bob")
+        #expect(status.status == 0, "\(status.stderr)")
+        for out in [r.stdout, status.stdout] {
+            #expect(!out.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "\(out.debugDescription)")
+        }
+    }
 }

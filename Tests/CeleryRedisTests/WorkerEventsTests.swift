@@ -78,3 +78,67 @@ import Testing
         #expect(w.deployment(among: ["celery-batch1", "celery-batch1-extra", "celery-batch2"]) == expected)
     }
 }
+
+/// Issue 19: heartbeats are data from task code, so every field is untrusted.
+@Suite struct HostileWorkerEventTests {
+    func payload(_ body: String) -> [UInt8] {
+        let encoded = Data(body.utf8).base64EncodedString()
+        return Array(#"{"body": "\#(encoded)", "content-type": "application/json", "properties": {"body_encoding": "base64"}}"#.utf8)
+    }
+
+    @Test(arguments: [
+        (#""active": 9223372036854775807, "processed": 1e300, "freq": 1e300"#, WorkerEvent.maxTaskCount, WorkerEvent.maxTaskCount, 60.0),
+        (#""active": 18446744073709551616, "freq": 0"#, WorkerEvent.maxTaskCount, 0, 0.5),
+        (#""active": -3, "processed": -1e300, "freq": -1"#, 0, 0, 0.5),
+        (#""active": 2.7, "freq": 5"#, 2, 0, 5.0),
+    ] as [(String, Int, Int, Double)])
+    func numbersAreClamped(fields: String, active: Int, processed: Int, freq: Double) throws {
+        let event = try #require(try WorkerEvent.decode(payload(#"{"type": "worker-heartbeat", "hostname": "celery@p-1-a", \#(fields)}"#)))
+        #expect(event.active == active)
+        #expect(event.processed == processed)
+        #expect(event.freq == freq)
+    }
+
+    @Test func oversizedPayloadsAndHostnamesAreRefused() {
+        #expect(throws: WorkerEventError.self) { try WorkerEvent.decode([UInt8](repeating: 0x20, count: WorkerEvent.maxPayloadBytes + 1)) }
+        let long = String(repeating: "a", count: 300)
+        #expect(throws: WorkerEventError.self) { try WorkerEvent.decode(payload(#"{"type": "worker-heartbeat", "hostname": "celery@\#(long)"}"#)) }
+    }
+
+    @Test(arguments: [
+        ("celery@celery-batch1-7d9f8-abcde", true), ("celery@a", true), ("celery@a.b-c", true),
+        ("worker@celery-batch1-7d9f8-abcde", false), ("celery@", false), ("celery@Upper", false), ("celery@-a", false),
+        ("celery@a\u{1B}[31m", false), ("celery@a b", false), ("gen123@vm", false),
+    ])
+    func onlyCeleryAtPodNamesAreWorkers(hostname: String, kept: Bool) {
+        #expect(WorkerStatus.isPodHostname(hostname) == kept)
+        var registry = WorkerRegistry()
+        registry.apply(WorkerEvent(type: "worker-heartbeat", hostname: hostname, active: 1, processed: 1, freq: 2), receivedAt: Date())
+        #expect(registry.count == (kept ? 1 : 0))
+        #expect(registry.ignoredHostnames == (kept ? 0 : 1))
+    }
+
+    @Test("10,000 distinct hostnames: the registry keeps its capacity, and a live worker that keeps sending stays")
+    func aFloodOfHostnamesIsBounded() {
+        var registry = WorkerRegistry(capacity: 100, expiry: 600)
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        for i in 0..<10_000 {
+            let now = t0 + Double(i) / 100
+            if i % 50 == 0 {
+                registry.apply(WorkerEvent(type: "worker-heartbeat", hostname: "celery@live-1-a", active: 1, processed: 1, freq: 2), receivedAt: now)
+            }
+            registry.apply(WorkerEvent(type: "worker-heartbeat", hostname: "celery@flood-\(i)", active: 3, processed: 0, freq: 60), receivedAt: now)
+        }
+        #expect(registry.count == 100)
+        #expect(registry.evicted == 10_000 + 1 - 100)
+        #expect(registry.snapshot(now: t0 + 100).contains { $0.hostname == "celery@live-1-a" })
+    }
+
+    @Test func silentWorkersExpire() {
+        var registry = WorkerRegistry(capacity: 10, expiry: 60)
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        registry.apply(WorkerEvent(type: "worker-heartbeat", hostname: "celery@a", active: 0, processed: 0, freq: 2), receivedAt: t0)
+        registry.expire(now: t0 + 61)
+        #expect(registry.count == 0)
+    }
+}

@@ -77,6 +77,11 @@ final class FakeCluster: ClusterClient {
         }
     }
     func pod(_ name: String) -> PodState? { state.withLock { $0.pods.first { $0.name == name } } }
+    func setReady(_ pod: String, _ ready: Bool) {
+        state.withLock { s in
+            if let i = s.pods.firstIndex(where: { $0.name == pod }) { s.pods[i].ready = ready }
+        }
+    }
     func failStatusWrites(_ fail: Bool) { state.withLock { $0.failStatusWrites = fail } }
     func setPolicy(_ policy: PolicyState?) { state.withLock { $0.policy = policy } }
 

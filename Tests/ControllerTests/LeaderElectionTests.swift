@@ -6,6 +6,8 @@ import Testing
 /// A Lease kept in memory with resourceVersion checks, like the API server (which never expires it).
 final class FakeLeaseStore: LeaseStore {
     let state = Mutex<(lease: LeaseRecord?, version: Int, failing: Bool)>((nil, 0, false))
+    /// Updates hang (until cancelled), as a write stuck in a slow API server.
+    let updatesHang = Atomic<Bool>(false)
     func get() async throws -> LeaseRecord? {
         try state.withLock {
             if $0.failing { throw FakeError(description: "connection refused") }
@@ -24,7 +26,8 @@ final class FakeLeaseStore: LeaseStore {
         }
     }
     func update(_ record: LeaseRecord) async throws -> LeaseRecord {
-        try state.withLock {
+        if updatesHang.load(ordering: .relaxed) { try await Task.sleep(for: .seconds(3600)) }
+        return try state.withLock {
             if $0.failing { throw FakeError(description: "connection refused") }
             guard let current = $0.lease, current.resourceVersion == record.resourceVersion else { throw LeaseStoreError.conflict }
             $0.version += 1
@@ -117,6 +120,28 @@ final class ElectionClock: Sendable {
         #expect(await a.tryAcquireOrRenew())         // still within the 10 s renew deadline
         clock.advance(.seconds(3))
         #expect(await !a.tryAcquireOrRenew())
+        #expect(!a.isLeader)
+    }
+
+    @Test("fencing: leadership ends renewDeadline after the last renewal was sent, even while a renewal hangs")
+    func leadershipLapsesWhileARenewalHangs() async {
+        let a = elector("a")
+        await a.tryAcquireOrRenew()
+        store.updatesHang.store(true, ordering: .relaxed)
+        clock.advance(.seconds(9))
+        #expect(a.isLeader)
+        clock.advance(.seconds(1))                   // 10 s: no write may follow, whatever the renewal does
+        #expect(!a.isLeader)
+        // A standby could take over only 15 s after it saw the last renewal: 5 s later than this.
+    }
+
+    @Test("fencing: a Lease call that hangs is abandoned at the deadline and the replica stops leading")
+    func aHangingRenewalIsAbandoned() async {
+        let timings = LeaderElector.Timings(leaseDuration: .seconds(2), renewDeadline: .milliseconds(800), retryPeriod: .milliseconds(300))
+        let a = LeaderElector(identity: "a", store: store, timings: timings, now: { .now })
+        #expect(await a.tryAcquireOrRenew())
+        store.updatesHang.store(true, ordering: .relaxed)
+        #expect(await !a.tryAcquireOrRenew())        // returns: the hanging update was cancelled at its deadline
         #expect(!a.isLeader)
     }
 

@@ -91,3 +91,101 @@ import Glibc
         }
     }
 }
+
+/// Issue 19: a slow or hostile client cannot stop the health server (the kubelet's liveness probe has 1 s).
+@Suite struct HealthServerSlowClientTests {
+    /// A connected loopback socket with send/receive timeouts, or nil.
+    func connectTo(_ port: Int, timeout seconds: Int = 1) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var tv = timeval(tv_sec: seconds, tv_usec: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// `GET /healthz`: the status line, or nil when no answer came within 1 s.
+    func healthz(_ port: Int) -> String? {
+        guard let fd = connectTo(port) else { return nil }
+        defer { close(fd) }
+        _ = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1024)
+        for _ in 0..<20 {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        let text = String(decoding: out, as: UTF8.self)
+        return text.isEmpty ? nil : text.split(separator: "\r\n").first.map(String.init)
+    }
+
+    func server(maxConnections: Int = 64) throws -> HealthServer {
+        let s = try HealthServer(host: "127.0.0.1", port: 0, maxConnections: maxConnections) { path in
+            path == "/healthz" ? (200, "text/plain", "ok\n") : (404, "text/plain", "not found\n")
+        }
+        s.start()
+        return s
+    }
+
+    @Test("50 connections trickling one byte at a time: /healthz answers within 1 s throughout")
+    func slowlorisDoesNotDelayProbes() throws {
+        let s = try server()
+        defer { s.stop() }
+        var slow: [Int32?] = (0..<50).map { _ in connectTo(s.port) }
+        defer { for fd in slow { if let fd { close(fd) } } }
+        var worst = Duration.zero
+        // About 6 s: longer than the per-connection deadline (2 s), so closed slow clients come back.
+        for round in 0..<30 {
+            for i in slow.indices {
+                if let fd = slow[i], send(fd, "G", 1, Int32(MSG_NOSIGNAL)) == 1 { continue }
+                if let fd = slow[i] { close(fd) }
+                slow[i] = connectTo(s.port)   // closed by the server's deadline: a slowloris reconnects
+            }
+            let started = ContinuousClock.now
+            let status = healthz(s.port)
+            let took = ContinuousClock.now - started
+            worst = max(worst, took)
+            #expect(status == "HTTP/1.1 200 OK", "round \(round)")
+            #expect(took < .seconds(1), "round \(round): /healthz took \(took)")
+            usleep(200_000)
+        }
+        #expect(slow.compactMap { $0 }.count >= 45)   // the slow clients really were connected
+    }
+
+    @Test("more silent connections than the limit: the oldest are closed and /healthz still answers")
+    func silentConnectionsBeyondTheLimit() throws {
+        let s = try server(maxConnections: 8)
+        defer { s.stop() }
+        let silent = (0..<20).compactMap { _ in connectTo(s.port) }
+        defer { for fd in silent { close(fd) } }
+        #expect(silent.count == 20)
+        #expect(healthz(s.port) == "HTTP/1.1 200 OK")
+        // The oldest silent ones were closed to make room: reading them ends (0) instead of timing out.
+        var buf = [UInt8](repeating: 0, count: 16)
+        let n = buf.withUnsafeMutableBytes { recv(silent[0], $0.baseAddress, $0.count, 0) }
+        #expect(n == 0)
+    }
+
+    @Test("a connection that never finishes its request is closed at the deadline")
+    func deadlineFromAccept() throws {
+        let s = try HealthServer(host: "127.0.0.1", port: 0, requestDeadline: .milliseconds(300)) { _ in (200, "text/plain", "ok\n") }
+        s.start()
+        defer { s.stop() }
+        let fd = try #require(connectTo(s.port, timeout: 5))
+        defer { close(fd) }
+        _ = send(fd, "GET /hea", 8, Int32(MSG_NOSIGNAL))
+        var buf = [UInt8](repeating: 0, count: 16)
+        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        #expect(n == 0)   // closed by the server, well before the 5 s receive timeout
+    }
+}

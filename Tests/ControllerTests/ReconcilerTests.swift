@@ -1,5 +1,6 @@
 import BatchCore
 import Controller
+import Synchronization
 import Testing
 
 /// The reconciler against in-memory fakes of Redis and the cluster (the same passes run against real
@@ -149,6 +150,66 @@ import Testing
         let lastCost = writes.lastIndex { $0.hasPrefix("cost") }!
         let scaleDown = writes.firstIndex(of: "scale celery-batch1 1")!
         #expect(lastCost < scaleDown)
+    }
+
+    @Test("hostile heartbeats: active 2^63−1 saturates at int32's maximum cost; x@<pod> is not one of our workers")
+    func hostileActiveCountsNeitherTrapNorLeaveInt32() async {
+        let r = reconciler()
+        claim("batch1", replicas: 3)
+        cluster.setReplicas("celery-batch1", 3)
+        cluster.addPods("celery-batch1", ["celery-batch1-7d9f8-aaaaa", "celery-batch1-7d9f8-bbbbb", "celery-batch1-7d9f8-ccccc"])
+        redis.set(["batch0": (0, 0), "batch1": (10, 0)], workers: [
+            WorkerActivity(hostname: "celery@celery-batch1-7d9f8-bbbbb", active: Int.max),
+            WorkerActivity(hostname: "worker@celery-batch1-7d9f8-aaaaa", active: Int.max),
+        ])
+        _ = await r.reconcileOnce()
+        claim("batch1", replicas: 1)
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 1)
+        #expect(cluster.pod("celery-batch1-7d9f8-bbbbb")?.deletionCost == Int(Int32.max))
+        #expect(cluster.pod("celery-batch1-7d9f8-aaaaa")?.deletionCost == 0)
+    }
+
+    @Test("a busy worker whose pod is not ready: the ReplicaSet would remove it first, so the scale-down stops short of it")
+    func aBusyPodThatIsNotReadyHoldsTheScaleDown() async {
+        let r = reconciler()
+        claim("batch1", replicas: 3)
+        cluster.setReplicas("celery-batch1", 3)
+        cluster.addPods("celery-batch1", ["celery-batch1-7d9f8-aaaaa", "celery-batch1-7d9f8-bbbbb", "celery-batch1-7d9f8-ccccc"])
+        cluster.setReady("celery-batch1-7d9f8-aaaaa", false)    // idle, not ready: goes first
+        cluster.setReady("celery-batch1-7d9f8-bbbbb", false)    // busy, not ready: would go second
+        redis.set(["batch0": (0, 0), "batch1": (10, 0)], workers: [WorkerActivity(hostname: "celery@celery-batch1-7d9f8-bbbbb", active: 1)])
+        _ = await r.reconcileOnce()
+        claim("batch1", replicas: 1)
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 2)          // only the idle pod that is not ready goes
+        cluster.setReady("celery-batch1-7d9f8-bbbbb", true)     // ready again: deletion cost protects it
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 1)
+    }
+
+    @Test(arguments: [(0, 0), (-5, 0), (1, 1000), (2_147_483, 2_147_483_000), (2_147_484, Int(Int32.max)), (Int.max, Int(Int32.max)), (Int.min, 0)])
+    func deletionCostSaturatesWithinInt32(active: Int, cost: Int) {
+        #expect(Reconciler.deletionCost(activeTasks: active) == cost)
+    }
+
+    @Test func aReplicaThatCannotProveItLeadsWritesNothing() async {
+        let leading = Atomic<Bool>(true)
+        let clock = self.clock
+        let r = Reconciler(config: .defaults, settings: .init(pollInterval: .seconds(1)), observer: redis, cluster: cluster,
+                           writeFence: { leading.load(ordering: .relaxed) }, clock: { clock.now })
+        claim("batch1", replicas: 2)
+        redis.set(["batch0": (0, 0), "batch1": (10, 0)])
+        leading.store(false, ordering: .relaxed)
+        let report = await r.reconcileOnce()
+        #expect(cluster.writes.isEmpty)
+        #expect(report.errors.contains { $0.contains("can no longer prove it holds the leader Lease") })
+        leading.store(true, ordering: .relaxed)
+        _ = await r.reconcileOnce()
+        #expect(cluster.replicas("celery-batch1") == 2)
     }
 
     @Test func aReleaseWhileBusyStopsIdleWorkersAndAnnouncesDrainingOnce() async {

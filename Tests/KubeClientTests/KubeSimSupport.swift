@@ -67,7 +67,7 @@ actor EventLog<T: KubeResource> {
             case .added(let o): ("added", o.key, o.metadata.resourceVersion ?? "")
             case .modified(let o): ("modified", o.key, o.metadata.resourceVersion ?? "")
             case .deleted(let o): ("deleted", o.key, o.metadata.resourceVersion ?? "")
-            case .synced: nil
+            case .synced, .undecodable: nil
             }
         }
     }
@@ -81,6 +81,7 @@ actor EventLog<T: KubeResource> {
             switch e {
             case .added(let o), .modified(let o): v[o.key] = o.metadata.resourceVersion ?? ""
             case .deleted(let o): v[o.key] = nil
+            case .undecodable(let u): v[u.key] = nil
             case .synced(let all):
                 // After .synced the view must already equal the snapshot.
                 v = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0.metadata.resourceVersion ?? "") })

@@ -199,3 +199,34 @@ import Testing
         #expect(s.code == 410)
     }
 }
+
+/// Issue 19: one object that does not decode is skipped and named; the others are used.
+@Suite struct PerItemDecodingTests {
+    @Test func aListSkipsAndNamesTheItemThatDoesNotDecode() throws {
+        let json = #"""
+            {"kind":"BatchQueueList","apiVersion":"batchctl.dev/v1alpha1","metadata":{"resourceVersion":"7"},"items":[
+             {"metadata":{"name":"batch0","namespace":"ns"},"spec":{"deployment":"celery-batch0"}},
+             {"metadata":{"name":"broken","namespace":"ns","uid":"u-1","resourceVersion":"5"},"spec":{"deployment":"celery-x","maxReplicas":"many"}},
+             {"metadata":{"name":"batch1","namespace":"ns"},"spec":{"deployment":"celery-batch1"}}]}
+            """#
+        let list = try JSONDecoder().decode(KubeList<BatchQueue>.self, from: Data(json.utf8))
+        #expect(list.items.map(\.metadata.name) == ["batch0", "batch1"])
+        #expect(list.skipped.count == 1)
+        let bad = try #require(list.skipped.first)
+        #expect(bad.name == "broken" && bad.namespace == "ns" && bad.uid == "u-1" && bad.kind == "BatchQueue")
+        #expect(bad.problem.hasPrefix(".spec.maxReplicas: "))
+        #expect(bad.description.hasPrefix("BatchQueue ns/broken: .spec.maxReplicas"))
+    }
+
+    @Test func aWatchEventOfAnObjectThatDoesNotDecodeIsNamedNotThrown() throws {
+        let added = #"{"type":"MODIFIED","object":{"metadata":{"name":"broken","namespace":"ns","resourceVersion":"9"},"spec":{"deployment":"d","paused":"sometimes"}}}"#
+        let deleted = #"{"type":"DELETED","object":{"metadata":{"name":"broken","namespace":"ns","resourceVersion":"10"},"spec":{"deployment":"d","paused":"sometimes"}}}"#
+        guard case .undecodable(let u) = try JSONDecoder().decode(WatchEvent<BatchQueue>.self, from: Data(added.utf8)),
+              case .undecodable(let gone) = try JSONDecoder().decode(WatchEvent<BatchQueue>.self, from: Data(deleted.utf8)) else {
+            Issue.record("not undecodable")
+            return
+        }
+        #expect(u.key == "ns/broken" && !u.gone && u.resourceVersion == "9" && u.problem.hasPrefix(".spec.paused: "))
+        #expect(gone.gone)
+    }
+}

@@ -163,3 +163,55 @@ import Testing
         await server.stop()
     }
 }
+
+/// KubeSim's scale-down order follows kube-controller-manager's `ActivePodsWithRanks.Less`
+/// (pkg/controller/controller_utils.go): the first pod is deleted first.
+@Suite struct ReplicaSetRankingTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func order(_ pods: [ReplicaSetRanking.Pod]) -> [String] { ReplicaSetRanking.deletionOrder(pods, now: now).map(\.name) }
+
+    @Test(arguments: [
+        // (first, second): the first is deleted before the second, whatever their input order.
+        ("unassigned", "assigned"), ("pending", "running"), ("unknown", "running"), ("pending", "unknown"),
+        ("notReadyBusy", "readyIdle"), ("cheap", "expensive"), ("readyRecently", "readyLongAgo"),
+        ("restarted", "neverRestarted"), ("createdRecently", "createdLongAgo"),
+    ])
+    func orderedAsTheReplicaSetController(first: String, second: String) {
+        let ready = now - 3600
+        let pods: [String: ReplicaSetRanking.Pod] = [
+            "unassigned": .init(name: "unassigned", nodeName: "", readySince: ready, deletionCost: 100),
+            "assigned": .init(name: "assigned", readySince: ready),
+            "pending": .init(name: "pending", phase: "Pending", deletionCost: 100),
+            "unknown": .init(name: "unknown", phase: "Unknown", deletionCost: 100),
+            "running": .init(name: "running", readySince: ready),
+            // Busy-worker protection (a high deletion cost) does not save a pod that is not ready: rule 3 comes first.
+            "notReadyBusy": .init(name: "notReadyBusy", readySince: nil, deletionCost: 1000),
+            "readyIdle": .init(name: "readyIdle", readySince: ready, deletionCost: 0),
+            "cheap": .init(name: "cheap", readySince: now - 10, deletionCost: 0, created: now - 10),
+            "expensive": .init(name: "expensive", readySince: now - 100_000, deletionCost: 1000, created: now - 100_000),
+            "readyRecently": .init(name: "readyRecently", readySince: now - 60),
+            "readyLongAgo": .init(name: "readyLongAgo", readySince: now - 86_400),
+            "restarted": .init(name: "restarted", readySince: ready, restarts: 3, created: now - 7200),
+            "neverRestarted": .init(name: "neverRestarted", readySince: ready, restarts: 0, created: now - 60),
+            "createdRecently": .init(name: "createdRecently", readySince: ready, created: now - 60),
+            "createdLongAgo": .init(name: "createdLongAgo", readySince: ready, created: now - 86_400),
+        ]
+        let a = pods[first]!, b = pods[second]!
+        #expect(order([a, b]) == [first, second])
+        #expect(order([b, a]) == [first, second])
+    }
+
+    @Test func readsThePodObject() throws {
+        let pod = try JSONValue.parse(Array(#"""
+            {"metadata": {"name": "p", "uid": "u", "creationTimestamp": "2027-01-15T08:00:00Z",
+                          "annotations": {"controller.kubernetes.io/pod-deletion-cost": "99999999999"}},
+             "spec": {"nodeName": "kubesim"},
+             "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}],
+                        "containerStatuses": [{"restartCount": 2}, {"restartCount": 5}]}}
+            """#.utf8))
+        let p = ReplicaSetRanking.Pod(pod)
+        #expect(p.deletionCost == 0)           // outside int32: the API server would refuse it; treated as 0
+        #expect(!p.isReady && p.restarts == 5 && p.nodeName == "kubesim" && p.uid == "u")
+    }
+}

@@ -49,7 +49,7 @@ public struct StatusTable: Sendable {
         var text: String
         var code: String?
         init(_ text: String, code: String? = nil) {
-            self.text = text
+            self.text = text.terminalSafe   // user-supplied text never reaches the terminal as control codes
             self.code = code
         }
         func paint(_ s: String, color: Bool) -> String {

@@ -20,6 +20,8 @@ public final class KubeCluster: ClusterClient {
         var policies: [String: BatchQueuePolicy] = [:]
         var synced: Set<String> = []
         var lastError: String?
+        /// Objects that do not decode, by kind and key.
+        var invalid: [String: UndecodableObject] = [:]
     }
     private let caches = Mutex(Caches())
     private let nudge: AsyncStream<Void>.Continuation
@@ -60,16 +62,36 @@ public final class KubeCluster: ClusterClient {
                     let changed = caches.withLock { c -> Bool in
                         switch event {
                         case let .added(o), let .modified(o):
+                            c.invalid["\(T.resourceType.kind) \(o.key)"] = nil   // it decodes (again)
                             let before = c[keyPath: path][Self.name(o)]
                             c[keyPath: path][Self.name(o)] = o
                             return c.synced.contains(kind) && Self.generation(before) != Self.generation(o)
                         case let .deleted(o):
+                            c.invalid["\(T.resourceType.kind) \(o.key)"] = nil
                             c[keyPath: path][Self.name(o)] = nil
                             return true
                         case let .synced(all):
                             c[keyPath: path] = Dictionary(all.map { (Self.name($0), $0) }, uniquingKeysWith: { $1 })
+                            for o in all { c.invalid["\(T.resourceType.kind) \(o.key)"] = nil }
                             c.synced.insert(kind)
                             return false
+                        case let .undecodable(u):
+                            let key = "\(u.kind) \(u.key)"
+                            if u.gone {
+                                c.invalid[key] = nil
+                            } else {
+                                c[keyPath: path][u.name] = nil
+                                c.invalid[key] = u
+                            }
+                            return c.synced.contains(kind)
+                        }
+                    }
+                    if case let .undecodable(u) = event {
+                        if u.gone {
+                            logger.notice("An object that did not decode is gone or decodes again", metadata: ["kind": "\(u.kind)", "name": "\(u.name)"])
+                        } else {
+                            logger.error("Skipping an object that does not decode; the others are still reconciled",
+                                         metadata: ["kind": "\(u.kind)", "name": "\(u.name)", "problem": "\(u.problem)"])
                         }
                     }
                     if changed && !(T.self == Pod.self) { nudge.yield() }
@@ -140,9 +162,13 @@ public final class KubeCluster: ClusterClient {
         let pods = c.pods.values.filter { $0.metadata.deletionTimestamp == nil }.compactMap { p -> PodState? in
             guard let name = p.metadata.name else { return nil }
             let cost = p.metadata.annotations?[podDeletionCostAnnotation].flatMap { Int($0) }
-            return PodState(name: name, labels: p.metadata.labels ?? [:], deletionCost: cost)
+            let ready = p.status?.phase == "Running" && p.status?.isReady == true
+            return PodState(name: name, labels: p.metadata.labels ?? [:], deletionCost: cost, ready: ready)
         }
-        return ClusterSnapshot(queues: queues, deployments: deployments, pods: pods.sorted { $0.name < $1.name }, policy: policy)
+        let skipped = c.invalid.values.map { SkippedObject(kind: $0.kind, name: $0.name, uid: $0.uid, problem: $0.problem) }
+            .sorted { ($0.kind, $0.name) < ($1.kind, $1.name) }
+        return ClusterSnapshot(queues: queues, deployments: deployments, pods: pods.sorted { $0.name < $1.name }, policy: policy,
+                               skipped: skipped)
     }
 
     public func scale(deployment: String, to replicas: Int) async throws {

@@ -40,6 +40,7 @@ public struct KubeClient: Sendable {
                                       pageSize: Int = 500) async throws -> KubeList<T> {
         let path = T.resourceType.path(namespace: namespace ?? self.namespace)
         var items: [T] = []
+        var skipped: [UndecodableObject] = []
         var next: String?
         var meta = ListMeta()
         for _ in 0..<10_000 {
@@ -49,12 +50,13 @@ public struct KubeClient: Sendable {
             if let next { query.append(("continue", next)) } else if let resourceVersion { query.append(("resourceVersion", resourceVersion)) }
             let page = try decode(KubeList<T>.self, try await transport.send(KubeRequest(method: .get, path: path, query: query)))
             items += page.items
+            skipped += page.skipped
             if next == nil { meta = page.metadata }
             guard let c = page.metadata.continue, !c.isEmpty else { break }
             next = c
         }
         meta.continue = nil
-        return KubeList(metadata: meta, items: items)
+        return KubeList(metadata: meta, items: items, skipped: skipped)
     }
 
     /// POST a new object into its namespace (`metadata.namespace`, else the client's). A create with a fixed
@@ -266,9 +268,11 @@ public struct KubeClient: Sendable {
         }
     }
 
-    static func describe(_ error: any Error) -> String {
+    /// A decoding error as `.path.to.field: what is wrong`; `droppingFirst` leaves out the leading keys
+    /// (the path of the object inside its list or watch event).
+    static func describe(_ error: any Error, droppingFirst: Int = 0) -> String {
         guard let e = error as? DecodingError else { return "\(error)" }
-        func path(_ c: [any CodingKey]) -> String { c.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined() }
+        func path(_ c: [any CodingKey]) -> String { c.dropFirst(droppingFirst).map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined() }
         switch e {
         case .keyNotFound(let k, let ctx): return "\(path(ctx.codingPath + [k])) is missing"
         case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx), .dataCorrupted(let ctx):

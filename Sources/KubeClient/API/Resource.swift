@@ -62,16 +62,81 @@ public struct ListMeta: Sendable, Hashable, Codable {
     }
 }
 
+/// An object the API server returned that does not decode as its Swift type (a field of the wrong type,
+/// a value out of range): named, so it can be reported, and skipped, so the others are still used.
+public struct UndecodableObject: Sendable, Hashable, CustomStringConvertible {
+    /// `BatchQueue`, `Deployment`, ...
+    public var kind: String
+    public var namespace: String?
+    /// Empty when even `metadata.name` is unreadable.
+    public var name: String
+    public var uid: String?
+    public var resourceVersion: String?
+    /// What does not decode, with the field's path.
+    public var problem: String
+    /// In a watch: the object is gone (deleted, or a relist no longer returns it undecodable).
+    public var gone: Bool
+
+    public init(kind: String, namespace: String?, name: String, uid: String? = nil, resourceVersion: String? = nil,
+                problem: String, gone: Bool = false) {
+        self.resourceVersion = resourceVersion
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.uid = uid
+        self.problem = problem
+        self.gone = gone
+    }
+
+    /// `namespace/name`, as `KubeResource.key`.
+    public var key: String { namespace.map { $0.isEmpty ? name : "\($0)/\(name)" } ?? name }
+
+    /// `BatchQueue court-listener/batch9: spec.maxReplicas: ...`.
+    public var description: String { "\(kind) \(key.isEmpty ? "(no name)" : key): \(problem)" }
+}
+
+/// One list item or watch object: the typed object, or what is known about it when it does not decode.
+enum Lenient<T: KubeResource>: Decodable {
+    case object(T)
+    case undecodable(UndecodableObject)
+
+    private struct Identity: Decodable {
+        struct Meta: Decodable {
+            var name: String?
+            var namespace: String?
+            var uid: String?
+            var resourceVersion: String?
+        }
+        var metadata: Meta?
+    }
+
+    init(from decoder: any Decoder) throws {
+        do {
+            self = .object(try T(from: decoder))
+        } catch {
+            let meta = (try? Identity(from: decoder))?.metadata
+            self = .undecodable(UndecodableObject(kind: T.resourceType.kind, namespace: meta?.namespace,
+                                                  name: String((meta?.name ?? "").prefix(253)), uid: meta?.uid, resourceVersion: meta?.resourceVersion,
+                                                  problem: String(KubeClient.describe(error, droppingFirst: decoder.codingPath.count).prefix(512))))
+        }
+    }
+}
+
 /// A `XxxList`.
 public struct KubeList<Item: KubeResource>: Sendable, Codable {
     public var apiVersion: String?
     public var kind: String?
     public var metadata: ListMeta
     public var items: [Item]
+    /// Items that did not decode as `Item` (not in `items`): one bad object does not fail the list.
+    public var skipped: [UndecodableObject] = []
 
-    public init(metadata: ListMeta, items: [Item]) {
+    enum CodingKeys: String, CodingKey { case apiVersion, kind, metadata, items }
+
+    public init(metadata: ListMeta, items: [Item], skipped: [UndecodableObject] = []) {
         self.metadata = metadata
         self.items = items
+        self.skipped = skipped
     }
 
     public init(from decoder: any Decoder) throws {
@@ -79,7 +144,16 @@ public struct KubeList<Item: KubeResource>: Sendable, Codable {
         apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion)
         kind = try c.decodeIfPresent(String.self, forKey: .kind)
         metadata = try c.decodeIfPresent(ListMeta.self, forKey: .metadata) ?? ListMeta()
-        items = try c.decodeIfPresent([Item].self, forKey: .items) ?? []
+        var items: [Item] = []
+        var skipped: [UndecodableObject] = []
+        for entry in try c.decodeIfPresent([Lenient<Item>].self, forKey: .items) ?? [] {
+            switch entry {
+            case .object(let o): items.append(o)
+            case .undecodable(let u): skipped.append(u)
+            }
+        }
+        self.items = items
+        self.skipped = skipped
     }
 }
 

@@ -146,14 +146,30 @@ public struct Pod: KubeResource, Hashable {
     }
 }
 
-/// Pod status: phase and IP.
+/// Pod status: phase, IP and conditions.
 public struct PodStatus: Sendable, Hashable, Codable {
     /// `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`.
     public var phase: String?
     public var podIP: String?
-    public init(phase: String? = nil, podIP: String? = nil) {
+    /// `Ready`, `ContainersReady`, ... (type and status only).
+    public var conditions: [PodCondition]?
+    public init(phase: String? = nil, podIP: String? = nil, conditions: [PodCondition]? = nil) {
         self.phase = phase
         self.podIP = podIP
+        self.conditions = conditions
+    }
+
+    /// The `Ready` condition is `True` (what the ReplicaSet controller's scale-down order reads).
+    public var isReady: Bool { conditions?.contains { $0.type == "Ready" && $0.status == "True" } == true }
+}
+
+/// One pod condition: its type and status.
+public struct PodCondition: Sendable, Hashable, Codable {
+    public var type: String
+    public var status: String
+    public init(type: String, status: String) {
+        self.type = type
+        self.status = status
     }
 }
 
@@ -166,7 +182,10 @@ public struct Event: KubeResource, Hashable {
     public var apiVersion: String?
     public var kind: String?
     public var metadata: ObjectMeta
-    public var eventTime: MicroTime
+    /// Null for an event written through core/v1 (any client-go `EventRecorder`): its times are then in
+    /// `deprecatedFirstTimestamp` / `deprecatedLastTimestamp`.
+    public var eventTime: MicroTime?
+    /// Empty for a core/v1 event (see `deprecatedSource`).
     public var reportingController: String
     public var reportingInstance: String
     public var action: String
@@ -177,8 +196,13 @@ public struct Event: KubeResource, Hashable {
     public var regarding: ObjectReference
     public var related: ObjectReference?
     public var series: EventSeries?
+    /// core/v1 `firstTimestamp`, `lastTimestamp`, `count` and `source`, as events.k8s.io/v1 shows them.
+    public var deprecatedFirstTimestamp: KubeTime?
+    public var deprecatedLastTimestamp: KubeTime?
+    public var deprecatedCount: Int?
+    public var deprecatedSource: EventSource?
 
-    public init(metadata: ObjectMeta, eventTime: MicroTime, reportingController: String, reportingInstance: String,
+    public init(metadata: ObjectMeta, eventTime: MicroTime?, reportingController: String, reportingInstance: String,
                 action: String, reason: String, type: String, note: String? = nil, regarding: ObjectReference,
                 related: ObjectReference? = nil, series: EventSeries? = nil) {
         apiVersion = "events.k8s.io/v1"
@@ -194,6 +218,51 @@ public struct Event: KubeResource, Hashable {
         self.regarding = regarding
         self.related = related
         self.series = series
+    }
+
+    /// Reads both shapes: a native events.k8s.io/v1 event, and a core/v1 event seen through
+    /// events.k8s.io/v1 (`eventTime` null, no reporting fields, times in `deprecated*`).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion)
+        kind = try c.decodeIfPresent(String.self, forKey: .kind)
+        metadata = try c.decodeIfPresent(ObjectMeta.self, forKey: .metadata) ?? ObjectMeta()
+        eventTime = try c.decodeIfPresent(MicroTime.self, forKey: .eventTime)
+        reportingController = try c.decodeIfPresent(String.self, forKey: .reportingController) ?? ""
+        reportingInstance = try c.decodeIfPresent(String.self, forKey: .reportingInstance) ?? ""
+        action = try c.decodeIfPresent(String.self, forKey: .action) ?? ""
+        reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
+        type = try c.decodeIfPresent(String.self, forKey: .type) ?? ""
+        note = try c.decodeIfPresent(String.self, forKey: .note)
+        regarding = try c.decodeIfPresent(ObjectReference.self, forKey: .regarding) ?? ObjectReference()
+        related = try c.decodeIfPresent(ObjectReference.self, forKey: .related)
+        series = try c.decodeIfPresent(EventSeries.self, forKey: .series)
+        deprecatedFirstTimestamp = try c.decodeIfPresent(KubeTime.self, forKey: .deprecatedFirstTimestamp)
+        deprecatedLastTimestamp = try c.decodeIfPresent(KubeTime.self, forKey: .deprecatedLastTimestamp)
+        deprecatedCount = try c.decodeIfPresent(Int.self, forKey: .deprecatedCount)
+        deprecatedSource = try c.decodeIfPresent(EventSource.self, forKey: .deprecatedSource)
+    }
+
+    /// When it last happened, whichever shape it has: the series, `eventTime`, the core/v1 times, or its creation.
+    public var lastSeen: KubeTime {
+        series?.lastObservedTime.time ?? deprecatedLastTimestamp ?? eventTime?.time ?? deprecatedFirstTimestamp
+            ?? metadata.creationTimestamp ?? KubeTime(secondsSinceEpoch: 0)
+    }
+
+    /// How often it happened (1 when not repeated).
+    public var occurrences: Int { max(series?.count ?? 0, deprecatedCount ?? 0, 1) }
+
+    /// Who reported it: `reportingController`, or a core/v1 event's `source.component`.
+    public var reporter: String { reportingController.isEmpty ? (deprecatedSource?.component ?? "") : reportingController }
+}
+
+/// core/v1 `EventSource`.
+public struct EventSource: Sendable, Hashable, Codable {
+    public var component: String?
+    public var host: String?
+    public init(component: String? = nil, host: String? = nil) {
+        self.component = component
+        self.host = host
     }
 }
 

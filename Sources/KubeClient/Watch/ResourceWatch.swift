@@ -86,6 +86,8 @@ final class Reflector<T: KubeResource>: Sendable {
 
     func run(_ out: AsyncThrowingStream<ResourceEvent<T>, any Error>.Continuation) async throws {
         var store: [String: T] = [:]
+        /// Objects that do not decode, by key (each reported once per state).
+        var invalid: [String: UndecodableObject] = [:]
         var lastRV = ""
         var needList = true
         var backoff = Backoff(policy: options.backoff, resetAfter: options.backoffResetAfter)
@@ -123,6 +125,14 @@ final class Reflector<T: KubeResource>: Sendable {
                 }
                 for (key, old) in store.sorted(by: { $0.key < $1.key }) where fresh[key] == nil { out.yield(.deleted(old)) }
                 store = fresh
+                let bad = Dictionary(list.skipped.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+                for (key, old) in invalid.sorted(by: { $0.key < $1.key }) where bad[key] == nil {
+                    var gone = old
+                    gone.gone = true
+                    out.yield(.undecodable(gone))
+                }
+                for u in list.skipped where invalid[u.key] != u { out.yield(.undecodable(u)) }
+                invalid = bad
                 out.yield(.synced(list.items))
                 lastRV = list.metadata.resourceVersion ?? ""
                 needList = false
@@ -152,6 +162,7 @@ final class Reflector<T: KubeResource>: Sendable {
                     switch event {
                     case .added(let obj), .modified(let obj):
                         let key = obj.key
+                        invalid[key] = nil
                         let rv = obj.metadata.resourceVersion ?? ""
                         if !rv.isEmpty { lastRV = rv }
                         if let old = store[key] {
@@ -163,8 +174,18 @@ final class Reflector<T: KubeResource>: Sendable {
                             out.yield(.added(obj))
                         }
                     case .deleted(let obj):
+                        invalid[obj.key] = nil
                         if let rv = obj.metadata.resourceVersion, !rv.isEmpty { lastRV = rv }
                         if store.removeValue(forKey: obj.key) != nil { out.yield(.deleted(obj)) }
+                    case .undecodable(let u):
+                        if let rv = u.resourceVersion, !rv.isEmpty { lastRV = rv }
+                        if let old = store.removeValue(forKey: u.key) { out.yield(.deleted(old)) }
+                        if u.gone {
+                            if invalid.removeValue(forKey: u.key) != nil { out.yield(.undecodable(u)) }
+                        } else if invalid[u.key] != u {
+                            invalid[u.key] = u
+                            out.yield(.undecodable(u))
+                        }
                     case .bookmark(let rv):
                         if !rv.isEmpty { lastRV = rv }
                     case .error(let status):

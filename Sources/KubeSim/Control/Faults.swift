@@ -30,11 +30,15 @@ public struct FaultRule: Sendable, Codable, Equatable {
     public var dropWatchAfterEvents: Int?
     /// End watch streams (abruptly) after this many milliseconds.
     public var dropWatchAfterMs: Int?
+    /// Only requests of this user (nil: anyone's), for example to delay one controller replica's Lease
+    /// writes (`update /apis/coordination.k8s.io/** latencyMs=30000,user=admin`).
+    public var user: String?
 
     /// Creates a rule; see the type documentation for the fields.
     public init(path: String = "**", verb: String = "*", latencyMs: Int? = nil, status: Int? = nil, retryAfter: Int? = nil,
                 count: Int? = nil, probability: Double? = nil, statusBody: Bool? = nil,
-                dropWatchAfterEvents: Int? = nil, dropWatchAfterMs: Int? = nil) {
+                dropWatchAfterEvents: Int? = nil, dropWatchAfterMs: Int? = nil, user: String? = nil) {
+        self.user = user
         self.path = path
         self.verb = verb
         self.latencyMs = latencyMs
@@ -75,6 +79,7 @@ public struct FaultRule: Sendable, Codable, Equatable {
                 case "statusBody": rule.statusBody = kv[1] == "true"
                 case "dropWatchAfterEvents": rule.dropWatchAfterEvents = int
                 case "dropWatchAfterMs": rule.dropWatchAfterMs = int
+                case "user": rule.user = kv[1]
                 default: throw ConfigurationError("unknown fault setting '\(kv[0])'")
                 }
             }
@@ -82,7 +87,8 @@ public struct FaultRule: Sendable, Codable, Equatable {
         }
     }
 
-    func matches(method: String, verb: String, path: String) -> Bool {
+    func matches(method: String, verb: String, path: String, user: String? = nil) -> Bool {
+        if let only = self.user, only != user { return false }
         let v = self.verb.lowercased()
         guard v == "*" || v == verb || v == method.lowercased() else { return false }
         return Glob.matches(Array(self.path.utf8)[...], Array(path.utf8)[...])
@@ -132,9 +138,9 @@ public final class FaultInjector: Sendable {
     public var current: [FaultRule] { rules.withLock { $0.map(\.rule) } }
 
     /// The first rule that fires for this request (consuming one of its `count`).
-    func match(method: String, verb: String, path: String) -> FaultHit? {
+    func match(method: String, verb: String, path: String, user: String? = nil) -> FaultHit? {
         rules.withLock { rs in
-            for i in rs.indices where rs[i].rule.matches(method: method, verb: verb, path: path) {
+            for i in rs.indices where rs[i].rule.matches(method: method, verb: verb, path: path, user: user) {
                 let r = rs[i].rule
                 if r.dropWatchAfterEvents != nil || r.dropWatchAfterMs != nil, r.status == nil, r.latencyMs == nil { continue }
                 if let count = r.count, rs[i].fired >= count { continue }

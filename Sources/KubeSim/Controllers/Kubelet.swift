@@ -3,9 +3,9 @@ import Synchronization
 
 /// The "kubelet": for each Deployment whose pod template names a command
 /// (annotation `kubesim.batchctl.dev/command`), keeps `spec.replicas` local processes running, with Pod
-/// objects, and keeps the Deployment's status true. Scale-down removes the pods with the lowest
-/// `controller.kubernetes.io/pod-deletion-cost` first (then the newest), sending SIGTERM to the pod's
-/// process group and SIGKILL after `terminationGracePeriodSeconds`.
+/// objects, and keeps the Deployment's status true. Scale-down removes pods in the ReplicaSet controller's
+/// order (`ReplicaSetRanking`: not ready before ready, then lower `controller.kubernetes.io/pod-deletion-cost`,
+/// ...), sending SIGTERM to the pod's process group and SIGKILL after `terminationGracePeriodSeconds`.
 public final class Kubelet: Sendable {
     /// A running pod process.
     struct PodProcess: Sendable {
@@ -87,12 +87,14 @@ public final class Kubelet: Sendable {
             for _ in 0..<(want - live.count) { startPod(deployment, command: command) }
         }
         if live.count > want {
-            let ranked = live.sorted { a, b in
-                let ca = deletionCost(a), cb = deletionCost(b)
-                if ca != cb { return ca < cb }
-                return a.started > b.started
-            }
-            victims += ranked.prefix(live.count - want)
+            // As the ReplicaSet controller: unassigned, pending, not ready, lower deletion cost... first.
+            let objects = Dictionary(live.map { p in (p.name, simulator.store.get(Self.podsKey, namespace: p.namespace, name: p.name)) },
+                                     uniquingKeysWith: { a, _ in a })
+            let ranked = ReplicaSetRanking.deletionOrder(live.map { p in
+                objects[p.name].flatMap { $0 }.map(ReplicaSetRanking.Pod.init) ?? ReplicaSetRanking.Pod(name: p.name, phase: "Unknown")
+            }, now: Date())
+            let byName = Dictionary(live.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            victims += ranked.prefix(live.count - want).compactMap { byName[$0.name] }
         }
         if !victims.isEmpty {
             let chosen = victims
@@ -104,12 +106,6 @@ public final class Kubelet: Sendable {
             for v in victims { group.addTask { await self.terminate(v, grace: .seconds(v.grace)) } }
         }
         if deployment != nil, !victims.isEmpty { publishStatus(ref) }
-    }
-
-    private func deletionCost(_ pod: PodProcess) -> Int64 {
-        let object = simulator.store.get(Self.podsKey, namespace: pod.namespace, name: pod.name)
-        let text = object?["metadata"]?["annotations"]?["controller.kubernetes.io/pod-deletion-cost"]?.stringValue ?? "0"
-        return Int64(text) ?? 0
     }
 
     private func publishStatus(_ ref: ObjectRef) {

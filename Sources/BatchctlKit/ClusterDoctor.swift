@@ -80,7 +80,7 @@ public struct ClusterDoctor: Sendable {
         }
         return DoctorCheck(check: "your access", status: .warn,
                            detail: "you may not \(denied.joined(separator: ", ")) batchqueues in \(namespace): claim, scale, extend or release will be refused",
-                           fix: "ask an admin to bind you to the batchctl-user ClusterRole in \(namespace) (deploy/base/rbac.yaml)")
+                           fix: "ask an admin to add you to the group batchctl:users (RoleBinding batchctl-user, deploy/base/rbac-users.yaml) in \(namespace)")
     }
 }
 

@@ -193,7 +193,7 @@ public enum DoctorRules {
         if longest > grace {
             return DoctorCheck(check: name, status: .warn,
                                detail: "terminationGracePeriodSeconds \(grace)\(source), but a task ran at least \(longest) s: a scale-down kills it mid-run",
-                               fix: "set terminationGracePeriodSeconds above your longest task (at least \(longest + longest / 2) s) in Deployment \(deployment)")
+                               fix: "set terminationGracePeriodSeconds in Deployment \(deployment) above your longest task, with a margin (heartbeats show only a lower bound)")
         }
         return DoctorCheck(check: name, status: .ok, detail: "terminationGracePeriodSeconds \(grace)\(source), longest task seen \(longest) s")
     }

@@ -13,9 +13,22 @@ public struct ClusterDoctor: Sendable {
         self.namespace = namespace
     }
 
-    /// The checks for one BatchQueue's workers. `longestTask` gives the longest task seen running, in
-    /// seconds, on the workers of a Deployment (from heartbeats).
-    public func checks(for queue: BatchQueue, autoscalers: Autoscalers, longestTask: (String) -> Int?) async throws -> [DoctorCheck] {
+    /// What was heard from a Deployment's workers while listening.
+    public struct Heard: Sendable {
+        /// Workers (pods) that sent a heartbeat.
+        public var workers: Int
+        /// The longest task seen running on them, in seconds.
+        public var longestTask: Int?
+        public init(workers: Int, longestTask: Int?) {
+            self.workers = workers
+            self.longestTask = longestTask
+        }
+    }
+
+    /// The checks for one BatchQueue's workers. `heard` says what the heartbeats of a Deployment's pods
+    /// showed during `listenedSeconds`.
+    public func checks(for queue: BatchQueue, autoscalers: Autoscalers, listenedSeconds: Int,
+                       heard: (String) -> Heard) async throws -> [DoctorCheck] {
         let name = queue.spec.deployment
         let deployment: WorkerDeployment
         do {
@@ -30,11 +43,14 @@ public struct ClusterDoctor: Sendable {
         // The worker container: the one whose command runs celery, else the first.
         let worker = containers.first { ($0.command ?? []).contains { $0.contains("celery") } || ($0.args ?? []).contains { $0.contains("celery") } } ?? containers.first
         let arguments = (worker?.command ?? []) + (worker?.args ?? [])
+        let fromPods = heard(name)
         return [
             DoctorCheck(check: "\(name) Deployment", status: .ok, detail: "exists, \(deployment.spec?.replicas ?? 1) replicas"),
             DoctorRules.consumesQueue(queue: queue.queueName, deployment: name, arguments: arguments),
             DoctorRules.hostnameArgument(deployment: name, arguments: arguments),
-            DoctorRules.gracePeriod(deployment: name, graceSeconds: pod?.terminationGracePeriodSeconds, longestTaskSeconds: longestTask(name)),
+            DoctorRules.heartbeatsHeard(deployment: name, readyReplicas: deployment.status?.readyReplicas ?? 0,
+                                        heardFrom: fromPods.workers, listenedSeconds: listenedSeconds),
+            DoctorRules.gracePeriod(deployment: name, graceSeconds: pod?.terminationGracePeriodSeconds, longestTaskSeconds: fromPods.longestTask),
             autoscalers.check(deployment: name),
         ]
     }
@@ -108,7 +124,11 @@ struct WorkerDeployment: KubeResource {
     static let resourceType = Deployment.resourceType
     var metadata: ObjectMeta
     var spec: Spec?
+    var status: Status?
 
+    struct Status: Codable, Sendable {
+        var readyReplicas: Int?
+    }
     struct Spec: Codable, Sendable {
         var replicas: Int?
         var template: Template?

@@ -17,7 +17,7 @@ struct DoctorCommand: AsyncParsableCommand {
 
         Redis: maxmemory-policy is noeviction (any other policy lets a full Redis drop queued tasks silently), memory headroom against maxmemory, persistence (appendonly or RDB save rules).
 
-        Workers, for each queue (default: all): its Deployment exists; the -Q of its celery command names the BatchQueue's spec.queue; its --hostname names the pod; terminationGracePeriodSeconds is longer than the longest task seen running; no HorizontalPodAutoscaler or KEDA ScaledObject targets it. Workers whose heartbeats name no pod of a queue's Deployment (not celery@$(POD_NAME)) are named.
+        Workers, for each queue (default: all): its Deployment exists; the -Q of its celery command names the BatchQueue's spec.queue; its --hostname names the pod; its ready pods send heartbeats; terminationGracePeriodSeconds is longer than the longest task seen running; no HorizontalPodAutoscaler or KEDA ScaledObject targets it. Workers whose heartbeats name no pod of a queue's Deployment (not celery@$(POD_NAME)) are named.
 
         You: whether you may get, list, watch, update and patch BatchQueues (SelfSubjectAccessReview; skipped where the server lacks it).
 
@@ -98,8 +98,9 @@ struct DoctorCommand: AsyncParsableCommand {
         let doctor = ClusterDoctor(client: service.client, namespace: service.namespace)
         let autoscalers = try await doctor.autoscalers()
         for q in selected {
-            checks += try await doctor.checks(for: q, autoscalers: autoscalers) { deployment in
-                seen.longestSeconds(hostnames: owners.filter { $0.value == deployment }.map(\.key))
+            checks += try await doctor.checks(for: q, autoscalers: autoscalers, listenedSeconds: listenFor > .zero ? max(1, Int(listenFor.seconds)) : 0) { deployment in
+                let pods = owners.filter { $0.value == deployment }.map(\.key)
+                return ClusterDoctor.Heard(workers: pods.count, longestTask: seen.longestSeconds(hostnames: pods))
             }
         }
         checks.append(try await doctor.access())

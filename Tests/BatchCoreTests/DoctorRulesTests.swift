@@ -102,6 +102,14 @@ import Testing
         #expect(idle.longestSeconds(hostnames: ["celery@a"]) == nil)
     }
 
+    @Test("ready pods should be heard", arguments: [
+        (0, 0, 5, CheckStatus.ok), (2, 0, 5, .warn), (2, 2, 5, .ok), (2, 0, 0, .skip),
+    ])
+    func heartbeatsHeard(ready: Int, heard: Int, listened: Int, expected: CheckStatus) {
+        let c = DoctorRules.heartbeatsHeard(deployment: "celery-batch1", readyReplicas: ready, heardFrom: heard, listenedSeconds: listened)
+        #expect(c.status == expected, "\(c)")
+    }
+
     @Test func infoFieldsAreReadExactly() {
         let info = "# Memory\r\nused_memory:1024\r\nused_memory_human:1K\r\nmaxmemory:0\r\nmaxmemory_policy:allkeys-lru\r\n"
         #expect(DoctorRules.infoField(info, "used_memory") == "1024")

@@ -539,10 +539,10 @@ import Testing
 
             Workers, for each queue (default: all): its Deployment exists; the -Q of its
             celery command names the BatchQueue's spec.queue; its --hostname names the pod;
-            terminationGracePeriodSeconds is longer than the longest task seen running; no
-            HorizontalPodAutoscaler or KEDA ScaledObject targets it. Workers whose
-            heartbeats name no pod of a queue's Deployment (not celery@$(POD_NAME)) are
-            named.
+            its ready pods send heartbeats; terminationGracePeriodSeconds is longer than
+            the longest task seen running; no HorizontalPodAutoscaler or KEDA ScaledObject
+            targets it. Workers whose heartbeats name no pod of a queue's Deployment (not
+            celery@$(POD_NAME)) are named.
 
             You: whether you may get, list, watch, update and patch BatchQueues
             (SelfSubjectAccessReview; skipped where the server lacks it).

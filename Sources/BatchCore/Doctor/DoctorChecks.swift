@@ -181,6 +181,25 @@ public enum DoctorRules {
                            fix: "start workers with --hostname celery@$(POD_NAME), POD_NAME from the downward API (fieldRef metadata.name)")
     }
 
+    /// Ready worker pods should be heard: a Deployment with ready replicas but no heartbeat from any of its
+    /// pods while listening has workers the controller cannot see (heartbeats off, another broker or
+    /// database, another hostname), so it may stop them mid-task.
+    public static func heartbeatsHeard(deployment: String, readyReplicas: Int, heardFrom: Int, listenedSeconds: Int) -> DoctorCheck {
+        let name = "\(deployment) heartbeats"
+        guard listenedSeconds > 0 else {
+            return DoctorCheck(check: name, status: .skip, detail: "not listening for heartbeats (--listen 0s)")
+        }
+        if readyReplicas == 0 {
+            return DoctorCheck(check: name, status: .ok, detail: "no ready pods, none expected")
+        }
+        if heardFrom == 0 {
+            return DoctorCheck(check: name, status: .warn,
+                               detail: "\(readyReplicas) ready pod\(readyReplicas == 1 ? "" : "s") but no heartbeat from celery@\(deployment)-... in \(listenedSeconds) s: the controller cannot see whether they are busy",
+                               fix: "check the workers use this broker and database, keep heartbeats on (no --without-heartbeat) and --hostname celery@$(POD_NAME)")
+        }
+        return DoctorCheck(check: name, status: .ok, detail: "heard \(heardFrom) of \(readyReplicas) ready pod\(readyReplicas == 1 ? "" : "s")")
+    }
+
     /// The pod's terminationGracePeriodSeconds against the longest task seen running: when the controller
     /// scales down, a task longer than the grace period is killed mid-run (and, with acks_late, run again).
     public static func gracePeriod(deployment: String, graceSeconds: Int?, longestTaskSeconds: Int?) -> DoctorCheck {

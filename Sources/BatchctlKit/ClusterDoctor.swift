@@ -33,6 +33,10 @@ public struct ClusterDoctor: Sendable {
         let deployment: WorkerDeployment
         do {
             deployment = try await client.get(WorkerDeployment.self, name, namespace: namespace)
+        } catch KubeError.forbidden {
+            return [DoctorCheck(check: "\(name) Deployment", status: .skip,
+                                detail: "you may not get deployments in \(namespace), so its workers were not checked",
+                                fix: "run doctor as someone who may read Deployments (kubectl auth can-i get deployments -n \(namespace))")]
         } catch KubeError.notFound {
             return [DoctorCheck(check: "\(name) Deployment", status: .fail,
                                 detail: "BatchQueue \(queue.metadata.name ?? name) names Deployment \(name), which does not exist in \(namespace)",
@@ -65,6 +69,8 @@ public struct ClusterDoctor: Sendable {
             }
         } catch KubeError.notFound {
             result.unreadable.append("the API server does not serve autoscaling/v2 horizontalpodautoscalers")
+        } catch KubeError.forbidden {
+            result.forbidden.append("horizontalpodautoscalers")
         }
         do {
             for s in try await client.list(ScaledObject.self, namespace: namespace).items
@@ -73,6 +79,8 @@ public struct ClusterDoctor: Sendable {
             }
         } catch KubeError.notFound {
             // KEDA not installed: nothing can target the Deployment through it.
+        } catch KubeError.forbidden {
+            result.forbidden.append("scaledobjects.keda.sh")
         }
         return result
     }
@@ -89,6 +97,10 @@ public struct ClusterDoctor: Sendable {
             } catch KubeError.notFound {
                 return DoctorCheck(check: "your access", status: .skip,
                                    detail: "the API server does not serve authorization.k8s.io/v1 SelfSubjectAccessReview")
+            } catch KubeError.forbidden {
+                // Real clusters let every authenticated user create them (ClusterRole system:basic-user).
+                return DoctorCheck(check: "your access", status: .skip,
+                                   detail: "you may not create SelfSubjectAccessReviews (system:basic-user is missing from this cluster's RBAC)")
             }
         }
         if denied.isEmpty {
@@ -106,12 +118,17 @@ public struct Autoscalers: Sendable {
     public var targets: [(String, String)] = []
     /// Kinds that could not be read, and why.
     public var unreadable: [String] = []
+    /// Kinds the caller may not list.
+    public var forbidden: [String] = []
 
     public init() {}
 
     /// The check for one Deployment.
     public func check(deployment: String) -> DoctorCheck {
         var c = DoctorRules.autoscalers(deployment: deployment, targeting: targets.filter { $0.0 == deployment }.map(\.1))
+        if c.status == .ok, !forbidden.isEmpty {
+            return DoctorCheck(check: c.check, status: .skip, detail: "you may not list \(forbidden.joined(separator: " or ")) here, so autoscalers were not checked")
+        }
         if c.status == .ok, !unreadable.isEmpty { c.detail += " (\(unreadable.joined(separator: "; ")))" }
         return c
     }

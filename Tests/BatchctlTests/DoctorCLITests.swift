@@ -103,6 +103,18 @@ struct DoctorCLITests {
         #expect((checks["celery-batch2 Deployment"]?["detail"] as? String)?.contains("does not exist") == true)
     }
 
+    @Test func whatTheCallerMayNotReadIsSkippedNotFatal() throws {
+        let server = try RedisServer()
+        let f = try ClusterFixture(rbac: RefusalTests.rbac)
+        let r = try f.batchctl(["doctor", "batch1", "-o", "json", "--redis-url", server.url, "--listen", "0s"], as: "alice")
+        #expect(r.status == 0, "\(r.stderr)")
+        let checks = try Self.checks(r.stdout)
+        #expect(checks["celery-batch1 Deployment"]?["status"] as? String == "skip", "\(r.stdout)")
+        #expect((checks["celery-batch1 Deployment"]?["detail"] as? String)?.contains("you may not get deployments") == true)
+        #expect(checks["redis eviction"]?["status"] as? String == "ok")
+        #expect(checks["your access"]?["status"] as? String == "skip")
+    }
+
     @Test func anUnknownQueueIsBadInput() throws {
         let server = try RedisServer()
         let f = try ClusterFixture()

@@ -24,5 +24,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin batchctl
 COPY --from=build /out/batchctl /usr/local/bin/batchctl
+# The kubectl plugin name (kubectl runs kubectl-batchctl for 'kubectl batchctl'): the same binary.
+RUN ln -s batchctl /usr/local/bin/kubectl-batchctl
 USER 10001:10001
 ENTRYPOINT ["/usr/local/bin/batchctl"]

@@ -15,7 +15,7 @@ SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # resident memory, issue 7. The Dockerfile builds with the same flags.
 RELEASE_FLAGS := -Xswiftc -Xfrontend -Xswiftc -function-sections
 
-.PHONY: deps apt-deps venv tools-venv build release test chaos check-deploy check-image bench demo fuzz clean
+.PHONY: deps apt-deps venv tools-venv build release install test chaos check-deploy check-image bench demo fuzz clean
 
 ## deps: install the system packages and the Python venvs the tests need, and only what is missing
 deps: apt-deps venv tools-venv
@@ -91,6 +91,14 @@ demo: deps
 ## release: optimised build
 release:
 	$(SWIFT) build -c release $(RELEASE_FLAGS)
+
+## install: release build of batchctl into $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local), with the kubectl plugin link
+## kubectl-batchctl beside it, so `kubectl batchctl ...` runs it (docs/kubectl-plugin.md)
+PREFIX ?= /usr/local
+install:
+	$(SWIFT) build -c release $(RELEASE_FLAGS) --product batchctl
+	install -D -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/batchctl" "$(DESTDIR)$(PREFIX)/bin/batchctl"
+	ln -sfn batchctl "$(DESTDIR)$(PREFIX)/bin/kubectl-batchctl"
 
 ## test: deps + build + deploy/ checks + every Swift test (unit, CLI, integration against real Redis and Celery)
 test: deps build check-deploy check-image

@@ -7,18 +7,22 @@ import Glibc
 
 @main
 struct Batchctl: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "batchctl",
+    /// Computed, not stored: the name shown in help is `kubectl batchctl` when run as the kubectl plugin.
+    static var configuration: CommandConfiguration { CommandConfiguration(
+        commandName: GlobalFlags.commandName(),
         abstract: "Claim, scale and release Celery batch queues on Kubernetes.",
         discussion: """
         batchctl replaces the batch-queue spreadsheet and the manual 'kubectl scale': a controller scales each queue's worker Deployment within safe replica bands while the queue has work and its reservation holds, and back to zero when it is idle, released or expired.
+
+        Cluster options (--kubeconfig, --context, -n/--namespace, --config, -v) go before or after the subcommand, as in kubectl: 'batchctl -n court-listener status' is 'batchctl status -n court-listener'. Linked as kubectl-batchctl on PATH, batchctl is the kubectl plugin 'kubectl batchctl'.
 
         Exit status: 0 ok, 1 runtime failure, 2 bad usage or input, 3 conflict (held by someone else), 4 forbidden.
         """,
         version: BatchctlVersion.current,
         subcommands: [StatusCommand.self, ClaimCommand.self, ScaleCommand.self, ExtendCommand.self, ReleaseCommand.self,
-                      DescribeCommand.self, RemindCommand.self, ControllerCommand.self, ProbeCommand.self, ConfigCommand.self]
-    )
+                      DescribeCommand.self, DoctorCommand.self, RemindCommand.self, ControllerCommand.self, ProbeCommand.self,
+                      ConfigCommand.self]
+    ) }
 
     /// Runs the command and turns every failure into a message and an exit status.
     static func main() async {
@@ -28,7 +32,7 @@ struct Batchctl: AsyncParsableCommand {
         // (issue 7; BENCHMARKS.md). mallopt returns 0 only for an unknown parameter, which M_ARENA_MAX is not.
         _ = mallopt(M_ARENA_MAX, 1)
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(GlobalFlags.normalize(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

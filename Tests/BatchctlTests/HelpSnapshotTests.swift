@@ -18,6 +18,11 @@ import Testing
             while the queue has work and its reservation holds, and back to zero when it is
             idle, released or expired.
 
+            Cluster options (--kubeconfig, --context, -n/--namespace, --config, -v) go
+            before or after the subcommand, as in kubectl: 'batchctl -n court-listener
+            status' is 'batchctl status -n court-listener'. Linked as kubectl-batchctl on
+            PATH, batchctl is the kubectl plugin 'kubectl batchctl'.
+
             Exit status: 0 ok, 1 runtime failure, 2 bad usage or input, 3 conflict (held by
             someone else), 4 forbidden.
 
@@ -37,6 +42,8 @@ import Testing
               release                 Give a queue back, so its workers go to zero.
               describe                Show one queue in detail: spec, reservation, status,
                                       conditions and recent events.
+              doctor                  Check Redis, the worker Deployments and your access
+                                      for the misconfigurations that lose tasks.
               remind                  Print a digest of who holds which queue and post it
                                       to the webhook.
               controller              Run the controller: scale the batch Deployments from
@@ -508,6 +515,64 @@ import Testing
               -n, --namespace <namespace>
                                       The namespace of the BatchQueues (default: the
                                       configuration's).
+              --version               Show the version.
+              -h, --help              Show help information.
+
+
+            """)
+    }
+
+    @Test func doctorHelp() throws {
+        #expect(try help(["doctor", "--help"]) == """
+            OVERVIEW: Check Redis, the worker Deployments and your access for the
+            misconfigurations that lose tasks.
+
+            Read-only checks, each ok, warn, fail or skip, with the fix in one line.
+
+            Redis: maxmemory-policy is noeviction (any other policy lets a full Redis drop
+            queued tasks silently), memory headroom against maxmemory, persistence
+            (appendonly or RDB save rules).
+
+            Workers, for each queue (default: all): its Deployment exists; the -Q of its
+            celery command names the BatchQueue's spec.queue; its --hostname names the pod;
+            its ready pods send heartbeats; terminationGracePeriodSeconds is longer than
+            the longest task seen running; no HorizontalPodAutoscaler or KEDA ScaledObject
+            targets it. Workers whose heartbeats name no pod of a queue's Deployment (not
+            celery@$(POD_NAME)) are named.
+
+            You: whether you may get, list, watch, update and patch BatchQueues
+            (SelfSubjectAccessReview; skipped where the server lacks it).
+
+            It listens to worker heartbeats for --listen (a task's running time is seen
+            from heartbeats only: give it longer than a few heartbeat intervals).
+
+            Exit status: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad input
+            (such as an unknown queue).
+
+            USAGE: batchctl doctor [<queue> ...] [--output <output>] [--listen <duration>] [--config <file>] [--redis-url <url>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--verbose]
+
+            ARGUMENTS:
+              <queue>                 Queues to check (default: all).
+
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueue objects (default: the
+                                      context's).
+              -v, --verbose           Print each step (identity, reads, writes with their
+                                      resourceVersion) on standard error.
+
+            OPTIONS:
+              -o, --output <output>   Output format. (values: table, json; default: table)
+              --listen <duration>     How long to listen for worker heartbeats (0s to
+                                      skip). (default: 5s)
+              --config <file>         The configuration file, for Redis and the Celery
+                                      layout (default: $BATCHCTL_CONFIG, else the embedded
+                                      defaults).
+              --redis-url <url>       The broker URL, overriding redis.url (as for
+                                      'batchctl probe').
               --version               Show the version.
               -h, --help              Show help information.
 

@@ -20,10 +20,13 @@ public struct QueueReading: Sendable, Equatable {
     public var depth: Int?
     public var inFlight: Int?
     public var error: String?
-    public init(depth: Int?, inFlight: Int?, error: String? = nil) {
+    /// When the in-flight entries were delivered, oldest first (nil when `inFlight` is).
+    public var deliveries: [DeliveryGroup]?
+    public init(depth: Int?, inFlight: Int?, error: String? = nil, deliveries: [DeliveryGroup]? = nil) {
         self.depth = depth
         self.inFlight = inFlight
         self.error = error
+        self.deliveries = deliveries
     }
 }
 
@@ -82,10 +85,13 @@ public struct PodState: Sendable, Equatable {
     public var labels: [String: String]
     /// `controller.kubernetes.io/pod-deletion-cost`, if set.
     public var deletionCost: Int?
-    public init(name: String, labels: [String: String], deletionCost: Int? = nil) {
+    /// When its worker process last started (container `startedAt`), if it is running; nil otherwise.
+    public var workerStartedAt: KubeTime?
+    public init(name: String, labels: [String: String], deletionCost: Int? = nil, workerStartedAt: KubeTime? = nil) {
         self.name = name
         self.labels = labels
         self.deletionCost = deletionCost
+        self.workerStartedAt = workerStartedAt
     }
 }
 

@@ -104,7 +104,8 @@ public final class KubeCluster: ClusterClient {
         let pods = c.pods.values.filter { $0.metadata.deletionTimestamp == nil }.compactMap { p -> PodState? in
             guard let name = p.metadata.name else { return nil }
             let cost = p.metadata.annotations?[podDeletionCostAnnotation].flatMap { Int($0) }
-            return PodState(name: name, labels: p.metadata.labels ?? [:], deletionCost: cost)
+            let started = p.status?.phase == "Running" ? p.status?.processesStartedAt : nil
+            return PodState(name: name, labels: p.metadata.labels ?? [:], deletionCost: cost, workerStartedAt: started)
         }
         return ClusterSnapshot(queues: queues, deployments: deployments, pods: pods.sorted { $0.name < $1.name })
     }

@@ -2,7 +2,7 @@ import BatchCore
 import CeleryRedis
 import FoundationEssentials
 
-/// The Celery queues as the CeleryRedis probe (one pipelined round trip) and heartbeat listener see them.
+/// The Celery queues as the CeleryRedis probe (one pipelined round trip in steady state) and heartbeat listener see them.
 public final class RedisObserver: QueueObserver {
     let probe: QueueProbe
     let listener: WorkerActivityListener
@@ -29,7 +29,7 @@ public final class RedisObserver: QueueObserver {
         let result = try await probe.observe()
         var queues: [String: QueueReading] = [:]
         for q in result.queues {
-            queues[q.name] = QueueReading(depth: q.depth, inFlight: q.inFlight, error: q.error)
+            queues[q.name] = QueueReading(depth: q.depth, inFlight: q.inFlight, error: q.error, deliveries: q.deliveries)
         }
         let workers = listener.workers(now: Date()).filter { !$0.stale }.map { WorkerActivity(hostname: $0.hostname, active: $0.active) }
         return RedisSnapshot(queues: queues, memory: result.memory.map { RedisMemoryReading(used: Int64($0.usedMemory), max: Int64($0.maxMemory)) },

@@ -146,15 +146,47 @@ public struct Pod: KubeResource, Hashable {
     }
 }
 
-/// Pod status: phase and IP.
+/// Pod status: phase, IP, and when the pod and its containers started.
 public struct PodStatus: Sendable, Hashable, Codable {
     /// `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`.
     public var phase: String?
     public var podIP: String?
-    public init(phase: String? = nil, podIP: String? = nil) {
+    /// RFC 3339: when the kubelet accepted the pod (before its containers started).
+    public var startTime: String?
+    public var containerStatuses: [ContainerStatus]?
+    public init(phase: String? = nil, podIP: String? = nil, startTime: String? = nil, containerStatuses: [ContainerStatus]? = nil) {
         self.phase = phase
         self.podIP = podIP
+        self.startTime = startTime
+        self.containerStatuses = containerStatuses
     }
+
+    /// The latest `state.running.startedAt` among the containers (a restarted container is a new
+    /// process), else `startTime`; nil when neither parses.
+    public var processesStartedAt: KubeTime? {
+        let running = (containerStatuses ?? []).compactMap { $0.state?.running?.startedAt.flatMap { KubeTime(rfc3339: $0) } }
+        return running.max() ?? startTime.flatMap { KubeTime(rfc3339: $0) }
+    }
+}
+
+/// One container's status: only its current state is read.
+public struct ContainerStatus: Sendable, Hashable, Codable {
+    public var name: String?
+    public var state: ContainerState?
+    public init(name: String? = nil, state: ContainerState? = nil) {
+        self.name = name
+        self.state = state
+    }
+}
+
+/// `running` with its start time; the other states are not read.
+public struct ContainerState: Sendable, Hashable, Codable {
+    public struct Running: Sendable, Hashable, Codable {
+        public var startedAt: String?
+        public init(startedAt: String? = nil) { self.startedAt = startedAt }
+    }
+    public var running: Running?
+    public init(running: Running? = nil) { self.running = running }
 }
 
 // MARK: events.k8s.io/v1 Event

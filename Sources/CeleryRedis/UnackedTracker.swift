@@ -78,11 +78,14 @@ struct UnackedTracker {
     private(set) var routeCounts: [Int] = [0, 0]
     /// Per configured queue: delivery second → entries.
     private(set) var deliverySeconds: [[Int64: Int]]
+    /// Per configured queue: `deliveries(queue:)` as last computed; nil once the queue's entries changed.
+    private var deliveryCache: [[DeliveryGroup]?]
 
     init(queueCount: Int, maxChunk: Int = 1024) {
         self.queueCount = queueCount
         self.maxChunk = max(maxChunk, 2)
         deliverySeconds = Array(repeating: [:], count: queueCount)
+        deliveryCache = Array(repeating: nil, count: queueCount)
     }
 
     var count: Int { entries.count }
@@ -167,6 +170,7 @@ struct UnackedTracker {
         for q in routes[Int(route)] {
             let n = deliverySeconds[q][second, default: 0] + delta
             deliverySeconds[q][second] = n == 0 ? nil : n
+            deliveryCache[q] = nil
         }
     }
 
@@ -224,13 +228,15 @@ struct UnackedTracker {
     /// Queue `q`'s delivery times, to the second, oldest first, at most `limit` groups: when there are
     /// more, the newest are merged into the last group, which then carries the newest second (so the
     /// merged entries look no older than they are).
-    func deliveries(queue q: Int, limit: Int = 1024) -> [DeliveryGroup] {
+    mutating func deliveries(queue q: Int, limit: Int = 1024) -> [DeliveryGroup] {
+        if let cached = deliveryCache[q] { return cached }
         let sorted = deliverySeconds[q].sorted { $0.key < $1.key }
         var out = sorted.prefix(limit).map { DeliveryGroup(second: $0.key, count: $0.value) }
         if sorted.count > limit, !out.isEmpty {
             out[out.count - 1].count += sorted.dropFirst(limit).reduce(0) { $0 + $1.value }
             out[out.count - 1].second = sorted[sorted.count - 1].key
         }
+        deliveryCache[q] = out
         return out
     }
 }

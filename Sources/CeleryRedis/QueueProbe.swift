@@ -339,6 +339,9 @@ public final class QueueProbe: Sendable {
         return overflow ? (b > 0 ? .max : .min) : sum
     }
 
+    /// Exchanges whose bindings the probe keeps.
+    static let maxExchanges = 256
+
     /// At most this many index entries come back when a chunk is re-read.
     static func rereadLimit(_ pageSize: Int) -> Int { 4 * pageSize }
 
@@ -422,7 +425,10 @@ public final class QueueProbe: Sendable {
             return nil
         }
         let known = s.bindings
-        let unknown = Set(parsed.compactMap { $0?.exchange }.filter { !$0.isEmpty && known[$0] == nil }).sorted()
+        // Exchange names come from Redis data: at most `maxExchanges` binding sets are kept; entries of
+        // exchanges past that count for no configured queue.
+        let unknown = Array(Set(parsed.compactMap { $0?.exchange }.filter { !$0.isEmpty && known[$0] == nil }).sorted()
+            .prefix(max(0, Self.maxExchanges - known.count)))
         if !unknown.isEmpty {
             let replies = try await client.pipeline(unknown.map { [b("SMEMBERS"), b(keys.bindingKey(exchange: $0))] })
             for (exchange, reply) in zip(unknown, replies) {

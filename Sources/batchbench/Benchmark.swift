@@ -198,5 +198,23 @@ enum BenchmarkReport {
         initialises OpenSSL; the "RSS floor" row is 15.6 MiB of such fixed cost) and 3 MiB of anonymous memory
         (the stacks of 14 threads, malloc, caches). The controller's pod requests 48 MiB and is limited to 96 MiB
         (deploy/base/controller.yaml).
+
+        Large `unacked` (issue 19, `batchbench --only unacked`): 100,000 delivered messages of 1.5 KB (about
+        190 MiB in Redis), written as kombu's `QoS.append` does (hash value and `unacked_index` score, delivery
+        times spread over an hour, four queues). The probe keeps what it read between passes (`UnackedTracker`):
+        the first pass after a start reads the index in pages of 1,000 and each page's values with one HMGET
+        (never one HVALS of the hash), at most 200,000 entries a pass; then a pass is one MULTI block (LLENs,
+        HLEN, ZCARD, the index from the watermark up, one ZCOUNT per chunk of 1,000 tags, one chunk compared
+        tag by tag in turn, INFO), plus one or two round trips only when tasks were delivered or acknowledged.
+        Peak RSS is of `batchctl probe --listen 0s` (its one process reads everything from nothing);
+        used_memory_peak growth is over every probe of the group, after loading. The controller row runs
+        `batchctl controller` (1 s polls) against the same load for BATCHBENCH_CONTROLLER_SECONDS (default
+        600; the row's name says how long the run was) and samples VmRSS every 10 s.
+
+        Flower (issue 19, `batchbench --only flower`): Flower 2.2's `Broker.queues` as its /api/queues/length
+        calls it (scripts/bench/flower_queues.py: a new Broker and redis-py asyncio connection per request,
+        one MULTI of LLENs over the four priority lists of each queue), beside batchctl's probe of the same
+        queues in the same run on the same Redis, which also reads 300 in-flight entries (Flower reads none).
+        The ratio is of the two medians.
         """
 }

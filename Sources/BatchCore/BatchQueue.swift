@@ -99,6 +99,11 @@ public struct BatchQueueStatus: Sendable, Hashable, Codable {
     public var inFlight: Int?
     /// Workers whose heartbeat reports active tasks.
     public var busyWorkers: Int?
+    /// In-flight entries (part of `inFlight`) delivered to workers that have since died: no live worker
+    /// holds them until Celery redelivers them. Nil when there are none.
+    public var stranded: Int?
+    /// When Celery redelivers the first stranded entry (its delivery time + `celery.visibilityTimeout`).
+    public var strandedRedeliveryAt: KubeTime?
     public var replicas: Int?
     public var readyReplicas: Int?
     public var desiredReplicas: Int?
@@ -130,6 +135,11 @@ public struct BatchQueueStatus: Sendable, Hashable, Codable {
         self.reminders = reminders
         self.conditions = conditions
     }
+}
+
+extension BatchQueueStatus {
+    /// Queued, held in-flight (stranded entries aside) or running tasks were seen.
+    public var hasWork: Bool { (depth ?? 0) + max(0, (inFlight ?? 0) - (stranded ?? 0)) + (busyWorkers ?? 0) > 0 }
 }
 
 /// A `metav1.Condition`.

@@ -124,10 +124,15 @@ public struct CeleryLayout: Sendable, Equatable {
     public var separator: String
     /// `priority_steps`; step 0 is the bare queue name.
     public var prioritySteps: [Int]
-    public init(globalKeyPrefix: String, separator: String, prioritySteps: [Int]) {
+    /// `visibility_timeout`: how long after delivery kombu puts an unacknowledged message back on its
+    /// queue (kombu's default 1 h). Used to say when a stranded task is redelivered, and to start a worker
+    /// then (kombu restores messages only while a consumer polls).
+    public var visibilityTimeout: TimeSpan
+    public init(globalKeyPrefix: String, separator: String, prioritySteps: [Int], visibilityTimeout: TimeSpan = .seconds(3600)) {
         self.globalKeyPrefix = globalKeyPrefix
         self.separator = separator
         self.prioritySteps = prioritySteps
+        self.visibilityTimeout = visibilityTimeout
     }
     /// kombu's defaults.
     public static let `default` = CeleryLayout(globalKeyPrefix: "", separator: "\u{06}\u{16}", prioritySteps: [0, 3, 6, 9])

@@ -347,7 +347,7 @@ private struct Reader {
     }
 
     mutating func readCelery(_ node: Node, _ path: String, into l: inout CeleryLayout) {
-        guard let entries = mapping(node, path, known: ["globalKeyPrefix", "separator", "prioritySteps"]) else { return }
+        guard let entries = mapping(node, path, known: ["globalKeyPrefix", "separator", "prioritySteps", "visibilityTimeout"]) else { return }
         for (key, value) in entries {
             let p = Self.join(path, key)
             switch key {
@@ -378,6 +378,8 @@ private struct Reader {
                 } else {
                     l.prioritySteps = steps
                 }
+            case "visibilityTimeout":
+                if let d = duration(value, p, min: .seconds(1)) { l.visibilityTimeout = d }
             default: break
             }
         }

@@ -17,7 +17,7 @@ public final class ControllerHarness: @unchecked Sendable {
     public private(set) var metricsPorts: [Int] = []
     public var celery: CeleryFixture {
         broker.map { CeleryFixture(brokerURL: $0.brokerURL, transportOptions: $0.transportOptions, acksLate: workers?.acksLate ?? false) }
-            ?? CeleryFixture(brokerURL: redis.url, acksLate: workers?.acksLate ?? false)
+            ?? CeleryFixture(brokerURL: redis.url, transportOptions: workers?.transportOptions ?? "{}", acksLate: workers?.acksLate ?? false)
     }
     /// Celery's broker when it is not `redis` (Redis behind Sentinel: a sentinel:// URL and master_name).
     let broker: CeleryFixture?
@@ -32,10 +32,17 @@ public final class ControllerHarness: @unchecked Sendable {
         public var terminationGracePeriodSeconds: Int
         /// Sets `task_acks_late=True` in the workers (and in `celery` producers).
         public var acksLate: Bool
+        /// `broker_transport_options` as JSON for workers and producers (e.g. `{"visibility_timeout": 30}`).
+        public var transportOptions: String
+        /// `--prefetch-multiplier`.
+        public var prefetchMultiplier: Int
 
-        public init(terminationGracePeriodSeconds: Int = 30, acksLate: Bool = false) {
+        public init(terminationGracePeriodSeconds: Int = 30, acksLate: Bool = false, transportOptions: String = "{}",
+                    prefetchMultiplier: Int = 1) {
             self.terminationGracePeriodSeconds = terminationGracePeriodSeconds
             self.acksLate = acksLate
+            self.transportOptions = transportOptions
+            self.prefetchMultiplier = prefetchMultiplier
         }
     }
 
@@ -187,7 +194,7 @@ public final class ControllerHarness: @unchecked Sendable {
     /// A worker Deployment (as JSON, which kubectl reads as YAML) whose pods run `celery worker` for `queue`.
     func celeryDeployment(_ name: String, queue: String, _ workers: CeleryWorkers) throws -> String {
         let command = "exec '\(ProjectPaths.venvBin)/celery' -A app worker -Q \(queue) --hostname \"celery@$POD_NAME\" "
-            + "-P prefork -c 1 --prefetch-multiplier 1 --heartbeat-interval 2 --without-gossip --without-mingle -l info"
+            + "-P prefork -c 1 --prefetch-multiplier \(workers.prefetchMultiplier) --heartbeat-interval 2 --without-gossip --without-mingle -l info"
         let env = celery.environment.sorted { $0.key < $1.key }.map { ["name": $0.key, "value": $0.value] }
         let labels = ["app.kubernetes.io/name": name]
         let object: [String: Any] = [
@@ -211,6 +218,20 @@ public final class ControllerHarness: @unchecked Sendable {
         guard let r = try? sim.kubectl(["get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=\(deployment)",
                                         "-o", "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}"]), r.status == 0 else { return [] }
         return r.stdout.split(separator: "\n").map(String.init)
+    }
+
+    /// Sends SIGKILL to every process of pod `pod` (found by `POD_NAME=<pod>` in its environment: the
+    /// kubelet's children), as the kernel's OOM killer would; returns how many were signalled.
+    @discardableResult
+    public func killPod(_ pod: String) -> Int {
+        let needle = Array("POD_NAME=\(pod)".utf8)
+        var killed = 0
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), pid != getpid(),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { continue }
+            if data.split(separator: 0).contains(where: { Array($0) == needle }) && kill(pid, SIGKILL) == 0 { killed += 1 }
+        }
+        return killed
     }
 
     /// Starts one `batchctl controller` (as the admin user) and waits until it serves /readyz.

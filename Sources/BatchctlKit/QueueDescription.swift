@@ -67,6 +67,10 @@ public struct QueueDescription: Sendable {
             field("Depth", st.depth.map(String.init) ?? "?", indent: 2)
             field("In flight", st.inFlight.map(String.init) ?? "?", indent: 2)
             field("Busy workers", st.busyWorkers.map(String.init) ?? "?", indent: 2)
+            if let stranded = st.stranded, stranded > 0 {
+                let redelivery = st.strandedRedeliveryAt.map { ", first redelivered \(when($0)) (delivery + celery.visibilityTimeout)" } ?? ""
+                field("Stranded", "\(stranded) of the in-flight tasks were held by workers that died\(redelivery); they do not keep workers up", indent: 2)
+            }
             let replicas = "\(st.readyReplicas.map(String.init) ?? "?") ready / \(st.desiredReplicas.map(String.init) ?? "?") desired / \(st.replicas.map(String.init) ?? "?") current"
             field("Replicas", replicas, indent: 2)
             field("Last active", when(st.lastActiveAt), indent: 2)

@@ -35,6 +35,9 @@ public struct CeleryKeys: Sendable, Equatable {
     /// The hash of delivered, unacknowledged messages (all queues share it).
     public var unackedKey: String { layout.globalKeyPrefix + "unacked" }
 
+    /// The sorted set kombu scores every `unacked` tag in with its delivery time (Unix seconds).
+    public var unackedIndexKey: String { layout.globalKeyPrefix + "unacked_index" }
+
     /// The set of bindings of `exchange`.
     public func bindingKey(exchange: String) -> String { layout.globalKeyPrefix + "_kombu.binding." + exchange }
 

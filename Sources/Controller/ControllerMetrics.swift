@@ -12,7 +12,7 @@ public final class ControllerMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
 
     struct QueueGauges {
-        let depth, inFlight, busy, current, desired, expiry: Gauge
+        let depth, inFlight, stranded, busy, current, desired, expiry: Gauge
         let phases: [BatchQueuePhase: Gauge]
     }
     private let queues = Mutex<[String: QueueGauges]>([:])
@@ -60,6 +60,7 @@ public final class ControllerMetrics: Sendable {
             if let s = status {
                 if let depth = s.depth { g.depth.set(to: Double(depth)) }
                 if let inFlight = s.inFlight { g.inFlight.set(to: Double(inFlight)) }
+                if s.inFlight != nil { g.stranded.set(to: Double(s.stranded ?? 0)) }
                 if let busy = s.busyWorkers { g.busy.set(to: Double(busy)) }
                 g.current.set(to: Double(s.replicas ?? 0))
                 g.desired.set(to: Double(s.desiredReplicas ?? s.replicas ?? 0))
@@ -102,6 +103,7 @@ public final class ControllerMetrics: Sendable {
             let g = QueueGauges(
                 depth: gauge("batchctl_queue_depth", "Tasks waiting in the queue's Redis lists (all priorities).", l),
                 inFlight: gauge("batchctl_queue_inflight", "Tasks delivered to workers and not yet acknowledged.", l),
+                stranded: gauge("batchctl_stranded_tasks", "In-flight tasks held by workers that died, waiting for Celery to redeliver them after its visibility timeout.", l),
                 busy: gauge("batchctl_queue_busy_workers", "Workers of the queue's Deployment running tasks.", l),
                 current: gauge("batchctl_replicas", replicasHelp, l + [("state", "current")]),
                 desired: gauge("batchctl_replicas", replicasHelp, l + [("state", "desired")]),

@@ -114,7 +114,9 @@ public actor Reconciler {
             if let redis {
                 if let reading = redis.queues[q.queueName], reading.error == nil, let depth = reading.depth, let inFlight = reading.inFlight {
                     let busy = deployment.map { busyWorkers(of: $0, pods: snapshot.pods, workers: redis.workers) } ?? 0
-                    observation = QueueObservation(depth: depth, inFlight: inFlight, busyWorkers: busy)
+                    let starts = deployment.map { podsOf($0, in: snapshot.pods).compactMap(\.workerStartedAt) } ?? []
+                    let stranded = inFlight > 0 ? StrandedTasks.classify(deliveries: reading.deliveries ?? [], workerStarts: starts) : .none
+                    observation = QueueObservation(depth: depth, inFlight: inFlight, busyWorkers: busy, stranded: stranded)
                 } else if let error = redis.queues[q.queueName]?.error {
                     unknownReason = "queue \(q.queueName) could not be read: \(error)"
                 } else {
@@ -264,9 +266,9 @@ public actor Reconciler {
         let old = q.status ?? BatchQueueStatus()
         var written = true
         if d.status != old {
-            func hasWork(_ s: BatchQueueStatus) -> Bool { (s.depth ?? 0) + (s.inFlight ?? 0) + (s.busyWorkers ?? 0) > 0 }
             let important = old.phase != d.status.phase || old.desiredReplicas != d.status.desiredReplicas
-                || hasWork(old) != hasWork(d.status)   // the idle clock starts from this write
+                || old.hasWork != d.status.hasWork   // the idle clock starts from this write
+                || old.stranded != d.status.stranded
                 || old.replicas != d.status.replicas || old.reminders != d.status.reminders
                 || old.conditions?.map { "\($0.type)=\($0.status)" } != d.status.conditions?.map { "\($0.type)=\($0.status)" }
             let last = lastStatusWrite[name]

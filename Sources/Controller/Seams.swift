@@ -20,10 +20,13 @@ public struct QueueReading: Sendable, Equatable {
     public var depth: Int?
     public var inFlight: Int?
     public var error: String?
-    public init(depth: Int?, inFlight: Int?, error: String? = nil) {
+    /// When the in-flight entries were delivered, oldest first (nil when `inFlight` is).
+    public var deliveries: [DeliveryGroup]?
+    public init(depth: Int?, inFlight: Int?, error: String? = nil, deliveries: [DeliveryGroup]? = nil) {
         self.depth = depth
         self.inFlight = inFlight
         self.error = error
+        self.deliveries = deliveries
     }
 }
 
@@ -87,11 +90,14 @@ public struct PodState: Sendable, Equatable {
     /// Running with its `Ready` condition true. The ReplicaSet removes pods that are not (pending, not
     /// ready) before any ready one, whatever their deletion cost.
     public var ready: Bool
-    public init(name: String, labels: [String: String], deletionCost: Int? = nil, ready: Bool = true) {
+    /// When its worker process last started (container `startedAt`), if it is running; nil otherwise.
+    public var workerStartedAt: KubeTime?
+    public init(name: String, labels: [String: String], deletionCost: Int? = nil, ready: Bool = true, workerStartedAt: KubeTime? = nil) {
         self.name = name
         self.labels = labels
         self.deletionCost = deletionCost
         self.ready = ready
+        self.workerStartedAt = workerStartedAt
     }
 }
 

@@ -70,9 +70,18 @@ enum BenchmarkReport {
     static let targets: [BenchmarkTarget] = [
         BenchmarkTarget("Probe, 4 queues: ≤ 0.5 ms (issue 3)", figures: ["probe, 4 queues, 300 unacked"], check: .p90AtMost(0.5, unit: "ms")),
         BenchmarkTarget("Probe, 1,000 queues: ≤ 20 ms (issue 3)", figures: ["probe, 1000 queues, 300 unacked"], check: .p90AtMost(20, unit: "ms")),
-        BenchmarkTarget("Probe: 1 round trip per probe for 4, 100 and 1,000 queues (issue 3; a 5,000-entry `unacked` takes more by design: HSCAN pages)",
-                        figures: ["probe, 4 queues, 300 unacked", "probe, 100 queues, 300 unacked", "probe, 1000 queues, 300 unacked"],
+        BenchmarkTarget("Probe: 1 round trip per probe for 4, 100 and 1,000 queues (issue 3; steady state: nothing delivered or acknowledged since the last)",
+                        figures: ["probe, 4 queues, 300 unacked", "probe, 100 queues, 300 unacked", "probe, 1000 queues, 300 unacked", "probe, 4 queues, 5000 unacked"],
                         check: .notesContain("1 round trip per probe")),
+        BenchmarkTarget("Probe with 100,000 unacked of 1.5 KB, steady state: ≤ 5 ms (issue 19)",
+                        figures: ["unacked 100k × 1536 B: steady-state probe, nothing changed"], check: .p90AtMost(5, unit: "ms")),
+        BenchmarkTarget("`batchctl probe` peak RSS with 100,000 unacked: ≤ 40 MiB (issue 19)",
+                        figures: ["unacked 100k × 1536 B: peak RSS of `batchctl probe`"], check: .p90AtMost(40, unit: "MiB")),
+        BenchmarkTarget("Redis used_memory_peak growth while probing 100,000 unacked: ≤ 5 MiB (issue 19)",
+                        figures: ["unacked 100k × 1536 B: growth of Redis used_memory_peak"], check: .p90AtMost(5, unit: "MiB")),
+        BenchmarkTarget("batchctl probe ≤ 0.2 × Flower's Broker.queues for 4, 100 and 1,000 queues (issue 19; median ratio in the notes)",
+                        figures: ["batchctl probe vs Flower, 4 queues", "batchctl probe vs Flower, 100 queues", "batchctl probe vs Flower, 1000 queues"],
+                        check: .notesContain("within the goal")),
         BenchmarkTarget("Claim → first scale write: < 1 s (issue 7)", figures: ["claim → first scale write"], check: .p90Below(1000, unit: "ms")),
         BenchmarkTarget("New task on a sleeping queue → scale write: < poll interval (1 s) + 0.5 s (issue 7)",
                         figures: ["new task on a sleeping queue → scale write"], check: .p90Below(1500, unit: "ms")),
@@ -189,5 +198,23 @@ enum BenchmarkReport {
         initialises OpenSSL; the "RSS floor" row is 15.6 MiB of such fixed cost) and 3 MiB of anonymous memory
         (the stacks of 14 threads, malloc, caches). The controller's pod requests 48 MiB and is limited to 96 MiB
         (deploy/base/controller.yaml).
+
+        Large `unacked` (issue 19, `batchbench --only unacked`): 100,000 delivered messages of 1.5 KB (about
+        190 MiB in Redis), written as kombu's `QoS.append` does (hash value and `unacked_index` score, delivery
+        times spread over an hour, four queues). The probe keeps what it read between passes (`UnackedTracker`):
+        the first pass after a start reads the index in pages of 1,000 and each page's values with one HMGET
+        (never one HVALS of the hash), at most 200,000 entries a pass; then a pass is one MULTI block (LLENs,
+        HLEN, ZCARD, the index from the watermark up, one ZCOUNT per chunk of 1,000 tags, one chunk compared
+        tag by tag in turn, INFO), plus one or two round trips only when tasks were delivered or acknowledged.
+        Peak RSS is of `batchctl probe --listen 0s` (its one process reads everything from nothing);
+        used_memory_peak growth is over every probe of the group, after loading. The controller row runs
+        `batchctl controller` (1 s polls) against the same load for BATCHBENCH_CONTROLLER_SECONDS (default
+        600; the row's name says how long the run was) and samples VmRSS every 10 s.
+
+        Flower (issue 19, `batchbench --only flower`): Flower 2.2's `Broker.queues` as its /api/queues/length
+        calls it (scripts/bench/flower_queues.py: a new Broker and redis-py asyncio connection per request,
+        one MULTI of LLENs over the four priority lists of each queue), beside batchctl's probe of the same
+        queues in the same run on the same Redis, which also reads 300 in-flight entries (Flower reads none).
+        The ratio is of the two medians.
         """
 }

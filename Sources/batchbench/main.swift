@@ -5,7 +5,7 @@ enum Benchmarks {
     /// Every benchmark group, in the order of BENCHMARKS.md's table.
     static let all: [any Benchmark] = [
         ProbeBenchmark(), DecideBenchmark(), ControllerBenchmark(), IdleRequestsBenchmark(), StatusCommandBenchmark(),
-        RSSFloorBenchmark(), ControllerMemoryBenchmark(), BusyWorkerBenchmark(),
+        RSSFloorBenchmark(), ControllerMemoryBenchmark(), BusyWorkerBenchmark(), UnackedBenchmark(), FlowerBenchmark(),
     ]
 
     static var usage: String {

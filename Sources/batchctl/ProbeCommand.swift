@@ -103,6 +103,12 @@ struct ProbeCommand: AsyncParsableCommand {
 
         // Fail fast when Redis is unreachable, then look again once the heartbeats had time to arrive.
         var result = try await probe.observe()
+        // A large `unacked` takes several bounded passes to read whole the first time (see QueueProbe).
+        var passes = 1
+        while result.unacked.pending != nil && passes < 1000 {
+            result = try await probe.observe()
+            passes += 1
+        }
         if listenFor > .zero {
             try await Task.sleep(for: listenFor.duration)
             result = try await probe.observe()

@@ -19,7 +19,7 @@ import Testing
 
     @Test func renderedYAMLLoadsBackToTheSameValue() throws {
         var c = BatchConfig.defaults
-        c.celery = CeleryLayout(globalKeyPrefix: "pfx:", separator: ":", prioritySteps: Array(0...9))
+        c.celery = CeleryLayout(globalKeyPrefix: "pfx:", separator: ":", prioritySteps: Array(0...9), visibilityTimeout: .hours(6))
         c.redis.url = try RedisURL.parse("unix:///run/redis.sock?db=3")
         c.webhook.format = .json
         for config in [BatchConfig.defaults, c] {

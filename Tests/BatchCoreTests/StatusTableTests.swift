@@ -43,10 +43,16 @@ import Testing
         #expect(!plain.contains("\u{1B}[32m300") && !plain.contains("\u{1B}[33m300"))
     }
 
-    @Test func wideAddsClaimBusyBandAndMax() {
+    @Test func wideAddsClaimBusyStrandedBandAndMax() {
         let text = StatusTable(thresholds: BatchConfig.defaults.queueDepth, color: false, wide: true).render([Self.queues[1]], now: Self.now)
-        #expect(text.hasPrefix("QUEUE   HOLDER             REASON            EXPIRES                       DEPTH  INFLIGHT  READY/DESIRED  PHASE    CLAIMED               BUSY  BAND  MAX\n"))
-        #expect(text.hasSuffix("Running  2027-01-14 08:00 UTC  3     -     20\n"))
+        #expect(text.hasPrefix("QUEUE   HOLDER             REASON            EXPIRES                       DEPTH  INFLIGHT  READY/DESIRED  PHASE    CLAIMED               BUSY  STRANDED  BAND  MAX\n"))
+        #expect(text.hasSuffix("Running  2027-01-14 08:00 UTC  3     -         -     20\n"))
+        // Tasks held by a worker that died: how many, and when Celery redelivers the first.
+        var stranded = Self.queues[1]
+        stranded.status?.stranded = 1
+        stranded.status?.strandedRedeliveryAt = KubeTime(secondsSinceEpoch: Self.now.secondsSinceEpoch + 3600)
+        let wide = StatusTable(thresholds: BatchConfig.defaults.queueDepth, color: false, wide: true).render([stranded], now: Self.now)
+        #expect(wide.contains("  1 (redelivered \(TimeText.utc(KubeTime(secondsSinceEpoch: Self.now.secondsSinceEpoch + 3600))))  -"), "\(wide)")
     }
 
     @Test(arguments: [(0, "0"), (999, "999"), (1_000, "1,000"), (1_234_567, "1,234,567"), (-1_200, "-1,200")])

@@ -234,7 +234,8 @@ import Testing
             One row per queue: holder, reason, expiry (UTC and relative), depth (queued
             tasks), in-flight tasks, ready/desired workers and phase, as the controller
             last reported them in the BatchQueue objects. -o wide adds when it was claimed,
-            busy workers, the approved band and maxReplicas.
+            busy workers, stranded tasks (held by a worker that died) with their redelivery
+            time, the approved band and maxReplicas.
 
             On a terminal, depth is coloured in the team's terms (by default under 100
             green, under 500 plain, from 500 yellow, 1,000 and more red: the

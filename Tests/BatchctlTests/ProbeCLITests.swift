@@ -15,6 +15,7 @@ import Testing
         try server.cli(["RPUSH", "batch0", "a", "b"])
         try server.cli(["RPUSH", "batch0\u{06}\u{16}9", "c"])
         try server.cli(["HSET", "unacked", "tag1", #"[{"body": "x"}, "", "batch0"]"#])
+        try server.cli(["ZADD", "unacked_index", "1795305767.685288", "tag1"])
         let r = try Command.run(Self.batchctl, ["probe", "--redis-url", server.url, "-o", "json", "--listen", "500ms"],
                                 environment: ["REDIS_PASSWORD": "cli-pass", "BATCHCTL_CONFIG": ""])
         #expect(r.status == 0, "\(r.stderr)")

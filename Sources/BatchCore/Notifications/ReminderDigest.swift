@@ -61,7 +61,7 @@ public struct ReminderDigest: Sendable, Equatable {
                 rows.append(row)
                 continue
             }
-            let hasWork = (s.depth ?? 0) + (s.inFlight ?? 0) + (s.busyWorkers ?? 0) > 0
+            let hasWork = s.hasWork
             var idle = ""
             if !hasWork {
                 let since = max(s.lastActiveAt ?? r.claimedAt, r.claimedAt)

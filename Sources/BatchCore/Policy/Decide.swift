@@ -6,15 +6,22 @@ public struct QueueObservation: Sendable, Hashable {
     public var inFlight: Int
     /// Workers of the queue's Deployment whose heartbeat reports active tasks.
     public var busyWorkers: Int
+    /// The in-flight entries no live worker can hold (see `StrandedTasks.classify`); part of `inFlight`.
+    public var stranded: StrandedTasks
 
-    public init(depth: Int, inFlight: Int, busyWorkers: Int) {
+    public init(depth: Int, inFlight: Int, busyWorkers: Int, stranded: StrandedTasks = .none) {
         self.depth = depth
         self.inFlight = inFlight
         self.busyWorkers = busyWorkers
+        self.stranded = stranded
     }
 
-    /// Queued, in-flight or running work exists.
-    public var hasWork: Bool { depth + inFlight + busyWorkers > 0 }
+    /// In-flight entries a live worker may hold (reserved, prefetched, ETA, executing with acks_late).
+    public var heldInFlight: Int { max(0, inFlight - stranded.count) }
+
+    /// Queued, held in-flight or running work exists. Stranded entries are not work: no worker can
+    /// run them until Celery redelivers them (see `Decider`, which counts them again once they are due).
+    public var hasWork: Bool { depth + heldInFlight + busyWorkers > 0 }
 }
 
 /// Everything `decide` looks at for one queue. All of it is data: `decide` reads no clock and does no I/O.
@@ -134,6 +141,8 @@ public enum ConditionType {
     public static let draining = "Draining"
     /// The worker Deployment exists.
     public static let deploymentFound = "DeploymentFound"
+    /// In-flight tasks wait for a worker that died: Celery redelivers them after its visibility timeout.
+    public static let tasksStranded = "TasksStranded"
     /// No valid BatchQueuePolicy named `default`: the embedded defaults apply (set by the controller, not `decide`).
     public static let policyDefaults = "PolicyDefaults"
 }
@@ -214,11 +223,19 @@ private struct Decider {
     var events: [DecisionEvent] = []
     var clearReservation = false
     var log: ReminderLog
+    /// The stranded entries as observed (before any due ones were counted as work again).
+    let strandedSeen: StrandedTasks
 
     init(input: DecideInput, policy: BatchConfig) {
         var input = input
         // Busy-awareness off (comparisons only): running tasks are invisible, as to a depth-only scaler.
         if !policy.busyAware { input.observation?.busyWorkers = 0 }
+        // Stranded entries whose redelivery time has come are work again: kombu restores them only when a
+        // consumer polls, so a worker must run (its start-up sweep puts them back on the queue).
+        strandedSeen = input.observation?.stranded ?? .none
+        if let first = strandedSeen.firstDeliveredAt, input.now >= first.adding(policy.celery.visibilityTimeout) {
+            input.observation?.stranded = .none
+        }
         self.input = input
         self.policy = policy
         status = input.queue.status ?? BatchQueueStatus()
@@ -238,11 +255,12 @@ private struct Decider {
             status.depth = o.depth
             status.inFlight = o.inFlight
             status.busyWorkers = o.busyWorkers
+            reportStranded()
             // lastActiveAt drives idleness. While work goes on it is refreshed only when older than half
             // of idleAfter (so an unchanging queue causes no status writes); when work stops it is stamped
             // at once, so the idle clock starts when the work ended.
             let old = input.queue.status
-            let hadWork = (old?.depth ?? 0) + (old?.inFlight ?? 0) + (old?.busyWorkers ?? 0) > 0
+            let hadWork = old?.hasWork ?? false
             if o.hasWork {
                 let refresh = policy.idleAfter.milliseconds * 1000 / 2
                 if status.lastActiveAt.map({ now.microsecondsSinceEpoch - $0.microsecondsSinceEpoch >= refresh }) ?? true {
@@ -381,6 +399,39 @@ private struct Decider {
             bandCap = max(bandCap, i == bands.count - 1 ? max(bands[i].max, maxReplicas) : bands[i].max)
         }
         return max(0, min(r.replicas, maxReplicas, bandCap))
+    }
+
+    /// Status, condition and the once-per-change reminder for stranded entries.
+    mutating func reportStranded() {
+        let s = strandedSeen
+        let vt = policy.celery.visibilityTimeout
+        guard s.count > 0, let first = s.firstDeliveredAt else {
+            status.stranded = nil
+            status.strandedRedeliveryAt = nil
+            log.strandedFor = nil
+            if hasCondition(ConditionType.tasksStranded) {
+                setCondition(ConditionType.tasksStranded, false, "NoneStranded", "Every in-flight task may be held by a live worker.")
+            }
+            return
+        }
+        let redelivery = first.adding(vt)
+        status.stranded = s.count
+        status.strandedRedeliveryAt = redelivery
+        let tasks = s.count == 1 ? "1 task" : "\(s.count) tasks"
+        let due = now >= redelivery
+        let when = due ? "Celery redelivers \(s.count == 1 ? "it" : "them") once a worker of the Redis database runs (due since \(TimeText.utc(redelivery))), so workers are started"
+            : "Celery redelivers \(s.count == 1 ? "it" : "the first") at \(TimeText.utc(redelivery)) (\(TimeText.relative(redelivery, now: now)); visibility_timeout \(vt))"
+        setCondition(ConditionType.tasksStranded, true, due ? "RedeliveryDue" : "WaitingForRedelivery",
+                     "\(tasks) on \(name) were delivered at \(TimeText.utc(first)) or later to workers that have since died (no live worker holds them); \(when). They do not keep workers up.")
+        guard log.strandedFor != first || log.strandedCount != s.count else { return }
+        log.strandedFor = first
+        log.strandedCount = s.count
+        let holder = spec.reservation?.holder
+        let sleep = due ? "Workers run so that Celery can put \(s.count == 1 ? "it" : "them") back on the queue." : "Workers sleep until then unless other tasks arrive."
+        reminders.append(Reminder(
+            kind: .stranded, queue: name, holder: holder,
+            message: "\(tasks) on \(name) \(s.count == 1 ? "was" : "were") held by a worker that died (delivered at \(TimeText.utc(first))); Celery redelivers \(s.count == 1 ? "it" : "the first") at \(TimeText.utc(redelivery)) (visibility_timeout \(vt)). \(sleep) To redeliver sooner, lower the Celery app's visibility_timeout (and celery.visibilityTimeout) or see the RUNBOOK's Celery section.",
+            nextCommand: "batchctl describe \(name)", isWarning: true))
     }
 
     // MARK: Reminders (each recorded in the log so it is sent once)

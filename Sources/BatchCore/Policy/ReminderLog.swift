@@ -16,6 +16,9 @@ public struct ReminderLog: Sendable, Hashable, Codable {
     /// The last cluster-wide "Redis memory high" reminder. Only the queue that carries cluster-wide
     /// reminders (the first by name, see `decideAll`) records it.
     public var redisMemoryHighAt: KubeTime?
+    /// The first delivery time and count of the stranded tasks last reminded (a change sends a new one).
+    public var strandedFor: KubeTime?
+    public var strandedCount: Int?
 
     public init(expiringFor: KubeTime? = nil, expiringSent: [Int64]? = nil, expiredFor: KubeTime? = nil,
                 sleepingAt: KubeTime? = nil, idleAt: KubeTime? = nil, orphanedAt: KubeTime? = nil,
@@ -39,6 +42,7 @@ public struct Reminder: Sendable, Hashable {
         case idle = "ReservationIdle"
         case orphaned = "OrphanedTasks"
         case redisMemoryHigh = "RedisMemoryHigh"
+        case stranded = "TasksStranded"
     }
     public var kind: Kind
     public var queue: String

@@ -3,7 +3,8 @@ public struct StatusTable: Sendable {
     public var thresholds: DepthThresholds
     /// ANSI colours for depth and phase (on a terminal, unless NO_COLOR is set).
     public var color: Bool
-    /// `-o wide`: also claimed-at, busy workers, approved band and maxReplicas.
+    /// `-o wide`: also claimed-at, busy workers, stranded tasks (with the first redelivery), approved band
+    /// and maxReplicas.
     public var wide: Bool
 
     public init(thresholds: DepthThresholds, color: Bool, wide: Bool = false) {
@@ -15,7 +16,7 @@ public struct StatusTable: Sendable {
     /// Renders `queues` as seen at `now`.
     public func render(_ queues: [BatchQueue], now: KubeTime) -> String {
         var header = ["QUEUE", "HOLDER", "REASON", "EXPIRES", "DEPTH", "INFLIGHT", "READY/DESIRED", "PHASE"]
-        if wide { header += ["CLAIMED", "BUSY", "BAND", "MAX"] }
+        if wide { header += ["CLAIMED", "BUSY", "STRANDED", "BAND", "MAX"] }
         var rows: [[Cell]] = [header.map { Cell($0) }]
         for q in queues {
             let r = q.spec.reservation
@@ -32,6 +33,7 @@ public struct StatusTable: Sendable {
             ]
             if wide {
                 row += [Cell(r.map { TimeText.utc($0.claimedAt) } ?? "-"), Cell(s?.busyWorkers.map(String.init) ?? "?"),
+                        Self.strandedCell(s),
                         Cell(r?.approvedBand ?? "-"), Cell(q.spec.maxReplicas.map(String.init) ?? "-")]
             }
             rows.append(row)
@@ -58,6 +60,12 @@ public struct StatusTable: Sendable {
             let trimmed = s.prefix(text.count)
             return "\u{1B}[\(code)m\(trimmed)\u{1B}[0m" + s.dropFirst(text.count)
         }
+    }
+
+    /// "1 (redelivered 15:02:00 UTC)" while tasks are stranded, else "-".
+    static func strandedCell(_ s: BatchQueueStatus?) -> Cell {
+        guard let n = s?.stranded, n > 0 else { return Cell("-") }
+        return Cell(Self.grouped(n) + (s?.strandedRedeliveryAt.map { " (redelivered \(TimeText.utc($0)))" } ?? ""), code: "33")
     }
 
     /// Depth in the team's terms: under `good` green, under `fine` plain, up to `careful` yellow, from `careful` red.

@@ -163,7 +163,8 @@ public final class KubeCluster: ClusterClient {
             guard let name = p.metadata.name else { return nil }
             let cost = p.metadata.annotations?[podDeletionCostAnnotation].flatMap { Int($0) }
             let ready = p.status?.phase == "Running" && p.status?.isReady == true
-            return PodState(name: name, labels: p.metadata.labels ?? [:], deletionCost: cost, ready: ready)
+            let started = p.status?.phase == "Running" ? p.status?.processesStartedAt : nil
+            return PodState(name: name, labels: p.metadata.labels ?? [:], deletionCost: cost, ready: ready, workerStartedAt: started)
         }
         let skipped = c.invalid.values.map { SkippedObject(kind: $0.kind, name: $0.name, uid: $0.uid, problem: $0.problem) }
             .sorted { ($0.kind, $0.name) < ($1.kind, $1.name) }

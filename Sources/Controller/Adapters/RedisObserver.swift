@@ -4,7 +4,7 @@ import FoundationEssentials
 import Logging
 import Synchronization
 
-/// The Celery queues as the CeleryRedis probe (one pipelined round trip) and heartbeat listener see them.
+/// The Celery queues as the CeleryRedis probe (one pipelined round trip in steady state) and heartbeat listener see them.
 /// The set of queues follows the BatchQueues: a probe for a new set is made (on the same connection) when it changes.
 public final class RedisObserver: QueueObserver {
     let client: RedisClient
@@ -54,7 +54,7 @@ public final class RedisObserver: QueueObserver {
         logSourceChanges(observation: number)
         var queues: [String: QueueReading] = [:]
         for q in result.queues {
-            queues[q.name] = QueueReading(depth: q.depth, inFlight: q.inFlight, error: q.error)
+            queues[q.name] = QueueReading(depth: q.depth, inFlight: q.inFlight, error: q.error, deliveries: q.deliveries)
         }
         let workers = listener.workers(now: Date()).filter { !$0.stale }.map { WorkerActivity(hostname: $0.hostname, active: $0.active) }
         return RedisSnapshot(queues: queues, memory: result.memory.map { RedisMemoryReading(used: Int64($0.usedMemory), max: Int64($0.maxMemory)) },

@@ -146,21 +146,34 @@ public struct Pod: KubeResource, Hashable {
     }
 }
 
-/// Pod status: phase, IP and conditions.
+/// Pod status: phase, IP, conditions, and when the pod and its containers started.
 public struct PodStatus: Sendable, Hashable, Codable {
     /// `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`.
     public var phase: String?
     public var podIP: String?
     /// `Ready`, `ContainersReady`, ... (type and status only).
     public var conditions: [PodCondition]?
-    public init(phase: String? = nil, podIP: String? = nil, conditions: [PodCondition]? = nil) {
+    /// RFC 3339: when the kubelet accepted the pod (before its containers started).
+    public var startTime: String?
+    public var containerStatuses: [ContainerStatus]?
+    public init(phase: String? = nil, podIP: String? = nil, conditions: [PodCondition]? = nil, startTime: String? = nil,
+                containerStatuses: [ContainerStatus]? = nil) {
         self.phase = phase
         self.podIP = podIP
         self.conditions = conditions
+        self.startTime = startTime
+        self.containerStatuses = containerStatuses
     }
 
     /// The `Ready` condition is `True` (what the ReplicaSet controller's scale-down order reads).
     public var isReady: Bool { conditions?.contains { $0.type == "Ready" && $0.status == "True" } == true }
+
+    /// The latest `state.running.startedAt` among the containers (a restarted container is a new
+    /// process), else `startTime`; nil when neither parses.
+    public var processesStartedAt: KubeTime? {
+        let running = (containerStatuses ?? []).compactMap { $0.state?.running?.startedAt.flatMap { KubeTime(rfc3339: $0) } }
+        return running.max() ?? startTime.flatMap { KubeTime(rfc3339: $0) }
+    }
 }
 
 /// One pod condition: its type and status.
@@ -171,6 +184,26 @@ public struct PodCondition: Sendable, Hashable, Codable {
         self.type = type
         self.status = status
     }
+}
+
+/// One container's status: only its current state is read.
+public struct ContainerStatus: Sendable, Hashable, Codable {
+    public var name: String?
+    public var state: ContainerState?
+    public init(name: String? = nil, state: ContainerState? = nil) {
+        self.name = name
+        self.state = state
+    }
+}
+
+/// `running` with its start time; the other states are not read.
+public struct ContainerState: Sendable, Hashable, Codable {
+    public struct Running: Sendable, Hashable, Codable {
+        public var startedAt: String?
+        public init(startedAt: String? = nil) { self.startedAt = startedAt }
+    }
+    public var running: Running?
+    public init(running: Running? = nil) { self.running = running }
 }
 
 // MARK: events.k8s.io/v1 Event

@@ -1,0 +1,127 @@
+import BatchTesting
+import Foundation
+import Testing
+
+/// Issue 23 end to end: KubeSim's kubelet runs real `celery worker` processes with `acks_late` and a
+/// 30 s `visibility_timeout` (the controller's `celery.visibilityTimeout` says the same), and
+/// `batchctl controller` scales them. Tasks record "start ID POD" and "done ID POD" in a side-effect file.
+@Suite(.serialized, .enabled(if: CeleryFixture.isAvailable, "needs the venv: make venv"))
+struct StrandedTaskTests {
+    static let queue = "batch1"
+    static let deployment = "celery-batch1"
+
+    struct Markers {
+        let path: String
+        func lines() -> [(String, String, String)] {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { line in
+                let f = line.split(separator: " ").map(String.init)
+                return f.count == 3 ? (f[0], f[1], f[2]) : nil
+            }
+        }
+        func count(_ what: String, _ id: String) -> Int { lines().filter { $0.0 == what && $0.1 == id }.count }
+        func pod(_ what: String, _ id: String) -> String? { lines().first { $0.0 == what && $0.1 == id }?.2 }
+    }
+
+    static func harness(prefetchMultiplier: Int = 1) throws -> (ControllerHarness, Markers) {
+        let h = try ControllerHarness(config: "rampUp: {step: 2, every: 0s}\nidleAfter: 5s\ncelery: {visibilityTimeout: 30s}",
+                                      workers: .init(terminationGracePeriodSeconds: 3, acksLate: true,
+                                                     transportOptions: #"{"visibility_timeout": 30}"#, prefetchMultiplier: prefetchMultiplier))
+        let markers = Markers(path: h.directory.path + "/markers.txt")
+        try "".write(toFile: markers.path, atomically: true, encoding: .utf8)
+        return (h, markers)
+    }
+
+    static func send(_ h: ControllerHarness, _ markers: Markers, _ id: String, seconds: Double, countdown: Int? = nil) throws {
+        let eta = countdown.map { #", "countdown": \#($0)"# } ?? ""
+        try h.celery.produce(#"[{"queue": "\#(queue)", "count": 1, "task": "fixture.marker", "args": ["\#(id)", \#(seconds), "\#(markers.path)"]\#(eta)}]"#)
+    }
+
+    static func status(_ h: ControllerHarness) -> [String: Any] { ((try? h.queue(queue))?["status"] as? [String: Any]) ?? [:] }
+
+    static func eventMessages(_ h: ControllerHarness, reason: String) -> [String] {
+        guard let r = try? h.sim.kubectl(["get", "events", "-n", h.namespace, "--field-selector", "involvedObject.name=\(queue)",
+                                          "-o", "json"]), r.status == 0,
+              let list = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
+              let items = list["items"] as? [[String: Any]] else { return [] }
+        return items.filter { $0["reason"] as? String == reason }.compactMap { ($0["message"] ?? $0["note"]) as? String }
+    }
+
+    @Test("a worker SIGKILLed mid-task: the queue sleeps while the task is stranded, wakes at its redelivery, the task completes once")
+    func strandedTaskSleepsThenWakes() throws {
+        let (h, markers) = try Self.harness()
+        defer { h.stop() }
+        try h.startController()
+        try h.claim(Self.queue, replicas: 1)
+        #expect(Wait.until(timeout: .seconds(60), interval: .milliseconds(300)) { h.claimSeen(Self.queue) })
+        try Self.send(h, markers, "long", seconds: 20)
+        #expect(Wait.until(timeout: .seconds(90), interval: .milliseconds(300)) { markers.count("start", "long") == 1 }, "the task did not start")
+        let startedAt = Date()
+        let pod = try #require(markers.pod("start", "long"))
+        // Held while its worker lives: in flight, not stranded.
+        #expect(Wait.until(timeout: .seconds(30), interval: .milliseconds(300)) { Self.status(h)["inFlight"] as? Int == 1 })
+        #expect(Self.status(h)["stranded"] == nil)
+        // SIGKILL 8 s into the task, so that the replacement worker starts more than the 5 s skew
+        // margin after the delivery.
+        _ = Wait.until(timeout: .seconds(10), interval: .milliseconds(200)) { Date().timeIntervalSince(startedAt) >= 8 }
+        #expect(h.killPod(pod) > 0)
+        let killedAt = Date()
+
+        // Stranded: the queue sleeps before the redelivery time (delivery + 30 s).
+        let slept = Wait.until(timeout: .seconds(60), interval: .milliseconds(200)) {
+            h.replicas(Self.deployment) == 0 && Self.status(h)["phase"] as? String == "Sleeping"
+        }
+        #expect(slept, "status: \(Self.status(h))")
+        let sleptAfter = Date().timeIntervalSince(killedAt)
+        let s = Self.status(h)
+        #expect(s["stranded"] as? Int == 1, "\(s)")
+        #expect(s["inFlight"] as? Int == 1)
+        let redelivery = try #require((s["strandedRedeliveryAt"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+        #expect(redelivery > Date(), "slept \(sleptAfter) s after the kill, before the redelivery at \(redelivery)")
+        #expect(redelivery.timeIntervalSince(startedAt) < 32 && redelivery.timeIntervalSince(startedAt) > 25)
+        let condition = h.condition(Self.queue, "TasksStranded")
+        #expect(condition?["status"] as? String == "True")
+        #expect(Wait.until(timeout: .seconds(20), interval: .milliseconds(300)) { !Self.eventMessages(h, reason: "TasksStranded").isEmpty })
+        let message = Self.eventMessages(h, reason: "TasksStranded").first ?? ""
+        #expect(message.hasPrefix("1 task on batch1 was held by a worker that died"), "\(message)")
+        #expect(message.contains("visibility_timeout 30s") && message.contains("Workers sleep until then"), "\(message)")
+        #expect(h.metric(#"batchctl_stranded_tasks{queue="batch1"}"#) == 1)
+
+        // Redelivery time: a worker starts, kombu's start-up sweep puts the task back, and it completes once.
+        let done = Wait.until(timeout: .seconds(150), interval: .milliseconds(500)) { markers.count("done", "long") >= 1 }
+        #expect(done, "status: \(Self.status(h)); markers: \(markers.lines())")
+        #expect(markers.count("start", "long") == 2, "started by the killed worker, then once more after redelivery")
+        #expect(markers.count("done", "long") == 1)
+        #expect(h.phase(Self.queue).map { ["Running", "Sleeping"].contains($0) } == true)
+        #expect(Wait.until(timeout: .seconds(30), interval: .milliseconds(300)) { Self.status(h)["stranded"] == nil })
+    }
+
+    @Test("held in flight is unchanged: a live worker holding an ETA task 60 s ahead and a prefetched task keeps its pod")
+    func heldInFlightKeepsItsWorker() throws {
+        let (h, markers) = try Self.harness(prefetchMultiplier: 2)
+        defer { h.stop() }
+        try h.startController()
+        try Self.send(h, markers, "eta", seconds: 1, countdown: 60)
+        try Self.send(h, markers, "long", seconds: 12)
+        try Self.send(h, markers, "short", seconds: 1)
+        try h.claim(Self.queue, replicas: 1)
+        #expect(Wait.until(timeout: .seconds(90), interval: .milliseconds(300)) { markers.count("start", "long") == 1 }, "the long task did not start")
+        let pod = try #require(markers.pod("start", "long"))
+        // The worker runs "long", has "short" prefetched and holds "eta": three in flight, none stranded.
+        #expect(Wait.until(timeout: .seconds(20), interval: .milliseconds(300)) { Self.status(h)["inFlight"] as? Int == 3 }, "\(Self.status(h))")
+        #expect(Self.status(h)["stranded"] == nil)
+        #expect(Wait.until(timeout: .seconds(60), interval: .milliseconds(300)) { markers.count("done", "short") == 1 })
+        // Now only the ETA task is held (no depth, no busy worker): for idleAfter (5 s) and well past it,
+        // the pod stays and nothing is called stranded.
+        var heldThroughout = true
+        let until = Date().addingTimeInterval(15)
+        while Date() < until && markers.count("start", "eta") == 0 {
+            let s = Self.status(h)
+            if h.replicas(Self.deployment) != 1 || !h.pods(Self.deployment).contains(pod) || s["stranded"] != nil { heldThroughout = false }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        #expect(heldThroughout, "status: \(Self.status(h))")
+        #expect(Self.status(h)["inFlight"] as? Int == 1)
+        #expect(h.condition(Self.queue, "TasksStranded") == nil)
+    }
+}

@@ -77,7 +77,7 @@ public final class ControllerHarness: @unchecked Sendable {
 
     /// The CRD from deploy/, the four BatchQueues, and celery-batch0..3 at 0 replicas.
     func install() throws {
-        try sim.kubectlOK(["apply", "--validate=false", "-f", ProjectPaths.root + "/deploy/base/crd-batchqueues.yaml"])
+        try sim.kubectlOK(["apply", "--validate=false", "-f", ProjectPaths.root + "/deploy/crds/crd-batchqueues.yaml"])
         _ = Wait.until(timeout: .seconds(10)) {
             (try? sim.kubectl(["get", "batchqueues", "-n", namespace]).status) == 0
         }

@@ -11,7 +11,7 @@ final class ClusterFixture: @unchecked Sendable {
     let sim: KubeSimServer
 
     /// Starts KubeSim (with `extraUsers` named user01, user02, ... and an optional RBAC policy) and applies
-    /// deploy/base/crd-batchqueues.yaml and deploy/base/batchqueues.yaml with kubectl.
+    /// deploy/crds/crd-batchqueues.yaml and deploy/base/batchqueues.yaml with kubectl.
     init(extraUsers: Int = 0, rbac: String? = nil) throws {
         let dir = try TemporaryDirectory(prefix: "cli-fixture")
         var args: [String] = []
@@ -24,7 +24,7 @@ final class ClusterFixture: @unchecked Sendable {
             args += ["--rbac", path]
         }
         sim = try KubeSimServer.start(extraArguments: args)
-        let crd = try sim.kubectl(["apply", "--validate=false", "-f", ProjectPaths.root + "/deploy/base/crd-batchqueues.yaml"])
+        let crd = try sim.kubectl(["apply", "--validate=false", "-f", ProjectPaths.root + "/deploy/crds/crd-batchqueues.yaml"])
         guard crd.status == 0 else { throw SupportError("kubectl apply CRD: \(crd.stderr)") }
         // Discovery of a new CRD can lag a moment behind its creation (as on a real cluster): retry, bounded.
         var last = ""

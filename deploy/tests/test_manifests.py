@@ -17,11 +17,12 @@ ROOT = pathlib.Path(__file__).parents[2]
 KUBECTL = next((str(p) for p in [pathlib.Path(sys.executable).parent / "kubectl"] if p.exists()), "kubectl")
 RENDERS = {name: list(yaml.safe_load_all(subprocess.run([KUBECTL, "kustomize", str(ROOT / path)], check=True,
                                                          capture_output=True, text=True).stdout))
-           for name, path in [("base", "deploy"), ("overlay", "deploy/overlays/batch-jobs")]}
+           for name, path in [("base", "deploy"), ("overlay", "deploy/overlays/batch-jobs"), ("crds", "deploy/crds")]}
 
 
 def crd_schema(docs):
-    crd = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
+    """The BatchQueue CRD's schema (the CRDs are their own kustomization, applied first)."""
+    crd = next(d for d in RENDERS["crds"] if d["kind"] == "CustomResourceDefinition")
     return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 
@@ -38,7 +39,7 @@ def validate(obj, docs):
     jsonschema.validate(obj, structural(crd_schema(docs)), cls=jsonschema.Draft4Validator)
 
 
-@pytest.mark.parametrize("render", RENDERS)
+@pytest.mark.parametrize("render", ["base", "overlay"])
 def test_every_batchqueue_matches_the_crd(render):
     queues = [d for d in RENDERS[render] if d["kind"] == "BatchQueue"]
     assert [q["metadata"]["name"] for q in queues] == ["batch0", "batch1", "batch2", "batch3"]
@@ -96,3 +97,32 @@ def test_the_overlay_moves_everything_namespaced_to_its_namespace():
         namespace = d["metadata"].get("namespace")
         assert namespace in (None, "batch-jobs"), f"{d['kind']}/{d['metadata']['name']} is in {namespace}"
         assert "court-listener" not in yaml.safe_dump(d), f"{d['kind']}/{d['metadata']['name']} still names court-listener"
+
+
+def test_the_crds_are_alone_in_their_kustomization_and_not_in_the_base():
+    assert {d["kind"] for d in RENDERS["crds"]} == {"CustomResourceDefinition"}
+    for render in ("base", "overlay"):
+        assert not [d for d in RENDERS[render] if d["kind"] == "CustomResourceDefinition"]
+
+
+def test_monitoring_is_only_in_a_render_that_enables_its_component():
+    def monitoring(docs):
+        return sorted(d["kind"] + "/" + d["metadata"]["name"] for d in docs
+                      if d["apiVersion"].startswith("monitoring.coreos.com/")
+                      or d["metadata"]["name"] == "batchctl-grafana-dashboard")
+    assert monitoring(RENDERS["base"]) == []
+    assert monitoring(RENDERS["overlay"]) == ["ConfigMap/batchctl-grafana-dashboard", "PrometheusRule/batchctl"]
+
+
+@pytest.mark.parametrize("render", ["base", "overlay"])
+def test_remind_runs_as_its_own_read_only_service_account(render):
+    docs = RENDERS[render]
+    cronjob = next(d for d in docs if d["kind"] == "CronJob")
+    assert cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"] == "batchctl-remind"
+    role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "batchctl-remind")
+    assert {(g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]} == {
+        ("batchctl.dev", "batchqueues"), ("events.k8s.io", "events"), ("", "events")}
+    assert {v for rule in role["rules"] for v in rule["verbs"]} == {"get", "list", "watch"}
+    binding = next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "batchctl-remind")
+    namespace = cronjob["metadata"]["namespace"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "batchctl-remind", "namespace": namespace}]

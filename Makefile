@@ -107,7 +107,7 @@ chaos: deps build
 ## bench: release builds, benchmarks against a real redis-server and KubeSim on loopback; rewrites BENCHMARKS.md
 ## (`.build/release/batchbench --only NAME` runs one group: probe, decide, controller, idle-requests, status,
 ## controller-rss, busy-workers; `--help` says what each measures)
-bench: apt-deps venv
+bench: apt-deps venv tools-venv
 	$(SWIFT) build -c release $(RELEASE_FLAGS) --product batchbench
 	$(SWIFT) build -c release $(RELEASE_FLAGS) --product kubesim
 	$(SWIFT) build -c release $(RELEASE_FLAGS) --product batchctl --static-swift-stdlib

@@ -36,30 +36,21 @@ public final class ControllerHarness: @unchecked Sendable {
     ///   - config: YAML appended to the test configuration (namespace, Redis URL, poll 200ms,
     ///     ramp 2 per 2s, idle after 3s are set already; later keys win).
     ///   - kubelet: run worker Deployments as local processes (their command from the annotation).
-    ///   - rbac: load the Roles and RoleBindings rendered from deploy/ into KubeSim's authorizer and add the
-    ///     controller's ServiceAccount user (`serviceAccount`), so `startController(asServiceAccount: true)`
-    ///     runs with exactly the permissions a cluster would give it.
+    ///   - extraUsers: more KubeSim users (name, groups), such as a claim race's.
     ///   - queueCount: more (or fewer) queues than the four of deploy/: `q0..q<n-1>` with Deployments
     ///     `celery-q0..`, generated, and listed in the configuration (for benchmarks).
     ///   - workers: give the worker Deployments a command that runs a real Celery worker per pod (implies `kubelet`).
-    public init(config: String = "", kubelet: Bool = false, simArguments: [String] = [], rbac: Bool = false,
-                queueCount: Int? = nil, workers: CeleryWorkers? = nil) throws {
+    ///
+    /// KubeSim enforces what deploy/ installs (`DeployPolicies`: its RBAC, users in its groups, its admission
+    /// policies), as a cluster would.
+    public init(config: String = "", kubelet: Bool = false, simArguments: [String] = [],
+                extraUsers: [(name: String, groups: [String])] = [], queueCount: Int? = nil, workers: CeleryWorkers? = nil) throws {
         self.queueCount = queueCount
         self.workers = workers
         redis = try RedisServer()
         directory = try TemporaryDirectory(prefix: "harness")
-        var extra = simArguments
-        if rbac {
-            let rbacPath = directory.path + "/rbac.yaml"
-            try Self.renderRBAC().write(toFile: rbacPath, atomically: true, encoding: .utf8)
-            let usersPath = directory.path + "/users.yaml"
-            try """
-                - name: \(Self.serviceAccount)
-                  groups: [system:serviceaccounts, "system:serviceaccounts:court-listener", system:authenticated]
-                """.write(toFile: usersPath, atomically: true, encoding: .utf8)
-            extra += ["--rbac", rbacPath, "--users", usersPath]
-        }
-        sim = try KubeSimServer.start(kubelet: kubelet || workers != nil, extraArguments: extra)
+        sim = try KubeSimServer.start(kubelet: kubelet || workers != nil, extraArguments: simArguments,
+                                      deployPolicies: true, extraUsers: extraUsers)
         configPath = directory.path + "/batchctl.yaml"
         // Test timings; a top-level key in `config` replaces the default line for it.
         let defaults = ["namespace: court-listener", "redis: {url: \"\(redis.url)\"}", "pollInterval: 200ms",
@@ -75,12 +66,8 @@ public final class ControllerHarness: @unchecked Sendable {
         try install()
     }
 
-    /// The CRD from deploy/, the four BatchQueues, and celery-batch0..3 at 0 replicas.
+    /// The four BatchQueues (the CRD is installed already), and celery-batch0..3 at 0 replicas.
     func install() throws {
-        try sim.kubectlOK(["apply", "--validate=false", "-f", ProjectPaths.root + "/deploy/crds/crd-batchqueues.yaml"])
-        _ = Wait.until(timeout: .seconds(10)) {
-            (try? sim.kubectl(["get", "batchqueues", "-n", namespace]).status) == 0
-        }
         let names = queueCount.map { n in (0..<n).map { "q\($0)" } } ?? (0..<4).map { "batch\($0)" }
         if queueCount == nil {
             try sim.kubectlOK(["apply", "--validate=false", "-n", namespace, "-f", ProjectPaths.root + "/deploy/base/batchqueues.yaml"])
@@ -126,18 +113,7 @@ public final class ControllerHarness: @unchecked Sendable {
     }
 
     /// The controller's ServiceAccount as the API server names it.
-    public static let serviceAccount = "system:serviceaccount:court-listener:batchctl-controller"
-
-    /// The Roles and RoleBindings of deploy/, rendered by kustomize (the tools venv's kubectl when present).
-    static func renderRBAC() throws -> String {
-        let venvKubectl = ProjectPaths.root + "/.venv-tools/bin/kubectl"
-        let kubectl = FileManager.default.isExecutableFile(atPath: venvKubectl) ? venvKubectl : "/usr/bin/kubectl"
-        let r = try Command.run(kubectl, ["kustomize", ProjectPaths.root + "/deploy"])
-        guard r.status == 0 else { throw SupportError("kubectl kustomize deploy failed: \(r.stderr)") }
-        let docs = r.stdout.components(separatedBy: "\n---\n").filter { $0.contains("\nkind: Role\n") || $0.contains("\nkind: RoleBinding\n") }
-        guard !docs.isEmpty else { throw SupportError("no Role or RoleBinding in deploy/") }
-        return docs.joined(separator: "\n---\n") + "\n"
-    }
+    public static let serviceAccount = DeployPolicies.controllerServiceAccount
 
     /// A worker Deployment (as JSON, which kubectl reads as YAML) whose pods run `celery worker` for `queue`.
     func celeryDeployment(_ name: String, queue: String, _ workers: CeleryWorkers) throws -> String {
@@ -168,15 +144,19 @@ public final class ControllerHarness: @unchecked Sendable {
         return r.stdout.split(separator: "\n").map(String.init)
     }
 
-    /// Starts one `batchctl controller` (as the admin user) and waits until it serves /readyz.
+    /// Starts one `batchctl controller` and waits until it serves /readyz.
     /// - Parameters:
+    ///   - asServiceAccount: as the controller's service account, with deploy/'s RBAC and admission policies (the
+    ///     default); nil: the service account, except with `queueCount` (deploy/'s Role names the four worker
+    ///     Deployments, not generated ones), where the controller runs as `admin`.
     ///   - environment: added to the child's environment (such as `BATCHCTL_WEBHOOK_URL`).
     ///   - waitUntilReady: false returns as soon as the process is started (to kill it at any moment of its life).
     @discardableResult
-    public func startController(arguments: [String] = [], asServiceAccount: Bool = false,
+    public func startController(arguments: [String] = [], asServiceAccount: Bool? = nil,
                                 environment: [String: String] = [:], waitUntilReady: Bool = true) throws -> ChildProcess {
         let port = try FreePort.next()
         let n = controllers.count
+        let asServiceAccount = asServiceAccount ?? (queueCount == nil)
         let child = try ChildProcess(
             name: "controller-\(n)", executable: ProjectPaths.product("batchctl"),
             arguments: ["controller", "--config", configPath, "--kubeconfig", sim.kubeconfigPath,
@@ -243,7 +223,8 @@ public final class ControllerHarness: @unchecked Sendable {
         return Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// Claims `queue` for `holder` (an admin write of spec.reservation, as `batchctl claim` would make).
+    /// Claims `queue` for `holder` (an admin write of spec.reservation, as `batchctl claim` would make; `admin`
+    /// is in `batchctl:admins`, which the admission policy lets claim for anyone).
     public func claim(_ queue: String, holder: String = "alice", replicas: Int, expiresIn seconds: Int = 3 * 86_400) throws {
         let now = Date()
         let f = ISO8601DateFormatter()

@@ -20,6 +20,9 @@ public final class Simulator: Sendable {
         public var kubeletEnabled = false
         /// Where kubelet pods write their output (`<dir>/<pod>.log`), served by `pods/<name>/log`.
         public var podLogDirectory: String?
+        /// A Python with cel-python that evaluates ValidatingAdmissionPolicies (`--cel-python`); without it a
+        /// write that a policy binding matches is refused.
+        public var celPython: String?
         /// Defaults.
         public init() {}
     }
@@ -36,6 +39,8 @@ public final class Simulator: Sendable {
     public let authorizer: Authorizer
     /// Injected faults.
     public let faults: FaultInjector
+    /// Evaluates admission policies' CEL (nil: none configured, policies that match fail closed).
+    let celEvaluator: CELEvaluator?
     /// Every request answered.
     public let requestLog = RequestLog()
     let connections = Atomic<Int>(0)
@@ -55,6 +60,7 @@ public final class Simulator: Sendable {
         authenticator = Authenticator(users: users)
         self.authorizer = authorizer
         self.faults = FaultInjector(rules: faults)
+        celEvaluator = configuration.celPython.map { CELEvaluator(python: $0) }
         (deploymentChanges, deploymentChangesContinuation) = AsyncStream<ObjectRef>.makeStream(bufferingPolicy: .unbounded)
         for ns in configuration.namespaces { ensureNamespace(ns) }
     }
@@ -240,6 +246,7 @@ public final class Simulator: Sendable {
         shutDownFlag.store(true, ordering: .relaxed)
         store.finishAllWatches()
         deploymentChangesContinuation.finish()
+        celEvaluator?.shutdown()
     }
 }
 

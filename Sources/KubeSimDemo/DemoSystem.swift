@@ -1,4 +1,5 @@
 import BatchCore
+import BatchTesting
 import CeleryRedis
 import Foundation
 import KubeSim
@@ -84,7 +85,15 @@ final class DemoSystem: Sendable {
         processes.onStop { await receiver.stop() }
         try Interrupt.check()
 
+        // What deploy/ installs, enforced as on a cluster: its RBAC, users in its groups, its admission policies.
+        let policies: (rbac: String, users: String, celPython: String)
+        do { policies = try DeployPolicies.serveFiles(directory: directory) } catch {
+            throw DemoError.missing("\(error) (or `make demo`, which installs what is missing)")
+        }
         var options = APIServer.Options(directory: "\(directory)/kube")
+        options.rbacFile = policies.rbac
+        options.usersFile = policies.users
+        options.simulator.celPython = policies.celPython
         options.kubelet = true
         options.announce = false
         options.namespace = namespace
@@ -96,7 +105,7 @@ final class DemoSystem: Sendable {
 
         let ledger = try TaskLedger(path: "\(directory)/completions.txt")
         try await install(kube.simulator, paths: paths, redisURL: redis.url, completions: ledger.path)
-        narrator.say("Installed the BatchQueue CRD, batch0..batch3 and the Deployments celery-batch0..3 (0 replicas; each pod runs `celery worker`)")
+        narrator.say("Installed the BatchQueue CRD, deploy/'s RBAC and admission policies, batch0..batch3 and the Deployments celery-batch0..3 (0 replicas; each pod runs `celery worker`)")
 
         let configPath = "\(directory)/batchctl.yaml"
         do {
@@ -107,7 +116,8 @@ final class DemoSystem: Sendable {
         let metricsPort = (try? FreePort.next()) ?? 0
         let controller = try processes.start(
             name: "batchctl-controller", executable: paths.batchctl,
-            arguments: ["controller", "--config", configPath, "--kubeconfig", "\(kube.directory)/kubeconfig", "--context", "admin",
+            arguments: ["controller", "--config", configPath, "--kubeconfig", "\(kube.directory)/kubeconfig",
+                        "--context", DeployPolicies.controllerServiceAccount,
                         "--metrics-addr", "127.0.0.1:\(metricsPort)"],
             environment: ["BATCHCTL_WEBHOOK_URL": receiver.url, "POD_NAME": "batchctl-controller-demo"])
         try await waitForController(kube.simulator, controller: controller)
@@ -153,6 +163,13 @@ final class DemoSystem: Sendable {
         while await simulator.handle(APIRequest(method: "GET", target: list), clientCertificateUser: admin).status != 200 {
             guard ContinuousClock.now < deadline else { throw DemoError.startFailed("KubeSim does not serve batchqueues after creating the CRD") }
             try await Task.sleep(for: .milliseconds(50))
+        }
+        let admission = "/apis/admissionregistration.k8s.io/v1/"
+        let documents: [String]
+        do { documents = try DeployPolicies.admissionDocuments() } catch { throw DemoError.startFailed("\(error)") }
+        for document in documents {
+            let binding = document.contains("\nkind: ValidatingAdmissionPolicyBinding")
+            try await create(simulator, admission + (binding ? "validatingadmissionpolicybindings" : "validatingadmissionpolicies"), yaml: document)
         }
         for document in try read(paths.batchQueues).components(separatedBy: "\n---\n") where document.contains("kind: BatchQueue") {
             try await create(simulator, list, yaml: document)

@@ -84,62 +84,43 @@ import Testing
         #expect(r.stderr.replacing(left, with: "(3d)") == expected, "\(r.stderr)")
     }
 
-    static let rbac = """
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: Role
-        metadata: {name: batchctl-user, namespace: court-listener}
-        rules:
-        - apiGroups: [batchctl.dev]
-          resources: [batchqueues]
-          verbs: [get, list, watch, update, patch]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: Role
-        metadata: {name: batchctl-viewer, namespace: court-listener}
-        rules:
-        - apiGroups: [batchctl.dev]
-          resources: [batchqueues]
-          verbs: [get, list, watch]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: RoleBinding
-        metadata: {name: alice, namespace: court-listener}
-        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: batchctl-user}
-        subjects: [{kind: User, name: alice}]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: RoleBinding
-        metadata: {name: bob, namespace: court-listener}
-        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: batchctl-viewer}
-        subjects: [{kind: User, name: bob}]
-        """
-
-    @Test func theAPIServerDecidesForceAndA403ExitsFourSayingWhoMay() throws {
-        let f = try ClusterFixture(rbac: Self.rbac)
+    /// deploy/'s RBAC lets bob (batchctl:users) update BatchQueues; deploy/'s admission policy refuses his
+    /// change of alice's claim, and batchctl says who may (exit 4). carol, an admin by group only, may.
+    @Test func theAdmissionPolicyDecidesForceAndItsRefusalExitsFourWithItsMessage() throws {
+        let f = try ClusterFixture()
         #expect(try f.batchctl(["claim", "batch1", "--reason", "reindex"], as: "alice").status == 0)
         let before = try f.queue("batch1")
 
         let forced = try f.batchctl(["release", "batch1", "--force"], as: "bob")
         #expect(forced.status == 4)
         #expect(forced.stderr.hasPrefix("error: only the holder (alice) or an admin (group batchctl:admins) may release batch1; the API server refused bob: "), "\(forced.stderr)")
-
-        let claim = try f.batchctl(["claim", "batch2"], as: "bob")
-        #expect(claim.status == 4)
-        #expect(claim.stderr.hasPrefix("error: the API server does not let bob claim batch2: "), "\(claim.stderr)")
+        #expect(forced.stderr.contains("ValidatingAdmissionPolicy 'batchctl-holder-only' with binding 'batchctl-holder-only' denied request: the reservation is held by alice"),
+                "\(forced.stderr)")
 
         #expect(try f.writes().filter { $0.user == "bob" }.allSatisfy { $0.status == 403 })
         #expect(try f.queue("batch1") == before)
-        #expect(try f.queue("batch2").spec.reservation == nil)
 
-        let admin = try f.batchctl(["release", "batch1", "--force"], as: "admin")
+        let admin = try f.batchctl(["release", "batch1", "--force"], as: DeployPolicies.admin)
         #expect(admin.status == 0, "\(admin.stderr)")
         #expect(admin.stdout == "released alice's claim on batch1; the controller scales its workers to zero once busy ones finish\n")
         #expect(try f.queue("batch1").spec.reservation == nil)
     }
 
+    /// The same rule for kubectl: a patch of someone else's reservation is refused by the admission policy.
+    @Test func aKubectlPatchOfSomeoneElsesReservationIsRefused() throws {
+        let f = try ClusterFixture()
+        #expect(try f.batchctl(["claim", "batch2", "--reason", "reindex"], as: "alice").status == 0)
+        let before = try f.queue("batch2")
+        let patch = #"{"spec":{"reservation":{"holder":"bob","reason":"mine now","claimedAt":"2026-01-01T00:00:00Z","expiresAt":"2026-01-02T00:00:00Z","replicas":2}}}"#
+        let r = try f.sim.kubectl(["patch", "batchqueue", "batch2", "-n", ClusterFixture.namespace, "--type", "merge", "-p", patch], context: "bob")
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("batchqueues.batchctl.dev \"batch2\" is forbidden: ValidatingAdmissionPolicy 'batchctl-holder-only'"), "\(r.stderr)")
+        #expect(try f.queue("batch2") == before)
+    }
+
     @Test func aRefusedTakeoverOfAnExpiredClaimSaysTheControllerClearsItSoon() throws {
-        let f = try ClusterFixture(rbac: Self.rbac)
-        // An expired claim the controller has not cleared yet; bob may not change it (as the admission policy would say).
+        let f = try ClusterFixture()
+        // An expired claim the controller has not cleared yet; bob may not change it (deploy/'s admission policy refuses).
         let patch = #"{"spec":{"reservation":{"holder":"alice","claimedAt":"2026-01-01T00:00:00Z","expiresAt":"2026-01-02T00:00:00Z","replicas":2}}}"#
         let p = try f.sim.curl("PATCH", "/apis/batchctl.dev/v1alpha1/namespaces/court-listener/batchqueues/batch3", body: patch,
                                contentType: "application/merge-patch+json")

@@ -9,7 +9,8 @@ import Testing
         var env = ["COLUMNS": "80", "BATCHCTL_CONFIG": "", "BATCHCTL_WEBHOOK_URL_FILE": ""]
         env["BATCHCTL_WEBHOOK_URL"] = webhook ?? ""
         return try Command.run(ProjectPaths.product("batchctl"),
-                               ["remind", "--config", h.configPath, "--kubeconfig", h.sim.kubeconfigPath, "--context", "admin"] + extra,
+                               ["remind", "--config", h.configPath, "--kubeconfig", h.sim.kubeconfigPath,
+                                "--context", DeployPolicies.remindServiceAccount] + extra,
                                environment: env, timeout: .seconds(60))
     }
 

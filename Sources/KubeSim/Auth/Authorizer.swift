@@ -50,7 +50,7 @@ public struct PolicyRule: Sendable, Equatable {
 
 /// RBAC-style authorizer. With no policy every authenticated user may do anything; with a policy
 /// (Kubernetes Role/ClusterRole/RoleBinding/ClusterRoleBinding documents, YAML or JSON) only what the
-/// bindings grant. Admins (`system:masters`, `batchctl:admins`) always pass.
+/// bindings grant. `system:masters` always passes.
 public struct Authorizer: Sendable {
     struct Grant: Sendable {
         var namespace: String?   // nil: cluster-wide
@@ -126,7 +126,7 @@ public struct Authorizer: Sendable {
 
     /// Whether `user` may perform the request.
     public func allows(_ user: UserInfo, _ info: RequestInfo) -> Bool {
-        if !enforcing || user.isAdmin { return true }
+        if !enforcing || user.isSystemMaster { return true }
         if !info.isResource {
             // system:discovery / system:public-info-viewer equivalents.
             if ["get", "head"].contains(info.verb) { return true }

@@ -40,6 +40,14 @@ public enum DeployPolicies {
             for line in document.split(separator: "\n") where line.hasPrefix("kind: ") { return String(line.dropFirst(6)) }
             return ""
         }
+
+        /// The kinds the CRDs of deploy/crds define (their `spec.names.kind`).
+        public var customKinds: Set<String> {
+            Set(crds.flatMap { doc in
+                // `spec.names.kind`, as kustomize renders it: indented by four spaces.
+                doc.split(separator: "\n").filter { $0.hasPrefix("    kind: ") }.map { String($0.dropFirst(10)) }
+            })
+        }
     }
 
     private static let cache = Mutex<Rendered?>(nil)
@@ -87,7 +95,9 @@ public enum DeployPolicies {
         try rendered().base.filter { ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"].contains(Rendered.kind(of: $0)) }
     }
 
-    /// Applies deploy/crds (and waits until their kinds are served), then deploy/'s admission policies and bindings.
+    /// Applies deploy/crds (and waits until their kinds are served), then the base's objects of those kinds other
+    /// than BatchQueues (such as admission policy params; the tests create their own queues), then deploy/'s
+    /// admission policies and bindings.
     public static func install(on sim: KubeSimServer) throws {
         let r = try rendered()
         let crds = sim.directory + "/deploy-crds.yaml"
@@ -100,6 +110,12 @@ public enum DeployPolicies {
             return result?.status == 0
         }
         guard served else { throw SupportError("the CRDs of deploy/crds were not served in time: \(last)") }
+        let params = r.base(kinds: r.customKinds.subtracting(["BatchQueue"]))
+        if !params.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            let path = sim.directory + "/deploy-params.yaml"
+            try params.write(toFile: path, atomically: true, encoding: .utf8)
+            try sim.kubectlOK(["apply", "--validate=false", "-f", path])
+        }
         let policies = sim.directory + "/deploy-admission.yaml"
         try r.base(kinds: ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"])
             .write(toFile: policies, atomically: true, encoding: .utf8)

@@ -49,6 +49,21 @@ final class CELEvaluator: Sendable {
         }
     }
 
+    /// Starts the helper and compiles a stored policy's expressions, so the first write it admits does not wait
+    /// for Python to start (KubeSim calls this off the request path when a policy is written).
+    func warmUp(_ policySpec: JSONValue) {
+        var expressions: [JSONValue] = []
+        for key in ["matchConditions", "variables", "validations"] {
+            for item in policySpec[key]?.arrayValue ?? [] {
+                if let e = item["expression"] { expressions.append(e) }
+                if let e = item["messageExpression"] { expressions.append(e) }
+            }
+        }
+        do { _ = try evaluate(["compile": .array(expressions)]) } catch {
+            Simulator.warnOnce("the CEL helper (\(python)) did not start: \(error)")
+        }
+    }
+
     /// Stops the helper (closes its stdin, so it exits; SIGKILL if it does not within a second).
     func shutdown() {
         child.withLock { state in

@@ -97,10 +97,22 @@ def evaluate(message):
     return {"result": "allow"}
 
 
+def compile_all(expressions):
+    """Compiles ahead of the first request (a policy was stored); errors surface when the policy is evaluated."""
+    for expression in expressions:
+        try:
+            if expression not in PROGRAMS:
+                PROGRAMS[expression] = ENV.program(ENV.compile(expression))
+        except Exception:
+            pass
+    return {"result": "compiled"}
+
+
 def main():
     for line in sys.stdin:
         try:
-            answer = evaluate(json.loads(line))
+            message = json.loads(line)
+            answer = compile_all(message["compile"]) if "compile" in message else evaluate(message)
         except Exception as error:  # never die on one bad request: the answer says what went wrong
             answer = {"result": "error", "message": "%s: %s" % (type(error).__name__, error)}
         sys.stdout.write(json.dumps(answer) + "\n")

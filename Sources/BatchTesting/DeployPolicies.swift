@@ -90,14 +90,33 @@ public enum DeployPolicies {
         return ["--rbac", files.rbac, "--users", files.users, "--cel-python", files.celPython]
     }
 
-    /// deploy/'s ValidatingAdmissionPolicies and their bindings, one YAML document each.
-    public static func admissionDocuments() throws -> [String] {
-        try rendered().base.filter { ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"].contains(Rendered.kind(of: $0)) }
+    /// One rendered document with what locates it in the API.
+    public struct Document: Sendable {
+        public let apiVersion: String
+        public let kind: String
+        /// `metadata.namespace` (empty for cluster-scoped objects).
+        public let namespace: String
+        public let yaml: String
     }
 
-    /// Applies deploy/crds (and waits until their kinds are served), then the base's objects of those kinds other
-    /// than BatchQueues (such as admission policy params; the tests create their own queues), then deploy/'s
-    /// admission policies and bindings.
+    /// What `install` applies after the CRDs, in order: the base's objects of deploy/crds' kinds other than
+    /// BatchQueues (such as admission policy params; the tests create their own queues), then the
+    /// ValidatingAdmissionPolicies and their bindings.
+    public static func policyDocuments() throws -> [Document] {
+        let r = try rendered()
+        let params = r.customKinds.subtracting(["BatchQueue"])
+        let kinds = ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+        let ordered = r.base.filter { params.contains(Rendered.kind(of: $0)) } + r.base.filter { kinds.contains(Rendered.kind(of: $0)) }
+        return ordered.map { yaml in
+            let lines = yaml.split(separator: "\n")
+            func value(_ prefix: String) -> String {
+                lines.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) } ?? ""
+            }
+            return Document(apiVersion: value("apiVersion: "), kind: value("kind: "), namespace: value("  namespace: "), yaml: yaml)
+        }
+    }
+
+    /// Applies deploy/crds (and waits until their kinds are served), then `policyDocuments()`.
     public static func install(on sim: KubeSimServer) throws {
         let r = try rendered()
         let crds = sim.directory + "/deploy-crds.yaml"
@@ -110,15 +129,8 @@ public enum DeployPolicies {
             return result?.status == 0
         }
         guard served else { throw SupportError("the CRDs of deploy/crds were not served in time: \(last)") }
-        let params = r.base(kinds: r.customKinds.subtracting(["BatchQueue"]))
-        if !params.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            let path = sim.directory + "/deploy-params.yaml"
-            try params.write(toFile: path, atomically: true, encoding: .utf8)
-            try sim.kubectlOK(["apply", "--validate=false", "-f", path])
-        }
         let policies = sim.directory + "/deploy-admission.yaml"
-        try r.base(kinds: ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"])
-            .write(toFile: policies, atomically: true, encoding: .utf8)
+        try (policyDocuments().map(\.yaml).joined(separator: "\n---\n") + "\n").write(toFile: policies, atomically: true, encoding: .utf8)
         try sim.kubectlOK(["apply", "--validate=false", "-f", policies])
     }
 }

@@ -164,12 +164,15 @@ final class DemoSystem: Sendable {
             guard ContinuousClock.now < deadline else { throw DemoError.startFailed("KubeSim does not serve batchqueues after creating the CRD") }
             try await Task.sleep(for: .milliseconds(50))
         }
-        let admission = "/apis/admissionregistration.k8s.io/v1/"
-        let documents: [String]
-        do { documents = try DeployPolicies.admissionDocuments() } catch { throw DemoError.startFailed("\(error)") }
+        let documents: [DeployPolicies.Document]
+        do { documents = try DeployPolicies.policyDocuments() } catch { throw DemoError.startFailed("\(error)") }
         for document in documents {
-            let binding = document.contains("\nkind: ValidatingAdmissionPolicyBinding")
-            try await create(simulator, admission + (binding ? "validatingadmissionpolicybindings" : "validatingadmissionpolicies"), yaml: document)
+            guard let type = simulator.registry.all.first(where: { $0.apiVersion == document.apiVersion && $0.kind == document.kind }) else {
+                throw DemoError.startFailed("KubeSim does not serve \(document.kind) (\(document.apiVersion)) from deploy/")
+            }
+            let prefix = type.group.isEmpty ? "/api/\(type.version)" : "/apis/\(type.group)/\(type.version)"
+            let scope = type.namespaced ? "/namespaces/\(document.namespace.isEmpty ? namespace : document.namespace)" : ""
+            try await create(simulator, prefix + scope + "/" + type.plural, yaml: document.yaml)
         }
         for document in try read(paths.batchQueues).components(separatedBy: "\n---\n") where document.contains("kind: BatchQueue") {
             try await create(simulator, list, yaml: document)

@@ -454,7 +454,8 @@ import Testing
            "schema":{"openAPIV3Schema":{"type":"object","required":["spec"],"properties":{
              "spec":{"type":"object","required":["size"],"properties":{
                "size":{"type":"integer","minimum":1,"maximum":10},
-               "color":{"type":"string","enum":["red","blue"]},
+               "color":{"type":"string","enum":["red","blue"],"default":"red"},
+               "limits":{"type":"object","default":{},"properties":{"max":{"type":"integer","default":5}}},
                "name":{"type":"string","maxLength":5,"pattern":"^[a-z]+$"},
                "at":{"type":"string","format":"date-time"}}},
              "status":{"type":"object","properties":{"count":{"type":"integer","minimum":0},"phase":{"type":"string","enum":["Up","Down"]}}}}}}}]}}
@@ -527,7 +528,10 @@ import Testing
         defer { s.stop() }
         try s.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", Self.widgetCRD)
         #expect(Wait.until(timeout: .seconds(10)) { (try? s.curl("GET", Self.widgets).status) == 200 })
-        try s.create(Self.widgets, #"{"apiVersion":"test.dev/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"size":3}}"#)
+        let created = try s.create(Self.widgets, #"{"apiVersion":"test.dev/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"size":3}}"#)
+        // Structural defaulting: missing properties take their defaults, also inside a defaulted object.
+        #expect(dig(created, "spec", "color") as? String == "red")
+        #expect(dig(created, "spec", "limits", "max") as? Int == 5)
         let merge = "application/merge-patch+json"
         Self.expectInvalid(try s.curl("PATCH", Self.widgets + "/w/status", body: #"{"status":{"count":-1}}"#, contentType: merge),
                            .init(spec: "", reason: "FieldValueInvalid", field: "status.count",

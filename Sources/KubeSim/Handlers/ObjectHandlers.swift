@@ -138,7 +138,7 @@ extension Simulator {
         object[path: ["metadata", "deletionTimestamp"]] = nil
         if type.statusSubresource, type.plural != "pods", type.plural != "namespaces" { object["status"] = nil }
         object = Self.newMetadata(object, generation: type.hasGeneration)
-        object = try Pruning.apply(object, type: type, validation: validation)
+        object = SchemaDefaulting.apply(try Pruning.apply(object, type: type, validation: validation), type: type)
         try SchemaValidation.validate(object, type: type)
         object[path: ["metadata", "managedFields"]] = nil
         try ManagedFields.record(old: nil, new: &object, type: type, subresource: "", writer: validation?.writer)
@@ -259,7 +259,7 @@ extension Simulator {
                 new[path: ["metadata", "generation"]] = .int((oldMeta["generation"]?.intValue ?? 1) + 1)
             }
             new = try Kinds.prepareUpdate(new, old: old, type: type, simulator: self)
-            new = try Pruning.apply(new, type: type, validation: validation)
+            new = SchemaDefaulting.apply(try Pruning.apply(new, type: type, validation: validation), type: type)
             try SchemaValidation.validate(new, type: type)
             try ManagedFields.record(old: old, new: &new, type: type, subresource: subresource, writer: validation?.writer)
             try self.admit(admission, type: type, subresource: subresource, operation: "UPDATE", name: info.name, namespace: namespace,

@@ -186,3 +186,41 @@ enum Formats {
     nonisolated(unsafe) static let date = /[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])/
     nonisolated(unsafe) static let uuid = /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/
 }
+
+/// Structural defaulting of custom resources: a property missing from an object (or null where the schema does
+/// not allow null) takes its schema `default`, at every depth, as the API server does when it decodes a request
+/// (`staging/src/k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting/algorithm.go`, `Default`):
+/// defaults first, then the recursion into the object's properties (so defaults inside a defaulted object apply).
+enum SchemaDefaulting {
+    /// `object` with its CRD schema's defaults applied (custom resources only).
+    static func apply(_ object: JSONValue, type: ResourceType) -> JSONValue {
+        guard type.isCustom, let schema = type.schema else { return object }
+        return apply(object, schema: schema, depth: 0)
+    }
+
+    private static func apply(_ value: JSONValue, schema: JSONValue, depth: Int) -> JSONValue {
+        guard depth < 64 else { return value }   // schemas are finite; this bounds a hostile one
+        switch value {
+        case .object(var members):
+            for (key, property) in schema["properties"]?.objectValue ?? [:] {
+                guard let defaultValue = property["default"] else { continue }
+                let nonNullableNull = members[key] == .null && property["nullable"]?.boolValue != true
+                if members[key] == nil || nonNullableNull { members[key] = defaultValue }
+            }
+            let properties = schema["properties"]?.objectValue ?? [:]
+            for (key, child) in members {
+                if let property = properties[key] {
+                    members[key] = apply(child, schema: property, depth: depth + 1)
+                } else if let additional = schema["additionalProperties"], case .object = additional {
+                    members[key] = apply(child, schema: additional, depth: depth + 1)
+                }
+            }
+            return .object(members)
+        case .array(let items):
+            guard let itemSchema = schema["items"], case .object = itemSchema else { return value }
+            return .array(items.map { apply($0, schema: itemSchema, depth: depth + 1) })
+        default:
+            return value
+        }
+    }
+}

@@ -1,5 +1,9 @@
-/// The whole batchctl configuration: where Redis is and how Celery lays queues out in it, which queues
-/// and Deployments exist, and the scaling, reservation and reminder policy.
+/// The controller's own configuration, the operator's settings: the namespace, where Redis is and how Celery lays
+/// queues out in it, how often to poll, the webhook format, and two scaling switches. The rules users are held to
+/// (bands, reservation limits, budget, ramp, idle time, reminders, depth thresholds, the `claim --any` order) are
+/// not in the file: they live in the cluster, in the namespace's `BatchQueuePolicy` named `default`, and the
+/// controller and the CLI read them from there into `policy` (`QueuePolicy`). The queue set is the BatchQueue
+/// objects of the namespace.
 ///
 /// `config/batchctl.yaml` documents every key; `BatchConfig.defaults` holds the same values (a test
 /// keeps the two equal), so the binary runs with no file at all. Secrets never live here: see `Secrets`.
@@ -8,52 +12,29 @@ public struct BatchConfig: Sendable, Equatable {
     public var namespace: String
     public var redis: RedisSettings
     public var celery: CeleryLayout
-    /// The batch queues, in the order `claim --any` tries them.
-    public var queues: [QueueConfig]
     /// How often the controller reads Redis.
     public var pollInterval: TimeSpan
-    /// Replica bands from the smallest to the largest; a reservation above a band that
-    /// `requiresApproval` must name that band.
-    public var bands: [Band]
-    public var rampUp: RampUp
-    /// A reserved queue with no work for this long goes to zero replicas.
-    public var idleAfter: TimeSpan
-    /// The sum of desired replicas over all queues never exceeds this (protects the shared database).
-    public var totalReplicaBudget: Int
     /// When above zero, desired replicas = ⌈(depth + inFlight) / tasksPerReplica⌉, capped by the ceiling.
     public var tasksPerReplica: Int
-    /// After a release or expiry, how long busy workers may finish their tasks before being stopped.
-    public var busyWorkerGrace: TimeSpan
     /// Whether workers running tasks (Celery heartbeats with `active` > 0) count: true keeps busy workers
     /// (no sleep, no scale-down below them, pod-deletion-cost before a scale-down, draining after release).
     /// False scales on queue depth and `unacked` alone, as KEDA's Redis scaler does; only for comparisons.
     public var busyAware: Bool
-    public var reservations: ReservationLimits
-    public var reminders: ReminderSettings
-    public var queueDepth: DepthThresholds
     public var webhook: WebhookSettings
+    /// The rules users are held to, from the cluster's `BatchQueuePolicy` (never from the file); the embedded
+    /// defaults until one has been read.
+    public var policy: QueuePolicy
 
-    public init(namespace: String, redis: RedisSettings, celery: CeleryLayout, queues: [QueueConfig],
-                pollInterval: TimeSpan, bands: [Band], rampUp: RampUp, idleAfter: TimeSpan,
-                totalReplicaBudget: Int, tasksPerReplica: Int, busyWorkerGrace: TimeSpan, busyAware: Bool = true,
-                reservations: ReservationLimits, reminders: ReminderSettings, queueDepth: DepthThresholds,
-                webhook: WebhookSettings) {
+    public init(namespace: String, redis: RedisSettings, celery: CeleryLayout, pollInterval: TimeSpan,
+                tasksPerReplica: Int, busyAware: Bool = true, webhook: WebhookSettings, policy: QueuePolicy = .defaults) {
         self.namespace = namespace
         self.redis = redis
         self.celery = celery
-        self.queues = queues
         self.pollInterval = pollInterval
-        self.bands = bands
-        self.rampUp = rampUp
-        self.idleAfter = idleAfter
-        self.totalReplicaBudget = totalReplicaBudget
         self.tasksPerReplica = tasksPerReplica
-        self.busyWorkerGrace = busyWorkerGrace
         self.busyAware = busyAware
-        self.reservations = reservations
-        self.reminders = reminders
-        self.queueDepth = queueDepth
         self.webhook = webhook
+        self.policy = policy
     }
 
     /// The embedded defaults; identical to `config/batchctl.yaml`.
@@ -62,43 +43,75 @@ public struct BatchConfig: Sendable, Equatable {
         redis: RedisSettings(url: RedisURL(endpoint: .tcp(host: "redis", port: 6379), database: 0),
                              connectTimeout: .seconds(2), commandTimeout: .seconds(2)),
         celery: .default,
-        queues: (0..<4).map { QueueConfig(name: "batch\($0)", deployment: "celery-batch\($0)") },
         pollInterval: .seconds(1),
-        bands: [
-            Band(name: "small", min: 1, max: 5, requiresApproval: false),
-            Band(name: "medium", min: 6, max: 10, requiresApproval: false),
-            Band(name: "big", min: 11, max: 20, requiresApproval: true),
-        ],
-        rampUp: RampUp(step: 2, every: .seconds(30)),
-        idleAfter: .minutes(15),
-        totalReplicaBudget: 40,
         tasksPerReplica: 0,
-        busyWorkerGrace: .hours(1),
         busyAware: true,
-        reservations: ReservationLimits(defaultDuration: .days(1), maxDuration: .days(14)),
-        reminders: ReminderSettings(expiringBefore: [.hours(24), .hours(1)], idleEvery: .hours(24),
-                                    orphanedEvery: .hours(1), redisMemoryHighPercent: 80),
-        queueDepth: DepthThresholds(good: 100, fine: 500, careful: 1000),
         webhook: WebhookSettings(format: .slack, timeout: .seconds(5), retries: 3)
     )
 
-    /// The configured queue called `name`, if any.
-    public func queue(named name: String) -> QueueConfig? { queues.first { $0.name == name } }
+    /// This configuration with the cluster's policy in place of the one it held.
+    public func with(policy: QueuePolicy) -> BatchConfig {
+        var c = self
+        c.policy = policy
+        return c
+    }
+
+    // The policy's rules, read through the configuration (the decide and reservation code read them here).
+    public var bands: [Band] { get { policy.bands } set { policy.bands = newValue } }
+    public var rampUp: RampUp { get { policy.rampUp } set { policy.rampUp = newValue } }
+    public var idleAfter: TimeSpan { get { policy.idleAfter } set { policy.idleAfter = newValue } }
+    public var totalReplicaBudget: Int { get { policy.totalReplicaBudget } set { policy.totalReplicaBudget = newValue } }
+    public var busyWorkerGrace: TimeSpan { get { policy.busyWorkerGrace } set { policy.busyWorkerGrace = newValue } }
+    public var reservations: ReservationLimits { get { policy.reservations } set { policy.reservations = newValue } }
+    public var reminders: ReminderSettings { get { policy.reminders } set { policy.reminders = newValue } }
+    public var queueDepth: DepthThresholds { get { policy.queueDepth } set { policy.queueDepth = newValue } }
 
     /// The band `replicas` falls in; `nil` for 0 or above the largest band.
-    public func band(for replicas: Int) -> Band? { bands.first { $0.min <= replicas && replicas <= $0.max } }
+    public func band(for replicas: Int) -> Band? { policy.band(for: replicas) }
 }
 
-/// How to reach Redis.
+/// How to reach Redis: one server, or the master that Redis Sentinels name.
 public struct RedisSettings: Sendable, Equatable {
-    /// The broker URL without a password (the password comes from `Secrets`).
+    /// The broker URL without a password (the password comes from `Secrets`). Behind Sentinel, only its
+    /// database and ACL user name are used: the host and port are the first sentinel's, and batchctl
+    /// connects to the master the sentinels name instead.
     public var url: RedisURL
+    /// The sentinels and the master name, when Redis runs behind Sentinel.
+    public var sentinel: SentinelSettings?
     public var connectTimeout: TimeSpan
     public var commandTimeout: TimeSpan
-    public init(url: RedisURL, connectTimeout: TimeSpan, commandTimeout: TimeSpan) {
+    public init(url: RedisURL, sentinel: SentinelSettings? = nil, connectTimeout: TimeSpan, commandTimeout: TimeSpan) {
         self.url = url
+        self.sentinel = sentinel
         self.connectTimeout = connectTimeout
         self.commandTimeout = commandTimeout
+    }
+
+    /// Points the settings at the master that `url`'s sentinels know as `masterName`.
+    public mutating func useSentinels(_ url: SentinelURL, masterName: String) {
+        sentinel = SentinelSettings(url: url, masterName: masterName)
+        let first = url.sentinels.first ?? SentinelURL.Address(host: "localhost", port: 26379)
+        self.url = RedisURL(endpoint: .tcp(host: first.host, port: first.port), database: url.database,
+                            username: url.username, password: url.password)
+    }
+
+    /// The broker as configured, safe to print: the Redis URL, or the sentinel URLs and the master name.
+    public var displayURL: String {
+        guard let sentinel else { return url.description }
+        return "\(sentinel.url) (master \(sentinel.masterName))"
+    }
+}
+
+/// Redis behind Sentinel, as Celery's `broker_url = 'sentinel://...;sentinel://...'` with
+/// `broker_transport_options = {'master_name': ...}` configures it.
+public struct SentinelSettings: Sendable, Equatable {
+    /// The sentinels, asked in turn for the master's address.
+    public var url: SentinelURL
+    /// The name the sentinels monitor the master under (`sentinel monitor <name> ...`).
+    public var masterName: String
+    public init(url: SentinelURL, masterName: String) {
+        self.url = url
+        self.masterName = masterName
     }
 }
 
@@ -120,9 +133,9 @@ public struct CeleryLayout: Sendable, Equatable {
     public static let `default` = CeleryLayout(globalKeyPrefix: "", separator: "\u{06}\u{16}", prioritySteps: [0, 3, 6, 9])
 }
 
-/// One batch queue and the worker Deployment that consumes it.
+/// One batch queue and the worker Deployment that consumes it (as a BatchQueue names them).
 public struct QueueConfig: Sendable, Equatable {
-    /// The Celery queue name, also the BatchQueue object's name.
+    /// The Celery queue name.
     public var name: String
     /// The worker Deployment in `namespace`.
     public var deployment: String
@@ -130,6 +143,9 @@ public struct QueueConfig: Sendable, Equatable {
         self.name = name
         self.deployment = deployment
     }
+    /// The four queues deploy/base installs (`batch0`…`batch3`, Deployments `celery-batch0`…), for
+    /// `batchctl probe` without `--queue`.
+    public static let installed = (0..<4).map { QueueConfig(name: "batch\($0)", deployment: "celery-batch\($0)") }
 }
 
 /// A replica band such as "small" (1–5).
@@ -216,5 +232,46 @@ public struct WebhookSettings: Sendable, Equatable {
         self.format = format
         self.timeout = timeout
         self.retries = retries
+    }
+}
+
+extension RedisSettings {
+    /// `base` with the command-line overrides applied: `url` replaces redis.url (a `redis://`, `unix://` or
+    /// Celery `sentinel://...;...` URL) and `masterName` replaces redis.masterName.
+    /// - Throws: `ConfigError` naming the flag: a URL that does not parse, a sentinel URL without a master
+    ///   name (from `masterName` or the configuration), or a master name without a sentinel URL.
+    public static func overriding(_ base: RedisSettings, url: String?, masterName: String?) throws(ConfigError) -> RedisSettings {
+        func fail(_ path: String, _ message: String) -> ConfigError {
+            ConfigError(source: "the command line", problems: [ConfigProblem(path: path, message: message)])
+        }
+        if let masterName, let why = SentinelURL.masterNameProblem(masterName) { throw fail("--master-name", why) }
+        var settings = base
+        if let url {
+            do {
+                if SentinelURL.isSentinel(url) {
+                    let sentinels = try SentinelURL.parse(url)
+                    guard let name = masterName ?? base.sentinel?.masterName else {
+                        throw fail("--master-name", "is required with a sentinel:// URL: give the name the sentinels monitor, as in Celery's broker_transport_options = {'master_name': 'mymaster'}")
+                    }
+                    settings.useSentinels(sentinels, masterName: name)
+                    return settings
+                }
+                settings.url = try RedisURL.parse(url)
+                settings.sentinel = nil
+            } catch let error as RedisURLError {
+                throw fail("--redis-url", error.description)
+            } catch let error as ConfigError {
+                throw error
+            } catch {
+                throw fail("--redis-url", "\(error)")
+            }
+        }
+        if let masterName {
+            guard let sentinel = settings.sentinel else {
+                throw fail("--master-name", "needs Redis Sentinels: give them with --redis-url sentinel://host:26379;sentinel://host2:26379 or in redis.url")
+            }
+            settings.useSentinels(sentinel.url, masterName: masterName)
+        }
+        return settings
     }
 }

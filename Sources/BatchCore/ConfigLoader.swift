@@ -18,14 +18,17 @@ public struct ConfigError: BatchctlFailure, Equatable {
     /// The file (or `embedded defaults`) the problems were found in.
     public let source: String
     public let problems: [ConfigProblem]
+    /// What the source should have been: `batchctl configuration` or `BatchQueuePolicy`.
+    public let subject: String
     public var kind: FailureKind { .badInput }
-    public init(source: String, problems: [ConfigProblem]) {
+    public init(source: String, problems: [ConfigProblem], subject: String = "batchctl configuration") {
         self.source = source
         self.problems = problems
+        self.subject = subject
     }
     public var description: String {
         let count = problems.count == 1 ? "1 problem" : "\(problems.count) problems"
-        return "\(source) is not a valid batchctl configuration (\(count)):\n"
+        return "\(source) is not a valid \(subject) (\(count)):\n"
             + problems.map { "  \($0)" }.joined(separator: "\n")
     }
 }
@@ -50,16 +53,63 @@ public enum ConfigLoader {
         }
         var config = BatchConfig.defaults
         if let root { reader.readRoot(root, into: &config) }
-        reader.validate(config)
         if !reader.problems.isEmpty { throw ConfigError(source: source, problems: reader.problems) }
         return config
     }
+
+    /// The keys that moved from the configuration file to the `BatchQueuePolicy` (and `queues`, replaced by the
+    /// BatchQueue objects), with where each went; `load` refuses them with this text.
+    public static let movedKeys: [(key: String, now: String)] = [
+        ("queues", "the queue set is the BatchQueue objects of the namespace now: delete this key, and add a queue with kubectl apply of its BatchQueue and Deployment (RUNBOOK.md, \"Adding a queue\"); the claim --any order is spec.claimOrder of the BatchQueuePolicy named default"),
+    ] + QueuePolicy.keys.filter { $0 != "claimOrder" }.map {
+        ($0, "moved to the cluster: set spec.\($0) of the BatchQueuePolicy named default in the namespace (kubectl edit batchqueuepolicy default) and delete it here (RUNBOOK.md, \"Upgrading from the config-file layout\")")
+    }
+
+    /// Parses and checks a `BatchQueuePolicy` spec given as YAML (what `kubectl get -o yaml` shows under `spec:`).
+    /// - Throws: `ConfigError` listing every problem, each with its `spec.` path.
+    public static func loadPolicy(yaml: String, source: String) throws(ConfigError) -> QueuePolicy {
+        let root: Node?
+        do {
+            root = try YAMLComposer.compose(yaml)
+        } catch {
+            throw ConfigError(source: source, problems: [ConfigProblem(path: "spec", message: "is not valid YAML: \(error)")], subject: "BatchQueuePolicy")
+        }
+        return try loadPolicy(spec: root, source: source)
+    }
+
+    /// The policy of a YAML document that is a whole `BatchQueuePolicy` object (`kind: BatchQueuePolicy`), or nil
+    /// when the document is something else (such as a configuration file).
+    /// - Throws: `ConfigError` when it is a BatchQueuePolicy that breaks a rule.
+    public static func loadPolicyObject(yaml: String, source: String) throws(ConfigError) -> QueuePolicy? {
+        guard let root = try? YAMLComposer.compose(yaml), root["kind"]?.scalarText == BatchQueuePolicy.kind else { return nil }
+        return try loadPolicy(spec: root["spec"], source: source)
+    }
+
+    /// Checks a `BatchQueuePolicy` spec; fields left out keep `QueuePolicy.defaults`.
+    /// - Throws: `ConfigError` listing every problem, each with its `spec.` path.
+    public static func loadPolicy(spec: Node?, source: String) throws(ConfigError) -> QueuePolicy {
+        var reader = Reader()
+        reader.goDurations = true
+        var policy = QueuePolicy.defaults
+        if let spec, !spec.isNull { reader.readPolicy(spec, "spec", into: &policy) }
+        reader.validate(policy, "spec")
+        if !reader.problems.isEmpty { throw ConfigError(source: source, problems: reader.problems, subject: "BatchQueuePolicy") }
+        return policy
+    }
+}
+
+extension QueuePolicy {
+    /// The keys of a `BatchQueuePolicy` spec.
+    public static let keys = ["bands", "rampUp", "idleAfter", "totalReplicaBudget", "busyWorkerGrace", "reservations",
+                              "reminders", "queueDepth", "claimOrder"]
 }
 
 // MARK: - Reading nodes, with a path for every problem
 
 private struct Reader {
     var problems: [ConfigProblem] = []
+    /// Durations must be in Go's form (no d or w), as the API server's CEL `duration()` reads them: a policy spec.
+    var goDurations = false
 
     mutating func problem(_ path: String, _ message: String) {
         problems.append(ConfigProblem(path: path, message: message))
@@ -72,7 +122,8 @@ private struct Reader {
     static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     /// Returns the mapping's entries by key, reporting unknown keys and non-string keys.
-    mutating func mapping(_ node: Node, _ path: String, known: [String]) -> [(key: String, value: Node)]? {
+    /// `alsoAccepted` keys are returned too (for a caller that reports them itself) but not suggested.
+    mutating func mapping(_ node: Node, _ path: String, known: [String], alsoAccepted: [String] = []) -> [(key: String, value: Node)]? {
         guard case let .mapping(m) = node else {
             problem(path, "\(path.isEmpty ? "the top level " : "")must be a mapping of \(known.joined(separator: ", ")), not \(kindName(node))")
             return nil
@@ -84,7 +135,7 @@ private struct Reader {
                 continue
             }
             let key = ks.string
-            if known.contains(key) {
+            if known.contains(key) || alsoAccepted.contains(key) {
                 out.append((key, v))
             } else {
                 var message = "unknown key"
@@ -156,6 +207,10 @@ private struct Reader {
             problem(path, error.description)
             return nil
         }
+        if goDurations, text.contains("d") || text.contains("w") {
+            problem(path, "\(quoted(text)) uses d or w, which the API server's admission policy cannot read; write hours, such as \(span.milliseconds / 3_600_000)h")
+            return nil
+        }
         if span < min {
             problem(path, min == .milliseconds(1) ? "\(text) must be longer than 0s" : "\(text) must be at least \(min)")
             return nil
@@ -180,11 +235,15 @@ private struct Reader {
     // MARK: The document
 
     mutating func readRoot(_ root: Node, into c: inout BatchConfig) {
-        let keys = ["namespace", "redis", "celery", "queues", "pollInterval", "bands", "rampUp", "idleAfter",
-                    "totalReplicaBudget", "tasksPerReplica", "busyWorkerGrace", "busyAware", "reservations", "reminders",
-                    "queueDepth", "webhook"]
-        guard let entries = mapping(root, "", known: keys) else { return }
-        for (key, value) in entries where !isNull(value) {
+        let keys = ["namespace", "redis", "celery", "pollInterval", "tasksPerReplica", "busyAware", "webhook"]
+        let moved = Dictionary(ConfigLoader.movedKeys.map { ($0.key, $0.now) }, uniquingKeysWith: { a, _ in a })
+        guard let entries = mapping(root, "", known: keys, alsoAccepted: ConfigLoader.movedKeys.map(\.key)) else { return }
+        for (key, value) in entries {
+            if let now = moved[key] {
+                problem(key, now)
+                continue
+            }
+            if isNull(value) { continue }
             switch key {
             case "namespace":
                 if let s = string(value, key) {
@@ -192,45 +251,98 @@ private struct Reader {
                 }
             case "redis": readRedis(value, key, into: &c.redis)
             case "celery": readCelery(value, key, into: &c.celery)
-            case "queues": if let q = readQueues(value, key) { c.queues = q }
             case "pollInterval": if let d = duration(value, key, min: .milliseconds(100), max: .minutes(10)) { c.pollInterval = d }
-            case "bands": if let b = readBands(value, key) { c.bands = b }
-            case "rampUp": readRampUp(value, key, into: &c.rampUp)
-            case "idleAfter": if let d = duration(value, key, min: .milliseconds(1)) { c.idleAfter = d }
-            case "totalReplicaBudget": if let n = int(value, key, min: 1, max: 10_000) { c.totalReplicaBudget = n }
             case "tasksPerReplica": if let n = int(value, key, min: 0) { c.tasksPerReplica = n }
-            case "busyWorkerGrace": if let d = duration(value, key) { c.busyWorkerGrace = d }
             case "busyAware": if let b = bool(value, key) { c.busyAware = b }
-            case "reservations": readReservations(value, key, into: &c.reservations)
-            case "reminders": readReminders(value, key, into: &c.reminders)
-            case "queueDepth": readDepth(value, key, into: &c.queueDepth)
             case "webhook": readWebhook(value, key, into: &c.webhook)
             default: break
             }
         }
     }
 
+    /// A `BatchQueuePolicy` spec at `path`.
+    mutating func readPolicy(_ root: Node, _ path: String, into c: inout QueuePolicy) {
+        guard let entries = mapping(root, path, known: QueuePolicy.keys) else { return }
+        for (key, value) in entries where !isNull(value) {
+            let p = Self.join(path, key)
+            switch key {
+            case "bands": if let b = readBands(value, p) { c.bands = b }
+            case "rampUp": readRampUp(value, p, into: &c.rampUp)
+            case "idleAfter": if let d = duration(value, p, min: .milliseconds(1)) { c.idleAfter = d }
+            case "totalReplicaBudget": if let n = int(value, p, min: 1, max: 10_000) { c.totalReplicaBudget = n }
+            case "busyWorkerGrace": if let d = duration(value, p) { c.busyWorkerGrace = d }
+            case "reservations": readReservations(value, p, into: &c.reservations)
+            case "reminders": readReminders(value, p, into: &c.reminders)
+            case "queueDepth": readDepth(value, p, into: &c.queueDepth)
+            case "claimOrder": if let o = readClaimOrder(value, p) { c.claimOrder = o }
+            default: break
+            }
+        }
+    }
+
+    mutating func readClaimOrder(_ node: Node, _ path: String) -> [String]? {
+        guard let items = sequence(node, path, of: "BatchQueue names") else { return nil }
+        var names: [String] = []
+        for (i, item) in items.enumerated() {
+            let p = "\(path)[\(i)]"
+            guard let s = string(item, p) else { continue }
+            if let why = KubernetesNames.queueNameProblem(s) {
+                problem(p, "\(quoted(s)) \(why)")
+            } else if let j = names.firstIndex(of: s) {
+                problem(p, "\(quoted(s)) is already listed at \(path)[\(j)]")
+            } else {
+                names.append(s)
+            }
+        }
+        return hasProblem(under: path) ? nil : names
+    }
+
     mutating func readRedis(_ node: Node, _ path: String, into r: inout RedisSettings) {
-        guard let entries = mapping(node, path, known: ["url", "connectTimeout", "commandTimeout"]) else { return }
+        guard let entries = mapping(node, path, known: ["url", "masterName", "connectTimeout", "commandTimeout"]) else { return }
+        var sentinelURL: SentinelURL?
+        var masterName: String?
         for (key, value) in entries where !isNull(value) {
             let p = Self.join(path, key)
             switch key {
             case "url":
                 guard let s = string(value, p) else { continue }
+                let secretAdvice = "secrets do not belong in the config file: remove it and set REDIS_PASSWORD or REDIS_PASSWORD_FILE"
                 do {
+                    if SentinelURL.isSentinel(s) {
+                        let url = try SentinelURL.parse(s)
+                        if url.password != nil {
+                            problem(p, "\(RedisURLError(input: s, problem: "").input) contains a password; \(secretAdvice) (the sentinels' own password: REDIS_SENTINEL_PASSWORD or REDIS_SENTINEL_PASSWORD_FILE)")
+                        } else {
+                            sentinelURL = url
+                        }
+                        continue
+                    }
                     let url = try RedisURL.parse(s)
                     if url.password != nil {
-                        problem(p, "\(RedisURLError.mask(s)) contains a password; secrets do not belong in the config file: remove it and set REDIS_PASSWORD or REDIS_PASSWORD_FILE")
+                        problem(p, "\(RedisURLError.mask(s)) contains a password; \(secretAdvice)")
                     } else {
                         r.url = url
+                        r.sentinel = nil
                     }
                 } catch {
                     problem(p, error.description)
                 }
+            case "masterName":
+                guard let s = string(value, p) else { continue }
+                if let why = SentinelURL.masterNameProblem(s) { problem(p, why) } else { masterName = s }
             case "connectTimeout": if let d = duration(value, p, min: .milliseconds(1), max: .minutes(1)) { r.connectTimeout = d }
             case "commandTimeout": if let d = duration(value, p, min: .milliseconds(1), max: .minutes(1)) { r.commandTimeout = d }
             default: break
             }
+        }
+        if let sentinelURL {
+            if let masterName {
+                r.useSentinels(sentinelURL, masterName: masterName)
+            } else if !hasProblem(under: Self.join(path, "masterName")) {
+                problem(Self.join(path, "masterName"), "is required with a sentinel:// URL: give the name the sentinels monitor, as in Celery's broker_transport_options = {'master_name': 'mymaster'}")
+            }
+        } else if masterName != nil, !hasProblem(under: Self.join(path, "url")) {
+            problem(Self.join(path, "masterName"), "is set, but redis.url is not a sentinel:// URL; remove masterName, or list the sentinels in redis.url as Celery's broker_url does: sentinel://s1:26379;sentinel://s2:26379")
         }
     }
 
@@ -269,49 +381,6 @@ private struct Reader {
             default: break
             }
         }
-    }
-
-    mutating func readQueues(_ node: Node, _ path: String) -> [QueueConfig]? {
-        guard let items = sequence(node, path, of: "queues, each with a name and a deployment") else { return nil }
-        if items.isEmpty {
-            problem(path, "must list at least one queue")
-            return nil
-        }
-        var queues: [QueueConfig] = []
-        var ok = true
-        for (i, item) in items.enumerated() {
-            let p = "\(path)[\(i)]"
-            guard let entries = mapping(item, p, known: ["name", "deployment"]) else { ok = false; continue }
-            var name: String?
-            var deployment: String?
-            for (key, value) in entries {
-                let kp = Self.join(p, key)
-                guard let s = string(value, kp) else { ok = false; continue }
-                switch key {
-                case "name":
-                    if let why = KubernetesNames.queueNameProblem(s) { problem(kp, "\(quoted(s)) \(why)"); ok = false } else { name = s }
-                case "deployment":
-                    if let why = KubernetesNames.dnsSubdomainProblem(s) { problem(kp, "\(quoted(s)) \(why)"); ok = false } else { deployment = s }
-                default: break
-                }
-            }
-            guard let name else {
-                if !hasProblem(under: "\(p).name") { problem(p, "has no name; every queue needs one, such as name: batch0") }
-                ok = false
-                continue
-            }
-            queues.append(QueueConfig(name: name, deployment: deployment ?? "celery-\(name)"))
-        }
-        for (i, q) in queues.enumerated() {
-            if let j = queues[..<i].firstIndex(where: { $0.name == q.name }) {
-                problem("\(path)[\(i)].name", "\(quoted(q.name)) is already used by \(path)[\(j)]; queue names must be unique")
-                ok = false
-            } else if let j = queues[..<i].firstIndex(where: { $0.deployment == q.deployment }) {
-                problem("\(path)[\(i)].deployment", "\(quoted(q.deployment)) is already used by \(path)[\(j)]; each queue needs its own Deployment")
-                ok = false
-            }
-        }
-        return ok ? queues : nil
     }
 
     mutating func readBands(_ node: Node, _ path: String) -> [Band]? {
@@ -466,29 +535,23 @@ private struct Reader {
 
     // MARK: Rules across keys
 
-    mutating func validate(_ c: BatchConfig) {
-        if !hasProblem(under: "reservations"), c.reservations.maxDuration < c.reservations.defaultDuration {
-            problem("reservations.maxDuration", "\(c.reservations.maxDuration) must be at least reservations.defaultDuration (\(c.reservations.defaultDuration))")
+    mutating func validate(_ c: QueuePolicy, _ base: String) {
+        let at = { (key: String) in Self.join(base, key) }
+        if !hasProblem(under: at("reservations")), c.reservations.maxDuration < c.reservations.defaultDuration {
+            problem(at("reservations.maxDuration"), "\(c.reservations.maxDuration) must be at least \(at("reservations.defaultDuration")) (\(c.reservations.defaultDuration))")
         }
-        if !hasProblem(under: "reminders.expiringBefore"), !hasProblem(under: "reservations"),
-           let i = c.reminders.expiringBefore.firstIndex(where: { $0 >= c.reservations.maxDuration }) {
-            problem("reminders.expiringBefore", "\(c.reminders.expiringBefore[i]) must be shorter than reservations.maxDuration (\(c.reservations.maxDuration)), or the reminder could never fire")
-        }
-        if !hasProblem(under: "queueDepth") {
+        // An expiringBefore threshold longer than maxDuration is allowed: an admin who shortens maxDuration need not
+        // touch the reminders (the reminder for it goes out with the claim).
+        if !hasProblem(under: at("queueDepth")) {
             let d = c.queueDepth
             if d.fine <= d.good {
-                problem("queueDepth.fine", "\(d.fine) must be greater than queueDepth.good (\(d.good))")
+                problem(at("queueDepth.fine"), "\(d.fine) must be greater than \(at("queueDepth.good")) (\(d.good))")
             } else if d.careful <= d.fine {
-                problem("queueDepth.careful", "\(d.careful) must be greater than queueDepth.fine (\(d.fine))")
+                problem(at("queueDepth.careful"), "\(d.careful) must be greater than \(at("queueDepth.fine")) (\(d.fine))")
             }
         }
-        if !hasProblem(under: "queues"), !hasProblem(under: "celery.separator") {
-            for (i, q) in c.queues.enumerated() where q.name.contains(c.celery.separator) {
-                problem("queues[\(i)].name", "\"\(q.name)\" contains celery.separator; kombu could not tell the queue from its priority lists")
-            }
-        }
-        if !hasProblem(under: "bands"), !hasProblem(under: "totalReplicaBudget"), c.totalReplicaBudget < c.bands[0].max {
-            problem("totalReplicaBudget", "\(c.totalReplicaBudget) must be at least bands[0].max (\(c.bands[0].max)), or even a small claim could not get its replicas")
+        if !hasProblem(under: at("bands")), !hasProblem(under: at("totalReplicaBudget")), c.totalReplicaBudget < c.bands[0].max {
+            problem(at("totalReplicaBudget"), "\(c.totalReplicaBudget) must be at least \(at("bands"))[0].max (\(c.bands[0].max)), or even a small claim could not get its replicas")
         }
     }
 }

@@ -53,6 +53,8 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             return try parseTCP(rest, fail: fail)
         case "unix":
             return try parseUnix(rest, fail: fail)
+        case "sentinel":
+            throw fail("names Redis Sentinels, not a Redis server; give it as redis.url together with redis.masterName (Celery's broker_transport_options master_name) in the configuration, or as --redis-url with --master-name")
         case "rediss":
             throw fail("uses TLS, which batchctl's Redis client (hiredis 0.14) cannot speak; run a TLS sidecar such as stunnel or ghostunnel next to the controller and point batchctl at its plain local port, e.g. redis://127.0.0.1:6380/0 (see RUNBOOK.md, \"Redis over TLS\")")
         default:
@@ -60,9 +62,11 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    private static func parseTCP(_ rest: Substring, fail: (String) -> RedisURLError) throws(RedisURLError) -> RedisURL {
+    static func parseTCP(_ rest: Substring, scheme: String = "redis", defaultPort: Int = 6379,
+                                 fail: (String) -> RedisURLError) throws(RedisURLError) -> RedisURL {
+        let ex = "\(scheme)://"
         if rest.contains("#") { throw fail("has a fragment (#...); remove it") }
-        if rest.contains("?") { throw fail("has query parameters; give the database as the path, e.g. redis://host:6379/2") }
+        if rest.contains("?") { throw fail("has query parameters; give the database as the path, e.g. \(ex)host:\(defaultPort)/2") }
         let authority: Substring
         let path: Substring
         if let slash = rest.firstIndex(of: "/") {
@@ -95,15 +99,15 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             // Only an IPv6 address (with an optional %zone) belongs in brackets; anything else would print
             // as a URL that does not read back, or reach hiredis as a host it cannot resolve.
             guard host.contains(":"), host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ":.%".contains($0)) }) else {
-                throw fail("has \"[\(Self.printable(host))]\", which is not an IPv6 address; write redis://[::1]:6379/0")
+                throw fail("has \"[\(Self.printable(host))]\", which is not an IPv6 address; write \(ex)[::1]:\(defaultPort)/0")
             }
             let after = hostPort[hostPort.index(after: close)...]
             if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
-                throw fail("has text after the IPv6 address; write redis://[::1]:6379/0")
+                throw fail("has text after the IPv6 address; write \(ex)[::1]:\(defaultPort)/0")
             }
         } else {
             let colons = hostPort.filter { $0 == ":" }.count
-            if colons > 1 { throw fail("has an IPv6 address without brackets; write redis://[::1]:6379/0") }
+            if colons > 1 { throw fail("has an IPv6 address without brackets; write \(ex)[::1]:\(defaultPort)/0") }
             if let colon = hostPort.firstIndex(of: ":") {
                 host = hostPort[..<colon]
                 portText = hostPort[hostPort.index(after: colon)...]
@@ -111,12 +115,12 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
                 host = hostPort
             }
         }
-        guard !host.isEmpty else { throw fail("has no host; write redis://host:6379/0") }
+        guard !host.isEmpty else { throw fail("has no host; write \(ex)host:\(defaultPort)/0") }
         // A DNS name or an IP address: letters, digits, `-`, `.` and `_` (Compose and some DNS setups use it).
         if !hostPort.hasPrefix("["), !host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._".contains($0)) }) {
             throw fail("has an invalid host \"\(Self.printable(host))\"; use a host name or an IP address, such as redis.default.svc or 10.0.0.5")
         }
-        var port = 6379
+        var port = defaultPort
         if let portText {
             guard let p = Int(portText), (1...65535).contains(p) else {
                 throw fail("has an invalid port \"\(Self.printable(portText))\"; use a number from 1 to 65535")
@@ -204,6 +208,109 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// The Redis Sentinels in front of the broker, in Celery's (kombu's) broker URL form:
+/// `sentinel://[[user]:password@]host[:port][/db];sentinel://host2[:port];...`, the port 26379 by default.
+///
+/// As in kombu's `SentinelChannel`, every URL names one sentinel, while the database and the Redis
+/// (master) credentials come from the first URL only; the master's name is not part of the URL (it is
+/// Celery's `broker_transport_options['master_name']`, batchctl's `redis.masterName`).
+public struct SentinelURL: Sendable, Hashable, CustomStringConvertible {
+    /// One sentinel's address.
+    public struct Address: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+        /// `host:port`, IPv6 addresses in brackets.
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// The sentinels, in the order given (they are asked in turn).
+    public var sentinels: [Address]
+    /// The Redis database number on the master (`SELECT`), from the first URL.
+    public var database: Int
+    /// The master's ACL user name, from the first URL.
+    public var username: String?
+    /// The master's password, from the first URL. Never printed.
+    public var password: String?
+
+    /// At most this many sentinels (a deployment has three or five).
+    public static let maxSentinels = 16
+
+    public init(sentinels: [Address], database: Int = 0, username: String? = nil, password: String? = nil) {
+        self.sentinels = sentinels
+        self.database = database
+        self.username = username
+        self.password = password
+    }
+
+    /// The URL list with any password replaced by `***`, safe to print and log.
+    public var description: String {
+        var auth = ""
+        if username != nil || password != nil {
+            auth = (username.map(RedisURL.percentEncode) ?? "") + (password != nil ? ":***" : "") + "@"
+        }
+        return sentinels.enumerated().map { i, a in
+            i == 0 ? "sentinel://\(auth)\(a)/\(database)" : "sentinel://\(a)"
+        }.joined(separator: ";")
+    }
+
+    /// Whether `text` is in the Sentinel form (starts with `sentinel://`).
+    public static func isSentinel(_ text: String) -> Bool {
+        text.trimmingWhitespace().lowercased().hasPrefix("sentinel://")
+    }
+
+    /// Parses `sentinel://host:26379/0;sentinel://host2:26379;...`, or throws an error naming the part
+    /// that is wrong and how to write it.
+    public static func parse(_ text: String) throws(RedisURLError) -> SentinelURL {
+        func fail(_ problem: String) -> RedisURLError { RedisURLError(input: text, problem: problem) }
+        let parts = text.trimmingWhitespace().split(separator: ";", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
+        guard parts.count <= maxSentinels else {
+            throw fail("lists \(parts.count) sentinels; at most \(maxSentinels) are allowed")
+        }
+        var result = SentinelURL(sentinels: [])
+        for (index, part) in parts.enumerated() {
+            let ordinal = "sentinel \(index + 1)"
+            guard !part.isEmpty else {
+                throw fail("has an empty entry (\(ordinal)); separate sentinel URLs with a single ';', e.g. sentinel://s1:26379;sentinel://s2:26379")
+            }
+            guard let schemeEnd = part.firstRange(of: "://"), part[..<schemeEnd.lowerBound].lowercased() == "sentinel" else {
+                throw fail("has \"\(RedisURLError.mask(String(part)))\" as \(ordinal), which is not a sentinel:// URL; every entry must be one, e.g. sentinel://s1:26379;sentinel://s2:26379")
+            }
+            let url = try RedisURL.parseTCP(part[schemeEnd.upperBound...], scheme: "sentinel", defaultPort: 26379) { problem in
+                fail("(\(ordinal)) \(problem)")
+            }
+            guard case let .tcp(host, port) = url.endpoint else { continue }
+            let address = Address(host: host, port: port)
+            if result.sentinels.contains(address) {
+                throw fail("lists the sentinel \(address) twice; list each sentinel once")
+            }
+            if index == 0 {
+                result.database = url.database
+                result.username = url.username
+                result.password = url.password
+            } else if url.database != 0 || url.username != nil || url.password != nil {
+                throw fail("has a database or credentials in \(ordinal); Celery (kombu) reads them from the first URL only, so write them there: sentinel://:password@s1:26379/0;sentinel://s2:26379")
+            }
+            result.sentinels.append(address)
+        }
+        return result
+    }
+
+    /// What is wrong with `name` as a Sentinel master name, or nil: it must be non-empty, at most 256
+    /// bytes, without spaces or control characters (Sentinel's own configuration splits on spaces).
+    public static func masterNameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "is empty; give the name the sentinels monitor, as in Celery's broker_transport_options master_name (often mymaster)" }
+        if name.utf8.count > 256 { return "is longer than 256 bytes" }
+        if name.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
+            return "\"\(RedisURL.printable(Substring(name)))\" contains a space or a control character; use the name from the sentinels' `sentinel monitor` line"
+        }
+        return nil
+    }
+}
+
 /// A Redis URL that could not be parsed.
 public struct RedisURLError: BatchctlFailure, Equatable {
     /// The URL as given, with any password masked.
@@ -212,7 +319,10 @@ public struct RedisURLError: BatchctlFailure, Equatable {
     public var kind: FailureKind { .badInput }
 
     init(input: String, problem: String) {
-        self.input = RedisURLError.mask(input)
+        // A Sentinel list (`sentinel://...;sentinel://...`) may carry a password in any of its URLs.
+        self.input = input.lowercased().hasPrefix("sentinel://")
+            ? input.split(separator: ";", omittingEmptySubsequences: false).map { RedisURLError.mask(String($0)) }.joined(separator: ";")
+            : RedisURLError.mask(input)
         self.problem = problem
     }
     public var description: String { "\"\(input)\" \(problem)" }

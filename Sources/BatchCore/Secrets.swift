@@ -12,15 +12,20 @@ public struct Secret: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The secrets batchctl needs, which come only from the environment or files named there, never from
-/// the config file: the Redis password and the webhook URL.
+/// the config file: the Redis password, the Redis Sentinels' password and the webhook URL.
 public struct Secrets: Sendable, Equatable {
     /// From `REDIS_PASSWORD`, or the file named by `REDIS_PASSWORD_FILE`.
     public var redisPassword: Secret?
+    /// The password the sentinels themselves require (their `requirepass`; kombu's
+    /// `sentinel_kwargs = {'password': ...}`): from `REDIS_SENTINEL_PASSWORD`, or the file named by
+    /// `REDIS_SENTINEL_PASSWORD_FILE`.
+    public var sentinelPassword: Secret?
     /// From `BATCHCTL_WEBHOOK_URL`, or the file named by `BATCHCTL_WEBHOOK_URL_FILE`.
     public var webhookURL: Secret?
 
-    public init(redisPassword: Secret? = nil, webhookURL: Secret? = nil) {
+    public init(redisPassword: Secret? = nil, sentinelPassword: Secret? = nil, webhookURL: Secret? = nil) {
         self.redisPassword = redisPassword
+        self.sentinelPassword = sentinelPassword
         self.webhookURL = webhookURL
     }
 
@@ -63,12 +68,13 @@ public struct Secrets: Sendable, Equatable {
             }
         }
         let redis = read("REDIS_PASSWORD")
+        let sentinel = read("REDIS_SENTINEL_PASSWORD")
         let webhook = read("BATCHCTL_WEBHOOK_URL")
         if let webhook, !(webhook.value.hasPrefix("https://") || webhook.value.hasPrefix("http://")) {
             problems.append(ConfigProblem(path: webhook.origin.hasSuffix("_URL") ? "BATCHCTL_WEBHOOK_URL" : "BATCHCTL_WEBHOOK_URL_FILE",
                                           message: "is not an http:// or https:// URL"))
         }
         if !problems.isEmpty { throw ConfigError(source: "the environment", problems: problems) }
-        return Secrets(redisPassword: redis, webhookURL: webhook)
+        return Secrets(redisPassword: redis, sentinelPassword: sentinel, webhookURL: webhook)
     }
 }

@@ -9,11 +9,18 @@ public final class ControllerHarness: @unchecked Sendable {
     public let sim: KubeSimServer
     public let directory: TemporaryDirectory
     public let configPath: String
+    /// The BatchQueuePolicy `default` applied at start (the rules given in `config`).
+    public let policyPath: String
     public let namespace = "court-listener"
     public private(set) var controllers: [ChildProcess] = []
     let queueCount: Int?
     public private(set) var metricsPorts: [Int] = []
-    public var celery: CeleryFixture { CeleryFixture(brokerURL: redis.url, acksLate: workers?.acksLate ?? false) }
+    public var celery: CeleryFixture {
+        broker.map { CeleryFixture(brokerURL: $0.brokerURL, transportOptions: $0.transportOptions, acksLate: workers?.acksLate ?? false) }
+            ?? CeleryFixture(brokerURL: redis.url, acksLate: workers?.acksLate ?? false)
+    }
+    /// Celery's broker when it is not `redis` (Redis behind Sentinel: a sentinel:// URL and master_name).
+    let broker: CeleryFixture?
     /// How worker pods run, when they run real Celery workers (see `CeleryWorkers`).
     public let workers: CeleryWorkers?
 
@@ -34,40 +41,77 @@ public final class ControllerHarness: @unchecked Sendable {
 
     /// - Parameters:
     ///   - config: YAML appended to the test configuration (namespace, Redis URL, poll 200ms,
-    ///     ramp 2 per 2s, idle after 3s are set already; later keys win).
+    ///     ramp 2 per 2s, idle after 3s are set already; later keys win). Keys of the BatchQueuePolicy go into the
+    ///     BatchQueuePolicy `default` instead, as an admin would set them.
     ///   - kubelet: run worker Deployments as local processes (their command from the annotation).
     ///   - extraUsers: more KubeSim users (name, groups), such as a claim race's.
     ///   - queueCount: more (or fewer) queues than the four of deploy/: `q0..q<n-1>` with Deployments
-    ///     `celery-q0..`, generated, and listed in the configuration (for benchmarks).
+    ///     `celery-q0..`, generated as BatchQueues (for benchmarks).
     ///   - workers: give the worker Deployments a command that runs a real Celery worker per pod (implies `kubelet`).
+    ///   - broker: Celery's broker for workers and producers when it is not `redis` (for Redis behind
+    ///     Sentinel: `brokerURL` sentinel://..., `transportOptions` with master_name; give the controller the
+    ///     same through `config`).
     ///
     /// KubeSim enforces what deploy/ installs (`DeployPolicies`: its RBAC, users in its groups, its admission
-    /// policies), as a cluster would.
+    /// policies with the BatchQueuePolicy `default` as their param), as a cluster would.
     public init(config: String = "", kubelet: Bool = false, simArguments: [String] = [],
-                extraUsers: [(name: String, groups: [String])] = [], queueCount: Int? = nil, workers: CeleryWorkers? = nil) throws {
+                extraUsers: [(name: String, groups: [String])] = [], queueCount: Int? = nil, workers: CeleryWorkers? = nil,
+                broker: CeleryFixture? = nil) throws {
         self.queueCount = queueCount
+        self.broker = broker
         self.workers = workers
         redis = try RedisServer()
         directory = try TemporaryDirectory(prefix: "harness")
         sim = try KubeSimServer.start(kubelet: kubelet || workers != nil, extraArguments: simArguments,
                                       deployPolicies: true, extraUsers: extraUsers)
         configPath = directory.path + "/batchctl.yaml"
-        // Test timings; a top-level key in `config` replaces the default line for it.
+        policyPath = directory.path + "/policy.yaml"
+        // Test timings; a top-level key in `config` replaces the default line for it. Keys of the BatchQueuePolicy
+        // (rampUp, idleAfter, ...) go into the BatchQueuePolicy `default` applied with the CRDs, the rest into the file.
         let defaults = ["namespace: court-listener", "redis: {url: \"\(redis.url)\"}", "pollInterval: 200ms",
                         "rampUp: {step: 2, every: 2s}", "idleAfter: 3s"]
         var config = config
-        if let queueCount {
-            config += "\nqueues:\n" + (0..<queueCount).map { "- {name: q\($0), deployment: celery-q\($0)}" }.joined(separator: "\n")
-            config += "\ntotalReplicaBudget: \(max(40, queueCount * 5))"
+        if let queueCount { config += "\ntotalReplicaBudget: \(max(40, queueCount * 5))" }
+        let blocks = Self.topLevelBlocks(defaults.joined(separator: "\n")) + Self.topLevelBlocks(config)
+        var chosen: [(key: String, text: String)] = []
+        for block in blocks {   // later keys win, in the place of the first
+            if let i = chosen.firstIndex(where: { $0.key == block.key }) { chosen[i] = block } else { chosen.append(block) }
         }
-        let overridden = Set(config.split(separator: "\n").compactMap { $0.first?.isLetter == true ? $0.split(separator: ":").first.map(String.init) : nil })
-        let yaml = (defaults.filter { !overridden.contains(String($0.split(separator: ":")[0])) } + [config]).joined(separator: "\n") + "\n"
+        let isPolicy = { (key: String) in Self.policyKeys.contains(key) }
+        let yaml = chosen.filter { !isPolicy($0.key) }.map(\.text).joined(separator: "\n") + "\n"
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let spec = chosen.filter { isPolicy($0.key) }.map { block in
+            block.text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
+        }
+        try (Self.policyHeader + (spec.isEmpty ? "spec: {}\n" : "spec:\n" + spec.joined(separator: "\n") + "\n"))
+            .write(toFile: policyPath, atomically: true, encoding: .utf8)
         try install()
     }
 
-    /// The four BatchQueues (the CRD is installed already), and celery-batch0..3 at 0 replicas.
+    /// The keys of a BatchQueuePolicy spec (BatchCore's `QueuePolicy.keys`; BatchTesting does not depend on BatchCore).
+    static let policyKeys: Set<String> = ["bands", "rampUp", "idleAfter", "totalReplicaBudget", "busyWorkerGrace",
+                                          "reservations", "reminders", "queueDepth", "claimOrder"]
+
+    /// The start of the BatchQueuePolicy `default` the harness applies.
+    static let policyHeader = "apiVersion: batchctl.dev/v1alpha1\nkind: BatchQueuePolicy\nmetadata: {name: default}\n"
+
+    /// `text` cut into top-level YAML entries: a line starting with a letter starts one, other lines belong to it.
+    static func topLevelBlocks(_ text: String) -> [(key: String, text: String)] {
+        var blocks: [(key: String, text: String)] = []
+        for line in text.split(separator: "\n") {
+            if line.first?.isLetter == true, let key = line.split(separator: ":").first {
+                blocks.append((String(key), String(line)))
+            } else if !blocks.isEmpty, !line.trimmingCharacters(in: .whitespaces).isEmpty {
+                blocks[blocks.count - 1].text += "\n" + line
+            }
+        }
+        return blocks
+    }
+
+    /// The BatchQueuePolicy `default` with the test's rules (over deploy/'s, which `DeployPolicies.install`
+    /// applied with the CRDs and admission policies), the four BatchQueues, and celery-batch0..3 at 0 replicas.
     func install() throws {
+        try sim.kubectlOK(["apply", "--validate=false", "-n", namespace, "-f", policyPath])
         let names = queueCount.map { n in (0..<n).map { "q\($0)" } } ?? (0..<4).map { "batch\($0)" }
         if queueCount == nil {
             try sim.kubectlOK(["apply", "--validate=false", "-n", namespace, "-f", ProjectPaths.root + "/deploy/base/batchqueues.yaml"])
@@ -274,7 +318,7 @@ public final class ControllerHarness: @unchecked Sendable {
 
 extension KubeSimServer {
     /// Runs kubectl as admin and throws unless it exits 0.
-    func kubectlOK(_ arguments: [String]) throws {
+    public func kubectlOK(_ arguments: [String]) throws {
         let r = try kubectl(arguments)
         guard r.status == 0 else { throw SupportError("kubectl \(arguments.joined(separator: " ")) failed: \(r.stderr)") }
     }

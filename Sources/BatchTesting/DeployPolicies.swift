@@ -124,7 +124,8 @@ public enum DeployPolicies {
         try sim.kubectlOK(["apply", "--validate=false", "-f", crds])
         var last = ""
         let served = Wait.until(timeout: .seconds(20), interval: .milliseconds(100)) {
-            let result = try? sim.kubectl(["get", "batchqueues", "-n", namespace])
+            // Every kind of deploy/crds: the params (BatchQueuePolicy) are applied next.
+            let result = try? sim.kubectl(["get", "batchqueues,batchqueuepolicies", "-n", namespace])
             last = result?.stderr ?? ""
             return result?.status == 0
         }

@@ -59,7 +59,7 @@ public struct ExpiredClaimPending: BatchctlFailure {
     public let serverMessage: String?
     public var kind: FailureKind { .conflict }
     public var description: String {
-        "\(queue)'s previous claim by \(previous.holder) expired at \(TimeText.utc(previous.expiresAt)) but is not cleared yet, and the API server lets only the holder or the controller change it (\(serverMessage ?? "403 Forbidden")); the controller clears expired claims within seconds: try again shortly"
+        "\(queue)'s previous claim by \(previous.holder) expired at \(TimeText.utc(previous.expiresAt)) but is not cleared yet, and the API server refused to replace it (\(serverMessage ?? "403 Forbidden")); the controller clears expired claims within seconds: try again shortly"
     }
 }
 

@@ -11,7 +11,7 @@ import KubeClient
 public struct ReservationService: Sendable {
     /// The API client, as the user (their kubeconfig credentials).
     public let client: KubeClient
-    /// The reservation rules, with the configuration's bands and limits.
+    /// The reservation rules, with the cluster's bands and limits (its BatchQueuePolicy).
     public let policy: ReservationPolicy
     /// The namespace of the BatchQueue objects.
     public let namespace: String
@@ -23,11 +23,11 @@ public struct ReservationService: Sendable {
     /// How many times a write is tried when the object keeps changing under it.
     public static let maxAttempts = 8
 
-    /// A service for the BatchQueues in `namespace`, with the rules of `config`.
-    public init(client: KubeClient, config: BatchConfig, namespace: String,
+    /// A service for the BatchQueues in `namespace`, with the rules of `policy` (see `connect`).
+    public init(client: KubeClient, policy: QueuePolicy, namespace: String,
                 now: @escaping @Sendable () -> KubeTime = KubeTime.current, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.client = client
-        self.policy = ReservationPolicy(config: config)
+        self.policy = ReservationPolicy(policy: policy)
         self.namespace = namespace
         self.now = now
         self.log = log
@@ -44,7 +44,25 @@ public struct ReservationService: Sendable {
         }
     }
 
-    /// LISTs the BatchQueues, in the configured order (`queues` in the config), others after them by name.
+    /// A service with the rules the cluster holds for `namespace`: its BatchQueuePolicy `default`, or the
+    /// embedded defaults when there is none (logged) or the user may not read it (`warn`: the API server still
+    /// enforces the cluster's rules). An invalid policy is an error naming its problems.
+    public static func connect(client: KubeClient, namespace: String, now: @escaping @Sendable () -> KubeTime = KubeTime.current,
+                               log: @escaping @Sendable (String) -> Void = { _ in },
+                               warn: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ReservationService {
+        let policy: QueuePolicy?
+        do {
+            policy = try await client.queuePolicy(namespace: namespace)
+        } catch let error as KubeError where error.isForbidden {
+            warn("you may not read the BatchQueuePolicy of \(namespace), so batchctl checks against the embedded defaults; the API server enforces the cluster's rules (ask an admin for get on batchqueuepolicies)")
+            log("reading the BatchQueuePolicy: \(error)")
+            policy = nil
+        }
+        log(policy == nil ? "no BatchQueuePolicy default in \(namespace): the embedded defaults apply" : "rules from BatchQueuePolicy \(namespace)/default")
+        return ReservationService(client: client, policy: policy ?? .defaults, namespace: namespace, now: now, log: log)
+    }
+
+    /// LISTs the BatchQueues, in the cluster's `claim --any` order (the policy's `claimOrder`), others after them by name.
     public func queues() async throws -> [BatchQueue] {
         let list: KubeList<BatchQueue>
         do {
@@ -55,9 +73,9 @@ public struct ReservationService: Sendable {
         return ordered(list.items)
     }
 
-    /// `queues` sorted by their position in the configuration, unknown ones after them by name.
+    /// `queues` sorted by their position in the policy's `claimOrder`, unlisted ones after them by name.
     public func ordered(_ queues: [BatchQueue]) -> [BatchQueue] {
-        let order = Dictionary(policy.config.queues.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let order = Dictionary(policy.rules.claimOrder.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         return queues.sorted { a, b in
             let (na, nb) = (a.metadata.name ?? "", b.metadata.name ?? "")
             let (oa, ob) = (order[na] ?? Int.max, order[nb] ?? Int.max)
@@ -94,7 +112,7 @@ public struct ReservationService: Sendable {
         return ClaimResult(queue: stored, outcome: outcome)
     }
 
-    /// Claims the first free (or expired) queue, in the configured order; a queue lost to a concurrent
+    /// Claims the first free (or expired) queue, in the cluster's order; a queue lost to a concurrent
     /// claim is skipped. When none is free: a conflict listing who holds each queue.
     public func claimAny(by user: String, request: ReservationPolicy.ClaimRequest) async throws -> ClaimResult {
         let all = try await queues()
@@ -186,7 +204,7 @@ public struct ReservationService: Sendable {
             } catch let error as KubeError where error.isConflict {
                 log("\(name) changed since it was read (\(error.status?.message ?? "409"))\(attempt < Self.maxAttempts ? "; reading it again" : "")")
             } catch let error as KubeError where error.isForbidden {
-                if let previous = old.spec.reservation, previous.holder != user, previous.expiresAt <= now {
+                if let previous = old.spec.reservation, previous.expiresAt <= now {
                     throw ExpiredClaimPending(queue: name, previous: previous, serverMessage: error.status?.message)
                 }
                 throw WriteForbidden(queue: name, verb: verb, user: user, serverMessage: error.status?.message)

@@ -17,7 +17,11 @@ public struct ProbeReport: Encodable, Sendable {
 
     /// The server probed.
     public struct Redis: Encodable, Sendable {
+        /// The server read (behind Sentinel, the master the sentinels named).
         public var server: String
+        /// Behind Sentinel: the master's name, and the sentinel (`host:port`) that named `server`.
+        public var masterName: String?
+        public var sentinel: String?
         public var database: Int
         public var usedMemory: Int?
         public var maxMemory: Int?
@@ -49,14 +53,14 @@ public struct ProbeReport: Encodable, Sendable {
     /// Joins a probe's result with the configured queues (same order) and, when heartbeats were listened to
     /// for `listenedFor`, the workers seen.
     public init(result: QueueProbeResult, queues configured: [QueueConfig], workers: [WorkerStatus]?, server: String,
-         database: Int, listenedFor: TimeSpan) {
+                database: Int, listenedFor: TimeSpan, masterName: String? = nil, sentinel: String? = nil) {
         let deployments = configured.map(\.deployment)
         queues = zip(result.queues, configured).map { state, config in
             Queue(name: state.name, deployment: config.deployment, depth: state.depth, inFlight: state.inFlight,
                   busyWorkers: workers.map { $0.busyCount(deployment: config.deployment, among: deployments) },
                   error: state.error)
         }
-        redis = Redis(server: server, database: database, usedMemory: result.memory?.usedMemory, maxMemory: result.memory?.maxMemory)
+        redis = Redis(server: server, masterName: masterName, sentinel: sentinel, database: database, usedMemory: result.memory?.usedMemory, maxMemory: result.memory?.maxMemory)
         unacked = result.unacked
         self.workers = workers?.map {
             Worker(status: $0, deployment: $0.deployment(among: deployments))
@@ -89,7 +93,9 @@ public struct ProbeReport: Encodable, Sendable {
         } else {
             memory = "memory unknown"
         }
-        out += "\nRedis \(redis.server) db \(redis.database): \(memory); unacked holds \(unacked.entries) (\(unacked.otherQueues) for other queues); \(roundTrips) round trip\(roundTrips == 1 ? "" : "s")\n"
+        var via = ""
+        if let masterName = redis.masterName { via = " (master \(masterName), named by sentinel \(redis.sentinel ?? "?"))" }
+        out += "\nRedis \(redis.server)\(via) db \(redis.database): \(memory); unacked holds \(unacked.entries) (\(unacked.otherQueues) for other queues); \(roundTrips) round trip\(roundTrips == 1 ? "" : "s")\n"
         if let error = unacked.error { out += "  unacked: \(error)\n" }
         guard let workers else { return out }
         if workers.isEmpty {

@@ -18,6 +18,18 @@ public final class RedisStats: Sendable {
     func addConnect() { _connects.add(1, ordering: .relaxed) }
 }
 
+/// The server a client last read from and, behind Sentinel, the sentinel that named it.
+public struct RedisSource: Sendable, Equatable {
+    /// `host:port` or `unix:/path`.
+    public var server: String
+    /// The sentinel (`host:port`) that named `server` as the master; nil without Sentinel.
+    public var sentinel: String?
+    public init(server: String, sentinel: String? = nil) {
+        self.server = server
+        self.sentinel = sentinel
+    }
+}
+
 /// A Redis client whose blocking hiredis calls run on its own dedicated thread.
 ///
 /// It connects lazily, sends AUTH and SELECT after every (re)connect, drops the connection after any
@@ -25,18 +37,27 @@ public final class RedisStats: Sendable {
 /// failures, reconnect attempts wait 100 ms, 200 ms, 400 ms, … up to `maxBackoff`; calls in between fail
 /// at once with the last error. A command on a connection that had been idle and turns out to be broken
 /// is retried once on a fresh connection.
+///
+/// Behind Sentinel (`options.sentinel`), it connects to the master the sentinels name (checked with ROLE),
+/// asks the first sentinel before each call whether that is still the master, sends ROLE along with every
+/// pipeline, and on a failover (another master named, ROLE says replica, `-READONLY`, or the connection
+/// dropped) asks the sentinels again and retries once on the new master.
 public final class RedisClient: Sendable {
-    /// The server, for messages (`host:port` or `unix:/path`).
+    /// The server, for messages (`host:port` or `unix:/path`; behind Sentinel, the master name and sentinels).
     public let server: String
     /// Round trips and connects so far.
     public let stats = RedisStats()
     private let thread: ConfinedThread<RedisSession>
+    private let lastSource = Mutex<RedisSource?>(nil)
 
     public init(options: RedisConnectionOptions) {
         server = options.server
         let stats = self.stats
         thread = ConfinedThread(name: "redis \(options.server)") { RedisSession(options: options, stats: stats) }
     }
+
+    /// The server the last successful call read from, and the sentinel that named it; nil before one.
+    public var source: RedisSource? { lastSource.withLock { $0 } }
 
     /// Sends `commands` in one pipelined round trip and returns one reply per command. Error replies
     /// (e.g. WRONGTYPE) are returned as `.error` values, so one bad key does not hide the others.
@@ -45,8 +66,13 @@ public final class RedisClient: Sendable {
     /// more on a fresh connection: send only commands that are safe to repeat (batchctl sends reads).
     /// - Throws: `RedisError` when the connection cannot be made or breaks.
     public func pipeline(_ commands: [[[UInt8]]]) async throws(RedisError) -> [RedisValue] {
-        try await thread.run({ session in session.perform { conn throws(RedisError) in try conn.pipeline(commands) } },
-                             stopped: closedError)
+        let (replies, source) = try await thread.run({ session in
+            session.perform { conn throws(RedisError) in
+                (try conn.pipeline(commands), RedisSource(server: conn.server, sentinel: conn.resolvedVia?.description))
+            }
+        }, stopped: closedError)
+        lastSource.withLock { $0 = source }
+        return replies
     }
 
     /// Sends one command (UTF-8 arguments) and returns its reply, throwing on an error reply.
@@ -78,8 +104,10 @@ final class RedisSession {
         self.stats = stats
     }
 
-    /// Runs `body` on a connected connection, connecting (with backoff) first when needed.
+    /// Runs `body` on a connected connection, connecting (with backoff) first when needed. Behind
+    /// Sentinel, a kept connection is first confirmed with the sentinel (a failover closes it).
     func perform<T>(_ body: (RedisConnection) throws(RedisError) -> T) -> Result<T, RedisError> {
+        if connection.isConnected && !connection.confirmMaster() { connection.close() }
         var mayRetry = connection.isConnected
         while true {
             if !connection.isConnected {
@@ -102,7 +130,8 @@ final class RedisSession {
                 stats.addRoundTrips(connection.roundTrips - before)
                 if error.breaksConnection { connection.close() }
                 // A connection kept from an earlier call may have been closed by the server meanwhile.
-                if mayRetry && error.reason == .connectionLost {
+                // Or it is no longer the master (after a failover): ask the sentinels again at once.
+                if mayRetry && (error.reason == .connectionLost || error.reason == .notMaster) {
                     mayRetry = false
                     continue
                 }
@@ -113,7 +142,9 @@ final class RedisSession {
 
     private func recordFailure(_ error: RedisError) -> RedisError {
         failures += 1
-        let maxMs = max(connection.options.maxBackoff.milliseconds, 0)
+        var maxMs = max(connection.options.maxBackoff.milliseconds, 0)
+        // A replica where the master should be is a failover in progress: look again soon.
+        if error.reason == .notMaster { maxMs = min(maxMs, 500) }
         let delayMs = min(maxMs, 100 << min(failures - 1, 16))
         nextAttempt = ContinuousClock.now + .milliseconds(delayMs)
         lastError = error

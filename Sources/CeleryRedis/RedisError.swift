@@ -21,6 +21,15 @@ public struct RedisError: BatchctlFailure, Equatable {
         case protocolViolation
         /// The database number was refused by SELECT.
         case badDatabase
+        /// Behind Sentinel: none of the sentinels answered.
+        case noSentinel
+        /// Behind Sentinel: the sentinels that answered know no master by the configured name.
+        case unknownMaster
+        /// Behind Sentinel: the server a sentinel named as the master says it is a replica (ROLE), or
+        /// answered `-READONLY`; the master moved.
+        case notMaster
+        /// A sentinel refused the sentinel password (or wants one).
+        case sentinelAuthenticationFailed
     }
 
     /// The kind of failure, for callers that react differently (e.g. retry on `.connectionLost`).
@@ -62,6 +71,14 @@ public struct RedisError: BatchctlFailure, Equatable {
             "unexpected reply from Redis at \(server): \(detail)"
         case .badDatabase:
             "Redis at \(server) refused the database number: \(detail); check the /N at the end of the Redis URL"
+        case .noSentinel:
+            "none of the Redis Sentinels answered (\(server)): \(detail); check that redis-sentinel runs there and that redis.url lists them as Celery's broker_url does (sentinel://host:26379;sentinel://host2:26379)"
+        case .unknownMaster:
+            "Redis Sentinel at \(server) answered, but \(detail); set redis.masterName (or --master-name) to the name in the sentinels' `sentinel monitor` line, the same as Celery's broker_transport_options master_name"
+        case .notMaster:
+            "Redis \(server) is not the master: \(detail); batchctl asks the sentinels again on the next attempt; if this lasts, check the sentinels' view with `redis-cli -p 26379 SENTINEL MASTERS` (a sentinel naming a replica is out of date: `SENTINEL RESET <name>` on it)"
+        case .sentinelAuthenticationFailed:
+            "Redis Sentinel at \(server) refused authentication (\(detail)); set the sentinels' own password in REDIS_SENTINEL_PASSWORD or REDIS_SENTINEL_PASSWORD_FILE (Celery: broker_transport_options sentinel_kwargs password); the master's password stays in REDIS_PASSWORD"
         }
     }
 }

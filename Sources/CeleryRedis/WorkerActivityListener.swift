@@ -11,7 +11,9 @@ import Synchronization
 /// Celery 5.7 workers publish, even without `-E`, on the Redis channels
 /// `<global_keyprefix>/<db>.celeryev/worker.{online,heartbeat,offline}` (measured with a real worker;
 /// see `CeleryKeys.workerEventChannel`). The listener SUBSCRIBEs to those three on its own connection and
-/// thread, and reconnects (with AUTH, capped backoff) after any error.
+/// thread, and reconnects (with AUTH, capped backoff) after any error. Behind Sentinel it subscribes on the
+/// master the sentinels name, asks the first sentinel every second whether that is still the master, and
+/// resubscribes on the new one after a failover.
 public final class WorkerActivityListener: Sendable {
     private let options: RedisConnectionOptions
     private let channels: [String]
@@ -24,6 +26,7 @@ public final class WorkerActivityListener: Sendable {
         let subscribed = Atomic<Bool>(false)
         let lastError = Mutex<String?>(nil)
         let undecodable = Atomic<Int>(0)
+        let source = Mutex<RedisSource?>(nil)
     }
 
     /// - Parameters:
@@ -60,6 +63,9 @@ public final class WorkerActivityListener: Sendable {
         shared.registry.withLock { $0.snapshot(now: now) }
     }
 
+    /// The server subscribed on (and the sentinel that named it), while subscribed.
+    public var source: RedisSource? { shared.source.withLock { $0 } }
+
     /// Whether the subscription is in place right now.
     public var isSubscribed: Bool { shared.subscribed.load(ordering: .relaxed) }
 
@@ -72,12 +78,24 @@ public final class WorkerActivityListener: Sendable {
     /// The listening loop; runs on the listener's thread until `stop()`.
     private static func listen(_ connection: RedisConnection, channels: [String], shared: Shared) {
         var failures = 0
+        var lastConfirmed = ContinuousClock.now
         while !shared.stopping.load(ordering: .relaxed) {
             do {
+                // Behind Sentinel: a master that was demoted without dropping its clients sends nothing more.
+                if connection.isConnected, ContinuousClock.now - lastConfirmed >= .seconds(1) {
+                    lastConfirmed = ContinuousClock.now
+                    if !connection.confirmMaster() {
+                        connection.close()
+                        shared.subscribed.store(false, ordering: .relaxed)
+                        shared.source.withLock { $0 = nil }
+                    }
+                }
                 if !connection.isConnected {
                     try connection.connect()
                     try connection.send([[b("SUBSCRIBE")] + channels.map(b)])
+                    lastConfirmed = ContinuousClock.now
                     shared.subscribed.store(true, ordering: .relaxed)
+                    shared.source.withLock { $0 = RedisSource(server: connection.server, sentinel: connection.resolvedVia?.description) }
                     shared.lastError.withLock { $0 = nil }
                     failures = 0
                 }
@@ -86,6 +104,7 @@ public final class WorkerActivityListener: Sendable {
             } catch {
                 connection.close()
                 shared.subscribed.store(false, ordering: .relaxed)
+                shared.source.withLock { $0 = nil }
                 shared.lastError.withLock { $0 = error.description }
                 failures += 1
                 // Capped backoff, in short sleeps so stop() is noticed.

@@ -50,6 +50,10 @@ public actor Reconciler {
 
     var lastReading: (snapshot: RedisSnapshot, at: KubeTime)?
     var lastStatusWrite: [String: KubeTime] = [:]
+    /// The last invalid-policy problems logged, so they are logged once, not every pass.
+    var lastPolicyProblem: String?
+    /// The Celery queues probed last pass (the BatchQueues seen), to log when the set changes.
+    var lastQueueSet: [String]?
 
     public init(config: BatchConfig, settings: Settings, observer: any QueueObserver, cluster: any ClusterClient,
                 notifier: (any Notifier)? = nil, logger: Logger = Logger(label: "batchctl.controller"),
@@ -76,11 +80,25 @@ public actor Reconciler {
             logger.warning("Could not read the cluster; nothing decided this pass", metadata: ["error": "\(error)"])
             return report
         }
-        report.queues = snapshot.queues
-        let redis = await readRedis(now: now, report: &report)
+        let (config, policyCondition) = effectiveConfig(snapshot.policy)
+        // Defence in depth: a reservation outside the policy is clamped before anything is decided from it.
+        var queues: [BatchQueue] = []
+        for q in snapshot.queues {
+            queues.append(await clampIfOutside(q, policy: config.policy, now: now, report: &report))
+        }
+        report.queues = queues
+        let names = Array(Set(queues.map(\.queueName))).sorted()
+        if names != lastQueueSet {
+            let before = Set(lastQueueSet ?? [])
+            logger.notice("Probing queues", metadata: ["queues": "\(names.joined(separator: ","))",
+                                                       "added": "\(names.filter { !before.contains($0) }.joined(separator: ","))",
+                                                       "removed": "\(before.subtracting(names).sorted().joined(separator: ","))"])
+            lastQueueSet = names
+        }
+        let redis = await readRedis(queues: names, now: now, report: &report)
 
         var inputs: [DecideInput] = []
-        for q in snapshot.queues {
+        for q in queues {
             let deployment = snapshot.deployments[q.spec.deployment]
             var observation: QueueObservation?
             var unknownReason = report.redisProblem ?? "Redis could not be read"
@@ -91,15 +109,20 @@ public actor Reconciler {
                 } else if let error = redis.queues[q.queueName]?.error {
                     unknownReason = "queue \(q.queueName) could not be read: \(error)"
                 } else {
-                    unknownReason = "queue \(q.queueName) is not in batchctl's configuration (queues), so Redis is not probed for it"
+                    unknownReason = "queue \(q.queueName) was not read from Redis yet"
                 }
             }
             inputs.append(DecideInput(queue: q, observation: observation, unknownReason: unknownReason,
                                       deployment: deployment.map { ($0.replicas, $0.readyReplicas) },
                                       redisMemory: redis?.memory.map { ($0.used, $0.max) }, now: now, budgetRemaining: 0))
         }
-        let decisions = decideAll(inputs, policy: config)
-        for (q, d) in zip(snapshot.queues, decisions) {
+        var decisions = decideAll(inputs, policy: config)
+        if let policyCondition {
+            for (i, q) in queues.enumerated() {
+                decisions[i].status.setCondition(policyCondition, now: now, generation: q.metadata.generation)
+            }
+        }
+        for (q, d) in zip(queues, decisions) {
             let name = q.metadata.name ?? q.queueName
             report.decisions[name] = d
             await act(on: q, decision: d, snapshot: snapshot, workers: redis?.workers ?? [], now: now, report: &report)
@@ -107,10 +130,52 @@ public actor Reconciler {
         return report
     }
 
-    /// The Redis reading for this pass: fresh, or the last good one while it is not stale, else nil.
-    func readRedis(now: KubeTime, report: inout PassReport) async -> RedisSnapshot? {
+    /// The configuration with the cluster's policy, and the `PolicyDefaults` condition that says where the rules
+    /// came from (nil when the cluster client does not read policies).
+    func effectiveConfig(_ state: PolicyState?) -> (BatchConfig, ConditionUpdate?) {
+        let type = ConditionType.policyDefaults
+        switch state {
+        case nil:
+            return (config, nil)
+        case let .found(policy)?:
+            return (config.with(policy: policy), ConditionUpdate(type: type, value: false, reason: "BatchQueuePolicyFound",
+                                                                message: "The rules come from the BatchQueuePolicy named default in this namespace."))
+        case .missing?:
+            return (config, ConditionUpdate(type: type, value: true, reason: "NoBatchQueuePolicy",
+                                            message: "There is no BatchQueuePolicy named default in this namespace: the embedded defaults apply. Create one (kubectl apply -k deploy) to set the rules."))
+        case let .invalid(problems)?:
+            if lastPolicyProblem != problems {
+                lastPolicyProblem = problems
+                logger.warning("The BatchQueuePolicy is invalid; using the embedded defaults", metadata: ["problems": "\(problems)"])
+            }
+            return (config, ConditionUpdate(type: type, value: true, reason: "InvalidBatchQueuePolicy",
+                                            message: String("The BatchQueuePolicy named default breaks a rule, so the embedded defaults apply until it is fixed: \(problems)".prefix(2048))))
+        }
+    }
+
+    /// `q` with its reservation clamped to `policy` (one write and a Warning Event naming each rule), or `q`
+    /// unchanged when it is inside the policy or the write fails (the next pass tries again).
+    func clampIfOutside(_ q: BatchQueue, policy: QueuePolicy, now: KubeTime, report: inout PassReport) async -> BatchQueue {
+        guard let clamp = policy.clamp(q, now: now) else { return q }
+        let name = q.metadata.name ?? q.queueName
         do {
-            let snapshot = try await observer.observe()
+            let stored = try await cluster.writeReservation(of: q, to: clamp.reservation)
+            report.otherWrites += 1
+            logger.warning("Clamped a reservation outside the BatchQueuePolicy", metadata: ["batchqueue": "\(name)", "rules": "\(clamp.rules.map(\.description))"])
+            await record(ControllerEvent(queue: stored, isWarning: true, reason: "ReservationClamped", action: "Clamp",
+                                         note: String(clamp.note.prefix(1024))), report: &report)
+            return stored
+        } catch {
+            report.errors.append("\(name): clamping the reservation to the policy: \(error)")
+            logger.warning("Could not clamp a reservation outside the policy", metadata: ["batchqueue": "\(name)", "error": "\(error)"])
+            return q
+        }
+    }
+
+    /// The Redis reading for this pass: fresh, or the last good one while it is not stale, else nil.
+    func readRedis(queues: [String], now: KubeTime, report: inout PassReport) async -> RedisSnapshot? {
+        do {
+            let snapshot = try await observer.observe(queues: queues)
             lastReading = (snapshot, now)
             return snapshot
         } catch {
@@ -138,6 +203,7 @@ public actor Reconciler {
 
     func act(on q: BatchQueue, decision d: Decision, snapshot: ClusterSnapshot, workers: [WorkerActivity],
              now: KubeTime, report: inout PassReport) async {
+        let busyAware = config.busyAware
         let name = q.metadata.name ?? q.queueName
         var log = logger
         log[metadataKey: "batchqueue"] = "\(name)"
@@ -146,7 +212,7 @@ public actor Reconciler {
         // 1. Replicas: only when they differ; deletion costs first, so the idle pods go.
         if let desired = d.desiredReplicas, let deployment = snapshot.deployments[q.spec.deployment], desired != deployment.replicas {
             do {
-                if desired < deployment.replicas && config.busyAware {
+                if desired < deployment.replicas && busyAware {
                     report.otherWrites += try await markDeletionCosts(podsOf(deployment, in: snapshot.pods), workers: workers)
                 }
                 try await cluster.scale(deployment: deployment.name, to: desired)
@@ -162,7 +228,7 @@ public actor Reconciler {
         var q = q
         if d.clearReservation {
             do {
-                q = try await cluster.clearReservation(of: q)   // the status write below needs its new resourceVersion
+                q = try await cluster.writeReservation(of: q, to: nil)   // the status write below needs its new resourceVersion
                 report.otherWrites += 1
                 log.notice("Cleared expired reservation", metadata: ["holder": "\(q.spec.reservation?.holder ?? "")"])
             } catch {

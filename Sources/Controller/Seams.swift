@@ -56,8 +56,9 @@ public struct WorkerActivity: Sendable, Equatable {
 
 /// Reads the Celery queues (the CeleryRedis probe and heartbeat listener behind it).
 public protocol QueueObserver: Sendable {
-    /// One observation of every configured queue; throws when Redis cannot be read at all.
-    func observe() async throws -> RedisSnapshot
+    /// One observation of `queues` (the `spec.queue` of every BatchQueue seen, so the set follows the
+    /// cluster); throws when Redis cannot be read at all.
+    func observe(queues: [String]) async throws -> RedisSnapshot
 }
 
 /// A worker Deployment as the controller needs it.
@@ -89,16 +90,29 @@ public struct PodState: Sendable, Equatable {
     }
 }
 
+/// The namespace's `BatchQueuePolicy` named `default`, as the controller last read it.
+public enum PolicyState: Sendable, Equatable {
+    /// Read and valid.
+    case found(QueuePolicy)
+    /// There is none (or the resource is not installed): the embedded defaults apply.
+    case missing
+    /// It exists but breaks a rule (the problems): the embedded defaults apply until it is fixed.
+    case invalid(String)
+}
+
 /// What the controller reads from the cluster each pass (from watch-fed caches).
 public struct ClusterSnapshot: Sendable {
     public var queues: [BatchQueue]
     /// By name.
     public var deployments: [String: DeploymentState]
     public var pods: [PodState]
-    public init(queues: [BatchQueue], deployments: [String: DeploymentState], pods: [PodState]) {
+    /// The namespace's policy; nil when this client does not read one (the configuration's policy applies).
+    public var policy: PolicyState?
+    public init(queues: [BatchQueue], deployments: [String: DeploymentState], pods: [PodState], policy: PolicyState? = nil) {
         self.queues = queues
         self.deployments = deployments
         self.pods = pods
+        self.policy = policy
     }
 }
 
@@ -129,9 +143,9 @@ public protocol ClusterClient: Sendable {
     func scale(deployment: String, to replicas: Int) async throws
     /// Writes `status` through the BatchQueue's `/status` subresource; returns the stored object.
     func updateStatus(of queue: BatchQueue, to status: BatchQueueStatus) async throws -> BatchQueue
-    /// Clears an expired `spec.reservation`, with the resourceVersion read (a conflict means re-read);
-    /// returns the stored object.
-    func clearReservation(of queue: BatchQueue) async throws -> BatchQueue
+    /// Clears an expired `spec.reservation` (nil) or writes it clamped to the policy, with the resourceVersion
+    /// read (a conflict means re-read); returns the stored object.
+    func writeReservation(of queue: BatchQueue, to reservation: Reservation?) async throws -> BatchQueue
     /// Sets (or removes, with nil) a pod's `controller.kubernetes.io/pod-deletion-cost`.
     func setDeletionCost(pod: String, cost: Int?) async throws
     /// Records an Event on the BatchQueue.

@@ -13,6 +13,7 @@ struct DemoPaths: Sendable {
     var python: String { "\(root)/.venv/bin/python" }
     var celery: String { "\(root)/.venv/bin/celery" }
     var crd: String { "\(root)/deploy/crds/crd-batchqueues.yaml" }
+    var policyCRD: String { "\(root)/deploy/crds/crd-batchqueuepolicies.yaml" }
     var batchQueues: String { "\(root)/deploy/base/batchqueues.yaml" }
 
     /// Finds the checkout: `projectDirectory` when given, else the current directory or one of its parents,
@@ -61,8 +62,8 @@ struct DemoPaths: Sendable {
         guard fm.isExecutableFile(atPath: python), fm.isExecutableFile(atPath: celery) else {
             throw .missing("The Celery workers run from the project's venv, and \(root)/.venv has no celery: run `make deps` (or `make demo`).")
         }
-        for file in [crd, batchQueues] where !fm.fileExists(atPath: file) {
-            throw .missing("\(file) is missing: the demo installs the CRD (deploy/crds) and the BatchQueues (deploy/base).")
+        for file in [crd, policyCRD, batchQueues] where !fm.fileExists(atPath: file) {
+            throw .missing("\(file) is missing: the demo installs the CRDs (deploy/crds) and the BatchQueues (deploy/base).")
         }
     }
 }

@@ -138,13 +138,6 @@ final class DemoSystem: Sendable {
         redis:
           url: "\(redisURL)"
         pollInterval: 500ms
-        rampUp:
-          step: 1
-          every: 3s
-        idleAfter: 5s
-        busyWorkerGrace: 1m
-        reminders:
-          orphanedEvery: 1m
         webhook:
           format: json
           timeout: 2s
@@ -152,6 +145,18 @@ final class DemoSystem: Sendable {
 
         """
     }
+
+    /// The BatchQueuePolicy `default` of the demo: the embedded defaults with timings short enough for the story.
+    static let demoPolicy = """
+        apiVersion: batchctl.dev/v1alpha1
+        kind: BatchQueuePolicy
+        metadata: {name: default}
+        spec:
+          rampUp: {step: 1, every: 3s}
+          idleAfter: 5s
+          busyWorkerGrace: 1m
+          reminders: {orphanedEvery: 1m}
+        """
 
     // MARK: Installing, through the API as kubectl apply would
 
@@ -164,6 +169,14 @@ final class DemoSystem: Sendable {
             guard ContinuousClock.now < deadline else { throw DemoError.startFailed("KubeSim does not serve batchqueues after creating the CRD") }
             try await Task.sleep(for: .milliseconds(50))
         }
+        try await create(simulator, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", yaml: try read(paths.policyCRD))
+        let policies = "/apis/batchctl.dev/v1alpha1/namespaces/\(namespace)/batchqueuepolicies"
+        while await simulator.handle(APIRequest(method: "GET", target: policies), clientCertificateUser: admin).status != 200 {
+            guard ContinuousClock.now < deadline else { throw DemoError.startFailed("KubeSim does not serve batchqueuepolicies after creating the CRD") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        // deploy/'s params and admission policies; the demo's BatchQueuePolicy `default` (its short timings)
+        // takes the place of deploy/'s.
         let documents: [DeployPolicies.Document]
         do { documents = try DeployPolicies.policyDocuments() } catch { throw DemoError.startFailed("\(error)") }
         for document in documents {
@@ -172,7 +185,7 @@ final class DemoSystem: Sendable {
             }
             let prefix = type.group.isEmpty ? "/api/\(type.version)" : "/apis/\(type.group)/\(type.version)"
             let scope = type.namespaced ? "/namespaces/\(document.namespace.isEmpty ? namespace : document.namespace)" : ""
-            try await create(simulator, prefix + scope + "/" + type.plural, yaml: document.yaml)
+            try await create(simulator, prefix + scope + "/" + type.plural, yaml: document.kind == "BatchQueuePolicy" ? demoPolicy : document.yaml)
         }
         for document in try read(paths.batchQueues).components(separatedBy: "\n---\n") where document.contains("kind: BatchQueue") {
             try await create(simulator, list, yaml: document)

@@ -12,29 +12,25 @@ struct ClusterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The kubeconfig context (default: its current-context).", valueName: "name"))
     var context: String?
 
-    @Option(name: [.short, .long], help: ArgumentHelp("The namespace of the BatchQueue objects (default: the namespace of the --config file or $BATCHCTL_CONFIG if one is given, else the context's).", valueName: "namespace"))
+    @Option(name: [.short, .long], help: ArgumentHelp("The namespace of the BatchQueue objects (default: the context's).", valueName: "namespace"))
     var namespace: String?
-
-    @Option(help: ArgumentHelp("The configuration file, for queue order, bands and reservation limits (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
-    var config: String?
 
     @Flag(name: [.short, .long], help: "Print each step (identity, reads, writes with their resourceVersion) on standard error.")
     var verbose = false
 
-    /// Loads the configuration and the kubeconfig and makes the reservation service.
-    /// The namespace is `-n`, else the namespace of a configuration file given explicitly, else the context's.
-    func connect() throws -> ReservationService {
-        let loaded = try ConfigFile.load(path: config)
-        let fromFile = loaded.source == "embedded defaults" ? nil : loaded.config.namespace
-        let options = KubeConfigOptions(kubeconfigPath: kubeconfig, context: context, namespace: namespace ?? fromFile)
+    /// Loads the kubeconfig and makes the reservation service, with the rules the cluster holds (the namespace's
+    /// BatchQueuePolicy `default`; no configuration file). The namespace is `-n`, else the context's.
+    func connect() async throws -> ReservationService {
+        let options = KubeConfigOptions(kubeconfigPath: kubeconfig, context: context, namespace: namespace)
         // A person is waiting: a few quick retries (about 3.5 s in all), not the controller's patient ten.
         let client = try KubeClient.load(options, retryPolicy: RetryPolicy(maxRetries: 3, initialBackoff: .milliseconds(500), maxBackoff: .seconds(2)))
         let verbose = self.verbose
-        let service = ReservationService(client: client, config: loaded.config, namespace: client.namespace, log: { line in
+        let log: @Sendable (String) -> Void = { line in
             if verbose { printError("batchctl: \(line)") }
-        })
-        service.log("server \(client.transport.config.server), context \(client.transport.config.contextName ?? "in-cluster"), namespace \(client.namespace), configuration from \(loaded.source)")
-        return service
+        }
+        log("server \(client.transport.config.server), context \(client.transport.config.contextName ?? "in-cluster"), namespace \(client.namespace)")
+        return try await ReservationService.connect(client: client, namespace: client.namespace, log: log,
+                                                    warn: { printError("warning: \($0)") })
     }
 
     /// Who the API server says the user is (warning when it cannot say).

@@ -12,11 +12,11 @@ struct ControllerCommand: AsyncParsableCommand {
         commandName: "controller",
         abstract: "Run the controller: scale the batch Deployments from queue depth and reservations.",
         discussion: """
-        Every poll interval the leader reads the BatchQueues, the worker Deployments and their pods (from watches), reads each queue's depth, in-flight tasks and busy workers from Redis in one round trip, decides, and writes only what differs: /scale, BatchQueue status, Events. Replicas are never lowered on missing data, nor below the number of workers running tasks.
+        Every poll interval the leader reads the BatchQueues (every one it sees is a queue: added or removed at run time, no restart), the namespace's BatchQueuePolicy named default (the rules: bands, durations, budget, ramp, idle time, reminders; the embedded defaults and a PolicyDefaults condition when there is none), the worker Deployments and their pods (from watches), clamps a reservation outside the policy (expiry past claimedAt + maxDuration, claimedAt in the future, replicas above the cap) in one write with a Warning Event, reads each queue's depth, in-flight tasks and busy workers from Redis in one round trip, decides, and writes only what differs: /scale, BatchQueue status, Events. Replicas are never lowered on missing data, nor below the number of workers running tasks.
 
         Run two replicas: they elect a leader with a Lease (15 s / 10 s / 2 s by default, as client-go); on SIGTERM the leader releases it so the other takes over at once. Metrics and health are served on --metrics-addr: /metrics, /healthz, /readyz.
 
-        The namespace is -n, else the configuration's namespace. The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url).
+        The namespace is -n, else the configuration's namespace. The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url). Behind Redis Sentinel (redis.url sentinel://...;sentinel://... and redis.masterName, as in Celery's broker settings) it reads the master the sentinels name and follows it through a failover, holding replicas while the master is unknown; the sentinels' own password comes from REDIS_SENTINEL_PASSWORD or REDIS_SENTINEL_PASSWORD_FILE.
 
         Reminders (expiring soon, expired, sleeping, idle, orphaned tasks, Redis memory high) become Events on the BatchQueue and log lines, and are posted to the webhook in BATCHCTL_WEBHOOK_URL or BATCHCTL_WEBHOOK_URL_FILE when one is set (webhook.format, webhook.timeout, webhook.retries); a failing webhook never delays a pass. What was sent is recorded in status.reminders, so a restart or a new leader repeats none.
         """
@@ -25,8 +25,11 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
     var config: String?
 
-    @Option(help: ArgumentHelp("The Redis URL, overriding redis.url.", valueName: "url"))
+    @Option(help: ArgumentHelp("The Redis URL, overriding redis.url (a Celery sentinel://host:26379;sentinel://host2:26379 list for Redis behind Sentinel).", valueName: "url"))
     var redisURL: String?
+
+    @Option(help: ArgumentHelp("The Sentinel master name, overriding redis.masterName (Celery's broker_transport_options master_name).", valueName: "name"))
+    var masterName: String?
 
     @Option(help: ArgumentHelp("Where to serve /metrics, /healthz and /readyz.", valueName: "host:port"))
     var metricsAddr = "0.0.0.0:9090"
@@ -80,10 +83,9 @@ struct ControllerCommand: AsyncParsableCommand {
         let loaded = try ConfigFile.load(path: config)
         var settings = loaded.config
         var secrets = loaded.secrets
-        if let redisURL {
-            let url = try RedisURL.parse(redisURL)
-            settings.redis.url = url
-            if let password = url.password, secrets.redisPassword == nil {
+        if redisURL != nil || masterName != nil {
+            settings.redis = try RedisSettings.overriding(settings.redis, url: redisURL, masterName: masterName)
+            if let password = settings.redis.url.password, secrets.redisPassword == nil {
                 secrets.redisPassword = Secret(value: password, origin: "--redis-url")
             }
         }
@@ -96,7 +98,7 @@ struct ControllerCommand: AsyncParsableCommand {
         let client = KubeClient(transport: KubeTransport(config: cluster, onAttempt: { metrics.recordKubeRequest(verb: $0, code: $1) }))
         let kube = KubeCluster(client: client, namespace: ns, identity: identity, now: { .now })
         let redis = RedisObserver(options: RedisConnectionOptions(settings: settings.redis, secrets: secrets),
-                                  layout: settings.celery, queues: settings.queues.map(\.name))
+                                  layout: settings.celery, logger: logger)
         let webhook = secrets.webhookURL.map { url in
             WebhookNotifier(sender: WebhookSender(url: url, options: .init(settings: settings.webhook), logger: logger),
                             format: settings.webhook.format, metrics: metrics, logger: logger)
@@ -112,7 +114,7 @@ struct ControllerCommand: AsyncParsableCommand {
         let health = try HealthServer(host: host, port: port) { service.respond(to: $0) }
         logger.notice("Starting", metadata: [
             "version": "\(BatchctlVersion.current)", "identity": "\(identity)", "namespace": "\(ns)",
-            "apiServer": "\(cluster.server)", "redis": "\(settings.redis.url)", "metrics": "\(host):\(health.port)",
+            "apiServer": "\(cluster.server)", "redis": "\(settings.redis.displayURL)", "metrics": "\(host):\(health.port)",
             "webhook": "\(webhook.map { "\($0.sender.maskedURL) (\(settings.webhook.format.rawValue))" } ?? "none")",
         ])
         health.start()

@@ -20,7 +20,7 @@ struct DescribeCommand: AsyncParsableCommand {
     @OptionGroup(title: "Cluster options") var cluster: ClusterOptions
 
     func run() async throws {
-        let service = try cluster.connect()
+        let service = try await cluster.connect()
         let description = try await QueueDescription.load(queue, service: service)
         print(description.render(now: service.now()), terminator: "")
     }

@@ -9,11 +9,13 @@ struct ProbeCommand: AsyncParsableCommand {
         commandName: "probe",
         abstract: "Show each queue's depth, in-flight tasks and busy workers, read directly from Redis.",
         discussion: """
-        Reads, in one pipelined round trip, the depth of every configured queue (the sum of LLEN over its priority lists), its in-flight tasks (entries of kombu's 'unacked' hash routed to it) and Redis memory, and listens to Celery worker heartbeats for --listen to list the workers and how many tasks each is running. Nothing is written to Redis.
+        Reads, in one pipelined round trip, the depth of every queue (--queue, else batch0 to batch3) (the sum of LLEN over its priority lists), its in-flight tasks (entries of kombu's 'unacked' hash routed to it) and Redis memory, and listens to Celery worker heartbeats for --listen to list the workers and how many tasks each is running. Nothing is written to Redis.
 
         busyWorkers counts workers with active tasks whose pod belongs to the queue's Deployment: hostname celery@<deployment>-<replicaset-hash>-<suffix>.
 
         The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, or from the URL.
+
+        Behind Redis Sentinel, give the sentinels as Celery's broker_url lists them (sentinel://s1:26379;sentinel://s2:26379) and the master name (Celery's broker_transport_options master_name) with --master-name or redis.masterName; the sentinels' own password comes from REDIS_SENTINEL_PASSWORD or REDIS_SENTINEL_PASSWORD_FILE. The report names the master read and the sentinel that named it.
 
         Exit status: 0 ok, 1 Redis unreachable or a queue unreadable (the report is still printed), 2 bad flags or configuration.
         """
@@ -26,14 +28,20 @@ struct ProbeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
     var config: String?
 
-    @Option(help: ArgumentHelp("The broker URL, overriding redis.url: redis://[user:password@]host:port/db or unix:///path.sock.", valueName: "url"))
+    @Option(help: ArgumentHelp("The broker URL, overriding redis.url: redis://[user:password@]host:port/db, unix:///path.sock, or sentinel://host:26379;sentinel://host2:26379.", valueName: "url"))
     var redisURL: String?
+
+    @Option(help: ArgumentHelp("The Sentinel master name, overriding redis.masterName (Celery's broker_transport_options master_name).", valueName: "name"))
+    var masterName: String?
 
     @Option(name: [.short, .customLong("output")], help: "Output format.")
     var output: Output = .table
 
     @Option(help: ArgumentHelp("How long to listen for worker heartbeats (0s to skip).", valueName: "duration"))
     var listen: String = "2500ms"
+
+    @Option(name: .customLong("queue"), help: ArgumentHelp("A queue to probe, as name or name=deployment (repeatable; default batch0 to batch3, the queues deploy/base installs; the controller probes the BatchQueues it sees).", valueName: "queue"))
+    var queueNames: [String] = []
 
     @Option(name: .customLong("celery-global-keyprefix"), help: ArgumentHelp("Celery's global_keyprefix, overriding celery.globalKeyPrefix.", valueName: "prefix"))
     var globalKeyPrefix: String?
@@ -43,6 +51,19 @@ struct ProbeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("celery-priority-steps"), help: ArgumentHelp("Celery's priority_steps, comma-separated, overriding celery.prioritySteps (default 0,3,6,9).", valueName: "steps"))
     var prioritySteps: String?
+
+    /// `--queue` values (`name` or `name=deployment`, the Deployment defaulting to `celery-<name>`), else the installed four.
+    static func queues(_ values: [String]) throws -> [QueueConfig] {
+        guard !values.isEmpty else { return QueueConfig.installed }
+        return try values.map { value in
+            let parts = value.split(separator: "=", maxSplits: 1).map(String.init)
+            let name = parts.first ?? ""
+            let deployment = parts.count == 2 ? parts[1] : "celery-\(name)"
+            if let why = KubernetesNames.queueNameProblem(name) { throw ValidationError("--queue \(value): \"\(name)\" \(why)") }
+            if let why = KubernetesNames.dnsSubdomainProblem(deployment) { throw ValidationError("--queue \(value): \"\(deployment)\" \(why)") }
+            return QueueConfig(name: name, deployment: deployment)
+        }
+    }
 
     func validate() throws {
         do {
@@ -55,18 +76,19 @@ struct ProbeCommand: AsyncParsableCommand {
             if sep.isEmpty { throw ValidationError("--celery-sep is empty; give the separator, e.g. ':' or '\\x06\\x16'") }
         }
         if let prioritySteps { _ = try Self.steps(prioritySteps) }
+        if let masterName, let why = SentinelURL.masterNameProblem(masterName) { throw ValidationError("--master-name \(why)") }
+        _ = try Self.queues(queueNames)
     }
 
     func run() async throws {
         let loaded = try ConfigFile.load(path: config)
-        var settings = loaded.config.redis
-        if let redisURL { settings.url = try RedisURL.parse(redisURL) }
+        let settings = try RedisSettings.overriding(loaded.config.redis, url: redisURL, masterName: masterName)
         var layout = loaded.config.celery
         if let globalKeyPrefix { layout.globalKeyPrefix = globalKeyPrefix }
         if let separator { layout.separator = try Self.unescape(separator) }
         if let prioritySteps { layout.prioritySteps = try Self.steps(prioritySteps) }
         let listenFor = try TimeSpan.parse(listen)
-        let queues = loaded.config.queues
+        let queues = try Self.queues(queueNames)
 
         let options = RedisConnectionOptions(settings: settings, secrets: loaded.secrets)
         let client = RedisClient(options: options)
@@ -86,8 +108,10 @@ struct ProbeCommand: AsyncParsableCommand {
             result = try await probe.observe()
         }
         let workers = listener?.workers() ?? []
+        let source = client.source
         let report = ProbeReport(result: result, queues: queues, workers: listener == nil ? nil : workers,
-                                 server: options.server, database: settings.url.database, listenedFor: listenFor)
+                                 server: source?.server ?? options.server, database: settings.url.database, listenedFor: listenFor,
+                                 masterName: settings.sentinel?.masterName, sentinel: source?.sentinel)
         switch output {
         case .json: print(try report.json())
         case .table: print(report.table(), terminator: "")

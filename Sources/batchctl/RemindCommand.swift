@@ -43,7 +43,14 @@ struct RemindCommand: AsyncParsableCommand {
         let cluster = try ClusterConfig.load(KubeConfigOptions(kubeconfigPath: kubeconfig, context: context, namespace: ns))
         let client = KubeClient(config: cluster)
         let queues = try await client.batchQueues(namespace: ns).items
-        let digest = ReminderDigest.build(queues: queues, namespace: ns, now: .now, policy: loaded.config)
+        let rules: QueuePolicy   // the cluster's BatchQueuePolicy, for the reminder thresholds
+        do {
+            rules = try await client.queuePolicy(namespace: ns) ?? .defaults
+        } catch let error as KubeError where error.isForbidden {
+            printError("warning: cannot read the BatchQueuePolicy of \(ns) (\(error)); using the embedded defaults: grant get on batchqueuepolicies")
+            rules = .defaults
+        }
+        let digest = ReminderDigest.build(queues: queues, namespace: ns, now: .now, policy: loaded.config.with(policy: rules))
         print(digest.text)
         guard let url = loaded.secrets.webhookURL else {
             if !dryRun { printError("note: no webhook configured (BATCHCTL_WEBHOOK_URL or BATCHCTL_WEBHOOK_URL_FILE); the digest was only printed") }

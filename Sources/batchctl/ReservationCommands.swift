@@ -8,11 +8,11 @@ struct ClaimCommand: AsyncParsableCommand {
         commandName: "claim",
         abstract: "Reserve a batch queue for yourself, or update your reservation.",
         discussion: """
-        Records you as the queue's holder in its BatchQueue object. The holder is the user the API server authenticates (SelfSubjectReview); if the cluster lacks that API, the kubeconfig user, with a warning. A free or expired queue becomes yours; a queue you already hold is updated (flags you leave out keep their values); a queue someone else holds is refused with exit status 3, naming the holder. With --any, batchctl claims the first free queue in the configured order.
+        Records you as the queue's holder in its BatchQueue object. The holder is the user the API server authenticates (SelfSubjectReview); if the cluster lacks that API, the kubeconfig user, with a warning. A free or expired queue becomes yours; a queue you already hold is updated (flags you leave out keep their values); a queue someone else holds is refused with exit status 3, naming the holder. With --any, batchctl claims the first free queue in the cluster's order (spec.claimOrder of the namespace's BatchQueuePolicy, then by name).
 
         The claim is one conditional write carrying the resourceVersion batchctl read, so two people can never both get a queue: the loser re-reads it and is told who won. The controller then scales the queue's workers, up to --replicas, while the queue has work.
 
-        Replica bands: 1-5 small, 6-10 medium, 11-20 big (needs --approve-band big: check the database and the services your tasks use can take it); never above the queue's maxReplicas. The reservation lasts --for (default reservations.defaultDuration, at most reservations.maxDuration); extend it with 'batchctl extend'.
+        The rules are the cluster's: the namespace's BatchQueuePolicy named default (kubectl get bqp), read at every run, and enforced by the API server too; no configuration file is needed. By default the replica bands are 1-5 small, 6-10 medium, 11-20 big (needs --approve-band big: check the database and the services your tasks use can take it); never above the queue's maxReplicas. The reservation lasts --for (default the policy's reservations.defaultDuration, at most its reservations.maxDuration from when it was claimed); extend it with 'batchctl extend'.
 
         Exit status: 0 claimed or updated, 2 bad input (unknown queue, duration, replicas, band), 3 held by someone else (or no queue free), 4 forbidden.
         """
@@ -46,7 +46,7 @@ struct ClaimCommand: AsyncParsableCommand {
     func run() async throws {
         let request = ReservationPolicy.ClaimRequest(duration: try duration.map { try parseDuration($0, flag: "--for") },
                                                      replicas: replicas, reason: reason, approvedBand: approveBand)
-        let service = try cluster.connect()
+        let service = try await cluster.connect()
         let me = try await cluster.identify(service)
         let result: ReservationService.ClaimResult
         if let queue {
@@ -90,7 +90,7 @@ struct ScaleCommand: AsyncParsableCommand {
     @OptionGroup(title: "Cluster options") var cluster: ClusterOptions
 
     func run() async throws {
-        let service = try cluster.connect()
+        let service = try await cluster.connect()
         let me = try await cluster.identify(service)
         let r = try await service.scale(queue, by: me.name, replicas: replicas, approvedBand: approveBand)
         print("scaled your claim on \(queue): \(ReservationText.summary(r, now: service.now()))")
@@ -103,7 +103,7 @@ struct ExtendCommand: AsyncParsableCommand {
         commandName: "extend",
         abstract: "Hold your reservation longer.",
         discussion: """
-        Moves your reservation's expiry later by --for, counted from the current expiry (or from now, if it has passed). Only the holder may extend, and the whole reservation may not reach further than reservations.maxDuration from now; the message says how much room is left.
+        Moves your reservation's expiry later by --for, counted from the current expiry (or from now, if it has passed). Only the holder may extend, and the whole reservation may not last longer than the BatchQueuePolicy's reservations.maxDuration from when it was claimed; the message says how much room is left.
 
         Exit status: 0 ok, 2 bad input or the queue is not reserved, 3 held by someone else, 4 forbidden.
         """
@@ -123,7 +123,7 @@ struct ExtendCommand: AsyncParsableCommand {
 
     func run() async throws {
         let span = try parseDuration(duration, flag: "--for")
-        let service = try cluster.connect()
+        let service = try await cluster.connect()
         let me = try await cluster.identify(service)
         let r = try await service.extend(queue, by: me.name, duration: span)
         print("extended your claim on \(queue): \(ReservationText.summary(r, now: service.now()))")
@@ -151,7 +151,7 @@ struct ReleaseCommand: AsyncParsableCommand {
     @OptionGroup(title: "Cluster options") var cluster: ClusterOptions
 
     func run() async throws {
-        let service = try cluster.connect()
+        let service = try await cluster.connect()
         let me = try await cluster.identify(service)
         switch try await service.release(queue, by: me.name, force: force) {
         case .released(let r):

@@ -15,7 +15,7 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: """
         One row per queue: holder, reason, expiry (UTC and relative), depth (queued tasks), in-flight tasks, ready/desired workers and phase, as the controller last reported them in the BatchQueue objects. -o wide adds when it was claimed, busy workers, the approved band and maxReplicas.
 
-        On a terminal, depth is coloured in the team's terms (under 100 green, under 500 plain, from 500 yellow, 1,000 and more red); NO_COLOR turns colours off, and piped output never has them. --watch redraws the table in place on every change; piped, it appends a new table instead.
+        On a terminal, depth is coloured in the team's terms (by default under 100 green, under 500 plain, from 500 yellow, 1,000 and more red: the BatchQueuePolicy's queueDepth); NO_COLOR turns colours off, and piped output never has them. --watch redraws the table in place on every change; piped, it appends a new table instead.
 
         -o json and -o yaml print the BatchQueue objects themselves as a BatchQueueList ({"apiVersion": "batchctl.dev/v1alpha1", "kind": "BatchQueueList", "items": [...]}), for scripts.
 
@@ -46,11 +46,11 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let service = try cluster.connect()
+        let service = try await cluster.connect()
         var shown = try await read(service)
         let terminal = isatty(STDOUT_FILENO) == 1
         let color = terminal && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
-        let view = StatusView(output: output, thresholds: service.policy.config.queueDepth, color: color)
+        let view = StatusView(output: output, thresholds: service.policy.rules.queueDepth, color: color)
         guard watch else {
             print(try view.render(shown, now: service.now()), terminator: "")
             return

@@ -100,4 +100,42 @@ import Testing
         #expect(try RedisURL.parse("redis://[::1]:7000/2").description == "redis://[::1]:7000/2")
         #expect(try RedisURL.parse("unix:///s.sock?db=4").description == "unix:///s.sock?db=4")
     }
+
+    @Test(arguments: [
+        ("sentinel://s1", SentinelURL(sentinels: [.init(host: "s1", port: 26379)])),
+        ("sentinel://:pw@10.0.0.1:26379/3;sentinel://10.0.0.2:26380; sentinel://[::1]",
+         SentinelURL(sentinels: [.init(host: "10.0.0.1", port: 26379), .init(host: "10.0.0.2", port: 26380), .init(host: "::1", port: 26379)],
+                     database: 3, password: "pw")),
+        ("SENTINEL://h:1", SentinelURL(sentinels: [.init(host: "h", port: 1)])),
+    ])
+    func parsesCelerySentinelURLs(_ text: String, _ expected: SentinelURL) throws {
+        #expect(try SentinelURL.parse(text) == expected)
+    }
+
+    @Test func sentinelURLErrorsMaskEveryPassword() {
+        do {
+            _ = try SentinelURL.parse("sentinel://:hunter2@s1:26379;sentinel://:hunter2@s2:0")
+            Issue.record("expected an error")
+        } catch {
+            #expect(!error.description.contains("hunter2"))
+            #expect(error.description.contains("(sentinel 2) has an invalid port"))
+        }
+    }
+
+    @Test func aSentinelURLIsNotARedisURL() {
+        do {
+            _ = try RedisURL.parse("sentinel://s1:26379")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.problem.contains("redis.masterName"))
+        }
+    }
+
+    @Test func sentinelDescriptionReadsBack() throws {
+        let url = try SentinelURL.parse("sentinel://w:p@s1:26379/2;sentinel://[::1]:26380")
+        #expect(url.description == "sentinel://w:***@s1:26379/2;sentinel://[::1]:26380")
+        var expected = url
+        expected.password = "***"
+        #expect(try SentinelURL.parse(url.description) == expected)
+    }
 }

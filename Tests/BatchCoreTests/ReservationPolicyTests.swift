@@ -2,7 +2,7 @@ import Testing
 @testable import BatchCore
 
 @Suite struct ReservationPolicyTests {
-    let policy = ReservationPolicy(config: .defaults)
+    let policy = ReservationPolicy(policy: .defaults)
     static let now = KubeTime(secondsSinceEpoch: 1_800_000_000)   // 2027-01-15 08:00 UTC
 
     static func queue(held: Reservation? = nil, maxReplicas: Int? = 20) -> BatchQueue {
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test(arguments: [
-        (ReservationPolicy.ClaimRequest(duration: .days(15)), "--for 15d is longer than the longest reservation, 2w (reservations.maxDuration); ask for 2w or less and extend later with 'batchctl extend'"),
+        (ReservationPolicy.ClaimRequest(duration: .days(15)), "--for 15d is longer than the longest reservation, 2w (BatchQueuePolicy default, spec.reservations.maxDuration); ask for 2w or less and extend later with 'batchctl extend'"),
         (.init(duration: .zero), "--for 0s is too short; give a duration such as --for 3d"),
         (.init(replicas: 12), "--replicas 12 is in the big band (11-20), which needs approval: check the database and the services your tasks use can take it, then add --approve-band big"),
         (.init(replicas: 12, approvedBand: "medium"), "--replicas 12 is in the big band (11-20), which needs approval: check the database and the services your tasks use can take it, then add --approve-band big"),
@@ -74,9 +74,31 @@ import Testing
     @Test func extendAddsToTheCurrentExpiryWithinTheMaximum() throws {
         let r = try policy.extend(Self.queue(held: Self.alice()), by: "alice", duration: .days(2), now: Self.now)
         #expect(r.expiresAt == Self.now.adding(.days(5)))
-        #expect(throws: ReservationRefusal(.badInput, "extending by 12d would hold batch1 until 2027-01-30 08:00 UTC, 15d from now; the longest reservation is 2w (reservations.maxDuration), so extend by at most 11d")) {
+        // A reservation lasts at most maxDuration from its claimedAt (2027-01-15 07:00 UTC here), as the admission policy checks.
+        #expect(throws: ReservationRefusal(.badInput, "extending by 12d would hold batch1 until 2027-01-30 08:00 UTC; a reservation lasts at most 2w from when it was claimed (BatchQueuePolicy default, spec.reservations.maxDuration), so this one can run until 2027-01-29 07:00 UTC: extend by at most 10d23h")) {
             try policy.extend(Self.queue(held: Self.alice()), by: "alice", duration: .days(12), now: Self.now)
         }
+        let longest = try policy.extend(Self.queue(held: Self.alice()), by: "alice", duration: .hours(10 * 24 + 23), now: Self.now)
+        #expect(longest.expiresAt == longest.claimedAt.adding(.days(14)))
+    }
+
+    @Test func updatingYourOwnClaimStaysWithinMaxDurationFromItsClaimedAt() throws {
+        let held = Self.queue(held: Self.alice())
+        #expect(throws: ReservationRefusal.self) { try policy.claim(held, by: "alice", request: .init(duration: .days(14)), now: Self.now) }
+        let outcome = try policy.claim(held, by: "alice", request: .init(duration: .hours(13 * 24 + 23)), now: Self.now)
+        guard case let .updated(r) = outcome else { Issue.record("expected an update"); return }
+        #expect(r.claimedAt == Self.alice().claimedAt)
+        #expect(r.expiresAt == r.claimedAt.adding(.days(14)))
+    }
+
+    @Test func theClusterPolicyDecidesTheLimitsAndTheirMessages() throws {
+        var rules = QueuePolicy.defaults
+        rules.reservations = ReservationLimits(defaultDuration: .hours(1), maxDuration: .hours(2))
+        #expect(throws: ReservationRefusal(.badInput, "--for 3h is longer than the longest reservation, 2h (BatchQueuePolicy default, spec.reservations.maxDuration); ask for 2h or less and extend later with 'batchctl extend'")) {
+            try ReservationPolicy(policy: rules).claim(Self.queue(), by: "bob", request: .init(duration: .hours(3)), now: Self.now)
+        }
+        #expect(try ReservationPolicy(policy: rules).claim(Self.queue(), by: "bob", request: .init(), now: Self.now)
+                == .claimed(Reservation(holder: "bob", claimedAt: Self.now, expiresAt: Self.now.adding(.hours(1)), replicas: 5)))
     }
 
     @Test func onlyTheHolderExtendsOrScales() {

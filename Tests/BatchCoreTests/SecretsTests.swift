@@ -21,7 +21,17 @@ import Testing
         #expect(s.redisPassword?.description == "*** (from REDIS_PASSWORD_FILE=/run/secrets/redis)")
     }
 
+    @Test func theSentinelPasswordIsSeparateFromTheRedisPassword() throws {
+        let s = try Secrets.resolve(environment: ["REDIS_PASSWORD": "master", "REDIS_SENTINEL_PASSWORD_FILE": "/run/secrets/redis"], readFile: read)
+        #expect(s.redisPassword?.value == "master")
+        #expect(s.sentinelPassword == Secret(value: "from-file", origin: "REDIS_SENTINEL_PASSWORD_FILE=/run/secrets/redis"))
+        let yaml = BatchConfig.defaults.renderYAML(secrets: s)
+        #expect(yaml.contains("#   sentinel password: *** (from REDIS_SENTINEL_PASSWORD_FILE=/run/secrets/redis)"))
+        #expect(!yaml.contains("from-file") && !yaml.contains("master\n"))
+    }
+
     @Test(arguments: [
+        (["REDIS_SENTINEL_PASSWORD": "a", "REDIS_SENTINEL_PASSWORD_FILE": "/run/secrets/redis"], "REDIS_SENTINEL_PASSWORD: is set together with REDIS_SENTINEL_PASSWORD_FILE; set only one of them"),
         (["REDIS_PASSWORD": "a", "REDIS_PASSWORD_FILE": "/run/secrets/redis"], "REDIS_PASSWORD: is set together with REDIS_PASSWORD_FILE; set only one of them"),
         (["REDIS_PASSWORD_FILE": "/missing"], "REDIS_PASSWORD_FILE: /missing cannot be read: no such file; mount the secret there or unset REDIS_PASSWORD_FILE"),
         (["REDIS_PASSWORD_FILE": "/run/secrets/empty"], "REDIS_PASSWORD_FILE: /run/secrets/empty is empty"),

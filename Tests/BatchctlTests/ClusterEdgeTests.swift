@@ -27,23 +27,22 @@ import Testing
         #expect(try f.queue("batch1").spec.reservation == nil)
     }
 
-    @Test func theNamespaceIsTheFlagThenAnExplicitConfigFileThenTheContext() throws {
+    @Test func theNamespaceIsTheFlagThenTheContextAndNoConfigFileIsRead() throws {
         let f = try ClusterFixture()
         let dir = try TemporaryDirectory()
         let config = dir.path + "/batchctl.yaml"
         try "namespace: elsewhere\n".write(toFile: config, atomically: true, encoding: .utf8)
 
         // deploy/'s RBAC binds alice in court-listener only: elsewhere, the API server refuses her (403, exit 4).
-        let fromFile = try f.batchctl(["claim", "batch1", "--config", config])
-        #expect(fromFile.status == 4)
-        #expect(fromFile.stderr.contains("User \"alice\" cannot get resource \"batchqueues\" in API group \"batchctl.dev\" in the namespace \"elsewhere\""), "\(fromFile.stderr)")
-        let fromEnvironment = try f.batchctl(["status", "batch1"], extraEnvironment: ["BATCHCTL_CONFIG": config])
-        #expect(fromEnvironment.status == 4)
-        #expect(fromEnvironment.stderr.contains("in the namespace \"elsewhere\""), "\(fromEnvironment.stderr)")
-
-        let flag = try f.batchctl(["claim", "batch1", "--config", config, "-n", "court-listener"])
-        #expect(flag.status == 0, "\(flag.stderr)")
-        let context = try f.batchctl(["status", "batch1", "-o", "json"])   // embedded defaults: the context's namespace
+        let elsewhere = try f.batchctl(["claim", "batch1", "-n", "elsewhere"])
+        #expect(elsewhere.status == 4)
+        #expect(elsewhere.stderr.contains("User \"alice\" cannot get resource \"batchqueues\" in API group \"batchctl.dev\" in the namespace \"elsewhere\""), "\(elsewhere.stderr)")
+        let fromEnvironment = try f.batchctl(["claim", "batch1"], extraEnvironment: ["BATCHCTL_CONFIG": config])   // ignored: the rules are the cluster's
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+        let oldFlag = try f.batchctl(["status", "batch1", "--config", config])
+        #expect(oldFlag.status == 2)
+        #expect(oldFlag.stderr.contains("--config"))
+        let context = try f.batchctl(["status", "batch1", "-o", "json"])   // the context's namespace
         #expect(context.status == 0)
         #expect(context.stdout.contains("\"holder\" : \"alice\""))
     }

@@ -36,24 +36,34 @@ import Testing
         #expect(r.stdout.contains("namespace: from-env\n"))
     }
 
-    @Test func aBrokenFileExitsTwoWithOneLinePerProblem() throws {
+    @Test func aBrokenFileExitsTwoWithOneLinePerProblemAndMovedKeysSayWhereTheyWent() throws {
         let dir = try TemporaryDirectory()
         let path = try write("""
             bands:
             - {name: small, max: 5}
-            - {name: medium, max: 10}
-            - {name: big, max: 8, requiresApproval: true}
-            idleAftr: 5m
+            pollIntervl: 5s
             """, in: dir)
         let r = try Command.run(batchctl, ["config", "validate", path])
         #expect(r.status == 2)
         #expect(r.stdout == "")
         #expect(r.stderr == """
             error: \(path) is not a valid batchctl configuration (2 problems):
-              idleAftr: unknown key; did you mean idleAfter?
-              bands[2].max: 8 must be greater than bands[1].max (10)
+              pollIntervl: unknown key; did you mean pollInterval?
+              bands: moved to the cluster: set spec.bands of the BatchQueuePolicy named default in the namespace (kubectl edit batchqueuepolicy default) and delete it here (RUNBOOK.md, "Upgrading from the config-file layout")
 
             """)
+    }
+
+    @Test func aBatchQueuePolicyFileIsCheckedOfflineAsOne() throws {
+        let shippedPolicy = ProjectPaths.root + "/deploy/base/batchqueuepolicy.yaml"
+        let ok = try Command.run(batchctl, ["config", "validate", shippedPolicy])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout == "\(shippedPolicy): a valid BatchQueuePolicy (maxDuration 2w, bands small 1-5, medium 6-10, big 11-20, totalReplicaBudget 40)\n")
+        let dir = try TemporaryDirectory()
+        let broken = try write("apiVersion: batchctl.dev/v1alpha1\nkind: BatchQueuePolicy\nmetadata: {name: default}\nspec: {reservations: {maxDuration: 2w}}\n", in: dir)
+        let r = try Command.run(batchctl, ["config", "validate", broken])
+        #expect(r.status == 2)
+        #expect(r.stderr == "error: \(broken) is not a valid BatchQueuePolicy (1 problem):\n  spec.reservations.maxDuration: \"2w\" uses d or w, which the API server's admission policy cannot read; write hours, such as 336h\n")
     }
 
     @Test func aMissingFileExitsTwo() throws {

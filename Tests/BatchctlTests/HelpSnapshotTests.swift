@@ -58,7 +58,12 @@ import Testing
             given), checks every key, and prints the configuration batchctl would run with,
             secrets masked. Keys left out keep their defaults. On a problem it prints one
             line per problem, naming the key path, the value and the rule, and exits with
-            status 2.
+            status 2. The file is the controller's own configuration: the rules users are
+            held to live in the cluster, in the namespace's BatchQueuePolicy, and a key
+            that moved there is refused with where it went.
+
+            A file holding a BatchQueuePolicy (kind: BatchQueuePolicy) is checked as one,
+            offline, with the same rules the controller applies to it.
 
             Secrets are read from the environment, never from the file: REDIS_PASSWORD or
             REDIS_PASSWORD_FILE, and BATCHCTL_WEBHOOK_URL or BATCHCTL_WEBHOOK_URL_FILE.
@@ -81,11 +86,11 @@ import Testing
             OVERVIEW: Show each queue's depth, in-flight tasks and busy workers, read
             directly from Redis.
 
-            Reads, in one pipelined round trip, the depth of every configured queue (the
-            sum of LLEN over its priority lists), its in-flight tasks (entries of kombu's
-            'unacked' hash routed to it) and Redis memory, and listens to Celery worker
-            heartbeats for --listen to list the workers and how many tasks each is running.
-            Nothing is written to Redis.
+            Reads, in one pipelined round trip, the depth of every queue (--queue, else
+            batch0 to batch3) (the sum of LLEN over its priority lists), its in-flight
+            tasks (entries of kombu's 'unacked' hash routed to it) and Redis memory, and
+            listens to Celery worker heartbeats for --listen to list the workers and how
+            many tasks each is running. Nothing is written to Redis.
 
             busyWorkers counts workers with active tasks whose pod belongs to the queue's
             Deployment: hostname celery@<deployment>-<replicaset-hash>-<suffix>.
@@ -93,20 +98,34 @@ import Testing
             The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, or from
             the URL.
 
+            Behind Redis Sentinel, give the sentinels as Celery's broker_url lists them
+            (sentinel://s1:26379;sentinel://s2:26379) and the master name (Celery's
+            broker_transport_options master_name) with --master-name or redis.masterName;
+            the sentinels' own password comes from REDIS_SENTINEL_PASSWORD or
+            REDIS_SENTINEL_PASSWORD_FILE. The report names the master read and the sentinel
+            that named it.
+
             Exit status: 0 ok, 1 Redis unreachable or a queue unreadable (the report is
             still printed), 2 bad flags or configuration.
 
-            USAGE: batchctl probe [--config <file>] [--redis-url <url>] [--output <output>] [--listen <duration>] [--celery-global-keyprefix <prefix>] [--celery-sep <sep>] [--celery-priority-steps <steps>]
+            USAGE: batchctl probe [--config <file>] [--redis-url <url>] [--master-name <name>] [--output <output>] [--listen <duration>] [--queue <queue> ...] [--celery-global-keyprefix <prefix>] [--celery-sep <sep>] [--celery-priority-steps <steps>]
 
             OPTIONS:
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
                                       else the embedded defaults).
               --redis-url <url>       The broker URL, overriding redis.url:
-                                      redis://[user:password@]host:port/db or
-                                      unix:///path.sock.
+                                      redis://[user:password@]host:port/db,
+                                      unix:///path.sock, or
+                                      sentinel://host:26379;sentinel://host2:26379.
+              --master-name <name>    The Sentinel master name, overriding redis.masterName
+                                      (Celery's broker_transport_options master_name).
               -o, --output <output>   Output format. (values: table, json; default: table)
               --listen <duration>     How long to listen for worker heartbeats (0s to
                                       skip). (default: 2500ms)
+              --queue <queue>         A queue to probe, as name or name=deployment
+                                      (repeatable; default batch0 to batch3, the queues
+                                      deploy/base installs; the controller probes the
+                                      BatchQueues it sees).
               --celery-global-keyprefix <prefix>
                                       Celery's global_keyprefix, overriding
                                       celery.globalKeyPrefix.
@@ -127,11 +146,17 @@ import Testing
             OVERVIEW: Run the controller: scale the batch Deployments from queue depth and
             reservations.
 
-            Every poll interval the leader reads the BatchQueues, the worker Deployments
-            and their pods (from watches), reads each queue's depth, in-flight tasks and
-            busy workers from Redis in one round trip, decides, and writes only what
-            differs: /scale, BatchQueue status, Events. Replicas are never lowered on
-            missing data, nor below the number of workers running tasks.
+            Every poll interval the leader reads the BatchQueues (every one it sees is a
+            queue: added or removed at run time, no restart), the namespace's
+            BatchQueuePolicy named default (the rules: bands, durations, budget, ramp, idle
+            time, reminders; the embedded defaults and a PolicyDefaults condition when
+            there is none), the worker Deployments and their pods (from watches), clamps a
+            reservation outside the policy (expiry past claimedAt + maxDuration, claimedAt
+            in the future, replicas above the cap) in one write with a Warning Event, reads
+            each queue's depth, in-flight tasks and busy workers from Redis in one round
+            trip, decides, and writes only what differs: /scale, BatchQueue status, Events.
+            Replicas are never lowered on missing data, nor below the number of workers
+            running tasks.
 
             Run two replicas: they elect a leader with a Lease (15 s / 10 s / 2 s by
             default, as client-go); on SIGTERM the leader releases it so the other takes
@@ -139,7 +164,12 @@ import Testing
             /healthz, /readyz.
 
             The namespace is -n, else the configuration's namespace. The Redis password
-            comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url).
+            comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url). Behind
+            Redis Sentinel (redis.url sentinel://...;sentinel://... and redis.masterName,
+            as in Celery's broker settings) it reads the master the sentinels name and
+            follows it through a failover, holding replicas while the master is unknown;
+            the sentinels' own password comes from REDIS_SENTINEL_PASSWORD or
+            REDIS_SENTINEL_PASSWORD_FILE.
 
             Reminders (expiring soon, expired, sleeping, idle, orphaned tasks, Redis memory
             high) become Events on the BatchQueue and log lines, and are posted to the
@@ -153,7 +183,11 @@ import Testing
             OPTIONS:
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
                                       else the embedded defaults).
-              --redis-url <url>       The Redis URL, overriding redis.url.
+              --redis-url <url>       The Redis URL, overriding redis.url (a Celery
+                                      sentinel://host:26379;sentinel://host2:26379 list for
+                                      Redis behind Sentinel).
+              --master-name <name>    The Sentinel master name, overriding redis.masterName
+                                      (Celery's broker_transport_options master_name).
               --metrics-addr <host:port>
                                       Where to serve /metrics, /healthz and /readyz.
                                       (default: 0.0.0.0:9090)
@@ -195,10 +229,11 @@ import Testing
             last reported them in the BatchQueue objects. -o wide adds when it was claimed,
             busy workers, the approved band and maxReplicas.
 
-            On a terminal, depth is coloured in the team's terms (under 100 green, under
-            500 plain, from 500 yellow, 1,000 and more red); NO_COLOR turns colours off,
-            and piped output never has them. --watch redraws the table in place on every
-            change; piped, it appends a new table instead.
+            On a terminal, depth is coloured in the team's terms (by default under 100
+            green, under 500 plain, from 500 yellow, 1,000 and more red: the
+            BatchQueuePolicy's queueDepth); NO_COLOR turns colours off, and piped output
+            never has them. --watch redraws the table in place on every change; piped, it
+            appends a new table instead.
 
             -o json and -o yaml print the BatchQueue objects themselves as a BatchQueueList
             ({"apiVersion": "batchctl.dev/v1alpha1", "kind": "BatchQueueList", "items":
@@ -207,7 +242,7 @@ import Testing
             Exit status: 0 ok, 1 the cluster could not be read, 2 bad input (such as an
             unknown queue).
 
-            USAGE: batchctl status [<queue> ...] [--output <output>] [--watch] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--config <file>] [--verbose]
+            USAGE: batchctl status [<queue> ...] [--output <output>] [--watch] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--verbose]
 
             ARGUMENTS:
               <queue>                 Queues to show (default: all).
@@ -218,11 +253,7 @@ import Testing
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
                                       The namespace of the BatchQueue objects (default: the
-                                      namespace of the --config file or $BATCHCTL_CONFIG if
-                                      one is given, else the context's).
-              --config <file>         The configuration file, for queue order, bands and
-                                      reservation limits (default: $BATCHCTL_CONFIG, else
-                                      the embedded defaults).
+                                      context's).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -246,24 +277,27 @@ import Testing
             that API, the kubeconfig user, with a warning. A free or expired queue becomes
             yours; a queue you already hold is updated (flags you leave out keep their
             values); a queue someone else holds is refused with exit status 3, naming the
-            holder. With --any, batchctl claims the first free queue in the configured
-            order.
+            holder. With --any, batchctl claims the first free queue in the cluster's order
+            (spec.claimOrder of the namespace's BatchQueuePolicy, then by name).
 
             The claim is one conditional write carrying the resourceVersion batchctl read,
             so two people can never both get a queue: the loser re-reads it and is told who
             won. The controller then scales the queue's workers, up to --replicas, while
             the queue has work.
 
-            Replica bands: 1-5 small, 6-10 medium, 11-20 big (needs --approve-band big:
-            check the database and the services your tasks use can take it); never above
-            the queue's maxReplicas. The reservation lasts --for (default
-            reservations.defaultDuration, at most reservations.maxDuration); extend it with
+            The rules are the cluster's: the namespace's BatchQueuePolicy named default
+            (kubectl get bqp), read at every run, and enforced by the API server too; no
+            configuration file is needed. By default the replica bands are 1-5 small, 6-10
+            medium, 11-20 big (needs --approve-band big: check the database and the
+            services your tasks use can take it); never above the queue's maxReplicas. The
+            reservation lasts --for (default the policy's reservations.defaultDuration, at
+            most its reservations.maxDuration from when it was claimed); extend it with
             'batchctl extend'.
 
             Exit status: 0 claimed or updated, 2 bad input (unknown queue, duration,
             replicas, band), 3 held by someone else (or no queue free), 4 forbidden.
 
-            USAGE: batchctl claim [<queue>] [--any] [--for <duration>] [--replicas <n>] [--reason <text>] [--approve-band <band>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--config <file>] [--verbose]
+            USAGE: batchctl claim [<queue>] [--any] [--for <duration>] [--replicas <n>] [--reason <text>] [--approve-band <band>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--verbose]
 
             ARGUMENTS:
               <queue>                 The queue to claim, such as batch1.
@@ -274,11 +308,7 @@ import Testing
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
                                       The namespace of the BatchQueue objects (default: the
-                                      namespace of the --config file or $BATCHCTL_CONFIG if
-                                      one is given, else the context's).
-              --config <file>         The configuration file, for queue order, bands and
-                                      reservation limits (default: $BATCHCTL_CONFIG, else
-                                      the embedded defaults).
+                                      context's).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -313,7 +343,7 @@ import Testing
             Exit status: 0 ok, 2 bad input or the queue is not reserved, 3 held by someone
             else, 4 forbidden.
 
-            USAGE: batchctl scale <queue> <replicas> [--approve-band <band>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--config <file>] [--verbose]
+            USAGE: batchctl scale <queue> <replicas> [--approve-band <band>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--verbose]
 
             ARGUMENTS:
               <queue>                 The queue you hold.
@@ -325,11 +355,7 @@ import Testing
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
                                       The namespace of the BatchQueue objects (default: the
-                                      namespace of the --config file or $BATCHCTL_CONFIG if
-                                      one is given, else the context's).
-              --config <file>         The configuration file, for queue order, bands and
-                                      reservation limits (default: $BATCHCTL_CONFIG, else
-                                      the embedded defaults).
+                                      context's).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -349,13 +375,14 @@ import Testing
 
             Moves your reservation's expiry later by --for, counted from the current expiry
             (or from now, if it has passed). Only the holder may extend, and the whole
-            reservation may not reach further than reservations.maxDuration from now; the
-            message says how much room is left.
+            reservation may not last longer than the BatchQueuePolicy's
+            reservations.maxDuration from when it was claimed; the message says how much
+            room is left.
 
             Exit status: 0 ok, 2 bad input or the queue is not reserved, 3 held by someone
             else, 4 forbidden.
 
-            USAGE: batchctl extend <queue> --for <duration> [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--config <file>] [--verbose]
+            USAGE: batchctl extend <queue> --for <duration> [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--verbose]
 
             ARGUMENTS:
               <queue>                 The queue you hold.
@@ -366,11 +393,7 @@ import Testing
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
                                       The namespace of the BatchQueue objects (default: the
-                                      namespace of the --config file or $BATCHCTL_CONFIG if
-                                      one is given, else the context's).
-              --config <file>         The configuration file, for queue order, bands and
-                                      reservation limits (default: $BATCHCTL_CONFIG, else
-                                      the embedded defaults).
+                                      context's).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -396,7 +419,7 @@ import Testing
             Exit status: 0 released (or already free), 2 bad input, 3 held by someone else
             (without --force), 4 forbidden.
 
-            USAGE: batchctl release <queue> [--force] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--config <file>] [--verbose]
+            USAGE: batchctl release <queue> [--force] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--verbose]
 
             ARGUMENTS:
               <queue>                 The queue to release.
@@ -407,11 +430,7 @@ import Testing
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
                                       The namespace of the BatchQueue objects (default: the
-                                      namespace of the --config file or $BATCHCTL_CONFIG if
-                                      one is given, else the context's).
-              --config <file>         The configuration file, for queue order, bands and
-                                      reservation limits (default: $BATCHCTL_CONFIG, else
-                                      the embedded defaults).
+                                      context's).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -436,7 +455,7 @@ import Testing
 
             Exit status: 0 ok, 1 the cluster could not be read, 2 unknown queue.
 
-            USAGE: batchctl describe <queue> [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--config <file>] [--verbose]
+            USAGE: batchctl describe <queue> [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--verbose]
 
             ARGUMENTS:
               <queue>                 The queue to describe.
@@ -447,11 +466,7 @@ import Testing
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
                                       The namespace of the BatchQueue objects (default: the
-                                      namespace of the --config file or $BATCHCTL_CONFIG if
-                                      one is given, else the context's).
-              --config <file>         The configuration file, for queue order, bands and
-                                      reservation limits (default: $BATCHCTL_CONFIG, else
-                                      the embedded defaults).
+                                      context's).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 

@@ -23,11 +23,11 @@ import Testing
         // Bad durations.
         Case(arguments: ["claim", "batch2", "--for", "3x"], user: "bob", status: 2, message: "--for "),
         Case(arguments: ["claim", "batch2", "--for", "30d"], user: "bob", status: 2,
-             message: "error: --for 30d is longer than the longest reservation, 2w (reservations.maxDuration); ask for 2w or less and extend later with 'batchctl extend'\n"),
+             message: "error: --for 30d is longer than the longest reservation, 2w (BatchQueuePolicy default, spec.reservations.maxDuration); ask for 2w or less and extend later with 'batchctl extend'\n"),
         Case(arguments: ["extend", "batch1", "--for", "14d"], user: "alice", status: 2,
              message: "error: extending by 2w would hold batch1 until "),
         Case(arguments: ["extend", "batch1", "--for", "14d"], user: "alice", status: 2,
-             message: "from now; the longest reservation is 2w (reservations.maxDuration), so extend by at most 11d"),
+             message: "a reservation lasts at most 2w from when it was claimed (BatchQueuePolicy default, spec.reservations.maxDuration), so this one can run until "),
         Case(arguments: ["extend", "batch1", "--for", "soon"], user: "alice", status: 2, message: "--for "),
         // Replica bands and maxReplicas.
         Case(arguments: ["claim", "batch2", "--replicas", "15"], user: "bob", status: 2,
@@ -94,7 +94,7 @@ import Testing
         let forced = try f.batchctl(["release", "batch1", "--force"], as: "bob")
         #expect(forced.status == 4)
         #expect(forced.stderr.hasPrefix("error: only the holder (alice) or an admin (group batchctl:admins) may release batch1; the API server refused bob: "), "\(forced.stderr)")
-        #expect(forced.stderr.contains("ValidatingAdmissionPolicy 'batchctl-holder-only' with binding 'batchctl-holder-only' denied request: the reservation is held by alice"),
+        #expect(forced.stderr.contains("ValidatingAdmissionPolicy 'batchctl-batchqueue-rules' with binding 'batchctl-batchqueue-rules' denied request: the reservation is held by alice"),
                 "\(forced.stderr)")
 
         #expect(try f.writes().filter { $0.user == "bob" }.allSatisfy { $0.status == 403 })
@@ -114,7 +114,7 @@ import Testing
         let patch = #"{"spec":{"reservation":{"holder":"bob","reason":"mine now","claimedAt":"2026-01-01T00:00:00Z","expiresAt":"2026-01-02T00:00:00Z","replicas":2}}}"#
         let r = try f.sim.kubectl(["patch", "batchqueue", "batch2", "-n", ClusterFixture.namespace, "--type", "merge", "-p", patch], context: "bob")
         #expect(r.status != 0)
-        #expect(r.stderr.contains("batchqueues.batchctl.dev \"batch2\" is forbidden: ValidatingAdmissionPolicy 'batchctl-holder-only'"), "\(r.stderr)")
+        #expect(r.stderr.contains("batchqueues.batchctl.dev \"batch2\" is forbidden: ValidatingAdmissionPolicy 'batchctl-batchqueue-rules'"), "\(r.stderr)")
         #expect(try f.queue("batch2") == before)
     }
 

@@ -15,7 +15,7 @@ struct FakeError: Error, CustomStringConvertible {
 
 /// Redis as a value the test sets.
 final class FakeObserver: QueueObserver {
-    private let state = Mutex<(snapshot: RedisSnapshot, failing: Bool)>((RedisSnapshot(queues: [:]), false))
+    private let state = Mutex<(snapshot: RedisSnapshot, failing: Bool, asked: [String])>((RedisSnapshot(queues: [:]), false, []))
     func set(_ queues: [String: (Int, Int)], workers: [WorkerActivity] = []) {
         state.withLock {
             $0.snapshot = RedisSnapshot(queues: queues.mapValues { QueueReading(depth: $0.0, inFlight: $0.1) },
@@ -25,10 +25,15 @@ final class FakeObserver: QueueObserver {
     }
     func fail() { state.withLock { $0.failing = true } }
     func setMemory(used: Int64, max: Int64) { state.withLock { $0.snapshot.memory = RedisMemoryReading(used: used, max: max) } }
-    func observe() async throws -> RedisSnapshot {
-        let (snapshot, failing) = state.withLock { ($0.snapshot, $0.failing) }
+    /// The queue names of the last observation: the BatchQueues the reconciler saw.
+    var observed: [String] { state.withLock { $0.asked } }
+    func observe(queues: [String]) async throws -> RedisSnapshot {
+        let (snapshot, failing) = state.withLock { s in
+            s.asked = queues
+            return (s.snapshot, s.failing)
+        }
         if failing { throw FakeError(description: "connection refused (127.0.0.1:6379)") }
-        return snapshot
+        return RedisSnapshot(queues: snapshot.queues.filter { queues.contains($0.key) }, memory: snapshot.memory, workers: snapshot.workers)
     }
 }
 
@@ -41,6 +46,7 @@ final class FakeCluster: ClusterClient {
         var writes: [String] = []
         var events: [ControllerEvent] = []
         var failStatusWrites = false
+        var policy: PolicyState?
     }
     let state = Mutex(State())
 
@@ -72,9 +78,10 @@ final class FakeCluster: ClusterClient {
     }
     func pod(_ name: String) -> PodState? { state.withLock { $0.pods.first { $0.name == name } } }
     func failStatusWrites(_ fail: Bool) { state.withLock { $0.failStatusWrites = fail } }
+    func setPolicy(_ policy: PolicyState?) { state.withLock { $0.policy = policy } }
 
     func snapshot() async throws -> ClusterSnapshot {
-        state.withLock { ClusterSnapshot(queues: $0.queues, deployments: $0.deployments, pods: $0.pods) }
+        state.withLock { ClusterSnapshot(queues: $0.queues, deployments: $0.deployments, pods: $0.pods, policy: $0.policy) }
     }
     func scale(deployment: String, to replicas: Int) async throws {
         state.withLock {
@@ -92,11 +99,11 @@ final class FakeCluster: ClusterClient {
             return s.queues[i]
         }
     }
-    func clearReservation(of queue: BatchQueue) async throws -> BatchQueue {
+    func writeReservation(of queue: BatchQueue, to reservation: Reservation?) async throws -> BatchQueue {
         state.withLock { s in
             let i = s.queues.firstIndex { $0.metadata.name == queue.metadata.name }!
-            s.queues[i].spec.reservation = nil
-            s.writes.append("clear \(queue.metadata.name!)")
+            s.queues[i].spec.reservation = reservation
+            s.writes.append("\(reservation == nil ? "clear" : "clamp") \(queue.metadata.name!)")
             return s.queues[i]
         }
     }

@@ -17,17 +17,18 @@ import Testing
         let root = ProjectPaths.root
         let crds = try kubectl(s, ["apply", "--validate=false", "-k", root + "/deploy/crds"])
         #expect(crds.status == 0, "\(crds.stderr)")
-        let wait = try kubectl(s, ["wait", "--for", "condition=Established", "--timeout", "60s", "crd/batchqueues.batchctl.dev"])
+        let wait = try kubectl(s, ["wait", "--for", "condition=Established", "--timeout", "60s", "crd/batchqueues.batchctl.dev",
+                                     "crd/batchqueuepolicies.batchctl.dev"])
         #expect(wait.status == 0, "\(wait.stderr)")
         let base = try kubectl(s, ["apply", "--validate=false", "-k", root + "/deploy"])
         #expect(base.status == 0, "\(base.stderr)")
-        for (resource, count) in [("batchqueues", 4), ("cronjobs", 1), ("services", 1), ("poddisruptionbudgets", 1), ("networkpolicies", 2),
+        for (resource, count) in [("batchqueues", 4), ("batchqueuepolicies", 1), ("cronjobs", 1), ("services", 1), ("poddisruptionbudgets", 1), ("networkpolicies", 2),
                                   ("serviceaccounts", 2), ("roles", 4), ("rolebindings", 4)] {
             let r = try kubectl(s, ["get", resource, "-n", "court-listener", "-o", "name"])
             #expect(r.status == 0 && r.stdout.split(separator: "\n").count == count, "\(resource): \(r.stdout) \(r.stderr)")
         }
         let policies = try kubectl(s, ["get", "validatingadmissionpolicies,validatingadmissionpolicybindings", "-o", "name"])
-        #expect(policies.stdout.contains("validatingadmissionpolicy.admissionregistration.k8s.io/batchctl-holder-only"), "\(policies.stdout)")
+        #expect(policies.stdout.contains("validatingadmissionpolicy.admissionregistration.k8s.io/batchctl-batchqueue-rules"), "\(policies.stdout)")
         #expect(policies.stdout.contains("validatingadmissionpolicybinding.admissionregistration.k8s.io/batchctl-controller-pods"))
         #expect(!base.stdout.contains("prometheusrule") && !base.stdout.contains("grafana"), "\(base.stdout)")
         // Applying it again changes nothing (the install is repeatable; upgrades use the same commands).

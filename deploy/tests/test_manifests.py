@@ -20,9 +20,10 @@ RENDERS = {name: list(yaml.safe_load_all(subprocess.run([KUBECTL, "kustomize", s
            for name, path in [("base", "deploy"), ("overlay", "deploy/overlays/batch-jobs"), ("crds", "deploy/crds")]}
 
 
-def crd_schema(docs):
-    """The BatchQueue CRD's schema (the CRDs are their own kustomization, applied first)."""
-    crd = next(d for d in RENDERS["crds"] if d["kind"] == "CustomResourceDefinition")
+def crd_schema(docs, name="batchqueues.batchctl.dev"):
+    """A CRD's schema, from deploy/crds (the CRDs are their own kustomization, applied before any render;
+    `docs` names the render being checked)."""
+    crd = next(d for d in RENDERS["crds"] if d["kind"] == "CustomResourceDefinition" and d["metadata"]["name"] == name)
     return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 
@@ -35,8 +36,8 @@ def structural(schema):
     return schema
 
 
-def validate(obj, docs):
-    jsonschema.validate(obj, structural(crd_schema(docs)), cls=jsonschema.Draft4Validator)
+def validate(obj, docs, crd="batchqueues.batchctl.dev"):
+    jsonschema.validate(obj, structural(crd_schema(docs, crd)), cls=jsonschema.Draft4Validator)
 
 
 @pytest.mark.parametrize("render", ["base", "overlay"])
@@ -62,7 +63,7 @@ def test_a_full_object_is_accepted():
 
 @pytest.mark.parametrize("path,value", [
     (("spec", "reservation", "replicas"), 0),
-    (("spec", "reservation", "approvedBand"), "huge"),
+    (("spec", "reservation", "approvedBand"), "Huge Band"),
     (("spec", "reservation", "holder"), ""),
     (("spec", "queue"), "Batch_1"),
     (("spec", "maxReplicas"), -1),
@@ -101,6 +102,7 @@ def test_the_overlay_moves_everything_namespaced_to_its_namespace():
 
 def test_the_crds_are_alone_in_their_kustomization_and_not_in_the_base():
     assert {d["kind"] for d in RENDERS["crds"]} == {"CustomResourceDefinition"}
+    assert sorted(d["metadata"]["name"] for d in RENDERS["crds"]) == ["batchqueuepolicies.batchctl.dev", "batchqueues.batchctl.dev"]
     for render in ("base", "overlay"):
         assert not [d for d in RENDERS[render] if d["kind"] == "CustomResourceDefinition"]
 
@@ -121,8 +123,53 @@ def test_remind_runs_as_its_own_read_only_service_account(render):
     assert cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"] == "batchctl-remind"
     role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "batchctl-remind")
     assert {(g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]} == {
-        ("batchctl.dev", "batchqueues"), ("events.k8s.io", "events"), ("", "events")}
+        ("batchctl.dev", "batchqueues"), ("batchctl.dev", "batchqueuepolicies"), ("events.k8s.io", "events"), ("", "events")}
     assert {v for rule in role["rules"] for v in rule["verbs"]} == {"get", "list", "watch"}
+    # The policy: only the one it reads, by name (RemindCommand reads BatchQueuePolicy `default` with a get).
+    assert [r for r in role["rules"] if "batchqueuepolicies" in r["resources"]] == [
+        {"apiGroups": ["batchctl.dev"], "resources": ["batchqueuepolicies"], "resourceNames": ["default"], "verbs": ["get"]}]
     binding = next(d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["name"] == "batchctl-remind")
     namespace = cronjob["metadata"]["namespace"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "batchctl-remind", "namespace": namespace}]
+
+
+POLICY_CRD = "batchqueuepolicies.batchctl.dev"
+
+
+@pytest.mark.parametrize("render", ["base", "overlay"])
+def test_the_batchqueuepolicy_default_matches_its_crd(render):
+    policies = [d for d in RENDERS[render] if d["kind"] == "BatchQueuePolicy"]
+    assert [p["metadata"]["name"] for p in policies] == ["default"]
+    validate(policies[0], RENDERS[render], POLICY_CRD)
+
+
+@pytest.mark.parametrize("path,value", [
+    (("spec", "reservations", "maxDuration"), "2w"),     # CEL's duration() reads Go durations only
+    (("spec", "reservations", "maxDuration"), "1d"),
+    (("spec", "idleAfter"), "soon"),
+    (("spec", "totalReplicaBudget"), 0),
+    (("spec", "bands"), []),
+    (("spec", "claimOrder"), "batch0"),
+])
+def test_the_policy_schema_rejects_bad_values(path, value):
+    obj = {"apiVersion": "batchctl.dev/v1alpha1", "kind": "BatchQueuePolicy", "metadata": {"name": "default"},
+           "spec": {"reservations": {"maxDuration": "2h"}}}
+    validate(obj, RENDERS["base"], POLICY_CRD)
+    target = obj
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+    with pytest.raises(jsonschema.ValidationError):
+        validate(obj, RENDERS["base"], POLICY_CRD)
+
+
+def test_the_added_queue_example_brings_its_batchqueue_deployment_and_scale_permission_for_it_alone():
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "examples" / "queue-batch4.yaml").read_text()))
+    kinds = {d["kind"]: d for d in docs}
+    assert sorted(kinds) == ["BatchQueue", "Deployment", "Role", "RoleBinding"]
+    validate(kinds["BatchQueue"], RENDERS["base"])
+    assert kinds["BatchQueue"]["spec"]["deployment"] == kinds["Deployment"]["metadata"]["name"] == "celery-batch4"
+    assert kinds["Role"]["rules"] == [{"apiGroups": ["apps"], "resources": ["deployments/scale"],
+                                       "resourceNames": ["celery-batch4"], "verbs": ["get", "patch", "update"]}]
+    assert kinds["RoleBinding"]["subjects"] == [{"kind": "ServiceAccount", "name": "batchctl-controller", "namespace": "court-listener"}]
+    assert kinds["RoleBinding"]["roleRef"]["name"] == kinds["Role"]["metadata"]["name"]

@@ -134,6 +134,35 @@ public enum ConditionType {
     public static let draining = "Draining"
     /// The worker Deployment exists.
     public static let deploymentFound = "DeploymentFound"
+    /// No valid BatchQueuePolicy named `default`: the embedded defaults apply (set by the controller, not `decide`).
+    public static let policyDefaults = "PolicyDefaults"
+}
+
+/// A condition to set: its type, whether it holds, and why.
+public struct ConditionUpdate: Sendable, Hashable {
+    public var type: String
+    public var value: Bool
+    public var reason: String
+    public var message: String
+    public init(type: String, value: Bool, reason: String, message: String) {
+        self.type = type
+        self.value = value
+        self.reason = reason
+        self.message = message
+    }
+}
+
+extension BatchQueueStatus {
+    /// Sets (or adds) a condition; `lastTransitionTime` moves only when its status changes.
+    public mutating func setCondition(_ update: ConditionUpdate, now: KubeTime, generation: Int64?) {
+        var all = conditions ?? []
+        let s = update.value ? "True" : "False"
+        let transition = all.first { $0.type == update.type }.flatMap { $0.status == s ? $0.lastTransitionTime : nil } ?? now
+        let c = Condition(type: update.type, status: s, reason: update.reason, message: update.message,
+                          lastTransitionTime: transition, observedGeneration: generation)
+        if let i = all.firstIndex(where: { $0.type == update.type }) { all[i] = c } else { all.append(c) }
+        conditions = all
+    }
 }
 
 /// The scaling and reminder policy (see ARCHITECTURE.md, "decide"). Pure: same input, same output.
@@ -444,16 +473,7 @@ private struct Decider {
     func hasCondition(_ type: String) -> Bool { status.conditions?.contains { $0.type == type } ?? false }
 
     mutating func setCondition(_ type: String, _ value: Bool, _ reason: String, _ message: String) {
-        var conditions = status.conditions ?? []
-        let s = value ? "True" : "False"
-        if let i = conditions.firstIndex(where: { $0.type == type }) {
-            let transition = conditions[i].status == s ? conditions[i].lastTransitionTime : now
-            conditions[i] = Condition(type: type, status: s, reason: reason, message: message, lastTransitionTime: transition,
-                                      observedGeneration: input.queue.metadata.generation)
-        } else {
-            conditions.append(Condition(type: type, status: s, reason: reason, message: message, lastTransitionTime: now,
-                                        observedGeneration: input.queue.metadata.generation))
-        }
-        status.conditions = conditions
+        status.setCondition(ConditionUpdate(type: type, value: value, reason: reason, message: message), now: now,
+                            generation: input.queue.metadata.generation)
     }
 }

@@ -13,8 +13,9 @@ public struct ReservationRefusal: BatchctlFailure, Equatable {
 /// The reservation rules behind `batchctl claim`, `extend`, `scale` and `release`: pure functions from
 /// the BatchQueue as read, the requester and the time, to the new `spec.reservation` or a refusal.
 public struct ReservationPolicy: Sendable {
-    public let config: BatchConfig
-    public init(config: BatchConfig) { self.config = config }
+    /// The namespace's rules (its BatchQueuePolicy, or the embedded defaults).
+    public let rules: QueuePolicy
+    public init(policy: QueuePolicy) { self.rules = policy }
 
     /// What a `claim` asks for; nil fields keep the current value (or the default for a new claim).
     public struct ClaimRequest: Sendable, Equatable {
@@ -53,20 +54,23 @@ public struct ReservationPolicy: Sendable {
             throw heldByOther(name, current, now: now, suggestion: "Run 'batchctl claim --any' to take a free queue, or ask \(current.holder) to release it.")
         }
         let mine = queue.spec.reservation.flatMap { $0.holder == user && $0.expiresAt > now ? $0 : nil }
-        let duration = request.duration ?? (mine == nil ? config.reservations.defaultDuration : nil)
+        let duration = request.duration ?? (mine == nil ? rules.reservations.defaultDuration : nil)
         if let duration { try checkDuration(duration, flag: "--for") }
-        let replicas = request.replicas ?? mine?.replicas ?? config.bands[0].max
+        let replicas = request.replicas ?? mine?.replicas ?? rules.bands[0].max
         let band = try checkReplicas(replicas, queue: queue, approved: request.approvedBand ?? mine?.approvedBand)
         let reason = request.reason ?? mine?.reason
         if let reason { try checkReason(reason) }
         if var updated = mine {
-            if let duration { updated.expiresAt = now.adding(duration) }
+            if let duration {
+                try checkWithinMaxDuration(updated, until: now.adding(duration), from: now, queue: name, verb: "claiming for \(duration)")
+                updated.expiresAt = now.adding(duration)
+            }
             updated.replicas = replicas
             updated.reason = reason
             updated.approvedBand = band
             return .updated(updated)
         }
-        return .claimed(Reservation(holder: user, reason: reason, claimedAt: now, expiresAt: now.adding(duration ?? config.reservations.defaultDuration),
+        return .claimed(Reservation(holder: user, reason: reason, claimedAt: now, expiresAt: now.adding(duration ?? rules.reservations.defaultDuration),
                                     replicas: replicas, approvedBand: band))
     }
 
@@ -75,12 +79,8 @@ public struct ReservationPolicy: Sendable {
         var r = try ownReservation(queue, user: user, now: now, verb: "extend")
         let from = max(r.expiresAt, now)
         let newExpiry = from.adding(duration)
-        let total = TimeSpan(milliseconds: max(0, (newExpiry.microsecondsSinceEpoch - now.microsecondsSinceEpoch) / 1000))
         if duration == .zero { throw ReservationRefusal(.badInput, "--for 0s would not extend anything; give a duration such as --for 1d") }
-        if total > config.reservations.maxDuration {
-            let room = TimeSpan(milliseconds: max(0, (now.adding(config.reservations.maxDuration).microsecondsSinceEpoch - from.microsecondsSinceEpoch) / 1000))
-            throw ReservationRefusal(.badInput, "extending by \(duration) would hold \(queue.metadata.name ?? "") until \(TimeText.utc(newExpiry)), \(total) from now; the longest reservation is \(config.reservations.maxDuration) (reservations.maxDuration), so extend by at most \(room)")
-        }
+        try checkWithinMaxDuration(r, until: newExpiry, from: from, queue: queue.metadata.name ?? "", verb: "extending by \(duration)")
         r.expiresAt = newExpiry
         return r
     }
@@ -125,9 +125,18 @@ public struct ReservationPolicy: Sendable {
 
     func checkDuration(_ d: TimeSpan, flag: String) throws(ReservationRefusal) {
         if d == .zero { throw ReservationRefusal(.badInput, "\(flag) 0s is too short; give a duration such as \(flag) 3d") }
-        if d > config.reservations.maxDuration {
-            throw ReservationRefusal(.badInput, "\(flag) \(d) is longer than the longest reservation, \(config.reservations.maxDuration) (reservations.maxDuration); ask for \(config.reservations.maxDuration) or less and extend later with 'batchctl extend'")
+        if d > rules.reservations.maxDuration {
+            throw ReservationRefusal(.badInput, "\(flag) \(d) is longer than the longest reservation, \(rules.reservations.maxDuration) (BatchQueuePolicy default, spec.reservations.maxDuration); ask for \(rules.reservations.maxDuration) or less and extend later with 'batchctl extend'")
         }
+    }
+
+    /// A reservation lasts at most maxDuration from its claimedAt (the admission policy refuses longer ones).
+    func checkWithinMaxDuration(_ r: Reservation, until newExpiry: KubeTime, from: KubeTime, queue: String, verb: String) throws(ReservationRefusal) {
+        let max = rules.reservations.maxDuration
+        let latest = r.claimedAt.adding(max)
+        guard newExpiry > latest else { return }
+        let room = TimeSpan(milliseconds: Swift.max(0, (latest.microsecondsSinceEpoch - from.microsecondsSinceEpoch) / 1000))
+        throw ReservationRefusal(.badInput, "\(verb) would hold \(queue) until \(TimeText.utc(newExpiry)); a reservation lasts at most \(max) from when it was claimed (BatchQueuePolicy default, spec.reservations.maxDuration), so this one can run until \(TimeText.utc(latest)): \(room == .zero ? "it cannot be extended; claim the queue again once it ends" : "extend by at most \(room)")")
     }
 
     func checkReason(_ reason: String) throws(ReservationRefusal) {
@@ -137,7 +146,7 @@ public struct ReservationPolicy: Sendable {
     /// Checks a replica ceiling against the queue's maxReplicas and the bands; returns the band to record
     /// as approved (nil when no approval is involved).
     func checkReplicas(_ n: Int, queue: BatchQueue, approved: String?) throws(ReservationRefusal) -> String? {
-        let bands = config.bands
+        let bands = rules.bands
         let name = queue.metadata.name ?? queue.queueName
         if let approved, !bands.contains(where: { $0.name == approved }) {
             throw ReservationRefusal(.badInput, "--approve-band \(approved) is not a band; the bands are \(bands.map { "\($0.name) (\($0.min)-\($0.max))" }.joined(separator: ", "))")
@@ -148,7 +157,7 @@ public struct ReservationPolicy: Sendable {
         if n > maxReplicas {
             throw ReservationRefusal(.badInput, "--replicas \(n) is above \(name)'s maxReplicas (\(maxReplicas)); ask for \(maxReplicas) or fewer, or ask an admin (group batchctl:admins) to raise spec.maxReplicas")
         }
-        let band = config.band(for: n) ?? largest   // above the largest band: only with the admin's maxReplicas, as the largest band
+        let band = rules.band(for: n) ?? largest   // above the largest band: only with the admin's maxReplicas, as the largest band
         guard band.requiresApproval else { return approved }
         guard let approved, let approvedIndex = bands.firstIndex(where: { $0.name == approved }),
               let bandIndex = bands.firstIndex(of: band), approvedIndex >= bandIndex else {

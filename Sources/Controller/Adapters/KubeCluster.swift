@@ -3,8 +3,8 @@ import KubeClient
 import Logging
 import Synchronization
 
-/// The cluster through the Kubernetes API: BatchQueues, Deployments and Pods of one namespace in
-/// watch-fed caches (list, then watch, relist on 410), and the controller's writes. Each write's
+/// The cluster through the Kubernetes API: BatchQueues, the BatchQueuePolicy, Deployments and Pods of one
+/// namespace in watch-fed caches (list, then watch, relist on 410), and the controller's writes. Each write's
 /// answer goes into the cache at once, so the next pass does not act on a stale copy.
 public final class KubeCluster: ClusterClient {
     let client: KubeClient
@@ -17,6 +17,7 @@ public final class KubeCluster: ClusterClient {
         var queues: [String: BatchQueue] = [:]
         var deployments: [String: Deployment] = [:]
         var pods: [String: Pod] = [:]
+        var policies: [String: BatchQueuePolicy] = [:]
         var synced: Set<String> = []
         var lastError: String?
     }
@@ -44,11 +45,16 @@ public final class KubeCluster: ClusterClient {
             group.addTask { await self.feed(BatchQueue.self, "batchqueues", \.queues) }
             group.addTask { await self.feed(Deployment.self, "deployments", \.deployments) }
             group.addTask { await self.feed(Pod.self, "pods", \.pods) }
+            group.addTask { await self.feed(BatchQueuePolicy.self, "batchqueuepolicies", \.policies) }
         }
     }
 
     func feed<T: KubeResource>(_ type: T.Type, _ kind: String, _ path: WritableKeyPath<Caches, [String: T]>) async {
         while !Task.isCancelled {
+            if T.self == BatchQueuePolicy.self, await !policiesInstalled() {
+                try? await Task.sleep(for: .seconds(10))   // looked for again, in case the CRD is applied later
+                continue
+            }
             do {
                 for try await event in client.watch(type, namespace: namespace) {
                     let changed = caches.withLock { c -> Bool in
@@ -78,21 +84,51 @@ public final class KubeCluster: ClusterClient {
         }
     }
 
+    /// Whether the BatchQueuePolicy resource is served. When it is not (a 404: its CRD is not applied), the policy
+    /// cache counts as filled and empty, so the controller runs on the embedded defaults and says so.
+    func policiesInstalled() async -> Bool {
+        do {
+            _ = try await client.list(BatchQueuePolicy.self, namespace: namespace, pageSize: 1)
+            return true
+        } catch let error as KubeError where error.isNotFound {
+            let first = caches.withLock { c in
+                defer { c.policies = [:]; c.synced.insert("batchqueuepolicies") }
+                return !c.synced.contains("batchqueuepolicies")
+            }
+            if first { logger.warning("The BatchQueuePolicy resource is not installed; using the embedded defaults", metadata: ["error": "\(error)"]) }
+            return false
+        } catch {
+            return true   // the watch reports (and retries) other failures
+        }
+    }
+
     static func generation<T: KubeResource>(_ object: T?) -> Int64? {
         (object as? BatchQueue)?.metadata.generation ?? (object as? Deployment)?.metadata.generation
+            ?? (object as? BatchQueuePolicy)?.metadata.generation
     }
 
     static func name<T: KubeResource>(_ object: T) -> String {
-        (object as? BatchQueue)?.metadata.name ?? (object as? Deployment)?.metadata.name ?? (object as? Pod)?.metadata.name ?? ""
+        (object as? BatchQueue)?.metadata.name ?? (object as? Deployment)?.metadata.name ?? (object as? Pod)?.metadata.name
+            ?? (object as? BatchQueuePolicy)?.metadata.name ?? ""
     }
 
-    /// Whether all three caches have been filled once.
-    public var isSynced: Bool { caches.withLock { $0.synced.count == 3 } }
+    /// Whether all four caches have been filled once.
+    public var isSynced: Bool { caches.withLock { $0.synced.count == 4 } }
 
     public func snapshot() async throws -> ClusterSnapshot {
         let c = caches.withLock { $0 }
-        guard c.synced.count == 3 else {
-            throw ClusterNotReady(detail: c.lastError ?? "the BatchQueue, Deployment and Pod caches are still being filled")
+        guard c.synced.count == 4 else {
+            throw ClusterNotReady(detail: c.lastError ?? "the BatchQueue, BatchQueuePolicy, Deployment and Pod caches are still being filled")
+        }
+        let policy: PolicyState
+        if let object = c.policies[BatchQueuePolicy.defaultName] {
+            do {
+                policy = .found(try object.policy())
+            } catch {
+                policy = .invalid(error.problems.map(\.description).joined(separator: "; "))
+            }
+        } else {
+            policy = .missing
         }
         let queues = c.queues.values.sorted { ($0.metadata.name ?? "") < ($1.metadata.name ?? "") }
         var deployments: [String: DeploymentState] = [:]
@@ -106,7 +142,7 @@ public final class KubeCluster: ClusterClient {
             let cost = p.metadata.annotations?[podDeletionCostAnnotation].flatMap { Int($0) }
             return PodState(name: name, labels: p.metadata.labels ?? [:], deletionCost: cost)
         }
-        return ClusterSnapshot(queues: queues, deployments: deployments, pods: pods.sorted { $0.name < $1.name })
+        return ClusterSnapshot(queues: queues, deployments: deployments, pods: pods.sorted { $0.name < $1.name }, policy: policy)
     }
 
     public func scale(deployment: String, to replicas: Int) async throws {
@@ -127,9 +163,9 @@ public final class KubeCluster: ClusterClient {
         return stored
     }
 
-    public func clearReservation(of queue: BatchQueue) async throws -> BatchQueue {
+    public func writeReservation(of queue: BatchQueue, to reservation: Reservation?) async throws -> BatchQueue {
         var new = queue
-        new.spec.reservation = nil
+        new.spec.reservation = reservation
         let stored = try await client.updateBatchQueue(new, from: queue)
         remember(stored)
         return stored

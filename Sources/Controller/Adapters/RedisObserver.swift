@@ -1,20 +1,34 @@
 import BatchCore
 import CeleryRedis
 import FoundationEssentials
+import Logging
+import Synchronization
 
 /// The Celery queues as the CeleryRedis probe (one pipelined round trip) and heartbeat listener see them.
+/// The set of queues follows the BatchQueues: a probe for a new set is made (on the same connection) when it changes.
 public final class RedisObserver: QueueObserver {
-    let probe: QueueProbe
+    let client: RedisClient
+    let layout: CeleryLayout
+    private let probe: Mutex<QueueProbe?>
     let listener: WorkerActivityListener
+    private let logger: Logger?
+    /// The server of the last observation and of the listener, and how many observations were made.
+    private let seen = Mutex<(probe: RedisSource?, listener: RedisSource?, observations: Int)>((nil, nil, 0))
 
     /// - Parameters:
-    ///   - options: how to reach Redis (URL, password, timeouts).
+    ///   - options: how to reach Redis (URL, password, timeouts; the sentinels, behind Sentinel).
     ///   - layout: Celery's key layout from the configuration.
-    ///   - queues: the Celery queue names to probe.
-    public init(options: RedisConnectionOptions, layout: CeleryLayout, queues: [String]) {
-        probe = QueueProbe(client: RedisClient(options: options), layout: layout, queues: queues)
+    ///   - logger: where a change of the server read (a Sentinel failover) is logged.
+    public init(options: RedisConnectionOptions, layout: CeleryLayout, logger: Logger? = nil) {
+        client = RedisClient(options: options)
+        self.layout = layout
+        probe = Mutex(nil)
         listener = WorkerActivityListener(options: options, layout: layout)
+        self.logger = logger
     }
+
+    /// The server the last observation read (behind Sentinel, the master and the sentinel that named it).
+    public var source: RedisSource? { client.source }
 
     /// Starts listening to worker heartbeats (on its own thread and connection).
     public func start() { listener.start() }
@@ -22,11 +36,22 @@ public final class RedisObserver: QueueObserver {
     /// Stops the listener and closes the probe's connection.
     public func stop() {
         listener.stop()
-        probe.client.close()
+        client.close()
     }
 
-    public func observe() async throws -> RedisSnapshot {
+    public func observe(queues names: [String]) async throws -> RedisSnapshot {
+        let number = seen.withLock { s in
+            s.observations += 1
+            return s.observations
+        }
+        let probe = self.probe.withLock { p in
+            if let current = p, current.queues == names { return current }
+            let made = QueueProbe(client: client, layout: layout, queues: names)
+            p = made
+            return made
+        }
         let result = try await probe.observe()
+        logSourceChanges(observation: number)
         var queues: [String: QueueReading] = [:]
         for q in result.queues {
             queues[q.name] = QueueReading(depth: q.depth, inFlight: q.inFlight, error: q.error)
@@ -34,5 +59,28 @@ public final class RedisObserver: QueueObserver {
         let workers = listener.workers(now: Date()).filter { !$0.stale }.map { WorkerActivity(hostname: $0.hostname, active: $0.active) }
         return RedisSnapshot(queues: queues, memory: result.memory.map { RedisMemoryReading(used: Int64($0.usedMemory), max: Int64($0.maxMemory)) },
                              workers: workers)
+    }
+
+    /// Logs when the server read or subscribed on changes (a Sentinel failover), with the observation's
+    /// number (one per reconcile pass, failed ones included), so an operator (and a test) can tell how
+    /// soon the controller followed the new master.
+    private func logSourceChanges(observation count: Int) {
+        let probeSource = client.source
+        let listenerSource = listener.source
+        let (probeMoved, listenerMoved) = seen.withLock { s in
+            let probeMoved = probeSource != nil && probeSource != s.probe
+            let listenerMoved = listenerSource != nil && listenerSource != s.listener
+            if probeSource != nil { s.probe = probeSource }
+            if listenerSource != nil { s.listener = listenerSource }
+            return (probeMoved, listenerMoved)
+        }
+        if probeMoved, let source = probeSource {
+            logger?.notice("Reading Redis", metadata: ["server": "\(source.server)", "sentinel": "\(source.sentinel ?? "none")",
+                                                       "observation": "\(count)"])
+        }
+        if listenerMoved, let source = listenerSource {
+            logger?.notice("Listening to worker heartbeats", metadata: ["server": "\(source.server)", "sentinel": "\(source.sentinel ?? "none")",
+                                                                        "observation": "\(count)"])
+        }
     }
 }

@@ -190,6 +190,19 @@ public struct KubeClient: Sendable {
         try await update(new, from: old, subresource: "status")
     }
 
+    /// The rules of `namespace`'s BatchQueues: the `QueuePolicy` of its BatchQueuePolicy `default`, or nil when
+    /// there is none (or the BatchQueuePolicy resource is not installed), meaning the embedded defaults.
+    /// - Throws: `ConfigError` when the object exists but breaks a rule; `KubeError` for other API failures.
+    public func queuePolicy(namespace: String? = nil) async throws -> QueuePolicy? {
+        let object: BatchQueuePolicy
+        do {
+            object = try await get(BatchQueuePolicy.self, BatchQueuePolicy.defaultName, namespace: namespace)
+        } catch let error as KubeError where error.isNotFound {
+            return nil
+        }
+        return try object.policy()
+    }
+
     // MARK: Pods
 
     /// LISTs Pods, optionally by label selector.

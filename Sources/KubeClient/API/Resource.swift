@@ -100,3 +100,8 @@ extension BatchQueue: KubeResource {
     /// `batchqueues.batchctl.dev/v1alpha1`, namespaced.
     public static let resourceType = ResourceType(group: "batchctl.dev", version: "v1alpha1", plural: "batchqueues", kind: "BatchQueue")
 }
+
+extension BatchQueuePolicy: KubeResource {
+    /// `batchqueuepolicies.batchctl.dev/v1alpha1`, namespaced.
+    public static let resourceType = ResourceType(group: "batchctl.dev", version: "v1alpha1", plural: "batchqueuepolicies", kind: "BatchQueuePolicy")
+}

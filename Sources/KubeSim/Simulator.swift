@@ -134,7 +134,7 @@ public final class Simulator: Sendable {
            let pinned = (try? FieldSelector(parsing: request.query["fieldSelector"] ?? ""))?.pinnedName {
             authorizationInfo.name = pinned
         }
-        guard authorizer.allows(user, authorizationInfo) else {
+        guard authorizer.allows(user, authorizationInfo) || storedRBACAllows(user, authorizationInfo) else {
             if info.isResource {
                 return .error(.forbidden(user: user.name, verb: info.verb, resource: info.resource, subresource: info.subresource,
                                          group: info.group, namespace: info.namespace, name: info.name))
@@ -142,6 +142,17 @@ public final class Simulator: Sendable {
             return .error(.forbiddenPath(user: user.name, verb: info.verb, path: request.path))
         }
         return await route(request, info: info)
+    }
+
+    /// Whether the Roles and RoleBindings stored through the API grant the request. RBAC is additive: these
+    /// add to the `--rbac` file's grants, as objects a cluster admin applies (deploy/examples/queue-batch4.yaml's
+    /// Role for one more Deployment) take effect on a real API server. Only consulted when the file's grants
+    /// refuse, and only when a policy is enforced at all.
+    func storedRBACAllows(_ user: UserInfo, _ info: RequestInfo) -> Bool {
+        guard authorizer.enforcing else { return false }
+        let documents = [ResourceType.roles, ResourceType.roleBindings].flatMap { store.list($0.storageKey, namespace: nil).items }
+        guard !documents.isEmpty else { return false }
+        return Authorizer(storedDocuments: documents).allows(user, info)
     }
 
     /// Dispatches an authorized request.

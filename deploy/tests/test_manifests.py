@@ -173,3 +173,14 @@ def test_the_added_queue_example_brings_its_batchqueue_deployment_and_scale_perm
                                        "resourceNames": ["celery-batch4"], "verbs": ["get", "patch", "update"]}]
     assert kinds["RoleBinding"]["subjects"] == [{"kind": "ServiceAccount", "name": "batchctl-controller", "namespace": "court-listener"}]
     assert kinds["RoleBinding"]["roleRef"]["name"] == kinds["Role"]["metadata"]["name"]
+
+
+@pytest.mark.parametrize("render", ["base", "overlay"])
+def test_apply_creates_the_policy_param_before_the_queues_and_the_admission_policies_last(render):
+    """`kubectl apply -k` creates objects in render order: a BatchQueue created while the admission policy
+    exists but its param (BatchQueuePolicy `default`) does not is refused (parameterNotFoundAction: Deny)."""
+    kinds = [d["kind"] for d in RENDERS[render]]
+    assert kinds.index("BatchQueuePolicy") < kinds.index("BatchQueue")
+    admission = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+    tail = kinds[-len([k for k in kinds if k in admission]):]
+    assert set(tail) == admission, kinds

@@ -108,7 +108,8 @@ extension Simulator {
             case nil: break
             case .success(let found): paramSets = found
             case .failure(.notFound(let deny)):
-                if deny { try refuse("no params found for policy binding with `Deny` parameterNotFoundAction", reason: "") }
+                // As the API server words it (generic/policy_dispatcher.go wraps the param lookup's error), 422 Invalid.
+                if deny { try refuse("failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction", reason: "") }
                 continue
             case .failure(.misconfigured(let why)):
                 if failClosed { try refuse(why, reason: "") }

@@ -118,6 +118,59 @@ import Testing
         #expect(try f.queue("batch2") == before)
     }
 
+    /// The BatchQueue rules take their limits from the namespace's BatchQueuePolicy `default` (the binding's
+    /// param), as a real API server does: a kubectl claim longer than its reservations.maxDuration is refused
+    /// with 422 Invalid; an admin's shorter maxDuration holds for the next write; with no `default` at all,
+    /// every write is refused (parameterNotFoundAction: Deny).
+    @Test func theAdmissionPolicyTakesItsLimitsFromTheBatchQueuePolicyDefault() throws {
+        let f = try ClusterFixture()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        func claim(_ queue: String, hours: Int) -> (path: String, patch: String) {
+            let time = ISO8601DateFormatter()
+            let expires = time.string(from: start.addingTimeInterval(Double(hours) * 3600))
+            let patch = #"{"spec":{"reservation":{"holder":"alice","reason":"reindex","claimedAt":"\#(time.string(from: start))","expiresAt":"\#(expires)","replicas":2}}}"#
+            return ("/apis/batchctl.dev/v1alpha1/namespaces/court-listener/batchqueues/\(queue)", patch)
+        }
+        func kubectlPatch(_ queue: String, hours: Int) throws -> CommandResult {
+            try f.sim.kubectl(["patch", "batchqueue", queue, "-n", ClusterFixture.namespace, "--type", "merge", "-p", claim(queue, hours: hours).patch],
+                              context: "alice")
+        }
+        // kubectl words a 422 as "The batchqueues "batch2" is invalid: : <message>", as with a real API server.
+        let denied = "The batchqueues \"batch2\" is invalid: : ValidatingAdmissionPolicy 'batchctl-batchqueue-rules' with binding 'batchctl-batchqueue-rules' denied request: "
+
+        // deploy/base/batchqueuepolicy.yaml: maxDuration 336h.
+        let tooLong = try kubectlPatch("batch2", hours: 337)
+        #expect(tooLong.status != 0)
+        #expect(tooLong.stderr.contains(denied + "spec.reservation: expiresAt - claimedAt is"), "\(tooLong.stderr)")
+        #expect(tooLong.stderr.contains("longer than the longest reservation, 336h (BatchQueuePolicy court-listener/default, spec.reservations.maxDuration)"),
+                "\(tooLong.stderr)")
+        let raw = try f.sim.curl("PATCH", claim("batch2", hours: 337).path, body: claim("batch2", hours: 337).patch,
+                                 contentType: "application/merge-patch+json", user: "alice")
+        #expect(raw.status == 422, "\(raw.body)")
+        #expect(raw.body.contains("\"reason\":\"Invalid\""), "\(raw.body)")
+        #expect(try f.queue("batch2").spec.reservation == nil)
+        let longest = try kubectlPatch("batch2", hours: 336)
+        #expect(longest.status == 0, "\(longest.stderr)")
+
+        // An admin shortens the rules: the next write is held to them.
+        let rules = #"{"spec":{"reservations":{"defaultDuration":"1h","maxDuration":"1h"}}}"#
+        let shorten = try f.sim.kubectl(["patch", "batchqueuepolicy", "default", "-n", ClusterFixture.namespace, "--type", "merge", "-p", rules],
+                                        context: DeployPolicies.admin)
+        try #require(shorten.status == 0, "\(shorten.stderr)")
+        let overNew = try kubectlPatch("batch3", hours: 2)
+        #expect(overNew.status != 0)
+        #expect(overNew.stderr.contains("longer than the longest reservation, 1h (BatchQueuePolicy court-listener/default"), "\(overNew.stderr)")
+        #expect(try f.queue("batch3").spec.reservation == nil)
+
+        // No BatchQueuePolicy `default`: the binding denies every write to BatchQueues.
+        let delete = try f.sim.kubectl(["delete", "batchqueuepolicy", "default", "-n", ClusterFixture.namespace], context: DeployPolicies.admin)
+        try #require(delete.status == 0, "\(delete.stderr)")
+        let noParams = try kubectlPatch("batch3", hours: 1)
+        #expect(noParams.status != 0)
+        #expect(noParams.stderr.contains("denied request: failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction"), "\(noParams.stderr)")
+        #expect(try f.queue("batch3").spec.reservation == nil)
+    }
+
     @Test func aRefusedTakeoverOfAnExpiredClaimSaysTheControllerClearsItSoon() throws {
         let f = try ClusterFixture()
         // An expired claim the controller has not cleared yet; bob may not change it (deploy/'s admission policy refuses).

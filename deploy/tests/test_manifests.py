@@ -184,3 +184,12 @@ def test_apply_creates_the_policy_param_before_the_queues_and_the_admission_poli
     admission = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
     tail = kinds[-len([k for k in kinds if k in admission]):]
     assert set(tail) == admission, kinds
+
+
+def test_the_pod_policy_is_the_same_in_every_install():
+    """Cluster-scoped objects with one name: an overlay that changed them would take the base's namespace's
+    controller out of the policy when applied to the same cluster."""
+    def pods(docs):
+        return [d for d in docs if d["kind"].startswith("ValidatingAdmissionPolicy") and d["metadata"]["name"] == "batchctl-controller-pods"]
+    assert len(pods(RENDERS["base"])) == 2
+    assert pods(RENDERS["base"]) == pods(RENDERS["overlay"])

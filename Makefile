@@ -51,15 +51,16 @@ $(TOOLS_VENV)/.requirements.sha: deploy/tests/requirements.txt
 ## schema kubernetes-validate knows), lint, run checkov, test the admission policy's CEL and the CRD schema
 check-deploy: tools-venv build
 	@mkdir -p $(RENDER_DIR)
+	$(TOOLS_VENV)/bin/kubectl kustomize deploy/crds > $(RENDER_DIR)/crds.yaml
 	$(TOOLS_VENV)/bin/kubectl kustomize deploy > $(RENDER_DIR)/base.yaml
 	$(TOOLS_VENV)/bin/kubectl kustomize deploy/overlays/batch-jobs > $(RENDER_DIR)/overlay.yaml
-	@for f in $(RENDER_DIR)/base.yaml $(RENDER_DIR)/overlay.yaml; do \
+	@for f in $(RENDER_DIR)/crds.yaml $(RENDER_DIR)/base.yaml $(RENDER_DIR)/overlay.yaml; do \
 	  $(TOOLS_VENV)/bin/kubernetes-validate --strict --quiet --no-warn -k 1.30.0 $$f && \
 	  $(TOOLS_VENV)/bin/kubernetes-validate --strict --quiet --no-warn $$f || exit 1; \
-	done; echo "kubernetes-validate --strict: base and overlay valid for 1.30.0 and $$($(TOOLS_VENV)/bin/python -c 'import kubernetes_validate.utils as u; print(u.latest_version())')"
+	done; echo "kubernetes-validate --strict: CRDs, base and overlay (with monitoring) valid for 1.30.0 and $$($(TOOLS_VENV)/bin/python -c 'import kubernetes_validate.utils as u; print(u.latest_version())')"
 	$(TOOLS_VENV)/bin/yamllint --strict -c .yamllint.yaml deploy config
 	$(TOOLS_VENV)/bin/checkov --quiet --compact --skip-download --framework kubernetes \
-	  -f $(RENDER_DIR)/base.yaml -f $(RENDER_DIR)/overlay.yaml
+	  -f $(RENDER_DIR)/crds.yaml -f $(RENDER_DIR)/base.yaml -f $(RENDER_DIR)/overlay.yaml
 	.build/debug/batchctl config validate deploy/overlays/batch-jobs/batchctl.yaml > /dev/null
 	$(TOOLS_VENV)/bin/python -m pytest -q deploy/tests
 
@@ -114,7 +115,7 @@ chaos: deps build
 ## bench: release builds, benchmarks against a real redis-server and KubeSim on loopback; rewrites BENCHMARKS.md
 ## (`.build/release/batchbench --only NAME` runs one group: probe, decide, controller, idle-requests, status,
 ## controller-rss, busy-workers, unacked, flower; `--help` says what each measures)
-bench: apt-deps venv
+bench: apt-deps venv tools-venv
 	$(SWIFT) build -c release $(RELEASE_FLAGS) --product batchbench
 	$(SWIFT) build -c release $(RELEASE_FLAGS) --product kubesim
 	$(SWIFT) build -c release $(RELEASE_FLAGS) --product batchctl --static-swift-stdlib

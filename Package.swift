@@ -121,7 +121,7 @@ let package = Package(
         // `kubesim demo`: redis-server, KubeSim with its kubelet running real Celery workers, the CRD and queues,
         // `batchctl controller` as a child process, a webhook receiver, and the narrated scenario with its timeline.
         .target(name: "KubeSimDemo", dependencies: [
-            "BatchCore", "CeleryRedis", "KubeSim", "LocalProcesses",
+            "BatchCore", "BatchTesting", "CeleryRedis", "KubeSim", "LocalProcesses",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),

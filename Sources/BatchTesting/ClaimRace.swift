@@ -3,15 +3,12 @@ import Foundation
 /// N `batchctl claim` processes on one queue, each as its own KubeSim user, all started before any is
 /// waited for: the CLI's race test and the chaos suite's race under faults.
 public enum ClaimRace {
-    /// `user01`, `user02`, ...: the users `usersFile` defines.
+    /// `user01`, `user02`, ...: the users `users(count:)` defines.
     public static func user(_ i: Int) -> String { String(format: "user%02d", i) }
 
-    /// Writes a KubeSim `--users` file with `count` users (`user01`...) in group `batchctl:users`; returns its path.
-    public static func usersFile(count: Int, directory: String) throws -> String {
-        let users = (1...max(count, 1)).map { #"{"name":"\#(user($0))","groups":["batchctl:users"]}"# }
-        let path = directory + "/users.json"
-        try ("[" + users.joined(separator: ",") + "]").write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+    /// `count` users (`user01`...) in group `batchctl:users`, for `KubeSimServer.start(deployPolicies:extraUsers:)`.
+    public static func users(count: Int) -> [(name: String, groups: [String])] {
+        count > 0 ? (1...count).map { (user($0), ["batchctl:users"]) } : []
     }
 
     /// What each claimer did.

@@ -51,34 +51,26 @@ public final class ControllerHarness: @unchecked Sendable {
     ///     ramp 2 per 2s, idle after 3s are set already; later keys win). Keys of the BatchQueuePolicy go into the
     ///     BatchQueuePolicy `default` instead, as an admin would set them.
     ///   - kubelet: run worker Deployments as local processes (their command from the annotation).
-    ///   - rbac: load the Roles and RoleBindings rendered from deploy/ into KubeSim's authorizer and add the
-    ///     controller's ServiceAccount user (`serviceAccount`), so `startController(asServiceAccount: true)`
-    ///     runs with exactly the permissions a cluster would give it.
+    ///   - extraUsers: more KubeSim users (name, groups), such as a claim race's.
     ///   - queueCount: more (or fewer) queues than the four of deploy/: `q0..q<n-1>` with Deployments
     ///     `celery-q0..`, generated as BatchQueues (for benchmarks).
     ///   - workers: give the worker Deployments a command that runs a real Celery worker per pod (implies `kubelet`).
     ///   - broker: Celery's broker for workers and producers when it is not `redis` (for Redis behind
     ///     Sentinel: `brokerURL` sentinel://..., `transportOptions` with master_name; give the controller the
     ///     same through `config`).
-    public init(config: String = "", kubelet: Bool = false, simArguments: [String] = [], rbac: Bool = false,
-                queueCount: Int? = nil, workers: CeleryWorkers? = nil, broker: CeleryFixture? = nil) throws {
+    ///
+    /// KubeSim enforces what deploy/ installs (`DeployPolicies`: its RBAC, users in its groups, its admission
+    /// policies with the BatchQueuePolicy `default` as their param), as a cluster would.
+    public init(config: String = "", kubelet: Bool = false, simArguments: [String] = [],
+                extraUsers: [(name: String, groups: [String])] = [], queueCount: Int? = nil, workers: CeleryWorkers? = nil,
+                broker: CeleryFixture? = nil) throws {
         self.queueCount = queueCount
         self.broker = broker
         self.workers = workers
         redis = try RedisServer()
         directory = try TemporaryDirectory(prefix: "harness")
-        var extra = simArguments
-        if rbac {
-            let rbacPath = directory.path + "/rbac.yaml"
-            try Self.renderRBAC().write(toFile: rbacPath, atomically: true, encoding: .utf8)
-            let usersPath = directory.path + "/users.yaml"
-            try """
-                - name: \(Self.serviceAccount)
-                  groups: [system:serviceaccounts, "system:serviceaccounts:court-listener", system:authenticated]
-                """.write(toFile: usersPath, atomically: true, encoding: .utf8)
-            extra += ["--rbac", rbacPath, "--users", usersPath]
-        }
-        sim = try KubeSimServer.start(kubelet: kubelet || workers != nil, extraArguments: extra)
+        sim = try KubeSimServer.start(kubelet: kubelet || workers != nil, extraArguments: simArguments,
+                                      deployPolicies: true, extraUsers: extraUsers)
         configPath = directory.path + "/batchctl.yaml"
         policyPath = directory.path + "/policy.yaml"
         // Test timings; a top-level key in `config` replaces the default line for it. Keys of the BatchQueuePolicy
@@ -123,15 +115,9 @@ public final class ControllerHarness: @unchecked Sendable {
         return blocks
     }
 
-    /// The CRDs from deploy/, the BatchQueuePolicy `default` (the test's rules), the four BatchQueues, and
-    /// celery-batch0..3 at 0 replicas.
+    /// The BatchQueuePolicy `default` with the test's rules (over deploy/'s, which `DeployPolicies.install`
+    /// applied with the CRDs and admission policies), the four BatchQueues, and celery-batch0..3 at 0 replicas.
     func install() throws {
-        try sim.kubectlOK(["apply", "--validate=false", "-f", ProjectPaths.root + "/deploy/base/crd-batchqueues.yaml"])
-        try sim.kubectlOK(["apply", "--validate=false", "-f", ProjectPaths.root + "/deploy/base/crd-batchqueuepolicies.yaml"])
-        _ = Wait.until(timeout: .seconds(10)) {
-            (try? sim.kubectl(["get", "batchqueues", "-n", namespace]).status) == 0
-                && (try? sim.kubectl(["get", "batchqueuepolicies", "-n", namespace]).status) == 0
-        }
         try sim.kubectlOK(["apply", "--validate=false", "-n", namespace, "-f", policyPath])
         let names = queueCount.map { n in (0..<n).map { "q\($0)" } } ?? (0..<4).map { "batch\($0)" }
         if queueCount == nil {
@@ -178,18 +164,7 @@ public final class ControllerHarness: @unchecked Sendable {
     }
 
     /// The controller's ServiceAccount as the API server names it.
-    public static let serviceAccount = "system:serviceaccount:court-listener:batchctl-controller"
-
-    /// The Roles and RoleBindings of deploy/, rendered by kustomize (the tools venv's kubectl when present).
-    static func renderRBAC() throws -> String {
-        let venvKubectl = ProjectPaths.root + "/.venv-tools/bin/kubectl"
-        let kubectl = FileManager.default.isExecutableFile(atPath: venvKubectl) ? venvKubectl : "/usr/bin/kubectl"
-        let r = try Command.run(kubectl, ["kustomize", ProjectPaths.root + "/deploy"])
-        guard r.status == 0 else { throw SupportError("kubectl kustomize deploy failed: \(r.stderr)") }
-        let docs = r.stdout.components(separatedBy: "\n---\n").filter { $0.contains("\nkind: Role\n") || $0.contains("\nkind: RoleBinding\n") }
-        guard !docs.isEmpty else { throw SupportError("no Role or RoleBinding in deploy/") }
-        return docs.joined(separator: "\n---\n") + "\n"
-    }
+    public static let serviceAccount = DeployPolicies.controllerServiceAccount
 
     /// A worker Deployment (as JSON, which kubectl reads as YAML) whose pods run `celery worker` for `queue`.
     func celeryDeployment(_ name: String, queue: String, _ workers: CeleryWorkers) throws -> String {
@@ -234,15 +209,19 @@ public final class ControllerHarness: @unchecked Sendable {
         return killed
     }
 
-    /// Starts one `batchctl controller` (as the admin user) and waits until it serves /readyz.
+    /// Starts one `batchctl controller` and waits until it serves /readyz.
     /// - Parameters:
+    ///   - asServiceAccount: as the controller's service account, with deploy/'s RBAC and admission policies (the
+    ///     default); nil: the service account, except with `queueCount` (deploy/'s Role names the four worker
+    ///     Deployments, not generated ones), where the controller runs as `admin`.
     ///   - environment: added to the child's environment (such as `BATCHCTL_WEBHOOK_URL`).
     ///   - waitUntilReady: false returns as soon as the process is started (to kill it at any moment of its life).
     @discardableResult
-    public func startController(arguments: [String] = [], asServiceAccount: Bool = false,
+    public func startController(arguments: [String] = [], asServiceAccount: Bool? = nil,
                                 environment: [String: String] = [:], waitUntilReady: Bool = true) throws -> ChildProcess {
         let port = try FreePort.next()
         let n = controllers.count
+        let asServiceAccount = asServiceAccount ?? (queueCount == nil)
         let child = try ChildProcess(
             name: "controller-\(n)", executable: ProjectPaths.product("batchctl"),
             arguments: ["controller", "--config", configPath, "--kubeconfig", sim.kubeconfigPath,
@@ -309,7 +288,8 @@ public final class ControllerHarness: @unchecked Sendable {
         return Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// Claims `queue` for `holder` (an admin write of spec.reservation, as `batchctl claim` would make).
+    /// Claims `queue` for `holder` (an admin write of spec.reservation, as `batchctl claim` would make; `admin`
+    /// is in `batchctl:admins`, which the admission policy lets claim for anyone).
     public func claim(_ queue: String, holder: String = "alice", replicas: Int, expiresIn seconds: Int = 3 * 86_400) throws {
         let now = Date()
         let f = ISO8601DateFormatter()

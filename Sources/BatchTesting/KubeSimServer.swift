@@ -58,12 +58,26 @@ public final class KubeSimServer: @unchecked Sendable {
     ///   - faults: a fault spec (`--faults`).
     ///   - extraArguments: more flags, such as `["--users", file, "--rbac", file, "--watch-history", "5"]`.
     ///   - directory: where to put its files (default: a temporary directory removed with this value).
+    ///   - deployPolicies: enforce what deploy/ installs (`DeployPolicies`): its RBAC, its users and service
+    ///     accounts, its CRDs and admission policies (applied before this returns). Every test of batchctl on
+    ///     KubeSim uses it; only tests of KubeSim itself run without.
+    ///   - extraUsers: more users (name, groups) with `deployPolicies`.
     public static func start(kubelet: Bool = false, http: Bool = false, faults: String? = nil, extraArguments: [String] = [],
-                             directory: String? = nil) throws -> KubeSimServer {
-        try KubeSimServer(kubelet: kubelet, http: http, faults: faults, extraArguments: extraArguments, directory: directory)
+                             directory: String? = nil, deployPolicies: Bool = false,
+                             extraUsers: [(name: String, groups: [String])] = []) throws -> KubeSimServer {
+        let server = try KubeSimServer(kubelet: kubelet, http: http, faults: faults, extraArguments: extraArguments, directory: directory,
+                                       deployPolicies: deployPolicies, extraUsers: extraUsers)
+        if deployPolicies {
+            do { try DeployPolicies.install(on: server) } catch {
+                server.stop()
+                throw error
+            }
+        }
+        return server
     }
 
-    private init(kubelet: Bool, http: Bool, faults: String?, extraArguments: [String], directory: String?) throws {
+    private init(kubelet: Bool, http: Bool, faults: String?, extraArguments: [String], directory: String?,
+                 deployPolicies: Bool, extraUsers: [(name: String, groups: [String])]) throws {
         let temp: TemporaryDirectory? = directory == nil ? try TemporaryDirectory(prefix: "kubesim") : nil
         let dir = directory ?? temp!.path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -74,6 +88,7 @@ public final class KubeSimServer: @unchecked Sendable {
         if kubelet { args.append("--kubelet") }
         if http { args.append("--http") }
         if let faults { args += ["--faults", faults] }
+        if deployPolicies { args += try DeployPolicies.serveArguments(directory: dir, extraUsers: extraUsers) }
         args += extraArguments
         let exe = ProjectPaths.product("kubesim")
         guard FileManager.default.isExecutableFile(atPath: exe) else { throw SupportError("\(exe) is not built; run `swift build`") }

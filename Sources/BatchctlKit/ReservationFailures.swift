@@ -23,7 +23,7 @@ public struct ResourceNotInstalled: BatchctlFailure, Equatable {
     public let server: String
     public var kind: FailureKind { .runtime }
     public var description: String {
-        "\(server) does not serve batchqueues.batchctl.dev: the BatchQueue CRD is not installed; ask an admin to apply deploy/ (kubectl apply -k deploy)"
+        "\(server) does not serve batchqueues.batchctl.dev: the BatchQueue CRD is not installed; ask an admin to install it (kubectl apply -k deploy/crds, then kubectl apply -k deploy)"
     }
 }
 

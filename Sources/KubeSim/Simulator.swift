@@ -20,6 +20,9 @@ public final class Simulator: Sendable {
         public var kubeletEnabled = false
         /// Where kubelet pods write their output (`<dir>/<pod>.log`), served by `pods/<name>/log`.
         public var podLogDirectory: String?
+        /// A Python with cel-python that evaluates ValidatingAdmissionPolicies (`--cel-python`); without it a
+        /// write that a policy binding matches is refused.
+        public var celPython: String?
         /// Defaults.
         public init() {}
     }
@@ -36,6 +39,8 @@ public final class Simulator: Sendable {
     public let authorizer: Authorizer
     /// Injected faults.
     public let faults: FaultInjector
+    /// Evaluates admission policies' CEL (nil: none configured, policies that match fail closed).
+    let celEvaluator: CELEvaluator?
     /// Every request answered.
     public let requestLog = RequestLog()
     let connections = Atomic<Int>(0)
@@ -55,6 +60,7 @@ public final class Simulator: Sendable {
         authenticator = Authenticator(users: users)
         self.authorizer = authorizer
         self.faults = FaultInjector(rules: faults)
+        celEvaluator = configuration.celPython.map { CELEvaluator(python: $0) }
         (deploymentChanges, deploymentChangesContinuation) = AsyncStream<ObjectRef>.makeStream(bufferingPolicy: .unbounded)
         for ns in configuration.namespaces { ensureNamespace(ns) }
     }
@@ -131,7 +137,7 @@ public final class Simulator: Sendable {
            let pinned = (try? FieldSelector(parsing: request.query["fieldSelector"] ?? ""))?.pinnedName {
             authorizationInfo.name = pinned
         }
-        guard authorizer.allows(user, authorizationInfo) else {
+        guard authorizer.allows(user, authorizationInfo) || storedRBACAllows(user, authorizationInfo) else {
             if info.isResource {
                 return .error(.forbidden(user: user.name, verb: info.verb, resource: info.resource, subresource: info.subresource,
                                          group: info.group, namespace: info.namespace, name: info.name))
@@ -139,6 +145,17 @@ public final class Simulator: Sendable {
             return .error(.forbiddenPath(user: user.name, verb: info.verb, path: request.path))
         }
         return await route(request, info: info)
+    }
+
+    /// Whether the Roles and RoleBindings stored through the API grant the request. RBAC is additive: these
+    /// add to the `--rbac` file's grants, as objects a cluster admin applies (deploy/examples/queue-batch4.yaml's
+    /// Role for one more Deployment) take effect on a real API server. Only consulted when the file's grants
+    /// refuse, and only when a policy is enforced at all.
+    func storedRBACAllows(_ user: UserInfo, _ info: RequestInfo) -> Bool {
+        guard authorizer.enforcing else { return false }
+        let documents = [ResourceType.roles, ResourceType.roleBindings].flatMap { store.list($0.storageKey, namespace: nil).items }
+        guard !documents.isEmpty else { return false }
+        return Authorizer(storedDocuments: documents).allows(user, info)
     }
 
     /// Dispatches an authorized request.
@@ -243,6 +260,7 @@ public final class Simulator: Sendable {
         shutDownFlag.store(true, ordering: .relaxed)
         store.finishAllWatches()
         deploymentChangesContinuation.finish()
+        celEvaluator?.shutdown()
     }
 }
 

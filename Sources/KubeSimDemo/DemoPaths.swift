@@ -12,8 +12,8 @@ struct DemoPaths: Sendable {
     var celeryApp: String { "\(root)/demo/celery" }
     var python: String { "\(root)/.venv/bin/python" }
     var celery: String { "\(root)/.venv/bin/celery" }
-    var crd: String { "\(root)/deploy/base/crd-batchqueues.yaml" }
-    var policyCRD: String { "\(root)/deploy/base/crd-batchqueuepolicies.yaml" }
+    var crd: String { "\(root)/deploy/crds/crd-batchqueues.yaml" }
+    var policyCRD: String { "\(root)/deploy/crds/crd-batchqueuepolicies.yaml" }
     var batchQueues: String { "\(root)/deploy/base/batchqueues.yaml" }
 
     /// Finds the checkout: `projectDirectory` when given, else the current directory or one of its parents,
@@ -63,7 +63,7 @@ struct DemoPaths: Sendable {
             throw .missing("The Celery workers run from the project's venv, and \(root)/.venv has no celery: run `make deps` (or `make demo`).")
         }
         for file in [crd, policyCRD, batchQueues] where !fm.fileExists(atPath: file) {
-            throw .missing("\(file) is missing: the demo installs the CRD and BatchQueues from deploy/base.")
+            throw .missing("\(file) is missing: the demo installs the CRDs (deploy/crds) and the BatchQueues (deploy/base).")
         }
     }
 }

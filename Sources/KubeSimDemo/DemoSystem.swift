@@ -1,4 +1,5 @@
 import BatchCore
+import BatchTesting
 import CeleryRedis
 import Foundation
 import KubeSim
@@ -84,7 +85,15 @@ final class DemoSystem: Sendable {
         processes.onStop { await receiver.stop() }
         try Interrupt.check()
 
+        // What deploy/ installs, enforced as on a cluster: its RBAC, users in its groups, its admission policies.
+        let policies: (rbac: String, users: String, celPython: String)
+        do { policies = try DeployPolicies.serveFiles(directory: directory) } catch {
+            throw DemoError.missing("\(error) (or `make demo`, which installs what is missing)")
+        }
         var options = APIServer.Options(directory: "\(directory)/kube")
+        options.rbacFile = policies.rbac
+        options.usersFile = policies.users
+        options.simulator.celPython = policies.celPython
         options.kubelet = true
         options.announce = false
         options.namespace = namespace
@@ -96,7 +105,7 @@ final class DemoSystem: Sendable {
 
         let ledger = try TaskLedger(path: "\(directory)/completions.txt")
         try await install(kube.simulator, paths: paths, redisURL: redis.url, completions: ledger.path)
-        narrator.say("Installed the BatchQueue CRD, batch0..batch3 and the Deployments celery-batch0..3 (0 replicas; each pod runs `celery worker`)")
+        narrator.say("Installed the BatchQueue CRD, deploy/'s RBAC and admission policies, batch0..batch3 and the Deployments celery-batch0..3 (0 replicas; each pod runs `celery worker`)")
 
         let configPath = "\(directory)/batchctl.yaml"
         do {
@@ -107,7 +116,8 @@ final class DemoSystem: Sendable {
         let metricsPort = (try? FreePort.next()) ?? 0
         let controller = try processes.start(
             name: "batchctl-controller", executable: paths.batchctl,
-            arguments: ["controller", "--config", configPath, "--kubeconfig", "\(kube.directory)/kubeconfig", "--context", "admin",
+            arguments: ["controller", "--config", configPath, "--kubeconfig", "\(kube.directory)/kubeconfig",
+                        "--context", DeployPolicies.controllerServiceAccount,
                         "--metrics-addr", "127.0.0.1:\(metricsPort)"],
             environment: ["BATCHCTL_WEBHOOK_URL": receiver.url, "POD_NAME": "batchctl-controller-demo"])
         try await waitForController(kube.simulator, controller: controller)
@@ -165,7 +175,18 @@ final class DemoSystem: Sendable {
             guard ContinuousClock.now < deadline else { throw DemoError.startFailed("KubeSim does not serve batchqueuepolicies after creating the CRD") }
             try await Task.sleep(for: .milliseconds(50))
         }
-        try await create(simulator, policies, yaml: demoPolicy)
+        // deploy/'s params and admission policies; the demo's BatchQueuePolicy `default` (its short timings)
+        // takes the place of deploy/'s.
+        let documents: [DeployPolicies.Document]
+        do { documents = try DeployPolicies.policyDocuments() } catch { throw DemoError.startFailed("\(error)") }
+        for document in documents {
+            guard let type = simulator.registry.all.first(where: { $0.apiVersion == document.apiVersion && $0.kind == document.kind }) else {
+                throw DemoError.startFailed("KubeSim does not serve \(document.kind) (\(document.apiVersion)) from deploy/")
+            }
+            let prefix = type.group.isEmpty ? "/api/\(type.version)" : "/apis/\(type.group)/\(type.version)"
+            let scope = type.namespaced ? "/namespaces/\(document.namespace.isEmpty ? namespace : document.namespace)" : ""
+            try await create(simulator, prefix + scope + "/" + type.plural, yaml: document.kind == "BatchQueuePolicy" ? demoPolicy : document.yaml)
+        }
         for document in try read(paths.batchQueues).components(separatedBy: "\n---\n") where document.contains("kind: BatchQueue") {
             try await create(simulator, list, yaml: document)
         }

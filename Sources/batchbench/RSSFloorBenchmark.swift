@@ -8,7 +8,7 @@ struct RSSFloorBenchmark: Benchmark {
     let summary = "resident memory of a minimal Swift + libcurl HTTPS program (the floor under the controller's)"
 
     func run() async throws -> [Figure] {
-        let sim = try KubeSimServer.start()
+        let sim = try KubeSimServer.start()   // no deploy/ policies: rssfloor only GETs /healthz, which everyone may
         defer { sim.stop() }
         let logs = try TemporaryDirectory(prefix: "rssfloor")
         let floor = try ChildProcess(name: "rssfloor", executable: ProjectPaths.product("rssfloor"),

@@ -24,7 +24,7 @@ struct StatusCommandBenchmark: Benchmark {
             .dropFirst("Client Version:".count).trimmingCharacters(in: .whitespaces) ?? "unknown"
         let home = try TemporaryDirectory(prefix: "status-bench")
         let environment = ["HOME": home.path, "KUBECONFIG": "", "BATCHCTL_CONFIG": "", "NO_COLOR": "1"]
-        let cluster = ["--kubeconfig", h.sim.kubeconfigPath, "--context", "admin", "-n", h.namespace]
+        let cluster = ["--kubeconfig", h.sim.kubeconfigPath, "--context", "alice", "-n", h.namespace]
         let batchctl = (ProjectPaths.product("batchctl"), ["status"] + cluster)
         let kubectlGet = (kubectl, ["get", "bq", "--cache-dir", home.path + "/kubectl-cache"] + cluster)
 

@@ -39,6 +39,9 @@ extension Kubesim {
         @Option(help: "RBAC documents (Role/ClusterRole/RoleBinding/ClusterRoleBinding, YAML or JSON); without it everyone may do anything.")
         var rbac: String?
 
+        @Option(help: ArgumentHelp("A Python with cel-python (such as .venv-tools/bin/python) that evaluates ValidatingAdmissionPolicies; default $KUBESIM_CEL_PYTHON. Without one, writes that a policy binding matches are refused.", valueName: "path"))
+        var celPython: String?
+
         @Option(help: "Namespace of every kubeconfig context (created at start).")
         var namespace: String = "court-listener"
 
@@ -57,6 +60,13 @@ extension Kubesim {
         func validate() throws {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535.") }
             guard watchHistory > 0 else { throw ValidationError("--watch-history must be positive.") }
+            if let python = resolvedCELPython, !FileManager.default.isExecutableFile(atPath: python) {
+                throw ValidationError("--cel-python \(python) is not an executable; run `make tools-venv` (it installs cel-python in .venv-tools).")
+            }
+        }
+
+        var resolvedCELPython: String? {
+            celPython ?? ProcessInfo.processInfo.environment["KUBESIM_CEL_PYTHON"].flatMap { $0.isEmpty ? nil : $0 }
         }
 
         func run() async throws {
@@ -68,6 +78,7 @@ extension Kubesim {
             options.usersFile = users
             options.rbacFile = rbac
             options.namespace = namespace
+            options.simulator.celPython = resolvedCELPython
             options.simulator.watchHistory = watchHistory
             options.simulator.bookmarkInterval = .milliseconds(bookmarkIntervalMs)
             options.simulator.controllerDelay = .milliseconds(controllerDelayMs)

@@ -20,7 +20,7 @@ import YAML
     }
 
     @Test func theCRDSchemaDefaultsEqualTheEmbeddedDefaults() throws {
-        let text = try String(contentsOfFile: Self.root.appendingPathComponent("deploy/base/crd-batchqueuepolicies.yaml").path, encoding: .utf8)
+        let text = try String(contentsOfFile: Self.root.appendingPathComponent("deploy/crds/crd-batchqueuepolicies.yaml").path, encoding: .utf8)
         let crd = try #require(try YAMLComposer.compose(text))
         guard case let .sequence(versions)? = crd["spec"]?["versions"], let schema = versions.first?["schema"]?["openAPIV3Schema"]?["properties"]?["spec"] else {
             Issue.record("no spec schema in the CRD")

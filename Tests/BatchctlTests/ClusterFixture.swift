@@ -3,29 +3,18 @@ import BatchTesting
 import Foundation
 import Testing
 
-/// A KubeSim child process with the real BatchQueue CRD and the four BatchQueue objects from deploy/base,
-/// and a way to run the built `batchctl` against it as any of its users.
+/// A KubeSim child process with what deploy/ installs (RBAC, users in its groups, CRDs, admission policies:
+/// `DeployPolicies`) and the four BatchQueue objects from deploy/base, and a way to run the built `batchctl`
+/// against it as any of its users.
 final class ClusterFixture: @unchecked Sendable {
     static let batchctl = ProjectPaths.product("batchctl")
     static let namespace = "court-listener"
     let sim: KubeSimServer
 
-    /// Starts KubeSim (with `extraUsers` named user01, user02, ... and an optional RBAC policy) and applies
-    /// deploy/base/crd-batchqueues.yaml and deploy/base/batchqueues.yaml with kubectl.
-    init(extraUsers: Int = 0, rbac: String? = nil) throws {
-        let dir = try TemporaryDirectory(prefix: "cli-fixture")
-        var args: [String] = []
-        if extraUsers > 0 {
-            args += ["--users", try ClaimRace.usersFile(count: extraUsers, directory: dir.path)]
-        }
-        if let rbac {
-            let path = dir.path + "/rbac.yaml"
-            try rbac.write(toFile: path, atomically: true, encoding: .utf8)
-            args += ["--rbac", path]
-        }
-        sim = try KubeSimServer.start(extraArguments: args)
-        let crd = try sim.kubectl(["apply", "--validate=false", "-f", ProjectPaths.root + "/deploy/base/crd-batchqueues.yaml"])
-        guard crd.status == 0 else { throw SupportError("kubectl apply CRD: \(crd.stderr)") }
+    /// Starts KubeSim (with `extraUsers` named user01, user02, ..., in `batchctl:users`) and applies
+    /// deploy/base/batchqueues.yaml with kubectl.
+    init(extraUsers: Int = 0) throws {
+        sim = try KubeSimServer.start(deployPolicies: true, extraUsers: ClaimRace.users(count: extraUsers))
         // Discovery of a new CRD can lag a moment behind its creation (as on a real cluster): retry, bounded.
         var last = ""
         let applied = Wait.until(timeout: .seconds(20), interval: .milliseconds(200)) {

@@ -84,68 +84,96 @@ import Testing
         #expect(r.stderr.replacing(left, with: "(3d)") == expected, "\(r.stderr)")
     }
 
-    static let rbac = """
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: Role
-        metadata: {name: batchctl-user, namespace: court-listener}
-        rules:
-        - apiGroups: [batchctl.dev]
-          resources: [batchqueues]
-          verbs: [get, list, watch, update, patch]
-        - apiGroups: [batchctl.dev]
-          resources: [batchqueuepolicies]
-          verbs: [get, list, watch]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: Role
-        metadata: {name: batchctl-viewer, namespace: court-listener}
-        rules:
-        - apiGroups: [batchctl.dev]
-          resources: [batchqueues]
-          verbs: [get, list, watch]
-        - apiGroups: [batchctl.dev]
-          resources: [batchqueuepolicies]
-          verbs: [get, list, watch]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: RoleBinding
-        metadata: {name: alice, namespace: court-listener}
-        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: batchctl-user}
-        subjects: [{kind: User, name: alice}]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: RoleBinding
-        metadata: {name: bob, namespace: court-listener}
-        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: batchctl-viewer}
-        subjects: [{kind: User, name: bob}]
-        """
-
-    @Test func theAPIServerDecidesForceAndA403ExitsFourSayingWhoMay() throws {
-        let f = try ClusterFixture(rbac: Self.rbac)
+    /// deploy/'s RBAC lets bob (batchctl:users) update BatchQueues; deploy/'s admission policy refuses his
+    /// change of alice's claim, and batchctl says who may (exit 4). carol, an admin by group only, may.
+    @Test func theAdmissionPolicyDecidesForceAndItsRefusalExitsFourWithItsMessage() throws {
+        let f = try ClusterFixture()
         #expect(try f.batchctl(["claim", "batch1", "--reason", "reindex"], as: "alice").status == 0)
         let before = try f.queue("batch1")
 
         let forced = try f.batchctl(["release", "batch1", "--force"], as: "bob")
         #expect(forced.status == 4)
         #expect(forced.stderr.hasPrefix("error: only the holder (alice) or an admin (group batchctl:admins) may release batch1; the API server refused bob: "), "\(forced.stderr)")
-
-        let claim = try f.batchctl(["claim", "batch2"], as: "bob")
-        #expect(claim.status == 4)
-        #expect(claim.stderr.hasPrefix("error: the API server does not let bob claim batch2: "), "\(claim.stderr)")
+        #expect(forced.stderr.contains("ValidatingAdmissionPolicy 'batchctl-batchqueue-rules' with binding 'batchctl-batchqueue-rules' denied request: the reservation is held by alice"),
+                "\(forced.stderr)")
 
         #expect(try f.writes().filter { $0.user == "bob" }.allSatisfy { $0.status == 403 })
         #expect(try f.queue("batch1") == before)
-        #expect(try f.queue("batch2").spec.reservation == nil)
 
-        let admin = try f.batchctl(["release", "batch1", "--force"], as: "admin")
+        let admin = try f.batchctl(["release", "batch1", "--force"], as: DeployPolicies.admin)
         #expect(admin.status == 0, "\(admin.stderr)")
         #expect(admin.stdout == "released alice's claim on batch1; the controller scales its workers to zero once busy ones finish\n")
         #expect(try f.queue("batch1").spec.reservation == nil)
     }
 
+    /// The same rule for kubectl: a patch of someone else's reservation is refused by the admission policy.
+    @Test func aKubectlPatchOfSomeoneElsesReservationIsRefused() throws {
+        let f = try ClusterFixture()
+        #expect(try f.batchctl(["claim", "batch2", "--reason", "reindex"], as: "alice").status == 0)
+        let before = try f.queue("batch2")
+        let patch = #"{"spec":{"reservation":{"holder":"bob","reason":"mine now","claimedAt":"2026-01-01T00:00:00Z","expiresAt":"2026-01-02T00:00:00Z","replicas":2}}}"#
+        let r = try f.sim.kubectl(["patch", "batchqueue", "batch2", "-n", ClusterFixture.namespace, "--type", "merge", "-p", patch], context: "bob")
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("batchqueues.batchctl.dev \"batch2\" is forbidden: ValidatingAdmissionPolicy 'batchctl-batchqueue-rules'"), "\(r.stderr)")
+        #expect(try f.queue("batch2") == before)
+    }
+
+    /// The BatchQueue rules take their limits from the namespace's BatchQueuePolicy `default` (the binding's
+    /// param), as a real API server does: a kubectl claim longer than its reservations.maxDuration is refused
+    /// with 422 Invalid; an admin's shorter maxDuration holds for the next write; with no `default` at all,
+    /// every write is refused (parameterNotFoundAction: Deny).
+    @Test func theAdmissionPolicyTakesItsLimitsFromTheBatchQueuePolicyDefault() throws {
+        let f = try ClusterFixture()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        func claim(_ queue: String, hours: Int) -> (path: String, patch: String) {
+            let time = ISO8601DateFormatter()
+            let expires = time.string(from: start.addingTimeInterval(Double(hours) * 3600))
+            let patch = #"{"spec":{"reservation":{"holder":"alice","reason":"reindex","claimedAt":"\#(time.string(from: start))","expiresAt":"\#(expires)","replicas":2}}}"#
+            return ("/apis/batchctl.dev/v1alpha1/namespaces/court-listener/batchqueues/\(queue)", patch)
+        }
+        func kubectlPatch(_ queue: String, hours: Int) throws -> CommandResult {
+            try f.sim.kubectl(["patch", "batchqueue", queue, "-n", ClusterFixture.namespace, "--type", "merge", "-p", claim(queue, hours: hours).patch],
+                              context: "alice")
+        }
+        // kubectl words a 422 as "The batchqueues "batch2" is invalid: : <message>", as with a real API server.
+        let denied = "The batchqueues \"batch2\" is invalid: : ValidatingAdmissionPolicy 'batchctl-batchqueue-rules' with binding 'batchctl-batchqueue-rules' denied request: "
+
+        // deploy/base/batchqueuepolicy.yaml: maxDuration 336h.
+        let tooLong = try kubectlPatch("batch2", hours: 337)
+        #expect(tooLong.status != 0)
+        #expect(tooLong.stderr.contains(denied + "spec.reservation: expiresAt - claimedAt is"), "\(tooLong.stderr)")
+        #expect(tooLong.stderr.contains("longer than the longest reservation, 336h (BatchQueuePolicy court-listener/default, spec.reservations.maxDuration)"),
+                "\(tooLong.stderr)")
+        let raw = try f.sim.curl("PATCH", claim("batch2", hours: 337).path, body: claim("batch2", hours: 337).patch,
+                                 contentType: "application/merge-patch+json", user: "alice")
+        #expect(raw.status == 422, "\(raw.body)")
+        #expect(raw.body.contains("\"reason\":\"Invalid\""), "\(raw.body)")
+        #expect(try f.queue("batch2").spec.reservation == nil)
+        let longest = try kubectlPatch("batch2", hours: 336)
+        #expect(longest.status == 0, "\(longest.stderr)")
+
+        // An admin shortens the rules: the next write is held to them.
+        let rules = #"{"spec":{"reservations":{"defaultDuration":"1h","maxDuration":"1h"}}}"#
+        let shorten = try f.sim.kubectl(["patch", "batchqueuepolicy", "default", "-n", ClusterFixture.namespace, "--type", "merge", "-p", rules],
+                                        context: DeployPolicies.admin)
+        try #require(shorten.status == 0, "\(shorten.stderr)")
+        let overNew = try kubectlPatch("batch3", hours: 2)
+        #expect(overNew.status != 0)
+        #expect(overNew.stderr.contains("longer than the longest reservation, 1h (BatchQueuePolicy court-listener/default"), "\(overNew.stderr)")
+        #expect(try f.queue("batch3").spec.reservation == nil)
+
+        // No BatchQueuePolicy `default`: the binding denies every write to BatchQueues.
+        let delete = try f.sim.kubectl(["delete", "batchqueuepolicy", "default", "-n", ClusterFixture.namespace], context: DeployPolicies.admin)
+        try #require(delete.status == 0, "\(delete.stderr)")
+        let noParams = try kubectlPatch("batch3", hours: 1)
+        #expect(noParams.status != 0)
+        #expect(noParams.stderr.contains("denied request: failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction"), "\(noParams.stderr)")
+        #expect(try f.queue("batch3").spec.reservation == nil)
+    }
+
     @Test func aRefusedTakeoverOfAnExpiredClaimSaysTheControllerClearsItSoon() throws {
-        let f = try ClusterFixture(rbac: Self.rbac)
-        // An expired claim the controller has not cleared yet; bob may not change it (as the admission policy would say).
+        let f = try ClusterFixture()
+        // An expired claim the controller has not cleared yet; bob may not change it (deploy/'s admission policy refuses).
         let patch = #"{"spec":{"reservation":{"holder":"alice","claimedAt":"2026-01-01T00:00:00Z","expiresAt":"2026-01-02T00:00:00Z","replicas":2}}}"#
         let p = try f.sim.curl("PATCH", "/apis/batchctl.dev/v1alpha1/namespaces/court-listener/batchqueues/batch3", body: patch,
                                contentType: "application/merge-patch+json")

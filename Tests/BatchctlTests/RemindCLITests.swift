@@ -9,7 +9,8 @@ import Testing
         var env = ["COLUMNS": "80", "BATCHCTL_CONFIG": "", "BATCHCTL_WEBHOOK_URL_FILE": ""]
         env["BATCHCTL_WEBHOOK_URL"] = webhook ?? ""
         return try Command.run(ProjectPaths.product("batchctl"),
-                               ["remind", "--config", h.configPath, "--kubeconfig", h.sim.kubeconfigPath, "--context", "admin"] + extra,
+                               ["remind", "--config", h.configPath, "--kubeconfig", h.sim.kubeconfigPath,
+                                "--context", DeployPolicies.remindServiceAccount] + extra,
                                environment: env, timeout: .seconds(60))
     }
 
@@ -36,6 +37,8 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("batch0: free; replicas 0/0, depth 0.") })
         #expect(dry.stderr.contains("dry run: not posted to the webhook (http://127.0.0.1:\(receiver.port)/***)"))
         #expect(!(dry.stdout + dry.stderr).contains("secret-token"))
+        // Its service account may get the BatchQueuePolicy `default` (deploy/base/rbac-remind.yaml): no fallback.
+        #expect(!dry.stderr.contains("cannot read the BatchQueuePolicy"), "\(dry.stderr)")
         Thread.sleep(forTimeInterval: 0.5)
         #expect(receiver.bodies.isEmpty)
 

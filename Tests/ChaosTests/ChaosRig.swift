@@ -43,10 +43,7 @@ final class ChaosRig {
         self.scenario = scenario
         self.ceilings = ceilings
         rng = settings.generator(number)
-        var simArguments: [String] = []
-        let usersDirectory = try TemporaryDirectory(prefix: "chaos-users")
-        if extraUsers > 0 { simArguments += ["--users", try ClaimRace.usersFile(count: extraUsers, directory: usersDirectory.path)] }
-        h = try ControllerHarness(simArguments: simArguments)
+        h = try ControllerHarness(extraUsers: ClaimRace.users(count: extraUsers))
         print("[\(scenario)] \(settings)")
     }
 

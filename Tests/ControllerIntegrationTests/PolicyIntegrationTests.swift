@@ -53,15 +53,20 @@ struct PolicyIntegrationTests {
         try h.startController()
         #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch2", "PolicyDefaults")?["status"] as? String == "False" })
 
+        // A claim made with kubectl under the rules deploy/ installs (maxDuration 336h): 10 days.
+        try h.claim("batch2", replicas: 2, expiresIn: 10 * 86_400)
+
         try h.sim.kubectlOK(["patch", "batchqueuepolicy", "default", "-n", h.namespace, "--type", "merge",
                              "-p", #"{"spec":{"reservations":{"defaultDuration":"1h","maxDuration":"2h"}}}"#])
-        let refused = try batchctl(h, ["claim", "batch2", "--for", "3h"])
+        let refused = try batchctl(h, ["claim", "batch3", "--for", "3h"])
         #expect(refused.status == 2, "\(refused.stderr)")
         #expect(refused.stderr.contains("--for 3h is longer than the longest reservation, 2h (BatchQueuePolicy default, spec.reservations.maxDuration)"))
-        #expect(h.reservation("batch2") == nil)
+        #expect(h.reservation("batch3") == nil)
+        // Past the CLI, the API server holds kubectl to the new rules too (the admission policy's param).
+        #expect(throws: (any Error).self) { try h.claim("batch3", replicas: 2, expiresIn: 3 * 3600) }
+        #expect(h.reservation("batch3") == nil)
 
-        // With kubectl, past the CLI: a one-year expiry. The controller clamps it to claimedAt + 2h, with a Warning Event.
-        try h.claim("batch2", replicas: 2, expiresIn: 365 * 86_400)
+        // The claim made before the rules changed: the controller clamps it to claimedAt + 2h, with a Warning Event.
         #expect(Wait.until(timeout: .seconds(30)) {
             guard let r = h.reservation("batch2"), let claimed = seconds(r["claimedAt"]), let expires = seconds(r["expiresAt"]) else { return false }
             return expires == claimed + 7200
@@ -73,12 +78,15 @@ struct PolicyIntegrationTests {
         #expect(clamped["type"] as? String == "Warning")
         #expect(((clamped["message"] ?? clamped["note"]) as? String)?.contains("more than maxDuration (2h) after claimedAt") == true)
 
-        // A claimedAt a day in the future (idle time would be negative): clamped to the time the controller saw it.
+        // A new claim with a claimedAt a day in the future (a skewed client clock; idle time would be negative;
+        // CEL has no clock, so the API server lets it in): clamped to the time the controller saw it.
+        try h.release("batch2")
         let before = Int64(Date().timeIntervalSince1970)
         let f = ISO8601DateFormatter()
         let tomorrow = Date().addingTimeInterval(86_400)
         try h.sim.kubectlOK(["patch", "batchqueue", "batch2", "-n", h.namespace, "--type", "merge", "-p", """
-            {"spec":{"reservation":{"claimedAt":"\(f.string(from: tomorrow))","expiresAt":"\(f.string(from: tomorrow.addingTimeInterval(3600)))"}}}
+            {"spec":{"reservation":{"holder":"alice","reason":"test","claimedAt":"\(f.string(from: tomorrow))",\
+            "expiresAt":"\(f.string(from: tomorrow.addingTimeInterval(3600)))","replicas":2}}}
             """])
         #expect(Wait.until(timeout: .seconds(30)) {
             guard let r = h.reservation("batch2"), let claimed = seconds(r["claimedAt"]) else { return false }
@@ -94,7 +102,12 @@ struct PolicyIntegrationTests {
         try h.sim.kubectlOK(["delete", "batchqueuepolicy", "default", "-n", h.namespace])
         #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch2", "PolicyDefaults")?["reason"] as? String == "NoBatchQueuePolicy" })
         #expect(h.condition("batch2", "PolicyDefaults")?["status"] as? String == "True")
+        // batchctl checks against the embedded defaults, but the API server refuses every BatchQueue write
+        // without the param (parameterNotFoundAction: Deny; 422 Invalid, as a real API server answers), and
+        // batchctl passes its message on (exit 2).
         let defaults = try batchctl(h, ["claim", "batch3", "--for", "3h"])
-        #expect(defaults.status == 0, "\(defaults.stderr)")
+        #expect(defaults.status == 2, "\(defaults.stderr)")
+        #expect(defaults.stderr.contains("denied request: failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction"), "\(defaults.stderr)")
+        #expect(h.reservation("batch3") == nil)
     }
 }

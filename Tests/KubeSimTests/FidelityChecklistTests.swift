@@ -444,4 +444,110 @@ import Testing
                                  body: #"{"apiVersion":"events.k8s.io/v1","kind":"Event","metadata":{"name":"bad"},"type":"Odd"}"#)
         #expect(invalid.status == 422)
     }
+
+    // 11. Custom resources are validated against their CRD's openAPIV3Schema: 422 Invalid with field causes, on
+    // create, update and the status subresource (apiextensions-apiserver's ValidateCustomResource, kube-openapi's messages).
+    static let widgetCRD = """
+        {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"widgets.test.dev"},
+         "spec":{"group":"test.dev","scope":"Namespaced","names":{"plural":"widgets","singular":"widget","kind":"Widget"},
+          "versions":[{"name":"v1","served":true,"storage":true,"subresources":{"status":{}},
+           "schema":{"openAPIV3Schema":{"type":"object","required":["spec"],"properties":{
+             "spec":{"type":"object","required":["size"],"properties":{
+               "size":{"type":"integer","minimum":1,"maximum":10},
+               "color":{"type":"string","enum":["red","blue"],"default":"red"},
+               "limits":{"type":"object","default":{},"properties":{"max":{"type":"integer","default":5}}},
+               "name":{"type":"string","maxLength":5,"pattern":"^[a-z]+$"},
+               "at":{"type":"string","format":"date-time"}}},
+             "status":{"type":"object","properties":{"count":{"type":"integer","minimum":0},"phase":{"type":"string","enum":["Up","Down"]}}}}}}}]}}
+        """
+    static let widgets = "/apis/test.dev/v1/namespaces/default/widgets"
+
+    struct SchemaCase: Sendable, CustomStringConvertible {
+        var spec: String
+        var reason: String
+        var field: String
+        var message: String
+        var description: String { spec }
+    }
+
+    static let schemaCases: [SchemaCase] = [
+        .init(spec: #"{"size":"big"}"#, reason: "FieldValueTypeInvalid", field: "spec.size",
+              message: #"Invalid value: "string": spec.size in body must be of type integer: "string""#),
+        .init(spec: #"{"size":2,"color":"green"}"#, reason: "FieldValueNotSupported", field: "spec.color",
+              message: #"Unsupported value: "green": supported values: "red", "blue""#),
+        .init(spec: #"{"size":0}"#, reason: "FieldValueInvalid", field: "spec.size",
+              message: "Invalid value: 0: spec.size in body should be greater than or equal to 1"),
+        .init(spec: #"{"size":11}"#, reason: "FieldValueInvalid", field: "spec.size",
+              message: "Invalid value: 11: spec.size in body should be less than or equal to 10"),
+        .init(spec: #"{"color":"red"}"#, reason: "FieldValueRequired", field: "spec.size", message: "Required value"),
+        .init(spec: #"{"size":2,"at":"tomorrow"}"#, reason: "FieldValueTypeInvalid", field: "spec.at",
+              message: #"Invalid value: "tomorrow": spec.at in body must be of type date-time: "tomorrow""#),
+        .init(spec: #"{"size":2,"name":"Ab"}"#, reason: "FieldValueInvalid", field: "spec.name",
+              message: #"Invalid value: "Ab": spec.name in body should match '^[a-z]+$'"#),
+        .init(spec: #"{"size":2,"name":"abcdef"}"#, reason: "FieldValueTooLong", field: "spec.name",
+              message: "Too long: may not be more than 5 bytes"),
+    ]
+
+    static func expectInvalid(_ r: CurlResult, _ c: SchemaCase, name: String, _ context: String) {
+        #expect(r.status == 422, "\(context): \(r.status) \(r.body)")
+        let body = Fixture.parse(r.body)
+        #expect(body["kind"] as? String == "Status" && body["status"] as? String == "Failure", "\(context): \(r.body)")
+        #expect(body["reason"] as? String == "Invalid", "\(context): \(r.body)")
+        #expect(body["code"] as? Int == 422)
+        #expect(body["message"] as? String == "Widget.test.dev \"\(name)\" is invalid: \(c.field): \(c.message)", "\(context): \(r.body)")
+        #expect(dig(body, "details", "kind") as? String == "Widget" && dig(body, "details", "group") as? String == "test.dev")
+        #expect(dig(body, "details", "name") as? String == name)
+        let causes = dig(body, "details", "causes") as? [[String: Any]] ?? []
+        #expect(causes.count == 1 && causes.first?["reason"] as? String == c.reason && causes.first?["field"] as? String == c.field
+                && causes.first?["message"] as? String == c.message, "\(context): \(causes)")
+    }
+
+    @Test(arguments: schemaCases)
+    func item11_aCustomResourceThatBreaksItsSchemaIsRefusedOnCreateAndUpdate(_ c: SchemaCase) throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", Self.widgetCRD)
+        #expect(Wait.until(timeout: .seconds(10)) { (try? s.curl("GET", Self.widgets).status) == 200 })
+        let create = try s.curl("POST", Self.widgets, body: #"{"apiVersion":"test.dev/v1","kind":"Widget","metadata":{"name":"bad"},"spec":\#(c.spec)}"#)
+        Self.expectInvalid(create, c, name: "bad", "create")
+        #expect(try s.curl("GET", Self.widgets + "/bad").status == 404)
+
+        let good = try s.create(Self.widgets, #"{"apiVersion":"test.dev/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"size":3}}"#)
+        var replaced = good
+        replaced["spec"] = Fixture.parse(c.spec)
+        Self.expectInvalid(try s.curl("PUT", Self.widgets + "/w", body: Fixture.json(replaced)), c, name: "w", "update")
+        var patchSpec = Fixture.parse(c.spec)
+        if patchSpec["size"] == nil { patchSpec["size"] = NSNull() }   // a merge patch removes a field with null
+        Self.expectInvalid(try s.curl("PATCH", Self.widgets + "/w", body: Fixture.json(["spec": patchSpec]), contentType: "application/merge-patch+json"),
+                           c, name: "w", "patch")
+        #expect(dig(try s.get(Self.widgets + "/w"), "spec", "size") as? Int == 3)
+    }
+
+    @Test func item11_theStatusSubresourceIsValidatedToo() throws {
+        let s = try KubeSimServer.start()
+        defer { s.stop() }
+        try s.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", Self.widgetCRD)
+        #expect(Wait.until(timeout: .seconds(10)) { (try? s.curl("GET", Self.widgets).status) == 200 })
+        let created = try s.create(Self.widgets, #"{"apiVersion":"test.dev/v1","kind":"Widget","metadata":{"name":"w"},"spec":{"size":3}}"#)
+        // Structural defaulting: missing properties take their defaults, also inside a defaulted object.
+        #expect(dig(created, "spec", "color") as? String == "red")
+        #expect(dig(created, "spec", "limits", "max") as? Int == 5)
+        let merge = "application/merge-patch+json"
+        Self.expectInvalid(try s.curl("PATCH", Self.widgets + "/w/status", body: #"{"status":{"count":-1}}"#, contentType: merge),
+                           .init(spec: "", reason: "FieldValueInvalid", field: "status.count",
+                                 message: "Invalid value: -1: status.count in body should be greater than or equal to 0"), name: "w", "status minimum")
+        Self.expectInvalid(try s.curl("PATCH", Self.widgets + "/w/status", body: #"{"status":{"phase":"Sideways"}}"#, contentType: merge),
+                           .init(spec: "", reason: "FieldValueNotSupported", field: "status.phase",
+                                 message: #"Unsupported value: "Sideways": supported values: "Up", "Down""#), name: "w", "status enum")
+        Self.expectInvalid(try s.curl("PATCH", Self.widgets + "/w/status", body: #"{"status":{"count":"many"}}"#, contentType: merge),
+                           .init(spec: "", reason: "FieldValueTypeInvalid", field: "status.count",
+                                 message: #"Invalid value: "string": status.count in body must be of type integer: "string""#), name: "w", "status type")
+        #expect(try s.curl("PATCH", Self.widgets + "/w/status", body: #"{"status":{"count":2,"phase":"Up"}}"#, contentType: merge).status == 200)
+        // Several errors: one cause each, the message lists them in brackets.
+        let two = try s.curl("POST", Self.widgets, body: #"{"apiVersion":"test.dev/v1","kind":"Widget","metadata":{"name":"two"},"spec":{"size":0,"color":"green"}}"#)
+        #expect(two.status == 422)
+        #expect(Fixture.parse(two.body)["message"] as? String
+                == #"Widget.test.dev "two" is invalid: [spec.color: Unsupported value: "green": supported values: "red", "blue", spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1]"#,
+                "\(two.body)")
+    }
 }

@@ -29,9 +29,13 @@ def one(docs, kind, name=None):
     return found[0]
 
 
-POLICY = one(DOCS, "ValidatingAdmissionPolicy")
-BINDING = one(DOCS, "ValidatingAdmissionPolicyBinding")
-PARAM_CRD = one(DOCS, "CustomResourceDefinition", "batchqueuepolicies.batchctl.dev")
+NAME = "batchctl-batchqueue-rules"
+POLICY = one(DOCS, "ValidatingAdmissionPolicy", NAME)
+BINDING = one(DOCS, "ValidatingAdmissionPolicyBinding", NAME)
+# The CRDs are their own kustomization (deploy/crds), applied before the base.
+CRDS = list(yaml.safe_load_all(subprocess.run([KUBECTL, "kustomize", str(ROOT / "deploy/crds")], check=True,
+                                              capture_output=True, text=True).stdout))
+PARAM_CRD = one(CRDS, "CustomResourceDefinition", "batchqueuepolicies.batchctl.dev")
 ENV = celpy.Environment()
 
 
@@ -256,7 +260,7 @@ def test_one_policy_and_binding_serve_every_namespace(render):
     """Cluster-scoped, named the same in every install, with params from the request's namespace: a second
     install (the overlay) applies identical objects and clobbers nothing."""
     docs = RENDERS[render]
-    policy, binding = one(docs, "ValidatingAdmissionPolicy"), one(docs, "ValidatingAdmissionPolicyBinding")
+    policy, binding = one(docs, "ValidatingAdmissionPolicy", NAME), one(docs, "ValidatingAdmissionPolicyBinding", NAME)
     assert policy == POLICY and binding == BINDING
     assert "namespace" not in policy["metadata"] and "namespace" not in binding["metadata"]
     assert policy["spec"]["paramKind"] == {"apiVersion": "batchctl.dev/v1alpha1", "kind": "BatchQueuePolicy"}

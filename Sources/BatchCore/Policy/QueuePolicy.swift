@@ -6,7 +6,7 @@ import YAML
 ///
 /// The API server holds it (one source of truth): the controller and every user's CLI read it from the
 /// cluster, and the admission policy enforces it. `QueuePolicy.defaults` equals the CRD's schema defaults
-/// (deploy/base/crd-batchqueuepolicies.yaml; a test keeps the two equal).
+/// (deploy/crds/crd-batchqueuepolicies.yaml; a test keeps the two equal).
 public struct QueuePolicy: Sendable, Equatable {
     /// Replica bands from the smallest to the largest; a reservation above a band that
     /// `requiresApproval` must name that band.

@@ -123,10 +123,35 @@ extension ResourceType {
     }()
     static let roles = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", singular: "role", kind: "Role", namespaced: true)
     static let roleBindings = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", singular: "rolebinding", kind: "RoleBinding", namespaced: true)
+    // Stored only (so deploy/ can be applied): no controller acts on them.
+    static let services: ResourceType = {
+        var t = ResourceType(group: "", version: "v1", plural: "services", singular: "service", kind: "Service", namespaced: true, shortNames: ["svc"], categories: ["all"])
+        t.statusSubresource = true
+        return t
+    }()
+    static let cronJobs: ResourceType = {
+        var t = ResourceType(group: "batch", version: "v1", plural: "cronjobs", singular: "cronjob", kind: "CronJob", namespaced: true, shortNames: ["cj"], categories: ["all"])
+        t.statusSubresource = true
+        return t
+    }()
+    static let podDisruptionBudgets: ResourceType = {
+        var t = ResourceType(group: "policy", version: "v1", plural: "poddisruptionbudgets", singular: "poddisruptionbudget", kind: "PodDisruptionBudget", namespaced: true, shortNames: ["pdb"])
+        t.statusSubresource = true
+        return t
+    }()
+    static let networkPolicies = ResourceType(group: "networking.k8s.io", version: "v1", plural: "networkpolicies", singular: "networkpolicy", kind: "NetworkPolicy", namespaced: true, shortNames: ["netpol"])
+    /// Evaluated on writes (`Admission`).
+    static let validatingAdmissionPolicies: ResourceType = {
+        var t = ResourceType(group: "admissionregistration.k8s.io", version: "v1", plural: "validatingadmissionpolicies", singular: "validatingadmissionpolicy", kind: "ValidatingAdmissionPolicy", namespaced: false, categories: ["api-extensions"])
+        t.statusSubresource = true
+        return t
+    }()
+    static let validatingAdmissionPolicyBindings = ResourceType(group: "admissionregistration.k8s.io", version: "v1", plural: "validatingadmissionpolicybindings", singular: "validatingadmissionpolicybinding", kind: "ValidatingAdmissionPolicyBinding", namespaced: false, categories: ["api-extensions"])
 
     /// Every built-in resource, in discovery order.
     static let builtIns: [ResourceType] = [
         namespaces, pods, coreEvents, configMaps, secrets, serviceAccounts,
         deployments, replicaSets, events, leases, crds, selfSubjectReviews, roles, roleBindings,
+        services, cronJobs, podDisruptionBudgets, networkPolicies, validatingAdmissionPolicies, validatingAdmissionPolicyBindings,
     ]
 }

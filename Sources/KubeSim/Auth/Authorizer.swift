@@ -50,7 +50,7 @@ public struct PolicyRule: Sendable, Equatable {
 
 /// RBAC-style authorizer. With no policy every authenticated user may do anything; with a policy
 /// (Kubernetes Role/ClusterRole/RoleBinding/ClusterRoleBinding documents, YAML or JSON) only what the
-/// bindings grant. Admins (`system:masters`, `batchctl:admins`) always pass.
+/// bindings grant. `system:masters` always passes.
 public struct Authorizer: Sendable {
     struct Grant: Sendable {
         var namespace: String?   // nil: cluster-wide
@@ -72,6 +72,18 @@ public struct Authorizer: Sendable {
 
     /// Builds an authorizer from Kubernetes RBAC documents.
     public init(documents: [JSONValue]) throws {
+        self.init(enforcing: true, grants: try Self.grants(documents, strict: true))
+    }
+
+    /// The grants of RBAC objects stored through the API, as the API server's RBAC authorizer reads them
+    /// (plugin/pkg/auth/authorizer/rbac/rbac.go, VisitRulesFor): a binding whose role does not exist grants
+    /// nothing, and is no error.
+    init(storedDocuments: [JSONValue]) {
+        self.init(enforcing: true, grants: (try? Self.grants(storedDocuments, strict: false)) ?? [])
+    }
+
+    /// The grants of `documents`; `strict`: a binding to a missing role is an error (a policy file's typo).
+    static func grants(_ documents: [JSONValue], strict: Bool) throws -> [Grant] {
         var roles: [String: [PolicyRule]] = [:]        // "ns/name" or "/name" for ClusterRoles
         var bindings: [(namespace: String?, subjects: [JSONValue], roleKey: String)] = []
         var flat: [JSONValue] = []
@@ -97,11 +109,12 @@ public struct Authorizer: Sendable {
         var grants: [Grant] = []
         for b in bindings {
             guard let rules = roles[b.roleKey] else {
-                throw ConfigurationError("binding refers to missing role \(b.roleKey)")
+                if strict { throw ConfigurationError("binding refers to missing role \(b.roleKey)") }
+                continue
             }
             grants.append(Grant(namespace: b.namespace, subjects: b.subjects, rules: rules))
         }
-        self.init(enforcing: true, grants: grants)
+        return grants
     }
 
     /// Loads a policy file (multi-document YAML or JSON).
@@ -126,7 +139,7 @@ public struct Authorizer: Sendable {
 
     /// Whether `user` may perform the request.
     public func allows(_ user: UserInfo, _ info: RequestInfo) -> Bool {
-        if !enforcing || user.isAdmin { return true }
+        if !enforcing || user.isSystemMaster { return true }
         if !info.isResource {
             // system:discovery / system:public-info-viewer equivalents.
             if ["get", "head"].contains(info.verb) { return true }

@@ -17,8 +17,11 @@ public struct UserInfo: Sendable, Equatable {
         self.groups = g
     }
 
-    /// Whether the user bypasses authorization (`system:masters` or `batchctl:admins`).
+    /// Whether the user may use KubeSim's test endpoints (`system:masters` or `batchctl:admins`).
     public var isAdmin: Bool { groups.contains("system:masters") || groups.contains("batchctl:admins") }
+    /// Whether the user bypasses authorization, as `system:masters` does on a real cluster (`batchctl:admins` is
+    /// only what the RBAC policy grants it).
+    public var isSystemMaster: Bool { groups.contains("system:masters") }
 }
 
 /// A user the server knows, with the bearer token that authenticates it.
@@ -41,12 +44,13 @@ public struct UserAccount: Sendable, Equatable {
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
     }
 
-    /// The default users: `admin` (groups `batchctl:admins`, `system:masters`), `alice`, `bob`.
+    /// The default users: `admin` (groups `batchctl:admins`, `system:masters`), `alice` and `bob` (group
+    /// `batchctl:users`, which deploy/base/rbac-users.yaml binds).
     public static func defaults() -> [UserAccount] {
         [
             UserAccount(name: "admin", groups: ["batchctl:admins", "system:masters"], token: randomToken()),
-            UserAccount(name: "alice", groups: [], token: randomToken()),
-            UserAccount(name: "bob", groups: [], token: randomToken()),
+            UserAccount(name: "alice", groups: ["batchctl:users"], token: randomToken()),
+            UserAccount(name: "bob", groups: ["batchctl:users"], token: randomToken()),
         ]
     }
 

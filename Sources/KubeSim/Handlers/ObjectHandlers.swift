@@ -138,10 +138,15 @@ extension Simulator {
         object[path: ["metadata", "deletionTimestamp"]] = nil
         if type.statusSubresource, type.plural != "pods", type.plural != "namespaces" { object["status"] = nil }
         object = Self.newMetadata(object, generation: type.hasGeneration)
-        object = try Pruning.apply(object, type: type, validation: validation)
+        object = SchemaDefaulting.apply(try Pruning.apply(object, type: type, validation: validation), type: type)
+        try SchemaValidation.validate(object, type: type)
         object[path: ["metadata", "managedFields"]] = nil
         try ManagedFields.record(old: nil, new: &object, type: type, subresource: "", writer: validation?.writer)
         object = try Kinds.prepareCreate(object, type: type, simulator: self)
+        var warnings: [String] = []
+        try admit(admissionContext(namespace: namespace, user: validation?.user), type: type, subresource: "", operation: "CREATE",
+                  name: name, namespace: namespace, object: object, oldObject: nil, user: validation?.user, warnings: &warnings)
+        validation?.warnings += warnings
         let stored = toStorage(object, as: type)
         let result = try store.transact(type.storageKey, namespace: namespace, name: name) { current in
             if current != nil { throw APIError.alreadyExists(resource: type.plural, group: type.group, name: name) }
@@ -218,6 +223,9 @@ extension Simulator {
                       _ change: (JSONValue) throws -> JSONValue) throws -> JSONValue {
         let namespace = namespaceOf(type, info)
         var finalized = false
+        let admission = admissionContext(namespace: namespace, user: validation?.user)
+        var warnings: [String] = []
+        defer { validation?.warnings += warnings }
         let result = try store.transact(type.storageKey, namespace: namespace, name: info.name) { stored in
             guard let stored else { throw APIError.notFound(resource: type.plural, group: type.group, name: info.name) }
             let old = self.view(stored, as: type)
@@ -251,8 +259,11 @@ extension Simulator {
                 new[path: ["metadata", "generation"]] = .int((oldMeta["generation"]?.intValue ?? 1) + 1)
             }
             new = try Kinds.prepareUpdate(new, old: old, type: type, simulator: self)
-            new = try Pruning.apply(new, type: type, validation: validation)
+            new = SchemaDefaulting.apply(try Pruning.apply(new, type: type, validation: validation), type: type)
+            try SchemaValidation.validate(new, type: type)
             try ManagedFields.record(old: old, new: &new, type: type, subresource: subresource, writer: validation?.writer)
+            try self.admit(admission, type: type, subresource: subresource, operation: "UPDATE", name: info.name, namespace: namespace,
+                           object: new, oldObject: old, user: validation?.user, warnings: &warnings)
             if new == old { return .none }
             if new["metadata"]?["deletionTimestamp"] != nil, (new["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty {
                 finalized = true

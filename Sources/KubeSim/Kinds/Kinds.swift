@@ -1,3 +1,5 @@
+import Foundation
+
 /// Typed behaviour of built-in kinds, where the generic store is not enough.
 enum Kinds {
     /// Defaults and validation on create.
@@ -55,6 +57,11 @@ enum Kinds {
             simulator.deploymentChangesContinuation.yield(ref)
         case ("apiextensions.k8s.io", "customresourcedefinitions"):
             CRDs.register(object, in: simulator.registry)
+        case ("admissionregistration.k8s.io", "validatingadmissionpolicies"):
+            if let evaluator = simulator.celEvaluator {
+                let spec = object["spec"] ?? .emptyObject
+                Thread.detachNewThread { evaluator.warmUp(spec) }   // blocking pipe I/O: not on the cooperative pool
+            }
         default:
             break
         }

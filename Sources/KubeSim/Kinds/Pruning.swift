@@ -9,7 +9,10 @@ enum Pruning {
         var created = false
         /// The field manager of this write.
         var writer: ManagedFields.Writer
+        /// Who writes (admission policies see it; nil for KubeSim's own writes).
+        let user: UserInfo?
         init(_ request: APIRequest) {
+            user = request.user
             strict = request.query["fieldValidation"] == "Strict"
             writer = ManagedFields.Writer(request)
         }

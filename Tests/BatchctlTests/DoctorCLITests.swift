@@ -105,7 +105,7 @@ struct DoctorCLITests {
 
     @Test func whatTheCallerMayNotReadIsSkippedNotFatal() throws {
         let server = try RedisServer()
-        let f = try ClusterFixture(rbac: RefusalTests.rbac)
+        let f = try ClusterFixture()   // deploy/'s RBAC: alice (batchctl:users) may not read Deployments
         let r = try f.batchctl(["doctor", "batch1", "-o", "json", "--redis-url", server.url, "--listen", "0s"], as: "alice")
         #expect(r.status == 0, "\(r.stderr)")
         let checks = try Self.checks(r.stdout)

@@ -81,6 +81,20 @@ struct HardeningTests {
     func undecodableBatchQueueIsSkippedAndNamed() throws {
         let h = try ControllerHarness()
         defer { h.stop() }
+        // The API server validates against the CRD's schema, so such an object is one stored under an older,
+        // looser schema: a CRD change does not revalidate stored objects. Loosen two fields, write, restore.
+        let fields = "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties"
+        func original(_ field: String) throws -> String {
+            let r = try h.sim.kubectl(["get", "crd", "batchqueues.batchctl.dev", "-o",
+                                       "jsonpath={.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.\(field)}"])
+            #expect(r.status == 0 && r.stdout.hasPrefix("{"), "\(r.stderr)")
+            return r.stdout
+        }
+        let strict = (maxReplicas: try original("maxReplicas"), paused: try original("paused"))
+        try kubectlOK(h, ["patch", "crd", "batchqueues.batchctl.dev", "--type", "json", "-p", """
+            [{"op": "replace", "path": "\(fields)/maxReplicas", "value": {"x-kubernetes-int-or-string": true}},
+             {"op": "replace", "path": "\(fields)/paused", "value": {"x-kubernetes-int-or-string": true}}]
+            """])
         // Stored before the controller starts (the first list) ...
         try kubectlOK(h, ["apply", "--validate=false", "-n", h.namespace, "-f", "-"], stdin: """
             apiVersion: batchctl.dev/v1alpha1
@@ -94,6 +108,10 @@ struct HardeningTests {
         // ... and one broken while it runs (a watch event).
         try kubectlOK(h, ["patch", "batchqueue", "batch2", "-n", h.namespace, "--type", "merge", "-p", #"{"spec":{"paused":"sometimes"}}"#])
         #expect(Wait.until(timeout: .seconds(30)) { readyz().contains("skipped: BatchQueue batch2 does not decode") })
+        try kubectlOK(h, ["patch", "crd", "batchqueues.batchctl.dev", "--type", "json", "-p", """
+            [{"op": "replace", "path": "\(fields)/maxReplicas", "value": \(strict.maxReplicas)},
+             {"op": "replace", "path": "\(fields)/paused", "value": \(strict.paused)}]
+            """])
         // The others keep reconciling.
         try h.claim("batch1", replicas: 2)
         #expect(Wait.until(timeout: .seconds(30)) { h.claimSeen("batch1") })
@@ -111,7 +129,7 @@ struct HardeningTests {
 
     @Test("the leader's Lease writes delayed past the lease duration: it writes nothing after the new leader's first write")
     func delayedLeaseWritesFenceTheOldLeader() throws {
-        let h = try ControllerHarness(rbac: true)
+        let h = try ControllerHarness()
         defer { h.stop() }
         let timings = ["--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "500ms"]
         let a = try h.startController(arguments: timings)                                   // admin

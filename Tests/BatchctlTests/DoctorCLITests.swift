@@ -63,7 +63,8 @@ struct DoctorCLITests {
 
         // A 10 s task, seen running in the pod worker's heartbeats while doctor listens.
         _ = try celery.produce(#"[{"queue": "batch1", "count": 1, "task": "fixture.sleep", "args": [10]}]"#)
-        let r = try f.batchctl(["doctor", "batch1", "-o", "json", "--redis-url", server.url, "--listen", "8s"])
+        // As the operator (cluster admin): under deploy/'s RBAC, batchctl:users may not read Deployments (the test below).
+        let r = try f.batchctl(["doctor", "batch1", "-o", "json", "--redis-url", server.url, "--listen", "8s"], as: "admin")
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.hasSuffix("error: 2 checks failed: redis eviction, celery-batch1 -Q\n"), "\(r.stderr)")
         let checks = try Self.checks(r.stdout)
@@ -82,13 +83,13 @@ struct DoctorCLITests {
         // Fixed: noeviction, -Q batch1, a long grace period. Warnings (no maxmemory, the laptop worker) do not fail.
         _ = try server.cli(["CONFIG", "SET", "maxmemory-policy", "noeviction"])
         try apply(f, Self.deployment("celery-batch1", consumes: "batch1", grace: 600))
-        let fixed = try f.batchctl(["doctor", "batch1", "--redis-url", server.url, "--listen", "0s"])
+        let fixed = try f.batchctl(["doctor", "batch1", "--redis-url", server.url, "--listen", "0s"], as: "admin")
         #expect(fixed.status == 0, "\(fixed.stdout) \(fixed.stderr)")
         #expect(fixed.stdout.hasPrefix("STATUS  CHECK"), "\(fixed.stdout)")
         #expect(fixed.stdout.contains("ok      celery-batch1 -Q"), "\(fixed.stdout)")
 
         // The cluster options before the subcommand give the same report.
-        let before = try Command.run(ClusterFixture.batchctl, f.flags("alice") + ["doctor", "batch1", "--redis-url", server.url, "--listen", "0s"],
+        let before = try Command.run(ClusterFixture.batchctl, f.flags("admin") + ["doctor", "batch1", "--redis-url", server.url, "--listen", "0s"],
                                      environment: f.environment)
         #expect(before.status == 0 && before.stdout == fixed.stdout, "\(before.stdout) \(before.stderr)")
     }
@@ -96,7 +97,7 @@ struct DoctorCLITests {
     @Test func aQueueWhoseDeploymentIsMissingFails() throws {
         let server = try RedisServer()
         let f = try ClusterFixture()
-        let r = try f.batchctl(["doctor", "batch2", "-o", "json", "--redis-url", server.url, "--listen", "0s"])
+        let r = try f.batchctl(["doctor", "batch2", "-o", "json", "--redis-url", server.url, "--listen", "0s"], as: "admin")
         #expect(r.status == 1, "\(r.stderr)")
         let checks = try Self.checks(r.stdout)
         #expect(checks["celery-batch2 Deployment"]?["status"] as? String == "fail")

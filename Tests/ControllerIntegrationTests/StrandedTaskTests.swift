@@ -73,6 +73,8 @@ struct StrandedTaskTests {
         }
         #expect(slept, "status: \(Self.status(h))")
         let sleptAfter = Date().timeIntervalSince(killedAt)
+        // Measured, not asserted (timing depends on the machine): issue 23 asks for idleAfter (5 s) + 2 polls (0.4 s).
+        print("StrandedTaskTests: asleep \(String(format: "%.1f", sleptAfter)) s after the SIGKILL (idleAfter 5 s, poll 200 ms)")
         let s = Self.status(h)
         #expect(s["stranded"] as? Int == 1, "\(s)")
         #expect(s["inFlight"] as? Int == 1)

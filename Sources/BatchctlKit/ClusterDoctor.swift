@@ -44,9 +44,7 @@ public struct ClusterDoctor: Sendable {
         }
         let pod = deployment.spec?.template?.spec
         let containers = pod?.containers ?? []
-        // The worker container: the one whose command runs celery, else the first.
-        let worker = containers.first { ($0.command ?? []).contains { $0.contains("celery") } || ($0.args ?? []).contains { $0.contains("celery") } } ?? containers.first
-        let arguments = (worker?.command ?? []) + (worker?.args ?? [])
+        let arguments = DoctorRules.workerArguments(containers: containers.map { ($0.command, $0.args) })
         let fromPods = heard(name)
         return [
             DoctorCheck(check: "\(name) Deployment", status: .ok, detail: "exists, \(deployment.spec?.replicas ?? 1) replicas"),

@@ -133,6 +133,14 @@ public actor Reconciler {
                 decisions[i].status.setCondition(policyCondition, now: now, generation: q.metadata.generation)
             }
         }
+        for (i, q) in queues.enumerated() {
+            // The doctor's checks that the Deployment cache answers: -Q and --hostname of the worker command.
+            guard let arguments = snapshot.deployments[q.spec.deployment]?.workerArguments else { continue }
+            let has = q.status?.conditions?.contains { $0.type == ConditionType.workersMisconfigured } ?? false
+            if let update = DoctorRules.workersCondition(queue: q.queueName, deployment: q.spec.deployment, arguments: arguments, hasCondition: has) {
+                decisions[i].status.setCondition(update, now: now, generation: q.metadata.generation)
+            }
+        }
         for (q, d) in zip(queues, decisions) {
             let name = q.metadata.name ?? q.queueName
             report.decisions[name] = d
@@ -289,6 +297,11 @@ public actor Reconciler {
         guard written else { return }
 
         // 4. Events and notifications.
+        if let event = Self.workersEvent(queue: q, old: old, new: d.status) {
+            log.log(level: event.isWarning ? .warning : .notice, event.isWarning ? "Worker Deployment misconfigured" : "Worker Deployment no longer misconfigured",
+                    metadata: ["deployment": "\(q.spec.deployment)", "note": "\(event.note)"])
+            await record(event, report: &report)
+        }
         for reminder in d.reminders {
             log.info("Reminder", metadata: ["kind": "\(reminder.reason)", "holder": "\(reminder.holder ?? "")", "message": "\(reminder.message)"])
             await record(ControllerEvent(queue: q, isWarning: reminder.isWarning, reason: reminder.reason, action: "Remind",
@@ -307,6 +320,17 @@ public actor Reconciler {
                 await record(ControllerEvent(queue: q, isWarning: false, reason: "DrainingBusyWorkers", action: "Scale", note: note), report: &report)
             }
         }
+    }
+
+    /// The Event for a change of the `WorkersMisconfigured` condition's status between `old` and `new` (written):
+    /// a Warning when it becomes True, a Normal one when it turns False after True; nil when its status is unchanged.
+    static func workersEvent(queue: BatchQueue, old: BatchQueueStatus, new: BatchQueueStatus) -> ControllerEvent? {
+        let type = ConditionType.workersMisconfigured
+        let before = old.conditions?.first { $0.type == type }?.status ?? "False"
+        guard let after = new.conditions?.first(where: { $0.type == type }), after.status != before else { return nil }
+        let warning = after.status == "True"
+        return ControllerEvent(queue: queue, isWarning: warning, reason: warning ? type : after.reason,
+                               action: "Check", note: String(after.message.prefix(1024)))
     }
 
     func record(_ event: ControllerEvent, report: inout PassReport) async {

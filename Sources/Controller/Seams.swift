@@ -73,11 +73,15 @@ public struct DeploymentState: Sendable, Equatable {
     public var readyReplicas: Int
     /// `spec.selector.matchLabels`, to find its pods.
     public var selector: [String: String]
-    public init(name: String, replicas: Int, readyReplicas: Int, selector: [String: String]) {
+    /// The worker container's `command` then `args` (`Deployment.workerArguments`), for the
+    /// `WorkersMisconfigured` condition; nil when not read (then the condition is left as it is).
+    public var workerArguments: [String]?
+    public init(name: String, replicas: Int, readyReplicas: Int, selector: [String: String], workerArguments: [String]? = nil) {
         self.name = name
         self.replicas = replicas
         self.readyReplicas = readyReplicas
         self.selector = selector
+        self.workerArguments = workerArguments
     }
 }
 

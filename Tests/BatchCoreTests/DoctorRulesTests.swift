@@ -29,6 +29,45 @@ import Testing
         #expect(DoctorRules.consumesQueue(queue: "batch1", deployment: "d", arguments: ["-Q", "batch1,other"]).status == .ok)
     }
 
+    @Test func noCommandOrArgsIsASkipNotAFailure() {
+        let c = DoctorRules.consumesQueue(queue: "batch1", deployment: "celery-batch1", arguments: [])
+        #expect(c.status == .skip)
+        #expect(c.detail.contains("-Q batch1"))
+    }
+
+    @Test func theWorkerContainerIsTheOneRunningCelery() {
+        #expect(DoctorRules.workerArguments(containers: [(nil, ["--config", "envoy.yaml"]), (["celery"], ["worker", "-Q", "b"])]) == ["celery", "worker", "-Q", "b"])
+        #expect(DoctorRules.workerArguments(containers: [(["./run"], nil), (nil, ["web"])]) == ["./run"])
+        #expect(DoctorRules.workerArguments(containers: []) == [])
+    }
+
+    @Test("the controller's WorkersMisconfigured condition", arguments: [
+        (["celery", "worker", "-Q", "batch1", "--hostname", "celery@$(POD_NAME)"], false, "WorkersOK"),
+        (["celery", "worker", "-Q", "batch1"], false, "WorkersOK"),
+        (["celery", "worker", "-Q", "batch9", "--hostname", "celery@$(POD_NAME)"], true, "WrongQueue"),
+        (["celery", "worker"], true, "WrongQueue"),
+        (["celery", "worker", "-Q", "batch1", "--hostname", "w1@laptop"], true, "HostnameNotPod"),
+        (["celery", "worker", "-Q", "batch9", "--hostname", "w1@laptop"], true, "WrongQueue"),
+    ] as [([String], Bool, String)])
+    func workersCondition(arguments: [String], value: Bool, reason: String) throws {
+        let c = try #require(DoctorRules.workersCondition(queue: "batch1", deployment: "celery-batch1", arguments: arguments, hasCondition: false))
+        #expect(c.type == "WorkersMisconfigured")
+        #expect(c.value == value)
+        #expect(c.reason == reason)
+        if value { #expect(c.message.contains("fix: ")) }
+    }
+
+    @Test func bothProblemsAreNamedInOneMessage() throws {
+        let c = try #require(DoctorRules.workersCondition(queue: "batch1", deployment: "d", arguments: ["celery", "worker", "-Q", "batch9", "-n", "w1@laptop"], hasCondition: false))
+        #expect(c.message.contains("d -Q: consumes batch9") && c.message.contains("d hostname: --hostname w1@laptop"))
+    }
+
+    @Test func noCommandGivesNoConditionUnlessOneIsThereToClear() throws {
+        #expect(DoctorRules.workersCondition(queue: "batch1", deployment: "d", arguments: [], hasCondition: false) == nil)
+        let c = try #require(DoctorRules.workersCondition(queue: "batch1", deployment: "d", arguments: [], hasCondition: true))
+        #expect(!c.value && c.reason == "CommandNotSet")
+    }
+
     @Test("eviction policy", arguments: [
         ("noeviction", CheckStatus.ok), ("allkeys-lru", .fail), ("volatile-lru", .fail), ("allkeys-random", .fail),
     ])

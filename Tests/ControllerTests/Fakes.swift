@@ -84,6 +84,10 @@ final class FakeCluster: ClusterClient {
     }
     func failStatusWrites(_ fail: Bool) { state.withLock { $0.failStatusWrites = fail } }
     func setPolicy(_ policy: PolicyState?) { state.withLock { $0.policy = policy } }
+    /// The worker container's command and args of `deployment`, as `KubeCluster` reads them.
+    func setWorkerArguments(_ deployment: String, _ arguments: [String]?) {
+        state.withLock { $0.deployments[deployment]!.workerArguments = arguments }
+    }
 
     func snapshot() async throws -> ClusterSnapshot {
         state.withLock { ClusterSnapshot(queues: $0.queues, deployments: $0.deployments, pods: $0.pods, policy: $0.policy) }

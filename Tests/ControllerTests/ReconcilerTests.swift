@@ -258,14 +258,7 @@ import Testing
     @Test func aReminderIsSentOnlyAfterItsRecordIsStoredAndOnlyOnce() async {
         let r = reconciler()
         redis.set(["batch0": (0, 0), "batch1": (25, 0)])   // tasks on unclaimed batch1
-        cluster.failStatusWrites(true)
-        _ = await r.reconcileOnce()
-        #expect(cluster.events.isEmpty)
-        cluster.failStatusWrites(false)
-        clock.advance(1)
-        _ = await r.reconcileOnce()
-        clock.advance(1)
-        _ = await r.reconcileOnce()
+        await aPassWhoseStatusWriteFailsThenTwoThatSucceed(r)
         #expect(cluster.events.map(\.reason) == ["OrphanedTasks"])
         #expect(notifier.sent.withLock { $0 } == [.orphaned])
         #expect(cluster.queue("batch1").status?.phase == .orphaned)
@@ -281,5 +274,83 @@ import Testing
         #expect(cluster.queue("batch1").spec.reservation == nil)
         #expect(cluster.replicas("celery-batch1") == 0)
         #expect(cluster.events.map(\.reason).contains("ReservationExpired"))
+    }
+
+    /// One pass whose status write fails (no Event may follow it), then two passes that write.
+    func aPassWhoseStatusWriteFailsThenTwoThatSucceed(_ r: Reconciler) async {
+        cluster.failStatusWrites(true)
+        _ = await r.reconcileOnce()
+        #expect(cluster.events.isEmpty)
+        cluster.failStatusWrites(false)
+        for _ in 0..<2 {
+            clock.advance(1)
+            _ = await r.reconcileOnce()
+        }
+    }
+
+    /// `Warning Reason` / `Normal Reason` of the Events recorded, in order.
+    var eventsByType: [String] { cluster.events.map { "\($0.isWarning ? "Warning" : "Normal") \($0.reason)" } }
+
+    func workersCondition(_ name: String) -> Condition? {
+        cluster.queue(name).status?.conditions?.first { $0.type == ConditionType.workersMisconfigured }
+    }
+
+    @Test func theWorkersConditionAppearsAndClearsWithTheMisconfigurationOneEventEachWay() async throws {
+        let r = reconciler()
+        redis.set(["batch0": (0, 0), "batch1": (0, 0)])
+        let good = ["sh", "-c", "exec celery -A cl worker -Q batch1 --hostname celery@$(POD_NAME)"]
+        cluster.setWorkerArguments("celery-batch1", good)
+        _ = await r.reconcileOnce()
+        #expect(workersCondition("batch1")?.status == "False")
+        #expect(workersCondition("batch1")?.reason == "WorkersOK")
+        #expect(workersCondition("batch0") == nil)          // its Deployment's command is not known
+        #expect(cluster.events.isEmpty)
+
+        cluster.setWorkerArguments("celery-batch1", ["celery", "-A", "cl", "worker", "-Q", "batch9", "--hostname", "celery@$(POD_NAME)"])
+        for _ in 0..<3 {
+            clock.advance(10)
+            _ = await r.reconcileOnce()
+        }
+        let bad = try #require(workersCondition("batch1"))
+        #expect(bad.status == "True")
+        #expect(bad.reason == "WrongQueue")
+        #expect(bad.message == "celery-batch1 -Q: consumes batch9, but its BatchQueue's spec.queue is batch1; fix: make the worker command '-Q batch1', or set the BatchQueue's spec.queue to the queue it consumes. 'batchctl doctor' shows the same checks.")
+        #expect(eventsByType == ["Warning WorkersMisconfigured"])
+        #expect(cluster.events.first?.note == bad.message)
+
+        cluster.setWorkerArguments("celery-batch1", good)
+        for _ in 0..<3 {
+            clock.advance(10)
+            _ = await r.reconcileOnce()
+        }
+        #expect(workersCondition("batch1")?.status == "False")
+        #expect(eventsByType == ["Warning WorkersMisconfigured", "Normal WorkersOK"])
+        #expect(cluster.events.last?.note == "Deployment celery-batch1's workers consume batch1 and are named after their pods.")
+    }
+
+    @Test func theWorkersEventWaitsForTheConditionToBeStored() async {
+        let r = reconciler()
+        redis.set(["batch0": (0, 0), "batch1": (0, 0)])
+        cluster.setWorkerArguments("celery-batch1", ["celery", "worker", "-Q", "batch1", "--hostname", "worker1@laptop"])
+        await aPassWhoseStatusWriteFailsThenTwoThatSucceed(r)
+        #expect(workersCondition("batch1")?.reason == "HostnameNotPod")
+        #expect(cluster.events.map(\.reason) == ["WorkersMisconfigured"])
+    }
+
+    @Test func aCommandNoLongerSetClearsTheConditionItCannotCheckAnyMore() async {
+        let r = reconciler()
+        redis.set(["batch0": (0, 0), "batch1": (0, 0)])
+        cluster.setWorkerArguments("celery-batch1", [])
+        _ = await r.reconcileOnce()
+        #expect(workersCondition("batch1") == nil)        // the image's own command: nothing to say
+        cluster.setWorkerArguments("celery-batch1", ["celery", "worker"])
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(workersCondition("batch1")?.status == "True")
+        cluster.setWorkerArguments("celery-batch1", [])
+        clock.advance(1)
+        _ = await r.reconcileOnce()
+        #expect(workersCondition("batch1")?.reason == "CommandNotSet")
+        #expect(eventsByType == ["Warning WorkersMisconfigured", "Normal CommandNotSet"])
     }
 }

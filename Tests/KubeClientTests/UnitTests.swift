@@ -141,6 +141,15 @@ import Testing
         #expect(scale.status.selector == "app=web")
     }
 
+    @Test func aDeploymentKeepsOnlyItsWorkerContainersCommandAndArgs() throws {
+        let json = #"{"metadata":{"name":"celery-batch1"},"spec":{"template":{"spec":{"containers":[{"name":"proxy","image":"envoy","args":["--config","/etc/envoy.yaml"]},{"name":"worker","image":"cl","command":["celery","-A","cl"],"args":["worker","-Q","batch1"],"env":[{"name":"A","value":"b"}]}]}}}}"#
+        let d = try JSONDecoder().decode(Deployment.self, from: Data(json.utf8))
+        #expect(d.spec.template?.spec?.containers == [ContainerCommand(name: "worker", command: ["celery", "-A", "cl", "worker", "-Q", "batch1"])])
+        #expect(d.workerArguments == ["celery", "-A", "cl", "worker", "-Q", "batch1"])
+        let none = try JSONDecoder().decode(Deployment.self, from: Data(#"{"metadata":{"name":"web"},"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx"}]}}}}"#.utf8))
+        #expect(none.workerArguments == [])
+    }
+
     @Test func batchQueueRoundTrips() throws {
         let json = #"{"apiVersion":"batchctl.dev/v1alpha1","kind":"BatchQueue","metadata":{"name":"batch1","namespace":"court-listener","resourceVersion":"5","generation":4},"spec":{"queue":"batch1","deployment":"celery-batch1","maxReplicas":20,"paused":false,"reservation":{"holder":"alice@example.org","reason":"rehash passwords","claimedAt":"2026-11-21T10:00:00Z","expiresAt":"2026-11-24T10:00:00Z","replicas":5,"approvedBand":"small"}},"status":{"observedGeneration":4,"phase":"Running","depth":1200,"inFlight":8,"busyWorkers":3,"replicas":4,"readyReplicas":4,"desiredReplicas":5,"reminders":{"expiringSoon":["24h"],"orphanedAt":"2026-11-21T10:00:00Z"},"conditions":[{"type":"Ready","status":"True","reason":"Scaled","message":"4/4","lastTransitionTime":"2026-11-21T10:00:00Z","observedGeneration":4}]}}"#
         let q = try JSONDecoder().decode(BatchQueue.self, from: Data(json.utf8))

@@ -123,8 +123,13 @@ public enum DoctorRules {
 
     /// The worker Deployment consumes the BatchQueue's `spec.queue`: otherwise the controller scales workers
     /// that never see the queue's tasks.
+    /// With no command and no args the image's own command runs, which the pod template does not show: a skip.
     public static func consumesQueue(queue: String, deployment: String, arguments: [String]) -> DoctorCheck {
         let name = "\(deployment) -Q"
+        if arguments.isEmpty {
+            return DoctorCheck(check: name, status: .skip,
+                               detail: "the worker container sets no command or args, so its image's own command runs and cannot be read here; check by hand that it has -Q \(queue)")
+        }
         guard let consumed = consumedQueues(arguments) else {
             return DoctorCheck(check: name, status: .fail,
                                detail: "no -Q in the worker's command: it consumes Celery's default queue 'celery', not \(queue)",
@@ -136,6 +141,39 @@ public enum DoctorRules {
         return DoctorCheck(check: name, status: .fail,
                            detail: "consumes \(consumed.joined(separator: ",")), but its BatchQueue's spec.queue is \(queue)",
                            fix: "make the worker command '-Q \(queue)', or set the BatchQueue's spec.queue to the queue it consumes")
+    }
+
+    /// The arguments of a pod template's worker container, `command` then `args`: the container whose command
+    /// or args run celery, else the first. Empty when there is none or it sets neither (the image's command runs).
+    public static func workerArguments(containers: [(command: [String]?, args: [String]?)]) -> [String] {
+        func runsCelery(_ c: (command: [String]?, args: [String]?)) -> Bool {
+            ((c.command ?? []) + (c.args ?? [])).contains { $0.contains("celery") }
+        }
+        guard let worker = containers.first(where: runsCelery) ?? containers.first else { return [] }
+        return (worker.command ?? []) + (worker.args ?? [])
+    }
+
+    /// The controller's `WorkersMisconfigured` condition for a BatchQueue's worker Deployment, from the same rules
+    /// as `batchctl doctor` (`consumesQueue`, `hostnameArgument`): True naming each problem and its fix, False
+    /// (`WorkersOK`) when both pass. When the container sets no command or args (its image's command runs,
+    /// unseen): False (`CommandNotSet`) if the queue `hasCondition` already, else nil (none is added).
+    public static func workersCondition(queue: String, deployment: String, arguments: [String], hasCondition: Bool) -> ConditionUpdate? {
+        let type = ConditionType.workersMisconfigured
+        guard !arguments.isEmpty else {
+            guard hasCondition else { return nil }
+            return ConditionUpdate(type: type, value: false, reason: "CommandNotSet",
+                                   message: "The worker container of Deployment \(deployment) sets no command or args: its image's own command runs, which batchctl cannot read, so -Q and --hostname were not checked.")
+        }
+        let checks = [("WrongQueue", consumesQueue(queue: queue, deployment: deployment, arguments: arguments)),
+                      ("HostnameNotPod", hostnameArgument(deployment: deployment, arguments: arguments))]
+        let problems = checks.filter { $0.1.status != .ok }
+        guard let first = problems.first else {
+            return ConditionUpdate(type: type, value: false, reason: "WorkersOK",
+                                   message: "Deployment \(deployment)'s workers consume \(queue) and are named after their pods.")
+        }
+        let found = problems.map { "\($0.1.check): \($0.1.detail)" + ($0.1.fix.map { "; fix: \($0)" } ?? "") }
+        return ConditionUpdate(type: type, value: true, reason: first.0,
+                               message: String("\(found.joined(separator: ". ")). 'batchctl doctor' shows the same checks.".prefix(2048)))
     }
 
     /// The worker's `--hostname` lets the controller see which pod is busy: it must be `celery@$(POD_NAME)`

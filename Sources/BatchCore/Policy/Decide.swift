@@ -145,6 +145,9 @@ public enum ConditionType {
     public static let tasksStranded = "TasksStranded"
     /// No valid BatchQueuePolicy named `default`: the embedded defaults apply (set by the controller, not `decide`).
     public static let policyDefaults = "PolicyDefaults"
+    /// The worker Deployment's celery command consumes another queue than `spec.queue`, or names its workers
+    /// otherwise than after their pods (set by the controller from `DoctorRules.workersCondition`, not `decide`).
+    public static let workersMisconfigured = "WorkersMisconfigured"
 }
 
 /// A condition to set: its type, whether it holds, and why.

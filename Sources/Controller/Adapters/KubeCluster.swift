@@ -157,7 +157,7 @@ public final class KubeCluster: ClusterClient {
         for d in c.deployments.values {
             guard let name = d.metadata.name else { continue }
             deployments[name] = DeploymentState(name: name, replicas: d.spec.replicas ?? 1, readyReplicas: d.status.readyReplicas,
-                                                selector: d.spec.selector?.matchLabels ?? [:])
+                                                selector: d.spec.selector?.matchLabels ?? [:], workerArguments: d.workerArguments)
         }
         let pods = c.pods.values.filter { $0.metadata.deletionTimestamp == nil }.compactMap { p -> PodState? in
             guard let name = p.metadata.name else { return nil }

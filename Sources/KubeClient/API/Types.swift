@@ -49,10 +49,54 @@ public struct DeploymentSpec: Sendable, Hashable, Codable {
     }
 }
 
-/// The Pod template's metadata (labels and annotations); the pod spec is not modelled.
+/// The Pod template's metadata (labels and annotations) and its containers' commands; the rest of the pod
+/// spec is not modelled.
 public struct PodTemplate: Sendable, Hashable, Codable {
     public var metadata: ObjectMeta?
-    public init(metadata: ObjectMeta? = nil) { self.metadata = metadata }
+    public var spec: PodTemplateSpec?
+    public init(metadata: ObjectMeta? = nil, spec: PodTemplateSpec? = nil) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+}
+
+/// The pod spec of a template, as far as batchctl reads it: the worker container's command and args. Decoding
+/// keeps only that container (see `DoctorRules.workerArguments`), with `command` then `args` joined into
+/// `command`, at most 256 strings of at most 4096 characters (API objects are untrusted; the controller
+/// caches every Deployment of its namespace and keeps its memory small).
+public struct PodTemplateSpec: Sendable, Hashable, Codable {
+    public var containers: [ContainerCommand]?
+    public init(containers: [ContainerCommand]? = nil) { self.containers = containers }
+
+    private enum CodingKeys: String, CodingKey { case containers }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        guard let all = try c.decodeIfPresent([ContainerCommand].self, forKey: .containers) else { return }
+        let arguments = DoctorRules.workerArguments(containers: all.map { ($0.command, $0.args) })
+        let worker = all.first { ($0.command ?? []) + ($0.args ?? []) == arguments } ?? all.first
+        containers = worker.map { [ContainerCommand(name: $0.name, command: arguments.prefix(256).map { String($0.prefix(4096)) })] } ?? []
+    }
+}
+
+/// A container's name, `command` and `args`.
+public struct ContainerCommand: Sendable, Hashable, Codable {
+    public var name: String?
+    public var command: [String]?
+    public var args: [String]?
+    public init(name: String? = nil, command: [String]? = nil, args: [String]? = nil) {
+        self.name = name
+        self.command = command
+        self.args = args
+    }
+}
+
+extension Deployment {
+    /// The worker container's `command` then `args` (see `PodTemplateSpec`); empty when it sets neither.
+    public var workerArguments: [String] {
+        let containers = spec.template?.spec?.containers ?? []
+        return DoctorRules.workerArguments(containers: containers.map { ($0.command, $0.args) })
+    }
 }
 
 /// Deployment status; fields the server omits (zero values) decode as 0.

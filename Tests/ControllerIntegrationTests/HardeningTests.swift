@@ -132,7 +132,7 @@ struct HardeningTests {
         let h = try ControllerHarness()
         defer { h.stop() }
         let timings = ["--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "500ms"]
-        let a = try h.startController(arguments: timings)                                   // admin
+        let a = try h.startController(arguments: timings, asServiceAccount: false)          // admin
         #expect(Wait.until(timeout: .seconds(30)) { h.leaseHolder()?.hasPrefix("controller-0") == true })
         let b = try h.startController(arguments: timings, asServiceAccount: true)          // the ServiceAccount
         try h.claim("batch1", replicas: 2)

@@ -40,22 +40,22 @@ public struct CeleryFixture: Sendable {
     /// Sends tasks with `apply_async`, as described by `spec` (see produce.py), and returns how many.
     @discardableResult
     public func produce(_ spec: String) throws -> Int {
-        let r = try Command.run(ProjectPaths.venvPython, [Self.directory + "/produce.py", spec], environment: environment,
-                                timeout: .seconds(120))
-        guard r.status == 0, let n = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw SupportError("produce.py \(spec) failed (\(r.status)): \(r.stderr)")
-        }
-        return n
+        try runCounting("produce.py", spec, timeout: .seconds(120), naming: "produce.py \(spec)")
     }
 
     /// Publishes worker events with Celery's own `EventDispatcher`, as `spec` describes (see
     /// hostile_heartbeats.py): hostnames, counts and fields chosen by the test, such as `active` 2^63−1.
     @discardableResult
     public func sendWorkerEvents(_ spec: String) throws -> Int {
-        let r = try Command.run(ProjectPaths.venvPython, [Self.directory + "/hostile_heartbeats.py", spec], environment: environment,
-                                timeout: .seconds(300))
+        try runCounting("hostile_heartbeats.py", spec, timeout: .seconds(300), naming: "hostile_heartbeats.py")
+    }
+
+    /// Runs a fixture script with `spec` and returns the count it prints; `naming` is how a failure names it.
+    private func runCounting(_ script: String, _ spec: String, timeout: Duration, naming: String) throws -> Int {
+        let r = try Command.run(ProjectPaths.venvPython, [Self.directory + "/" + script, spec], environment: environment,
+                                timeout: timeout)
         guard r.status == 0, let n = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw SupportError("hostile_heartbeats.py failed (\(r.status)): \(r.stderr)")
+            throw SupportError("\(naming) failed (\(r.status)): \(r.stderr)")
         }
         return n
     }

@@ -94,12 +94,14 @@ release:
 	$(SWIFT) build -c release $(RELEASE_FLAGS)
 
 ## install: release build of batchctl into $(DESTDIR)$(PREFIX)/bin (PREFIX=/usr/local), with the kubectl plugin link
-## kubectl-batchctl beside it, so `kubectl batchctl ...` runs it (docs/kubectl-plugin.md)
+## kubectl-batchctl beside it, so `kubectl batchctl ...` runs it, and kubectl_complete-batchctl, so kubectl completes it
+## (docs/kubectl-plugin.md)
 PREFIX ?= /usr/local
 install:
 	$(SWIFT) build -c release $(RELEASE_FLAGS) --product batchctl
 	install -D -m 0755 "$$($(SWIFT) build -c release --show-bin-path)/batchctl" "$(DESTDIR)$(PREFIX)/bin/batchctl"
 	ln -sfn batchctl "$(DESTDIR)$(PREFIX)/bin/kubectl-batchctl"
+	install -m 0755 scripts/kubectl_complete-batchctl "$(DESTDIR)$(PREFIX)/bin/kubectl_complete-batchctl"
 
 ## test: deps + build + deploy/ checks + every Swift test (unit, CLI, integration against real Redis and Celery)
 test: deps build check-deploy check-image

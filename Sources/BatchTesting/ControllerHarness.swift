@@ -306,10 +306,17 @@ public final class ControllerHarness: @unchecked Sendable {
 
     /// The replica counts written to a Deployment's /scale, in order, from KubeSim's request log.
     public func scaleWrites(_ deployment: String) throws -> [Int] {
-        try sim.requests().filter { $0.isWrite && $0.path.hasSuffix("/deployments/\(deployment)/scale") && $0.status < 300 }.compactMap { r in
+        try timedScaleWrites(deployment).map(\.replicas)
+    }
+
+    /// The replica counts written to a Deployment's /scale, in order, with the time KubeSim received each write.
+    public func timedScaleWrites(_ deployment: String) throws -> [(time: Date, replicas: Int)] {
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return try sim.requests().filter { $0.isWrite && $0.path.hasSuffix("/deployments/\(deployment)/scale") && $0.status < 300 }.compactMap { r in
             guard let body = r.body, let obj = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
-                  let spec = obj["spec"] as? [String: Any] else { return nil }
-            return spec["replicas"] as? Int ?? 0
+                  let spec = obj["spec"] as? [String: Any], let time = fractional.date(from: r.time) else { return nil }
+            return (time, spec["replicas"] as? Int ?? 0)
         }
     }
 

@@ -71,11 +71,34 @@ import Testing
         #expect(r.stdout.contains("doctor") && r.stdout.contains("redis-url") && r.stdout.contains("kubeconfig"))
     }
 
-    /// A directory with `kubectl-batchctl` linked to the built batchctl, for PATH.
+    /// A directory with `kubectl-batchctl` linked to the built batchctl, and `kubectl_complete-batchctl` (what
+    /// `make install` puts beside it), for PATH.
     static func pluginDirectory() throws -> TemporaryDirectory {
         let dir = try TemporaryDirectory(prefix: "plugin")
         try FileManager.default.createSymbolicLink(atPath: dir.path + "/kubectl-batchctl", withDestinationPath: ClusterFixture.batchctl)
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/kubectl_complete-batchctl",
+                                                   withDestinationPath: ProjectPaths.root + "/scripts/kubectl_complete-batchctl")
         return dir
+    }
+
+    @Test("kubectl completes `kubectl batchctl` as batchctl completes itself (kubectl_complete-batchctl)", arguments: [
+        (["", ], ["status", "claim", "release", "doctor"]),
+        (["doc"], ["doctor"]),
+        (["doctor", "--li"], ["--listen"]),
+        (["status", "-o", ""], ["table", "wide", "json", "yaml"]),
+        (["-n", "court-listener", "cl"], ["claim"]),
+    ])
+    func kubectlCompletesThePlugin(words: [String], expected: [String]) throws {
+        let dir = try Self.pluginDirectory()
+        // Completion runs no request: no cluster, and an empty kubeconfig.
+        let kubectl = try #require(["/usr/bin/kubectl", "/usr/local/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) })
+        let r = try Command.run(kubectl, ["__complete", "batchctl"] + words, environment: [
+            "PATH": dir.path + ":/usr/local/bin:/usr/bin:/bin", "HOME": dir.path, "KUBECONFIG": dir.path + "/none", "BATCHCTL_CONFIG": ""],
+            timeout: .seconds(60))
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.last == ":4", "Cobra's ShellCompDirectiveNoFileComp ends the reply: \(r.stdout)")
+        for word in expected { #expect(lines.contains(word), "\(words) → \(lines)") }
     }
 
     func kubectl(_ f: ClusterFixture, _ arguments: [String], path: String) throws -> CommandResult {

@@ -82,7 +82,8 @@ public struct QueueProbeResult: Sendable, Codable, Equatable {
 /// Depth is Σ LLEN of the queue's lists. In-flight entries are counted from kombu's `unacked_index`
 /// (delivery tag → delivery time) with an `UnackedTracker` kept between passes, so a pass costs what
 /// changed, not what is in flight: one pipelined MULTI/EXEC block (LLENs, the index entries delivered
-/// since the last pass, one ZCOUNT per chunk of about `pageSize` known entries, bindings, INFO) when
+/// since the last pass, one ZCOUNT per chunk of about `pageSize` known entries, a window of a quarter page
+/// of one chunk compared tag by tag (rotating over every chunk), bindings, INFO) when
 /// nothing was delivered or acknowledged; when something was, one or two more round trips read the new
 /// tags' hash values (HMGET, to learn their queue, once per tag) and re-read only the changed chunks.
 /// No reply holds more than `pageSize` hash values, whatever `unacked` holds.
@@ -110,8 +111,10 @@ public final class QueueProbe: Sendable {
         var bindings: [String: [Binding]] = [:]
         /// `exchange NUL routing_key` → route id (of `tracker`), cleared when a binding set changes.
         var routeCache: [String: UInt32] = [:]
-        /// The chunk whose members the next pass compares in full (rotating).
+        /// The chunk, and the window of its members, that the next pass compares tag by tag (rotating:
+        /// every window of every chunk in turn).
         var verifyNext = 0
+        var verifyOffset = 0
 
         /// Forgets every tag (and the route ids, which belong to the tracker); the next passes read the
         /// index from the start.
@@ -153,11 +156,25 @@ public final class QueueProbe: Sendable {
         let firstRequest = nextPage(s.tracker)
         commands.append(firstRequest.command)
         for c in chunkRanges { commands.append([b("ZCOUNT"), index, b(c.range.0), b(c.range.1)]) }
-        // One chunk a pass, in turn, is compared tag by tag: a count can hide an ack and a delivery
-        // scored in the past (a worker clock behind) in the same range; this finds it within one round.
+        // One window of one chunk a pass, in turn, is compared tag by tag: a count can hide an ack and a
+        // delivery scored in the past (a worker clock behind) in the same range; this finds it within one
+        // round of windows, and the chunk is then re-read whole. A window is a quarter of a page, so a
+        // steady pass reads at most that many index entries.
         let verify = chunkRanges.isEmpty ? nil : chunkRanges[s.verifyNext % chunkRanges.count]
-        s.verifyNext = chunkRanges.isEmpty ? 0 : (s.verifyNext + 1) % chunkRanges.count
-        if let verify { commands.append(rangeCommand(verify.range)) }
+        let verifyOffset = s.verifyOffset
+        if let verify {
+            commands.append(windowCommand(verify.range, offset: verifyOffset))
+            let inChunk = s.tracker.chunks.first { $0.id == verify.id }?.count ?? 0
+            if verifyOffset + verifyWindow < inChunk {
+                s.verifyOffset += verifyWindow
+            } else {
+                s.verifyOffset = 0
+                s.verifyNext = (s.verifyNext + 1) % chunkRanges.count
+            }
+        } else {
+            s.verifyNext = 0
+            s.verifyOffset = 0
+        }
         for exchange in exchanges { commands.append([b("SMEMBERS"), b(keys.bindingKey(exchange: exchange))]) }
         commands.append([b("INFO"), b("memory")])
         commands.append([b("EXEC")])
@@ -224,16 +241,12 @@ public final class QueueProbe: Sendable {
             let members = try indexPage(results[verifyAt])
             let count = s.tracker.chunks.first { $0.id == verify.id }?.count ?? -1
             let tracker = s.tracker
-            let same = members.count == count && members.allSatisfy { member in
+            let same = members.count == min(verifyWindow, max(count - verifyOffset, 0)) && members.allSatisfy { member in
                 guard let t = tracker.entries[member.0] else { return false }
                 return t.chunk == verify.id && t.score == member.2
             }
-            if !same {
-                guard let lookups = try applyRereads(&s, changed: [verify], replies: [results[verifyAt]]) else {
-                    return try finish(&s, states: states, memory: memory, summary: summary, complete: false, total: indexLength, startTrips: startTrips)
-                }
-                try await insertLooked(&s, lookups)
-            }
+            // A member not tracked there: the chunk is re-read whole with the changed ones.
+            if !same { changed.append(verify) }
         }
         var budget = passBudget
         var page = firstPage
@@ -330,9 +343,17 @@ public final class QueueProbe: Sendable {
 
     /// `ZRANGEBYSCORE index min max WITHSCORES LIMIT 0 rereadLimit`.
     private func rangeCommand(_ range: (String, String)) -> [[UInt8]] {
-        [b("ZRANGEBYSCORE"), b(keys.unackedIndexKey), b(range.0), b(range.1), b("WITHSCORES"), b("LIMIT"), b("0"),
-         b(String(Self.rereadLimit(pageSize)))]
+        windowCommand(range, offset: 0, count: Self.rereadLimit(pageSize))
     }
+
+    /// `ZRANGEBYSCORE index min max WITHSCORES LIMIT offset count` (count: `verifyWindow` by default).
+    private func windowCommand(_ range: (String, String), offset: Int, count: Int? = nil) -> [[UInt8]] {
+        [b("ZRANGEBYSCORE"), b(keys.unackedIndexKey), b(range.0), b(range.1), b("WITHSCORES"), b("LIMIT"), b(String(offset)),
+         b(String(count ?? verifyWindow))]
+    }
+
+    /// Index entries a steady pass compares tag by tag (a quarter of a page).
+    private var verifyWindow: Int { max(pageSize / 4, 1) }
 
     static func saturatingSum(_ a: Int, _ b: Int) -> Int {
         let (sum, overflow) = a.addingReportingOverflow(b)

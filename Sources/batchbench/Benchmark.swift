@@ -204,8 +204,9 @@ enum BenchmarkReport {
         times spread over an hour, four queues). The probe keeps what it read between passes (`UnackedTracker`):
         the first pass after a start reads the index in pages of 1,000 and each page's values with one HMGET
         (never one HVALS of the hash), at most 200,000 entries a pass; then a pass is one MULTI block (LLENs,
-        HLEN, ZCARD, the index from the watermark up, one ZCOUNT per chunk of 1,000 tags, one chunk compared
-        tag by tag in turn, INFO), plus one or two round trips only when tasks were delivered or acknowledged.
+        HLEN, ZCARD, the index from the watermark up, one ZCOUNT per chunk of 1,000 tags, a window of 250 tags
+        of one chunk compared tag by tag in turn, INFO), plus one or two round trips only when tasks were
+        delivered or acknowledged.
         Peak RSS is of `batchctl probe --listen 0s` (its one process reads everything from nothing);
         used_memory_peak growth is over every probe of the group, after loading. The controller row runs
         `batchctl controller` (1 s polls) against the same load for BATCHBENCH_CONTROLLER_SECONDS (default

@@ -66,8 +66,9 @@ func acknowledgement(tag: String) -> [[[UInt8]]] {
     /// A model of `unacked` (tag → queue, delivery time) changed at random as workers do, with the probe's
     /// counts compared after every change: deliveries, redeliveries, acks anywhere. With clocks in step
     /// every pass is exact. With worker clocks behind (deliveries scored up to 30 s in the past) an ack
-    /// and such a delivery in one chunk can cancel out in its count; the chunk compared tag by tag each
-    /// pass (in turn) finds it, so the counts are exact again within one round of the chunks.
+    /// and such a delivery in one chunk can cancel out in its count; the window of a chunk compared tag by
+    /// tag each pass (in turn, a quarter page: here one tag) finds it, so the counts are exact again within
+    /// one round of the windows (about one pass per tracked tag here).
     @Test(arguments: [(1, false), (2, false), (3, false), (4, false), (5, true), (6, true), (7, true), (8, true)])
     func countsStayExactUnderRandomChurn(seed: UInt64, skewedClocks: Bool) async throws {
         let server = try RedisServer()

@@ -125,7 +125,7 @@ bench: apt-deps venv tools-venv
 	.build/release/batchbench --output BENCHMARKS.md
 
 ## fuzz: libFuzzer with AddressSanitizer (release) on the config loader, the kubeconfig loader, the duration and
-## Redis URL parsers, watch-event lines, Status bodies and the YAML module, FUZZ_SECONDS each (7 targets); fails on any crash,
+## Redis URL parsers, watch-event lines, Status bodies, the YAML module, worker heartbeat events and unacked entries, FUZZ_SECONDS each (9 targets); fails on any crash,
 ## sanitizer report, per-input timeout or out-of-memory. Not part of `make test`. See Fuzz/README.md.
 FUZZ_SECONDS ?= 120
 fuzz: apt-deps

@@ -550,4 +550,50 @@ import Testing
                 == #"Widget.test.dev "two" is invalid: [spec.color: Unsupported value: "green": supported values: "red", "blue", spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1]"#,
                 "\(two.body)")
     }
+
+    // 11b. CEL rules of the schema (x-kubernetes-validations), with cel-python: `self` where declared, `oldSelf`
+    // on update (transition rules only then), and no CEL after a blocking error.
+    static let gadgetCRD = """
+        {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"gadgets.test.dev"},
+         "spec":{"group":"test.dev","scope":"Namespaced","names":{"plural":"gadgets","singular":"gadget","kind":"Gadget"},
+          "versions":[{"name":"v1","served":true,"storage":true,
+           "schema":{"openAPIV3Schema":{"type":"object","properties":{
+             "spec":{"type":"object","required":["min","max"],
+               "x-kubernetes-validations":[{"rule":"self.min <= self.max","message":"min must not exceed max"},
+                                           {"rule":"self.max <= 100"},
+                                           {"rule":"self.max >= oldSelf.max","message":"max may only grow"}],
+               "properties":{"min":{"type":"integer"},"max":{"type":"integer"},"note":{"type":"string"}}}}}}}]}}
+        """
+
+    @Test func item11b_crdValidationRulesAreEvaluatedWithSelfAndOldSelf() throws {
+        let s = try KubeSimServer.start(extraArguments: ["--cel-python", DeployPolicies.celPython])
+        defer { s.stop() }
+        try s.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", Self.gadgetCRD)
+        let gadgets = "/apis/test.dev/v1/namespaces/default/gadgets"
+        #expect(Wait.until(timeout: .seconds(10)) { (try? s.curl("GET", gadgets).status) == 200 })
+        func gadget(_ name: String, _ spec: String) -> String { #"{"apiVersion":"test.dev/v1","kind":"Gadget","metadata":{"name":"\#(name)"},"spec":\#(spec)}"# }
+
+        let refused = try s.curl("POST", gadgets, body: gadget("g", #"{"min":5,"max":200}"#))
+        #expect(refused.status == 422, "\(refused.body)")
+        #expect(Fixture.parse(refused.body)["message"] as? String
+                == #"Gadget.test.dev "g" is invalid: spec: Invalid value: "object": failed rule: self.max <= 100"#, "\(refused.body)")
+        let both = try s.curl("POST", gadgets, body: gadget("g", #"{"min":150,"max":120}"#))
+        #expect(Fixture.parse(both.body)["message"] as? String
+                == #"Gadget.test.dev "g" is invalid: [spec: Invalid value: "object": min must not exceed max, spec: Invalid value: "object": failed rule: self.max <= 100]"#,
+                "\(both.body)")
+        let causes = dig(Fixture.parse(both.body), "details", "causes") as? [[String: Any]] ?? []
+        #expect(causes.map { $0["field"] as? String } == ["spec", "spec"] && causes.allSatisfy { $0["reason"] as? String == "FieldValueInvalid" })
+        // A blocking schema error (Required): no rule is evaluated, and the API server says so.
+        let blocked = try s.curl("POST", gadgets, body: gadget("g", #"{"min":500}"#))
+        #expect(Fixture.parse(blocked.body)["message"] as? String
+                == #"Gadget.test.dev "g" is invalid: [spec.max: Required value, <nil>: Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation]"#,
+                "\(blocked.body)")
+
+        // Create: the transition rule (oldSelf) is skipped. Update: it applies.
+        #expect(try s.curl("POST", gadgets, body: gadget("g", #"{"min":1,"max":50}"#)).status == 201)
+        let shrink = try s.curl("PATCH", gadgets + "/g", body: #"{"spec":{"max":40}}"#, contentType: "application/merge-patch+json")
+        #expect(shrink.status == 422 && Fixture.parse(shrink.body)["message"] as? String
+                == #"Gadget.test.dev "g" is invalid: spec: Invalid value: "object": max may only grow"#, "\(shrink.body)")
+        #expect(try s.curl("PATCH", gadgets + "/g", body: #"{"spec":{"max":60}}"#, contentType: "application/merge-patch+json").status == 200)
+    }
 }

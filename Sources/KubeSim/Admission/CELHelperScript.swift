@@ -97,6 +97,38 @@ def evaluate(message):
     return {"result": "allow"}
 
 
+def evaluate_rules(message):
+    """A CRD's x-kubernetes-validations at one place: self (and oldSelf on update); the failed rules' messages."""
+    activation = {"self": cel(message.get("self"))}
+    has_old = "oldSelf" in message
+    if has_old:
+        activation["oldSelf"] = cel(message["oldSelf"])
+    failures = []
+    for rule in message.get("rules") or []:
+        expression = rule.get("rule") or ""
+        if "oldSelf" in expression and not has_old:
+            continue  # a transition rule, and no old value here
+        try:
+            result = run(expression, activation)
+        except Failure as error:
+            failures.append({"message": "%s: %s" % (expression.strip(), error), "reason": ""})
+            continue
+        if isinstance(result, (bool, celtypes.BoolType)) and bool(result):
+            continue
+        text = rule.get("message") or ""
+        if rule.get("messageExpression"):
+            try:
+                produced = run(rule["messageExpression"], activation)
+                if isinstance(produced, str) and str(produced).strip():
+                    text = str(produced)
+            except Failure:
+                pass
+        if not text:
+            text = "failed rule: %s" % expression.strip()
+        failures.append({"message": text, "reason": rule.get("reason") or ""})
+    return {"result": "rules", "failures": failures}
+
+
 def compile_all(expressions):
     """Compiles ahead of the first request (a policy was stored); errors surface when the policy is evaluated."""
     for expression in expressions:
@@ -112,7 +144,12 @@ def main():
     for line in sys.stdin:
         try:
             message = json.loads(line)
-            answer = compile_all(message["compile"]) if "compile" in message else evaluate(message)
+            if "compile" in message:
+                answer = compile_all(message["compile"])
+            elif "rules" in message:
+                answer = evaluate_rules(message)
+            else:
+                answer = evaluate(message)
         except Exception as error:  # never die on one bad request: the answer says what went wrong
             answer = {"result": "error", "message": "%s: %s" % (type(error).__name__, error)}
         sys.stdout.write(json.dumps(answer) + "\n")

@@ -139,7 +139,7 @@ extension Simulator {
         if type.statusSubresource, type.plural != "pods", type.plural != "namespaces" { object["status"] = nil }
         object = Self.newMetadata(object, generation: type.hasGeneration)
         object = SchemaDefaulting.apply(try Pruning.apply(object, type: type, validation: validation), type: type)
-        try SchemaValidation.validate(object, type: type)
+        try SchemaValidation.validate(object, type: type, evaluator: celEvaluator)
         object[path: ["metadata", "managedFields"]] = nil
         try ManagedFields.record(old: nil, new: &object, type: type, subresource: "", writer: validation?.writer)
         object = try Kinds.prepareCreate(object, type: type, simulator: self)
@@ -260,7 +260,7 @@ extension Simulator {
             }
             new = try Kinds.prepareUpdate(new, old: old, type: type, simulator: self)
             new = SchemaDefaulting.apply(try Pruning.apply(new, type: type, validation: validation), type: type)
-            try SchemaValidation.validate(new, type: type)
+            try SchemaValidation.validate(new, type: type, old: old, evaluator: self.celEvaluator)
             try ManagedFields.record(old: old, new: &new, type: type, subresource: subresource, writer: validation?.writer)
             try self.admit(admission, type: type, subresource: subresource, operation: "UPDATE", name: info.name, namespace: namespace,
                            object: new, oldObject: old, user: validation?.user, warnings: &warnings)

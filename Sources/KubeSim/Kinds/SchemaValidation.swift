@@ -9,9 +9,31 @@
 /// required → `field.Required`, enum → `field.NotSupported`, a wrong type or format → `field.TypeInvalid`,
 /// too long → `field.TooLongMaxLength`, too many items → `field.TooMany`, anything else → `field.Invalid`.
 /// The 422 Status is apimachinery's `NewInvalid` (`APIError.invalid`).
+///
+/// Then the CEL rules (`x-kubernetes-validations`), as `customResourceStrategy.Validate`
+/// (`apiextensions-apiserver/pkg/registry/customresource/strategy.go`) runs them: not at all when the schema
+/// errors include a blocking one (Required, NotSupported, TooLong, TooMany, TypeInvalid: `hasBlockingErr`,
+/// which adds the `<nil>` cause "some validation rules were not checked ..."); otherwise each rule with `self`
+/// bound to the value where it is declared, and `oldSelf` to the old object's value there on update
+/// (transition rules are skipped without one). A failed rule gives `field.Invalid(path, <schema type>,
+/// message)` (`pkg/apiserver/schema/cel/validation.go`; `failed rule: RULE` without a message). With
+/// validation ratcheting (on by default since 1.30), a value unchanged from the old object is not checked.
 enum SchemaValidation {
-    /// Throws 422 Invalid when `object` breaks `type.schema` (custom resources only).
-    static func validate(_ object: JSONValue, type: ResourceType) throws {
+    /// Where the schema declares CEL rules, and the value there.
+    struct RuleSite {
+        var field: String
+        /// Member names from the root to the value; nil inside a list (no old value is correlated there).
+        var keys: [String]?
+        var value: JSONValue
+        var schemaType: String
+        var rules: [JSONValue]
+    }
+
+    /// Throws 422 Invalid when `object` breaks `type.schema` or its CEL rules (custom resources only).
+    /// - Parameters:
+    ///   - old: the stored object on update (for `oldSelf` and ratcheting).
+    ///   - evaluator: the CEL helper; without one, CEL rules are not evaluated (KubeSim warns once).
+    static func validate(_ object: JSONValue, type: ResourceType, old: JSONValue? = nil, evaluator: CELEvaluator? = nil) throws {
         guard type.isCustom, let schema = type.schema, case .object(var members) = object else { return }
         for key in ["apiVersion", "kind", "metadata"] { members[key] = nil }
         var root = schema
@@ -20,9 +42,51 @@ enum SchemaValidation {
             root["properties"] = .object(properties)
         }
         var causes: [APIError.Cause] = []
-        check(.object(members), schema: root, path: "", causes: &causes)
+        var sites: [RuleSite] = []
+        check(.object(members), schema: root, path: "", keys: [], causes: &causes, sites: &sites)
+        if !sites.isEmpty {
+            let blocking: Set<String> = ["FieldValueRequired", "FieldValueNotSupported", "FieldValueTooLong", "FieldValueTooMany", "FieldValueTypeInvalid"]
+            if causes.contains(where: { blocking.contains($0.reason) }) {
+                causes.append(.init(reason: "FieldValueInvalid", field: "<nil>",
+                                    message: "Invalid value: \"null\": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"))
+            } else if let evaluator {
+                causes += try celCauses(sites, old: old, evaluator: evaluator)
+            } else {
+                Simulator.warnOnce("no CEL helper (--cel-python): the CRDs' x-kubernetes-validations rules are not evaluated")
+            }
+        }
         guard !causes.isEmpty else { return }
         throw APIError.invalid(kind: type.kind, group: type.group, name: object["metadata"]?["name"]?.stringValue ?? "", causes: causes)
+    }
+
+    /// The causes of the rules that fail, one CEL helper request per site.
+    private static func celCauses(_ sites: [RuleSite], old: JSONValue?, evaluator: CELEvaluator) throws -> [APIError.Cause] {
+        var causes: [APIError.Cause] = []
+        for site in sites {
+            var request: JSONValue = ["rules": .array(site.rules), "self": site.value]
+            if let old, let keys = site.keys {
+                var oldValue: JSONValue? = old
+                for key in keys { oldValue = oldValue?[key] }
+                if let oldValue {
+                    if oldValue == site.value { continue }   // ratcheting: unchanged, not checked again
+                    request["oldSelf"] = oldValue
+                }
+            }
+            let answer: JSONValue
+            do { answer = try evaluator.evaluate(request) } catch {
+                throw APIError(code: 500, reason: "InternalError", message: "evaluating the CRD's x-kubernetes-validations at \(site.field): \(error)")
+            }
+            guard answer["result"]?.stringValue == "rules" else {
+                throw APIError(code: 500, reason: "InternalError",
+                               message: "evaluating the CRD's x-kubernetes-validations at \(site.field): \(answer["message"]?.stringValue ?? answer.compactString)")
+            }
+            for failure in answer["failures"]?.arrayValue ?? [] {
+                let reason = failure["reason"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "FieldValueInvalid"
+                causes.append(.init(reason: reason, field: site.field,
+                                    message: "Invalid value: \"\(site.schemaType)\": \(failure["message"]?.stringValue ?? "")"))
+            }
+        }
+        return causes
     }
 
     /// How a value appears after `Invalid value: ` (apimachinery's `field.Error.ErrorBody`: strings quoted, numbers and
@@ -66,8 +130,12 @@ enum SchemaValidation {
     }
 
     // swiftlint:disable:next cyclomatic_complexity function_body_length
-    private static func check(_ value: JSONValue, schema: JSONValue, path: String, causes: inout [APIError.Cause]) {
+    private static func check(_ value: JSONValue, schema: JSONValue, path: String, keys: [String]?, causes: inout [APIError.Cause],
+                              sites: inout [RuleSite]) {
         let field = path.isEmpty ? "<root>" : path
+        if let rules = schema["x-kubernetes-validations"]?.arrayValue, !rules.isEmpty, value != .null {
+            sites.append(RuleSite(field: field, keys: keys, value: value, schemaType: schema["type"]?.stringValue ?? typeName(value), rules: rules))
+        }
         let inBody = "\(field) in body"
         func invalid(_ detail: String) {
             causes.append(.init(reason: "FieldValueInvalid", field: field, message: "Invalid value: \(shown(value)): \(detail)"))
@@ -140,7 +208,7 @@ enum SchemaValidation {
             }
             if let min = schema["minItems"]?.intValue, items.count < min { invalid("\(inBody) should have at least \(min) items") }
             if let itemSchema = schema["items"], case .object = itemSchema {
-                for (i, item) in items.enumerated() { check(item, schema: itemSchema, path: "\(path)[\(i)]", causes: &causes) }
+                for (i, item) in items.enumerated() { check(item, schema: itemSchema, path: "\(path)[\(i)]", keys: nil, causes: &causes, sites: &sites) }
             }
         case .object(let members):
             for name in (schema["required"]?.arrayValue ?? []).compactMap(\.stringValue) where members[name] == nil {
@@ -150,9 +218,9 @@ enum SchemaValidation {
             for key in members.keys.sorted() {
                 guard let child = members[key] else { continue }
                 if let propertySchema = properties[key] {
-                    check(child, schema: propertySchema, path: join(path, key), causes: &causes)
+                    check(child, schema: propertySchema, path: join(path, key), keys: keys.map { $0 + [key] }, causes: &causes, sites: &sites)
                 } else if let additional = schema["additionalProperties"], case .object = additional {
-                    check(child, schema: additional, path: join(path, key), causes: &causes)
+                    check(child, schema: additional, path: join(path, key), keys: keys.map { $0 + [key] }, causes: &causes, sites: &sites)
                 }
             }
         default:

@@ -45,9 +45,12 @@ public struct WorkerActivity: Sendable, Equatable {
     public var hostname: String
     /// Tasks running now.
     public var active: Int
-    public init(hostname: String, active: Int) {
+    /// Tasks started since the worker started, running ones included (the heartbeat's `processed`, clamped).
+    public var processed: Int
+    public init(hostname: String, active: Int, processed: Int = 0) {
         self.hostname = hostname
         self.active = active
+        self.processed = processed
     }
     /// The pod name, when the hostname is `celery@<pod-name>` (any other prefix is not one of batchctl's
     /// workers: heartbeats come from whoever can publish on the broker).

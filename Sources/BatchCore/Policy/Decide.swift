@@ -105,6 +105,9 @@ public enum DecisionReason: String, Sendable, Hashable, CaseIterable {
     case idleSleeping = "IdleSleeping"
     /// The cluster budget leaves this queue fewer replicas than its target.
     case budgetLimited = "BudgetLimited"
+    /// A `--release-when-done` claim had work, drained and stayed idle for `idleAfter`: released (the
+    /// controller clears it), zero.
+    case workDone = "WorkDone"
 }
 
 /// Something worth an Event besides reminders.
@@ -384,6 +387,12 @@ private struct Decider {
         let lastActive = max(status.lastActiveAt ?? r.claimedAt, r.claimedAt)
         let idleFor = now.microsecondsSinceEpoch - lastActive.microsecondsSinceEpoch
         if idleFor >= policy.idleAfter.milliseconds * 1000 {
+            // Release when done: only once work was seen during this claim (a fresh claim waits for its tasks).
+            if r.releaseWhenDone == true, let active = status.lastActiveAt, active > r.claimedAt {
+                clearReservation = true
+                log.sleepingAt = nil
+                return (0, .workDone, .free)
+            }
             remindSleeping(r, idleSince: lastActive)
             return (0, .idleSleeping, .sleeping)
         }

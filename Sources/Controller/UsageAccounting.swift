@@ -1,0 +1,29 @@
+import BatchCore
+
+/// The usage ledger's edge: which pods run, which are busy, how many tasks each worker completed.
+extension Reconciler {
+    /// Counts this pass into `decision.status.usage` (see `UsageLedger.account`). Without a Redis reading,
+    /// pods count as idle and no tasks are counted (their baselines are kept).
+    func accountUsage(_ q: BatchQueue, decision: inout Decision, snapshot: ClusterSnapshot, workers: [WorkerActivity]?, now: KubeTime) {
+        let pods = snapshot.deployments[q.spec.deployment].map { podsOf($0, in: snapshot.pods) } ?? []
+        var byPod: [String: WorkerActivity] = [:]
+        for w in workers ?? [] { if let pod = w.podName { byPod[pod] = w } }
+        let running = pods.compactMap { pod -> UsagePod? in
+            guard let started = pod.workerStartedAt else { return nil }
+            let w = byPod[pod.name]
+            return UsagePod(name: pod.name, startedAt: started, busy: (w?.active ?? 0) > 0,
+                            completed: w.map { max(0, $0.processed - max(0, $0.active)) })
+        }
+        let ending: ClaimEnd? = !decision.clearReservation ? nil : (decision.reason == .workDone ? .workDone : .expired)
+        var ledger = decision.status.usage ?? UsageLedger()
+        ledger.account(reservation: q.spec.reservation, ending: ending, pods: running, now: now)
+        decision.status.usage = ledger
+    }
+
+    /// The Event, log line and webhook message for a claim the controller released because its work was done:
+    /// "released batch1 for alice: work done, 1,204 tasks, 3.2 replica-hours".
+    static func workDoneText(queue name: String, holder: String, usage: ClaimUsage?) -> String {
+        let used = usage.map { ", " + UsageText.summary($0) + " (\(UsageText.hours($0.idleReplicaHours)) idle)" } ?? ""
+        return "released \(name) for \(holder): work done\(used). Run 'batchctl history \(name)' for the last claims' usage."
+    }
+}

@@ -62,6 +62,9 @@ public actor Reconciler {
     var lastQueueSet: [String]?
     /// Undecodable BatchQueues already given an Event (each problem once).
     var reportedSkips: Set<SkippedObject> = []
+    /// By BatchQueue name, then pod: worker pods as last seen running (`until` = when), for the usage ledger
+    /// to count pods that stop between two status writes (see `accountUsage`).
+    var usagePodsSeen: [String: [String: UsagePod]] = [:]
 
     public init(config: BatchConfig, settings: Settings, observer: any QueueObserver, cluster: any ClusterClient,
                 notifier: (any Notifier)? = nil, logger: Logger = Logger(label: "batchctl.controller"),

@@ -6,8 +6,8 @@ import Testing
     static func at(_ seconds: Double) -> KubeTime { KubeTime(microsecondsSinceEpoch: t0.microsecondsSinceEpoch + Int64(seconds * 1_000_000)) }
     static let alice = Reservation(holder: "alice", claimedAt: t0, expiresAt: at(86_400), replicas: 5)
     static let bob = Reservation(holder: "bob", claimedAt: at(1000), expiresAt: at(90_000), replicas: 5)
-    static func pod(_ name: String, started: Double = 0, busy: Bool = false, done: Int? = nil) -> UsagePod {
-        UsagePod(name: name, startedAt: at(started), busy: busy, completed: done)
+    static func pod(_ name: String, started: Double = 0, busy: Bool = false, done: Int? = nil, until: Double? = nil) -> UsagePod {
+        UsagePod(name: name, startedAt: at(started), busy: busy, completed: done, until: until.map(at))
     }
 
     /// One pass: at `time`, with `reservation` held, these pods running.
@@ -55,6 +55,11 @@ import Testing
             Pass(time: 0, reservation: alice, pods: [pod("a")]),
             Pass(time: 7200, reservation: alice, pods: [pod("a")]),
         ], 0.0, 900.0, 0, 1),
+        ("a pod that stopped since the last write counts until it was last seen, with its last task count", [
+            Pass(time: 0, reservation: alice, pods: [pod("a", done: 0), pod("b", done: 0)]),
+            Pass(time: 5, reservation: alice, pods: [pod("a", done: 1, until: 3), pod("b", done: 4)]),
+            Pass(time: 6, reservation: alice, pods: [pod("b", done: 4)]),
+        ], 0.0, 9.0, 5, 2),
         ("after release, workers finishing are credited to the claim that ended", [
             Pass(time: 0, reservation: alice, pods: [pod("a", done: 0)]),
             Pass(time: 5, reservation: nil, pods: [pod("a", busy: true, done: 1)]),
@@ -100,6 +105,18 @@ import Testing
         ledger.account(reservation: Self.alice, ending: nil, pods: [], now: Self.at(60))
         #expect(ledger == before)
         #expect(!UsageLedger.mustWrite(from: before, to: ledger))
+    }
+
+    @Test("a stopped pod gets no baseline, and the running count drops at once (a write that must be made)")
+    func stoppedPod() {
+        var ledger = UsageLedger()
+        ledger.account(reservation: Self.alice, ending: nil, pods: [Self.pod("a", done: 0), Self.pod("b", done: 0)], now: Self.at(0))
+        let before = ledger
+        ledger.account(reservation: Self.alice, ending: nil, pods: [Self.pod("a", done: 2, until: 1), Self.pod("b", done: 0)], now: Self.at(2))
+        #expect(ledger.workers == ["b": 0])
+        #expect(ledger.running == 1)
+        #expect(ledger.current?.peakReplicas == 2)
+        #expect(UsageLedger.mustWrite(from: before, to: ledger))
     }
 
     @Test("growth between two written ledgers, per claim")

@@ -63,12 +63,16 @@ public struct UsagePod: Sendable, Hashable {
     public var busy: Bool
     /// Tasks its worker completed so far (`processed − active`, clamped), or nil when no heartbeat was heard.
     public var completed: Int?
+    /// Set for a pod that has stopped since the ledger was last written: when it was last seen running (it
+    /// counts up to then, and its worker's last count is taken; it gets no baseline).
+    public var until: KubeTime?
 
-    public init(name: String, startedAt: KubeTime, busy: Bool, completed: Int?) {
+    public init(name: String, startedAt: KubeTime, busy: Bool, completed: Int?, until: KubeTime? = nil) {
         self.name = name
         self.startedAt = startedAt
         self.busy = busy
         self.completed = completed
+        self.until = until
     }
 }
 
@@ -77,9 +81,10 @@ public struct UsagePod: Sendable, Hashable {
 /// Each pass adds, for every running pod, the time since `accountedAt` (or since the pod started, if later) to
 /// the claim's busy or idle replica-seconds, and each worker's completed tasks beyond the count last recorded
 /// for it (`workers`). Because the baseline is in the status the controller last wrote, a pass whose status
-/// write was skipped (or a controller killed before writing) is simply counted by the next pass; only pods that
-/// stopped in between lose the time since the last write, and a change in the number of running pods is
-/// always written (see `running`).
+/// write was skipped (or a controller killed before writing) is simply counted by the next pass. Pods that
+/// stopped since the last write are passed in with `UsagePod.until` (the controller remembers when it last saw
+/// them), and a change in the number of running pods is always written (see `running`), so only a controller
+/// killed between a pod's stop and the next write loses that pod's time since the last write.
 public struct UsageLedger: Sendable, Hashable, Codable {
     /// When the ledger last counted; the next pass counts from here.
     public var accountedAt: MicroTime?
@@ -133,6 +138,7 @@ public struct UsageLedger: Sendable, Hashable, Codable {
     public mutating func account(reservation: Reservation?, ending: ClaimEnd?, pods: [UsagePod], now: KubeTime) -> Delta {
         let pods = Array(pods.prefix(Self.maxWorkers))
         let isNew = accountedAt == nil
+        let previousRunning = running
         var delta = Delta()
 
         // 1. A different claim than the one counted: the old one ended (released, or replaced).
@@ -143,11 +149,14 @@ public struct UsageLedger: Sendable, Hashable, Codable {
             current = ClaimUsage(holder: r.holder, claimedAt: r.claimedAt)
         }
 
-        // 2. Replica time since the last count (or since each pod started), busy or idle.
-        let last = accountedAt?.time.microsecondsSinceEpoch ?? now.microsecondsSinceEpoch
-        let interval = min(max(0, now.microsecondsSinceEpoch - last), Self.maxInterval)
+        // 2. Replica time since the last count (or since each pod started), up to now (or until a stopped pod
+        //    was last seen), busy or idle.
+        let nowUS = now.microsecondsSinceEpoch
+        let last = max(accountedAt?.time.microsecondsSinceEpoch ?? nowUS, nowUS &- Self.maxInterval)
         for pod in pods {
-            let ran = min(interval, max(0, now.microsecondsSinceEpoch - pod.startedAt.microsecondsSinceEpoch))
+            let from = max(last, pod.startedAt.microsecondsSinceEpoch)
+            let to = min(pod.until?.microsecondsSinceEpoch ?? nowUS, nowUS)
+            let ran = max(0, to - from)
             let seconds = Double(ran) / 1_000_000
             if pod.busy { delta.busySeconds += seconds } else { delta.idleSeconds += seconds }
         }
@@ -156,7 +165,7 @@ public struct UsageLedger: Sendable, Hashable, Codable {
         var baselines: [String: Int] = [:]
         for pod in pods {
             guard let done = pod.completed.map({ min(max(0, $0), Self.maxTasks) }) else {
-                if let known = workers?[pod.name] { baselines[pod.name] = known }
+                if let known = workers?[pod.name], pod.until == nil { baselines[pod.name] = known }
                 continue
             }
             if let known = workers?[pod.name] {
@@ -164,17 +173,18 @@ public struct UsageLedger: Sendable, Hashable, Codable {
             } else if !isNew {
                 delta.tasks = delta.tasks.addingSaturating(done)   // a worker first heard of: all its tasks are new
             }
-            baselines[pod.name] = done
+            if pod.until == nil { baselines[pod.name] = done }
         }
+        let runningNow = pods.filter { $0.until == nil }
 
         // 4. Credit the claim that held this interval: the current one, else the last one (its workers finishing).
-        let credited = apply(delta, running: pods.count, now: now)
+        let credited = apply(delta, running: runningNow.count, now: now)
         delta.holder = credited
         workers = baselines.isEmpty ? nil : baselines
-        running = pods.count
+        running = runningNow.count
         // With nothing running, the clock is left alone (an idle queue causes no status writes); when pods
         // start, each counts from its own start.
-        if !pods.isEmpty || accountedAt == nil { accountedAt = MicroTime(now) }
+        if !pods.isEmpty || accountedAt == nil || running != previousRunning { accountedAt = MicroTime(now) }
 
         // 5. The controller ends the claim this pass (expired, work done).
         if let ending, current != nil { close(ending, at: now) }

@@ -52,13 +52,14 @@ public struct DrainProgress: Sendable, Hashable {
 public struct DrainTracker: Sendable {
     public let queue: String
     public let startedAt: KubeTime
-    /// A queue already empty when the drain started counts as drained only after this long without work: the
-    /// controller reports tasks sent just before within a poll or two.
+    /// The queue counts as drained once it has read empty for this long: Celery workers report running tasks
+    /// and completed counts in heartbeats (every 2 s by default), so an empty reading can come a heartbeat early,
+    /// and a queue empty when the drain starts may just not show the tasks sent a moment ago yet.
     public let settle: TimeSpan
     var baseline: (holder: String, claimedAt: KubeTime, tasks: Int)?
-    var sawWork = false
+    var emptySince: KubeTime?
 
-    public init(queue: String, startedAt: KubeTime, settle: TimeSpan = .seconds(3)) {
+    public init(queue: String, startedAt: KubeTime, settle: TimeSpan = .seconds(5)) {
         self.queue = queue
         self.startedAt = startedAt
         self.settle = settle
@@ -80,9 +81,9 @@ public struct DrainTracker: Sendable {
         let busy = max(0, s.busyWorkers ?? 0)
         let known = s.depth != nil && s.inFlight != nil
         let empty = known && depth == 0 && inFlight == 0 && busy == 0
-        if !empty { sawWork = true }
+        emptySince = empty ? (emptySince ?? now) : nil
         let elapsed = max(0, now.microsecondsSinceEpoch - startedAt.microsecondsSinceEpoch)
-        let settled = sawWork || elapsed >= settle.milliseconds * 1000
+        let settled = emptySince.map { now.microsecondsSinceEpoch - $0.microsecondsSinceEpoch >= settle.milliseconds * 1000 } ?? false
         let remaining = depth.addingReportingOverflow(inFlight).overflow ? Int.max : depth + inFlight
         var rate: Double?
         var eta: Int64?

@@ -287,7 +287,7 @@ public actor Reconciler {
                 || old.hasWork != d.status.hasWork   // the idle clock starts from this write
                 || old.stranded != d.status.stranded
                 || old.replicas != d.status.replicas || old.reminders != d.status.reminders
-                || UsageLedger.mustWrite(from: old.usage, to: d.status.usage)
+                || UsageLedger.mustWrite(from: old.usage, to: d.status.usage, queueIdle: !d.status.hasWork)
                 || old.conditions?.map { "\($0.type)=\($0.status)" } != d.status.conditions?.map { "\($0.type)=\($0.status)" }
             let last = lastStatusWrite[name]
             let due = last.map { now.microsecondsSinceEpoch - $0.microsecondsSinceEpoch >= settings.statusMinInterval.milliseconds * 1000 } ?? true

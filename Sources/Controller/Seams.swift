@@ -146,6 +146,9 @@ public struct ClusterSnapshot: Sendable {
     public var policy: PolicyState?
     /// Objects left out because they do not decode, sorted by kind and name.
     public var skipped: [SkippedObject]
+    /// Pods being deleted (not in `pods`: nothing is decided from them), still running until their
+    /// process exits, so the usage ledger counts them.
+    public var terminatingPods: [PodState] = []
     public init(queues: [BatchQueue], deployments: [String: DeploymentState], pods: [PodState], policy: PolicyState? = nil,
                 skipped: [SkippedObject] = []) {
         self.queues = queues

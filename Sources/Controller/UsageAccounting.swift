@@ -4,10 +4,11 @@ import BatchCore
 extension Reconciler {
     /// Counts this pass into `decision.status.usage` (see `UsageLedger.account`). Without a Redis reading,
     /// pods count as idle and no tasks are counted (their baselines are kept). Pods that stopped since the
-    /// ledger was last written count up to when this controller last saw them, with their worker's last count.
+    /// ledger was last written count up to when this controller last saw them, with their worker's last count;
+    /// a pod being deleted counts until it is gone (its worker runs until then).
     func accountUsage(_ q: BatchQueue, decision: inout Decision, snapshot: ClusterSnapshot, workers: [WorkerActivity]?, now: KubeTime) {
         let name = q.metadata.name ?? q.queueName
-        let pods = snapshot.deployments[q.spec.deployment].map { podsOf($0, in: snapshot.pods) } ?? []
+        let pods = snapshot.deployments[q.spec.deployment].map { podsOf($0, in: snapshot.pods + snapshot.terminatingPods) } ?? []
         var byPod: [String: WorkerActivity] = [:]
         for w in workers ?? [] { if let pod = w.podName { byPod[pod] = w } }
         var seen = usagePodsSeen[name] ?? [:]

@@ -13,7 +13,7 @@ struct DrainCommand: AsyncParsableCommand {
         commandName: "drain",
         abstract: "Wait until a queue's work is done, with a progress bar; optionally release it then.",
         discussion: """
-        Waits until the queue's depth, in-flight tasks and busy workers are all zero, as the controller reports them in the BatchQueue's status: only read access to the BatchQueue is needed, not Redis. A queue already empty when drain starts counts as drained after 3 s without work (the controller reports tasks sent just before within a poll).
+        Waits until the queue's depth, in-flight tasks and busy workers are all zero, as the controller reports them in the BatchQueue's status, and have stayed so for 5 s (workers report running tasks in heartbeats every 2 s, so an empty reading can come early): only read access to the BatchQueue is needed, not Redis.
 
         On a terminal a progress bar is redrawn in place: tasks completed since the drain started out of completed plus remaining (queued and in flight), the rate per minute, the ETA and the workers running. Piped, one line per change; -o json, one JSON object per change (queue, done, remaining, total, busyWorkers, workers, ratePerMinute, etaSeconds, drained).
 

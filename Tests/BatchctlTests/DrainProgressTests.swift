@@ -25,15 +25,19 @@ import Testing
         #expect(mid.bar(width: 10) == "batch1 [######----] 92/152  60%  92.0/min  ETA 40 s  2 workers")
         #expect(mid.json == #"{"queue":"batch1","done":92,"remaining":60,"total":152,"busyWorkers":2,"workers":2,"ratePerMinute":92.0,"etaSeconds":40,"drained":false}"#)
         #expect(!t.progress(Self.queue(depth: 0, inFlight: 0, busy: 1, done: 199), now: Self.at(90)).drained)   // a task still runs
-        let end = t.progress(Self.queue(depth: 0, inFlight: 0, busy: 0, done: 200), now: Self.at(95))
+        #expect(!t.progress(Self.queue(depth: 0, inFlight: 0, busy: 0, done: 199), now: Self.at(91)).drained)   // empty, not yet for 5 s
+        #expect(!t.progress(Self.queue(depth: 0, inFlight: 0, busy: 1, done: 199), now: Self.at(93)).drained)   // a heartbeat late: busy
+        #expect(!t.progress(Self.queue(depth: 0, inFlight: 0, busy: 0, done: 200), now: Self.at(94)).drained)
+        let end = t.progress(Self.queue(depth: 0, inFlight: 0, busy: 0, done: 200), now: Self.at(99))
         #expect(end.drained && end.done == 152 && end.remaining == 0)
+        #expect(end.line.hasSuffix(", drained"))
     }
 
     @Test("a queue empty from the start counts as drained only after the settle time; unknown status never does")
     func emptyFromTheStart() {
         var t = DrainTracker(queue: "batch1", startedAt: Self.t0, settle: .seconds(3))
         #expect(!t.progress(Self.queue(depth: 0, inFlight: 0, busy: 0, done: 7), now: Self.at(1)).drained)
-        #expect(t.progress(Self.queue(depth: 0, inFlight: 0, busy: 0, done: 7), now: Self.at(3)).drained)
+        #expect(t.progress(Self.queue(depth: 0, inFlight: 0, busy: 0, done: 7), now: Self.at(4)).drained)
         var unknown = DrainTracker(queue: "batch1", startedAt: Self.t0)
         #expect(!unknown.progress(Self.queue(depth: nil, inFlight: nil, busy: nil, done: 0), now: Self.at(60)).drained)
     }

@@ -285,10 +285,12 @@ public enum UsageText {
 }
 
 extension UsageLedger {
-    /// A change that must be written at once, not at the next status interval: a claim opened or closed, or the
-    /// number of running pods changed (a pod that stopped is counted only up to the last write).
-    public static func mustWrite(from old: UsageLedger?, to new: UsageLedger?) -> Bool {
-        old?.running != new?.running || old?.current?.claimedAt != new?.current?.claimedAt
+    /// A change that must be written at once, not at the next status interval: a claim opened or closed, the
+    /// number of running pods changed, or (when the queue has no work, so `drain` waits for it) the tasks
+    /// completed changed.
+    public static func mustWrite(from old: UsageLedger?, to new: UsageLedger?, queueIdle: Bool = false) -> Bool {
+        (queueIdle && old?.latest?.tasksCompleted != new?.latest?.tasksCompleted)
+            || old?.running != new?.running || old?.current?.claimedAt != new?.current?.claimedAt
             || old?.current?.holder != new?.current?.holder || old?.history?.count != new?.history?.count
             || old?.history?.last?.endedAt != new?.history?.last?.endedAt
     }

@@ -149,3 +149,27 @@ import Testing
         #expect(UsageText.sentence(u, queue: "batch1") == "alice used 3.2 replica-hours on batch1, 0.4 of them idle, 1,204 tasks completed")
     }
 }
+
+@Suite struct UsageInMessagesTests {
+    static let t0 = KubeTime(secondsSinceEpoch: 1_800_000_000)
+
+    static func held(usage holder: String) -> BatchQueue {
+        let r = Reservation(holder: "alice", claimedAt: t0, expiresAt: KubeTime(secondsSinceEpoch: t0.secondsSinceEpoch + 86_400), replicas: 3)
+        var s = BatchQueueStatus(phase: .sleeping, depth: 0, inFlight: 0, busyWorkers: 0, replicas: 0, readyReplicas: 0, desiredReplicas: 0)
+        s.lastActiveAt = KubeTime(secondsSinceEpoch: t0.secondsSinceEpoch + 60)
+        s.usage = UsageLedger(current: ClaimUsage(holder: holder, claimedAt: t0, busyReplicaSeconds: 10_080, idleReplicaSeconds: 1_440, tasksCompleted: 1_204))
+        return BatchQueue(metadata: ObjectMeta(name: "batch1"), spec: BatchQueueSpec(deployment: "celery-batch1", reservation: r), status: s)
+    }
+
+    @Test("the digest and the idle reminders say what the claim used so far; another claim's usage is not shown")
+    func usageInDigestAndReminders() {
+        let now = KubeTime(secondsSinceEpoch: Self.t0.secondsSinceEpoch + 3600)
+        let digest = ReminderDigest.build(queues: [Self.held(usage: "alice")], namespace: "ns", now: now, policy: .defaults)
+        #expect(digest.text.contains(" So far alice used 3.2 replica-hours on batch1, 0.4 of them idle, 1,204 tasks completed."), "\(digest.text)")
+        #expect(!ReminderDigest.build(queues: [Self.held(usage: "bob")], namespace: "ns", now: now, policy: .defaults).text.contains("So far"))
+        let d = decide(DecideInput(queue: Self.held(usage: "alice"), observation: QueueObservation(depth: 0, inFlight: 0, busyWorkers: 0),
+                                   deployment: (0, 0), now: now, budgetRemaining: 100), policy: .defaults)
+        let sleeping = d.reminders.first { $0.kind == .sleeping }
+        #expect(sleeping?.message.hasSuffix("So far alice used 3.2 replica-hours on batch1, 0.4 of them idle, 1,204 tasks completed.") == true, "\(d.reminders)")
+    }
+}

@@ -483,7 +483,7 @@ private struct Decider {
             log.idleAt = now
             reminders.append(Reminder(
                 kind: .sleeping, queue: name, holder: r.holder,
-                message: "\(name) (held by \(r.holder)) has had no tasks since \(TimeText.utc(idleSince)) (\(TimeText.relative(idleSince, now: now))), so its workers were scaled to zero; they wake when tasks arrive. If you are done, run 'batchctl release \(name)'.",
+                message: "\(name) (held by \(r.holder)) has had no tasks since \(TimeText.utc(idleSince)) (\(TimeText.relative(idleSince, now: now))), so its workers were scaled to zero; they wake when tasks arrive. If you are done, run 'batchctl release \(name)'.\(UsageText.soFar(input.queue.status, reservation: r, queue: name))",
                 nextCommand: "batchctl release \(name)", isWarning: false))
             return
         }
@@ -492,7 +492,7 @@ private struct Decider {
             log.idleAt = now
             reminders.append(Reminder(
                 kind: .idle, queue: name, holder: r.holder,
-                message: "\(name) is still held by \(r.holder) but has been idle since \(TimeText.utc(idleSince)) (\(TimeText.relative(idleSince, now: now))); the reservation runs until \(TimeText.utc(r.expiresAt)). Run 'batchctl release \(name)' to give it back.",
+                message: "\(name) is still held by \(r.holder) but has been idle since \(TimeText.utc(idleSince)) (\(TimeText.relative(idleSince, now: now))); the reservation runs until \(TimeText.utc(r.expiresAt)). Run 'batchctl release \(name)' to give it back.\(UsageText.soFar(input.queue.status, reservation: r, queue: name))",
                 nextCommand: "batchctl release \(name)", isWarning: false))
         }
     }

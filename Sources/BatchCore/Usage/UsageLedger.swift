@@ -278,6 +278,13 @@ public enum UsageText {
         "\(count(u.tasksCompleted)) task\(u.tasksCompleted == 1 ? "" : "s"), \(hours(u.replicaHours)) replica-hours"
     }
 
+    /// ` So far alice used 3.2 replica-hours on batch1, ...` for reminders about `r`, or "" when the ledger has no
+    /// usage of that claim.
+    public static func soFar(_ status: BatchQueueStatus?, reservation r: Reservation, queue: String) -> String {
+        guard let u = status?.usage?.current, u.holder == r.holder, u.claimedAt == r.claimedAt else { return "" }
+        return " So far " + sentence(u, queue: queue) + "."
+    }
+
     /// `alice used 3.2 replica-hours on batch1, 0.4 of them idle, 1,204 tasks`.
     public static func sentence(_ u: ClaimUsage, queue: String) -> String {
         "\(u.holder) used \(hours(u.replicaHours)) replica-hours on \(queue), \(hours(u.idleReplicaHours)) of them idle, \(count(u.tasksCompleted)) task\(u.tasksCompleted == 1 ? "" : "s") completed"

@@ -21,6 +21,9 @@ public struct DrainProgress: Sendable, Hashable {
     /// `done + remaining`.
     public var total: Int { done + remaining }
 
+    /// What a new line (or JSON object) is printed for: the counts, not the rate and ETA recomputed each read.
+    public var counts: [Int] { [done, remaining, busyWorkers, workers, drained ? 1 : 0] }
+
     /// `[########------------] 120/200  60%  34.0/min  ETA 2 min  3 workers`, `width` cells of bar.
     public func bar(width: Int = 24) -> String {
         let fraction = total > 0 ? Double(done) / Double(total) : (drained ? 1 : 0)
@@ -58,6 +61,8 @@ public struct DrainTracker: Sendable {
     public let settle: TimeSpan
     var baseline: (holder: String, claimedAt: KubeTime, tasks: Int)?
     var emptySince: KubeTime?
+    /// When the completed count last rose (the rate is measured up to then, so it holds while the queue settles).
+    var lastDone: (count: Int, at: KubeTime)?
 
     public init(queue: String, startedAt: KubeTime, settle: TimeSpan = .seconds(5)) {
         self.queue = queue
@@ -87,8 +92,10 @@ public struct DrainTracker: Sendable {
         let remaining = depth.addingReportingOverflow(inFlight).overflow ? Int.max : depth + inFlight
         var rate: Double?
         var eta: Int64?
-        if done > 0, elapsed > 0 {
-            let perMinute = Double(done) / (Double(elapsed) / 60_000_000)
+        if done != lastDone?.count { lastDone = (done, now) }
+        let measured = max(0, (lastDone?.at ?? now).microsecondsSinceEpoch - startedAt.microsecondsSinceEpoch)
+        if done > 0, elapsed > 0, measured > 0 {
+            let perMinute = Double(done) / (Double(measured) / 60_000_000)
             rate = perMinute
             eta = Int64(min(Double(Int64.max / 2), (Double(remaining) / perMinute * 60).rounded(.up)))
         }

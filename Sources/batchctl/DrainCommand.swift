@@ -59,7 +59,8 @@ struct DrainCommand: AsyncParsableCommand {
         while true {
             let now = service.now()
             let p = tracker.progress(q, now: now)
-            if p != shown {
+            // The bar is redrawn on any change; a line or JSON object is printed when the counts change.
+            if bar ? p != shown : p.counts != shown?.counts {
                 Self.show(p, output: output, bar: bar)
                 shown = p
             }

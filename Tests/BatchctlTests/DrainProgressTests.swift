@@ -30,6 +30,7 @@ import Testing
         #expect(!t.progress(Self.queue(depth: 0, inFlight: 0, busy: 0, done: 200), now: Self.at(94)).drained)
         let end = t.progress(Self.queue(depth: 0, inFlight: 0, busy: 0, done: 200), now: Self.at(99))
         #expect(end.drained && end.done == 152 && end.remaining == 0)
+        #expect(end.ratePerMinute == 152.0 / 94 * 60)          // measured up to the last completed task, not while settling
         #expect(end.line.hasSuffix(", drained"))
     }
 

@@ -238,7 +238,8 @@ import Testing
             tasks), in-flight tasks, ready/desired workers and phase, as the controller
             last reported them in the BatchQueue objects. -o wide adds when it was claimed,
             busy workers, stranded tasks (held by a worker that died) with their redelivery
-            time, the approved band and maxReplicas.
+            time, the approved band, maxReplicas and the replica-hours the current claim
+            used (USED; 'batchctl history' for earlier claims).
 
             On a terminal, depth is coloured in the team's terms (by default under 100
             green, under 500 plain, from 500 yellow, 1,000 and more red: the

@@ -261,11 +261,12 @@ public enum UsageText {
     /// `1,204`: thousands separated by commas.
     public static func count(_ n: Int) -> String { StatusTable.grouped(n) }
 
-    /// Hours with one decimal (two below 0.1, so a short claim does not read as nothing): `3.2`, `0.04`.
+    /// Hours with one decimal (two below 0.1 and three below 0.01, so a short claim does not read as nothing):
+    /// `3.2`, `0.04`, `0.003`.
     public static func hours(_ h: Double) -> String {
         guard h.isFinite else { return "0" }
-        let digits = h > 0 && h < 0.1 ? 2 : 1
-        let scale = digits == 2 ? 100.0 : 10.0
+        let digits = h > 0 && h < 0.01 ? 3 : (h > 0 && h < 0.1 ? 2 : 1)
+        let scale = digits == 3 ? 1000.0 : (digits == 2 ? 100.0 : 10.0)
         let r = (h * scale).rounded() / scale
         let whole = Int(r)
         let fraction = Int(((r - Double(whole)) * scale).rounded())

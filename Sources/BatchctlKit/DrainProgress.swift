@@ -18,8 +18,11 @@ public struct DrainProgress: Sendable, Hashable {
     /// Depth, in-flight and busy workers are all zero (and the queue was seen empty long enough, see `DrainTracker`).
     public var drained: Bool
 
-    /// `done + remaining`.
-    public var total: Int { done + remaining }
+    /// `done + remaining` (saturating: the numbers come from an object anyone with write access could fill).
+    public var total: Int {
+        let (sum, overflow) = done.addingReportingOverflow(remaining)
+        return overflow ? Int.max : sum
+    }
 
     /// What a new line (or JSON object) is printed for: the counts, not the rate and ETA recomputed each read.
     public var counts: [Int] { [done, remaining, busyWorkers, workers, drained ? 1 : 0] }
@@ -80,7 +83,8 @@ public struct DrainTracker: Sendable {
                 baseline = (c.holder, c.claimedAt, baseline == nil ? c.tasksCompleted : 0)
             }
         }
-        let done = max(0, (claim?.tasksCompleted ?? 0) - (baseline?.tasks ?? 0))
+        let (difference, overflow) = (claim?.tasksCompleted ?? 0).subtractingReportingOverflow(baseline?.tasks ?? 0)
+        let done = overflow ? 0 : max(0, difference)
         let depth = max(0, s.depth ?? 0)
         let inFlight = max(0, s.inFlight ?? 0)
         let busy = max(0, s.busyWorkers ?? 0)

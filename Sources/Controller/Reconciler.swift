@@ -268,12 +268,15 @@ public actor Reconciler {
         if d.clearReservation {
             do {
                 try fenced()
+                let holder = q.spec.reservation?.holder ?? ""
                 q = try await cluster.writeReservation(of: q, to: nil)   // the status write below needs its new resourceVersion
                 report.otherWrites += 1
                 log.notice(d.reason == .workDone ? "Released the reservation: work done" : "Cleared expired reservation",
-                           metadata: ["holder": "\(q.spec.reservation?.holder ?? "")"])
+                           metadata: ["holder": "\(holder)"])
             } catch {
-                report.errors.append("\(name): clearing the expired reservation: \(error)")
+                report.errors.append("\(name): clearing the \(d.reason == .workDone ? "finished" : "expired") reservation: \(error)")
+                // Not released (the holder may have just changed it): no status or message saying it was; the next pass decides again.
+                if d.reason == .workDone { return }
             }
         }
 

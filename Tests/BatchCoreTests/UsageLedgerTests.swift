@@ -138,7 +138,7 @@ import Testing
     func counts(_ n: Int, _ text: String) { #expect(UsageText.count(n) == text) }
 
     @Test(arguments: [
-        (3.2, "3.2"), (3.24, "3.2"), (0.04, "0.04"), (0.0028, "0.003"), (0, "0.0"), (1234.56, "1,234.6"), (0.1, "0.1"), (Double.nan, "0"),
+        (3.2, "3.2"), (3.24, "3.2"), (0.04, "0.04"), (0.0028, "0.003"), (0, "0.0"), (1234.56, "1,234.6"), (0.1, "0.1"), (Double.nan, "0"), (-5, "0.0"), (1e300, "888,888,888.9"),
     ])
     func hours(_ h: Double, _ text: String) { #expect(UsageText.hours(h) == text) }
 

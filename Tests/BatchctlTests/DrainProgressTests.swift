@@ -43,6 +43,15 @@ import Testing
         #expect(!unknown.progress(Self.queue(depth: nil, inFlight: nil, busy: nil, done: 0), now: Self.at(60)).drained)
     }
 
+    @Test("hostile numbers in the status: no overflow, no crash")
+    func hostileStatus() {
+        var t = DrainTracker(queue: "batch1", startedAt: Self.t0)
+        _ = t.progress(Self.queue(depth: 0, inFlight: 0, busy: 0, done: Int.min), now: Self.t0)
+        let p = t.progress(Self.queue(depth: Int.max, inFlight: Int.max, busy: Int.max, done: Int.max), now: Self.at(1))
+        #expect(p.remaining == Int.max && p.total == Int.max && p.done == 0)
+        #expect(!p.bar().isEmpty && !p.json.isEmpty && !p.line.isEmpty)
+    }
+
     @Test("a new claim during the drain counts from zero")
     func newClaim() {
         var t = DrainTracker(queue: "batch1", startedAt: Self.t0)

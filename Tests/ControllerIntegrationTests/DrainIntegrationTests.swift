@@ -195,3 +195,30 @@ struct DrainIntegrationTests {
                 "ledger \(ledger) s, pods \(reference.seconds) s")
     }
 }
+
+/// `drain` without workers to do the work: `--timeout` gives up with exit status 1, Ctrl-C stops waiting; both keep the claim.
+@Suite(.serialized, .enabled(if: CeleryFixture.isAvailable, "needs the venv: make venv"))
+struct DrainGivesUpTests {
+    @Test("--timeout: exit 1 naming what remains, the claim kept; SIGINT (Ctrl-C): stops, the claim kept")
+    func timeoutAndInterrupt() throws {
+        let h = try ControllerHarness()     // no kubelet: the Deployment is scaled, but no worker runs
+        defer { h.stop() }
+        try h.startController()
+        try h.claim("batch3", replicas: 1)
+        #expect(Wait.until(timeout: .seconds(30)) { h.claimSeen("batch3") })
+        #expect(try h.celery.produce(#"[{"queue": "batch3", "count": 5}]"#) == 5)
+        #expect(Wait.until(timeout: .seconds(30)) { ((try? h.queue("batch3"))?["status"] as? [String: Any])?["depth"] as? Int == 5 })
+        let r = try DrainIntegrationTests().batchctl(h, ["drain", "batch3", "--timeout", "2s"])
+        #expect(r.status == 1, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stderr.contains("timed out after 2s waiting for batch3 to drain (5 tasks still queued or in flight); the claim is kept"), "\(r.stderr)")
+        #expect(r.stdout.contains("batch3: 0 done, 5 remaining"), "\(r.stdout)")
+
+        let drain = try ChildProcess(name: "drain", executable: ProjectPaths.product("batchctl"),
+                                     arguments: ["drain", "batch3", "--kubeconfig", h.sim.kubeconfigPath, "--context", "alice", "-n", h.namespace],
+                                     environment: ["BATCHCTL_CONFIG": "", "HOME": h.sim.directory], logDirectory: h.directory.path)
+        #expect(Wait.until(timeout: .seconds(30)) { drain.stdout.contains("5 remaining") })
+        drain.signal(SIGINT)
+        #expect(Wait.until(timeout: .seconds(10)) { !drain.isRunning })
+        #expect(h.reservation("batch3")?["holder"] as? String == "alice")
+    }
+}

@@ -265,6 +265,7 @@ public enum UsageText {
     /// `3.2`, `0.04`, `0.003`.
     public static func hours(_ h: Double) -> String {
         guard h.isFinite else { return "0" }
+        let h: Double = min(max(h, 0), UsageLedger.maxReplicaSeconds / 3600)   // a status holds what anyone allowed to write it wrote
         let digits = h > 0 && h < 0.01 ? 3 : (h > 0 && h < 0.1 ? 2 : 1)
         let scale = digits == 3 ? 1000.0 : (digits == 2 ? 100.0 : 10.0)
         let r = (h * scale).rounded() / scale

@@ -60,9 +60,13 @@ public struct Reservation: Sendable, Hashable, Codable {
     public var replicas: Int
     /// The band the holder approved (`big` is required for 11–20 replicas).
     public var approvedBand: String?
+    /// The controller releases the claim once the queue has drained and stayed idle for `idleAfter`
+    /// (`claim --release-when-done`); nil or false: only `release` or expiry end it.
+    public var releaseWhenDone: Bool?
 
     public init(holder: String, reason: String? = nil, claimedAt: KubeTime, expiresAt: KubeTime, replicas: Int,
-                approvedBand: String? = nil) {
+                approvedBand: String? = nil, releaseWhenDone: Bool? = nil) {
+        self.releaseWhenDone = releaseWhenDone
         self.holder = holder
         self.reason = reason
         self.claimedAt = claimedAt
@@ -115,6 +119,8 @@ public struct BatchQueueStatus: Sendable, Hashable, Codable {
     public var drainingSince: KubeTime?
     /// Which reminders were sent, so restarts and leader changes do not repeat them.
     public var reminders: ReminderLog?
+    /// What the current and the last claims used (see `UsageLedger`).
+    public var usage: UsageLedger?
     public var conditions: [Condition]?
 
     public init(observedGeneration: Int64? = nil, phase: BatchQueuePhase? = nil, depth: Int? = nil, inFlight: Int? = nil,

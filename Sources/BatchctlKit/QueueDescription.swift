@@ -58,6 +58,7 @@ public struct QueueDescription: Sendable {
             field("Expires", when(r.expiresAt) + (r.expiresAt <= now ? ", expired: the controller clears it" : ""), indent: 2)
             field("Replicas", "up to \(r.replicas)", indent: 2)
             field("Approved band", r.approvedBand ?? "-", indent: 2)
+            field("Release when done", r.releaseWhenDone == true ? "yes (the controller releases it once the queue has drained and stayed idle for idleAfter)" : "no", indent: 2)
         } else {
             field("Reservation", "none (free: run 'batchctl claim \(m.name ?? queue.queueName)')")
         }
@@ -79,6 +80,16 @@ public struct QueueDescription: Sendable {
                 observed += " (spec generation \(generation): not yet seen by the controller)"
             }
             field("Observed generation", observed, indent: 2)
+            if let u = st.usage?.latest {
+                out.append(st.usage?.current != nil ? "Usage (this claim):" : "Usage (last claim, \(u.endReason ?? "ended") \(when(u.endedAt))):")
+                field("Holder", u.holder, indent: 2)
+                field("Replica-hours", "\(UsageText.hours(u.replicaHours)) (\(UsageText.hours(u.idleReplicaHours)) idle)", indent: 2)
+                field("Tasks completed", UsageText.count(u.tasksCompleted), indent: 2)
+                field("Peak replicas", String(u.peakReplicas), indent: 2)
+                field("First task", when(u.firstTaskAt), indent: 2)
+                field("Last task", when(u.lastTaskAt), indent: 2)
+                field("History", "\(st.usage?.history?.count ?? 0) claim(s) kept: batchctl history \(m.name ?? queue.queueName)", indent: 2)
+            }
         } else {
             field("Status", "none yet (the controller has not reported on this queue)")
         }

@@ -154,8 +154,8 @@ public struct ReservationService: Sendable {
 
     /// What `release` did.
     public enum ReleaseResult: Sendable, Equatable {
-        /// The claim was removed; this was it.
-        case released(Reservation)
+        /// The claim was removed; this was it, and what it used (the usage ledger as the controller last wrote it).
+        case released(Reservation, ClaimUsage?)
         /// The queue was already free: nothing written.
         case alreadyFree
     }
@@ -175,7 +175,8 @@ public struct ReservationService: Sendable {
             do {
                 log("releasing \(name) (resourceVersion \(old.metadata.resourceVersion ?? "?"))")
                 _ = try await client.updateBatchQueue(new, from: old)
-                return .released(held)
+                let usage = old.status?.usage?.current.flatMap { $0.holder == held.holder && $0.claimedAt == held.claimedAt ? $0 : nil }
+                return .released(held, usage)
             } catch let error as KubeError where error.isConflict {
                 log("\(name) changed since it was read (\(error.status?.message ?? "409"))\(attempt < Self.maxAttempts ? "; reading it again" : "")")
             } catch let error as KubeError where error.isForbidden {

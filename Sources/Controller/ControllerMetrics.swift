@@ -17,6 +17,8 @@ public final class ControllerMetrics: Sendable {
     }
     private let queues = Mutex<[String: QueueGauges]>([:])
     private let kubeRequests = Mutex<[String: Counter]>([:])
+    /// Usage counters by their labels (queue, holder, state; or queue alone for tasks).
+    private let usageCounters = Mutex<[String: Counter]>([:])
     private let reconcileDuration: DurationHistogram
     private let reconcileResults: [String: Counter]
     private let redisErrors: Counter
@@ -53,6 +55,7 @@ public final class ControllerMetrics: Sendable {
         if report.redisProblem != nil { redisErrors.increment() }
         redisUp.set(to: report.redisProblem == nil ? 1 : 0)
         for (kind, gauge) in skippedObjects { gauge.set(to: Double(report.skipped.filter { $0.kind == kind }.count)) }
+        for (queue, deltas) in report.usageGrowth { recordUsage(queue: queue, deltas) }
         for q in queues {
             let name = q.metadata.name ?? q.queueName
             let g = gauges(for: name)
@@ -82,6 +85,33 @@ public final class ControllerMetrics: Sendable {
             return c
         }
         counter.increment()
+    }
+
+    /// Adds what a queue's written usage ledger grew by: replica-seconds by holder and state, tasks completed.
+    func recordUsage(queue: String, _ deltas: [UsageLedger.Delta]) {
+        func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
+            let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+            return usageCounters.withLock { all in
+                if let c = all[key] { return c }
+                let c = registry.makeCounter(descriptor: d(name, help), labels: labels)
+                all[key] = c
+                return c
+            }
+        }
+        let secondsHelp = "Worker replica-seconds per claim holder, busy (running tasks) or idle, from the usage ledger in the BatchQueue status."
+        for delta in deltas {
+            let holder = delta.holder ?? ""
+            if delta.busySeconds > 0 {
+                counter("batchctl_replica_seconds_total", secondsHelp, [("queue", queue), ("holder", holder), ("state", "busy")]).increment(by: delta.busySeconds)
+            }
+            if delta.idleSeconds > 0 {
+                counter("batchctl_replica_seconds_total", secondsHelp, [("queue", queue), ("holder", holder), ("state", "idle")]).increment(by: delta.idleSeconds)
+            }
+            if delta.tasks > 0 {
+                counter("batchctl_tasks_completed_total", "Tasks the queue's workers completed (from their heartbeats' processed and active counts).",
+                        [("queue", queue)]).increment(by: Int64(delta.tasks))
+            }
+        }
     }
 
     /// Counts one webhook delivery by result: `sent`, `failed` or `dropped`.

@@ -18,6 +18,8 @@ public struct PassReport: Sendable {
     public var queues: [BatchQueue] = []
     /// Objects left out because they do not decode.
     public var skipped: [SkippedObject] = []
+    /// By BatchQueue name: what the usage ledgers written this pass added (for the usage counters).
+    public var usageGrowth: [String: [UsageLedger.Delta]] = [:]
     public var totalWrites: Int { scaleWrites + statusWrites + otherWrites }
     public init() {}
 }
@@ -60,6 +62,9 @@ public actor Reconciler {
     var lastQueueSet: [String]?
     /// Undecodable BatchQueues already given an Event (each problem once).
     var reportedSkips: Set<SkippedObject> = []
+    /// By BatchQueue name, then pod: worker pods as last seen running (`until` = when), for the usage ledger
+    /// to count pods that stop between two status writes (see `accountUsage`).
+    var usagePodsSeen: [String: [String: UsagePod]] = [:]
 
     public init(config: BatchConfig, settings: Settings, observer: any QueueObserver, cluster: any ClusterClient,
                 notifier: (any Notifier)? = nil, logger: Logger = Logger(label: "batchctl.controller"),
@@ -140,6 +145,9 @@ public actor Reconciler {
             if let update = DoctorRules.workersCondition(queue: q.queueName, deployment: q.spec.deployment, arguments: arguments, hasCondition: has) {
                 decisions[i].status.setCondition(update, now: now, generation: q.metadata.generation)
             }
+        }
+        for i in queues.indices {
+            accountUsage(queues[i], decision: &decisions[i], snapshot: snapshot, workers: redis?.workers, now: now)
         }
         for (q, d) in zip(queues, decisions) {
             let name = q.metadata.name ?? q.queueName
@@ -260,11 +268,15 @@ public actor Reconciler {
         if d.clearReservation {
             do {
                 try fenced()
+                let holder = q.spec.reservation?.holder ?? ""
                 q = try await cluster.writeReservation(of: q, to: nil)   // the status write below needs its new resourceVersion
                 report.otherWrites += 1
-                log.notice("Cleared expired reservation", metadata: ["holder": "\(q.spec.reservation?.holder ?? "")"])
+                log.notice(d.reason == .workDone ? "Released the reservation: work done" : "Cleared expired reservation",
+                           metadata: ["holder": "\(holder)"])
             } catch {
-                report.errors.append("\(name): clearing the expired reservation: \(error)")
+                report.errors.append("\(name): clearing the \(d.reason == .workDone ? "finished" : "expired") reservation: \(error)")
+                // Not released (the holder may have just changed it): no status or message saying it was; the next pass decides again.
+                if d.reason == .workDone { return }
             }
         }
 
@@ -278,6 +290,7 @@ public actor Reconciler {
                 || old.hasWork != d.status.hasWork   // the idle clock starts from this write
                 || old.stranded != d.status.stranded
                 || old.replicas != d.status.replicas || old.reminders != d.status.reminders
+                || UsageLedger.mustWrite(from: old.usage, to: d.status.usage, queueIdle: !d.status.hasWork)
                 || old.conditions?.map { "\($0.type)=\($0.status)" } != d.status.conditions?.map { "\($0.type)=\($0.status)" }
             let last = lastStatusWrite[name]
             let due = last.map { now.microsecondsSinceEpoch - $0.microsecondsSinceEpoch >= settings.statusMinInterval.milliseconds * 1000 } ?? true
@@ -286,6 +299,7 @@ public actor Reconciler {
                     try fenced()
                     _ = try await cluster.updateStatus(of: q, to: d.status)
                     report.statusWrites += 1
+                    report.usageGrowth[name] = UsageLedger.growth(from: old.usage, to: d.status.usage)
                     lastStatusWrite[name] = now
                 } catch {
                     written = false
@@ -302,7 +316,13 @@ public actor Reconciler {
                     metadata: ["deployment": "\(q.spec.deployment)", "note": "\(event.note)"])
             await record(event, report: &report)
         }
-        for reminder in d.reminders {
+        var reminders = d.reminders
+        if d.reason == .workDone, d.clearReservation, let holder = d.status.usage?.history?.last?.holder {
+            let text = Self.workDoneText(queue: name, holder: holder, usage: d.status.usage?.history?.last)
+            reminders.append(Reminder(kind: .releasedWorkDone, queue: name, holder: holder, message: text,
+                                      nextCommand: "batchctl history \(name)", isWarning: false))
+        }
+        for reminder in reminders {
             log.info("Reminder", metadata: ["kind": "\(reminder.reason)", "holder": "\(reminder.holder ?? "")", "message": "\(reminder.message)"])
             await record(ControllerEvent(queue: q, isWarning: reminder.isWarning, reason: reminder.reason, action: "Remind",
                                          note: String(reminder.message.prefix(1024))), report: &report)

@@ -45,9 +45,12 @@ public struct WorkerActivity: Sendable, Equatable {
     public var hostname: String
     /// Tasks running now.
     public var active: Int
-    public init(hostname: String, active: Int) {
+    /// Tasks started since the worker started, running ones included (the heartbeat's `processed`, clamped).
+    public var processed: Int
+    public init(hostname: String, active: Int, processed: Int = 0) {
         self.hostname = hostname
         self.active = active
+        self.processed = processed
     }
     /// The pod name, when the hostname is `celery@<pod-name>` (any other prefix is not one of batchctl's
     /// workers: heartbeats come from whoever can publish on the broker).
@@ -143,6 +146,9 @@ public struct ClusterSnapshot: Sendable {
     public var policy: PolicyState?
     /// Objects left out because they do not decode, sorted by kind and name.
     public var skipped: [SkippedObject]
+    /// Pods being deleted (not in `pods`: nothing is decided from them), still running until their
+    /// process exits, so the usage ledger counts them.
+    public var terminatingPods: [PodState] = []
     public init(queues: [BatchQueue], deployments: [String: DeploymentState], pods: [PodState], policy: PolicyState? = nil,
                 skipped: [SkippedObject] = []) {
         self.queues = queues

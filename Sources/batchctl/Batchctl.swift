@@ -20,7 +20,7 @@ struct Batchctl: AsyncParsableCommand {
         """,
         version: BatchctlVersion.current,
         subcommands: [StatusCommand.self, ClaimCommand.self, ScaleCommand.self, ExtendCommand.self, ReleaseCommand.self,
-                      DescribeCommand.self, DoctorCommand.self, RemindCommand.self, ControllerCommand.self, ProbeCommand.self,
+                      DrainCommand.self, HistoryCommand.self, DescribeCommand.self, DoctorCommand.self, RemindCommand.self, ControllerCommand.self, ProbeCommand.self,
                       ConfigCommand.self]
     ) }
 

@@ -36,6 +36,9 @@ struct ClaimCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Approve a band that needs it: 'big' for 11-20 replicas.", valueName: "band"))
     var approveBand: String?
 
+    @Flag(inversion: .prefixedNo, help: "Let the controller release the claim once the queue has drained and stayed idle for idleAfter (default: off for a new claim, else unchanged).")
+    var releaseWhenDone: Bool?
+
     @OptionGroup(title: "Cluster options") var cluster: ClusterOptions
 
     func validate() throws {
@@ -45,7 +48,8 @@ struct ClaimCommand: AsyncParsableCommand {
 
     func run() async throws {
         let request = ReservationPolicy.ClaimRequest(duration: try duration.map { try parseDuration($0, flag: "--for") },
-                                                     replicas: replicas, reason: reason, approvedBand: approveBand)
+                                                     replicas: replicas, reason: reason, approvedBand: approveBand,
+                                                     releaseWhenDone: releaseWhenDone)
         let service = try await cluster.connect()
         let me = try await cluster.identify(service)
         let result: ReservationService.ClaimResult
@@ -59,7 +63,8 @@ struct ClaimCommand: AsyncParsableCommand {
         switch result.outcome {
         case .claimed(let r):
             print("claimed \(name) for \(r.holder): \(ReservationText.summary(r, now: now))")
-            print("Send tasks to the \(result.queue.queueName) queue; the controller scales \(result.queue.spec.deployment) while there is work. Run 'batchctl release \(name)' when you are done.")
+            let end = r.releaseWhenDone == true ? "The controller releases it once the queue has drained and stayed idle; 'batchctl drain \(name)' shows the progress." : "Run 'batchctl release \(name)' when you are done."
+            print("Send tasks to the \(result.queue.queueName) queue; the controller scales \(result.queue.spec.deployment) while there is work. \(end)")
         case .updated(let r):
             print("updated your claim on \(name): \(ReservationText.summary(r, now: now))")
         }
@@ -153,10 +158,16 @@ struct ReleaseCommand: AsyncParsableCommand {
     func run() async throws {
         let service = try await cluster.connect()
         let me = try await cluster.identify(service)
+        try await Self.releaseAndReport(queue, service: service, me: me, force: force)
+    }
+
+    /// Releases `queue` and prints what happened, with what the claim used (the usage ledger as last written).
+    static func releaseAndReport(_ queue: String, service: ReservationService, me: Requester, force: Bool) async throws {
         switch try await service.release(queue, by: me.name, force: force) {
-        case .released(let r):
+        case let .released(r, usage):
             let whose = r.holder == me.name ? "your claim" : "\(r.holder)'s claim"
             print("released \(whose) on \(queue); the controller scales its workers to zero once busy ones finish")
+            if let usage { print(UsageText.sentence(usage, queue: queue)) }
         case .alreadyFree:
             print("\(queue) is already free; nothing to release")
         }
@@ -174,6 +185,7 @@ enum ReservationText {
         var text = "until \(TimeText.utc(r.expiresAt)) (\(relative)), up to \(r.replicas) replica\(r.replicas == 1 ? "" : "s")"
         if let band = r.approvedBand { text += " (\(band) band approved)" }
         if let reason = r.reason { text += ", for \"\(reason)\"" }
+        if r.releaseWhenDone == true { text += ", released when done" }
         return text
     }
 }

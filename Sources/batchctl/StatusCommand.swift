@@ -13,7 +13,7 @@ struct StatusCommand: AsyncParsableCommand {
         commandName: "status",
         abstract: "Show who holds each queue, how much work it has and how many workers run.",
         discussion: """
-        One row per queue: holder, reason, expiry (UTC and relative), depth (queued tasks), in-flight tasks, ready/desired workers and phase, as the controller last reported them in the BatchQueue objects. -o wide adds when it was claimed, busy workers, stranded tasks (held by a worker that died) with their redelivery time, the approved band and maxReplicas.
+        One row per queue: holder, reason, expiry (UTC and relative), depth (queued tasks), in-flight tasks, ready/desired workers and phase, as the controller last reported them in the BatchQueue objects. -o wide adds when it was claimed, busy workers, stranded tasks (held by a worker that died) with their redelivery time, the approved band, maxReplicas and the replica-hours the current claim used (USED; 'batchctl history' for earlier claims).
 
         On a terminal, depth is coloured in the team's terms (by default under 100 green, under 500 plain, from 500 yellow, 1,000 and more red: the BatchQueuePolicy's queueDepth); NO_COLOR turns colours off, and piped output never has them. --watch redraws the table in place on every change; piped, it appends a new table instead.
 

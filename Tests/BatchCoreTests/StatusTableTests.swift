@@ -43,10 +43,15 @@ import Testing
         #expect(!plain.contains("\u{1B}[32m300") && !plain.contains("\u{1B}[33m300"))
     }
 
-    @Test func wideAddsClaimBusyStrandedBandAndMax() {
+    @Test func wideAddsClaimBusyStrandedBandMaxAndUsage() {
         let text = StatusTable(thresholds: BatchConfig.defaults.queueDepth, color: false, wide: true).render([Self.queues[1]], now: Self.now)
-        #expect(text.hasPrefix("QUEUE   HOLDER             REASON            EXPIRES                       DEPTH  INFLIGHT  READY/DESIRED  PHASE    CLAIMED               BUSY  STRANDED  BAND  MAX\n"))
-        #expect(text.hasSuffix("Running  2027-01-14 08:00 UTC  3     -         -     20\n"))
+        #expect(text.hasPrefix("QUEUE   HOLDER             REASON            EXPIRES                       DEPTH  INFLIGHT  READY/DESIRED  PHASE    CLAIMED               BUSY  STRANDED  BAND  MAX  USED\n"))
+        #expect(text.hasSuffix("Running  2027-01-14 08:00 UTC  3     -         -     20   -\n"))
+        // The current claim's replica-hours, from the usage ledger.
+        var used = Self.queues[1]
+        used.status?.usage = UsageLedger(current: ClaimUsage(holder: "alice@example.org", claimedAt: Self.now, busyReplicaSeconds: 10_080, idleReplicaSeconds: 1_440))
+        let usedText = StatusTable(thresholds: BatchConfig.defaults.queueDepth, color: false, wide: true).render([used], now: Self.now)
+        #expect(usedText.hasSuffix("  20   3.2 h\n"), "\(usedText)")
         // Tasks held by a worker that died: how many, and when Celery redelivers the first.
         var stranded = Self.queues[1]
         stranded.status?.stranded = 1

@@ -40,6 +40,9 @@ import Testing
               scale                   Change the most workers your reservation may run.
               extend                  Hold your reservation longer.
               release                 Give a queue back, so its workers go to zero.
+              drain                   Wait until a queue's work is done, with a progress
+                                      bar; optionally release it then.
+              history                 Show what the last claims of a queue used.
               describe                Show one queue in detail: spec, reservation, status,
                                       conditions and recent events.
               doctor                  Check Redis, the worker Deployments and your access
@@ -235,7 +238,8 @@ import Testing
             tasks), in-flight tasks, ready/desired workers and phase, as the controller
             last reported them in the BatchQueue objects. -o wide adds when it was claimed,
             busy workers, stranded tasks (held by a worker that died) with their redelivery
-            time, the approved band and maxReplicas.
+            time, the approved band, maxReplicas and the replica-hours the current claim
+            used (USED; 'batchctl history' for earlier claims).
 
             On a terminal, depth is coloured in the team's terms (by default under 100
             green, under 500 plain, from 500 yellow, 1,000 and more red: the
@@ -305,7 +309,7 @@ import Testing
             Exit status: 0 claimed or updated, 2 bad input (unknown queue, duration,
             replicas, band), 3 held by someone else (or no queue free), 4 forbidden.
 
-            USAGE: batchctl claim [<queue>] [--any] [--for <duration>] [--replicas <n>] [--reason <text>] [--approve-band <band>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--verbose]
+            USAGE: batchctl claim [<queue>] [--any] [--for <duration>] [--replicas <n>] [--reason <text>] [--approve-band <band>] [--release-when-done] [--no-release-when-done] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--verbose]
 
             ARGUMENTS:
               <queue>                 The queue to claim, such as batch1.
@@ -331,6 +335,10 @@ import Testing
                                       'batchctl status' and 'kubectl get bq'.
               --approve-band <band>   Approve a band that needs it: 'big' for 11-20
                                       replicas.
+              --release-when-done/--no-release-when-done
+                                      Let the controller release the claim once the queue
+                                      has drained and stayed idle for idleAfter (default:
+                                      off for a new claim, else unchanged).
               --version               Show the version.
               -h, --help              Show help information.
 
@@ -444,6 +452,101 @@ import Testing
 
             OPTIONS:
               --force                 Release someone else's claim (admins only).
+              --version               Show the version.
+              -h, --help              Show help information.
+
+
+            """)
+    }
+
+    @Test func drainHelp() throws {
+        #expect(try help(["drain", "--help"]) == """
+            OVERVIEW: Wait until a queue's work is done, with a progress bar; optionally
+            release it then.
+
+            Waits until the queue's depth, in-flight tasks and busy workers are all zero,
+            as the controller reports them in the BatchQueue's status, and have stayed so
+            for 5 s (workers report running tasks in heartbeats every 2 s, so an empty
+            reading can come early): only read access to the BatchQueue is needed, not
+            Redis.
+
+            On a terminal a progress bar is redrawn in place: tasks completed since the
+            drain started out of completed plus remaining (queued and in flight), the rate
+            per minute, the ETA and the workers running. Piped, one line per change; -o
+            json, one JSON object per change (queue, done, remaining, total, busyWorkers,
+            workers, ratePerMinute, etaSeconds, drained).
+
+            --release releases your claim once drained and prints what it used. Ctrl-C
+            stops waiting and leaves the claim as it was. To have the controller release it
+            for you instead, claim with --release-when-done.
+
+            Exit status: 0 drained (and released, with --release), 1 timed out (the claim
+            is kept) or the cluster could not be read, 2 bad input, 3 held by someone else
+            (--release), 4 forbidden.
+
+            USAGE: batchctl drain <queue> [--release] [--timeout <duration>] [--output <output>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--verbose]
+
+            ARGUMENTS:
+              <queue>                 The queue to wait for.
+
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueue objects (default: the
+                                      context's).
+              -v, --verbose           Print each step (identity, reads, writes with their
+                                      resourceVersion) on standard error.
+
+            OPTIONS:
+              --release               Release your claim once the queue is drained.
+              --timeout <duration>    Give up after this long (exit status 1), such as 30m
+                                      (default: wait as long as it takes).
+              -o, --output <output>   Output format: text (a bar on a terminal, lines when
+                                      piped) or json (one object per change). (values:
+                                      text, json; default: text)
+              --version               Show the version.
+              -h, --help              Show help information.
+
+
+            """)
+    }
+
+    @Test func historyHelp() throws {
+        #expect(try help(["history", "--help"]) == """
+            OVERVIEW: Show what the last claims of a queue used.
+
+            One row per claim, oldest first, the current one last: holder, when claimed and
+            ended and how (Released, Expired, WorkDone: released by the controller after
+            --release-when-done, Replaced), replica-hours (and how many of them idle), peak
+            replicas and tasks completed. The controller keeps the last 20 claims in the
+            BatchQueue's status (status.usage), so the history survives restarts; replica
+            time is counted from the worker pods' start, tasks from the workers'
+            heartbeats.
+
+            -o json prints one object with the queue and its claims.
+
+            Exit status: 0 ok, 1 the cluster could not be read, 2 bad input (such as an
+            unknown queue).
+
+            USAGE: batchctl history <queue> [--output <output>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>] [--verbose]
+
+            ARGUMENTS:
+              <queue>                 The queue.
+
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueue objects (default: the
+                                      context's).
+              -v, --verbose           Print each step (identity, reads, writes with their
+                                      resourceVersion) on standard error.
+
+            OPTIONS:
+              -o, --output <output>   Output format. (values: table, json; default: table)
               --version               Show the version.
               -h, --help              Show help information.
 

@@ -121,7 +121,7 @@ import Testing
         #expect(lines[1].hasPrefix("batch0  -       -                 -  "))
         #expect(!r.stdout.contains("\u{1B}["))
         let wide = try f.batchctl(["status", "batch1", "-o", "wide"])
-        #expect(wide.stdout.split(separator: "\n").first?.hasSuffix("PHASE    CLAIMED               BUSY  STRANDED  BAND  MAX") == true, "\(wide.stdout)")
+        #expect(wide.stdout.split(separator: "\n").first?.hasSuffix("PHASE    CLAIMED               BUSY  STRANDED  BAND  MAX  USED") == true, "\(wide.stdout)")
     }
 
     @Test func statusWatchAppendsATableOnEachChangeWhenPiped() throws {

@@ -199,6 +199,16 @@ CASES = [
     ("an unchanged over-long claim does not block an admin's other change", "UPDATE", "carol", ADMINS,
      changed(queue(claim("alice", expires="2036-01-01T00:00:00Z")), paused=True), queue(claim("alice", expires="2036-01-01T00:00:00Z")),
      True, ""),
+    # release when done: a claim field like the others (its holder sets it; nobody else, not the controller, changes it)
+    ("the holder asks for release when done", "UPDATE", "alice", USERS, queue(claim("alice", releaseWhenDone=True)), HELD_BY_ALICE,
+     True, ""),
+    ("someone else sets release when done on alice's claim", "UPDATE", "bob", USERS, queue(claim("alice", releaseWhenDone=True)),
+     HELD_BY_ALICE, False, "the reservation is held by alice"),
+    ("the controller turns release when done off while shortening", "UPDATE", CONTROLLER, SA_GROUPS,
+     queue(claim("alice", expires="2026-11-23T10:00:00Z")), queue(claim("alice", releaseWhenDone=True)), False,
+     "the controller may only clear a reservation or shorten it"),
+    ("the controller clears a claim whose work is done", "UPDATE", CONTROLLER, SA_GROUPS, queue(),
+     queue(claim("alice", releaseWhenDone=True)), True, ""),
     # the controller: clearing or shortening, nothing else
     ("the controller clears an expired claim", "UPDATE", CONTROLLER, SA_GROUPS, queue(), HELD_BY_ALICE, True, ""),
     ("the controller clamps expiresAt to claimedAt + maxDuration", "UPDATE", CONTROLLER, SA_GROUPS,

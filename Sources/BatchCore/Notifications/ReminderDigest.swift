@@ -75,7 +75,7 @@ public struct ReminderDigest: Sendable, Equatable {
                 row.nextCommand = "batchctl extend \(name) --for 1d"
             }
             row.line = "\(name): \(held) until \(TimeText.utc(r.expiresAt)) (\(TimeText.relative(r.expiresAt, now: now)))\(idle); \(counts)."
-                + (row.nextCommand.map { " Next: \($0)" } ?? "")
+                + UsageText.soFar(q.status, reservation: r, queue: name) + (row.nextCommand.map { " Next: \($0)" } ?? "")
             rows.append(row)
         }
         let heldCount = rows.filter { $0.holder != nil }.count

@@ -105,6 +105,9 @@ public enum DecisionReason: String, Sendable, Hashable, CaseIterable {
     case idleSleeping = "IdleSleeping"
     /// The cluster budget leaves this queue fewer replicas than its target.
     case budgetLimited = "BudgetLimited"
+    /// A `--release-when-done` claim had work, drained and stayed idle for `idleAfter`: released (the
+    /// controller clears it), zero.
+    case workDone = "WorkDone"
 }
 
 /// Something worth an Event besides reminders.
@@ -384,6 +387,12 @@ private struct Decider {
         let lastActive = max(status.lastActiveAt ?? r.claimedAt, r.claimedAt)
         let idleFor = now.microsecondsSinceEpoch - lastActive.microsecondsSinceEpoch
         if idleFor >= policy.idleAfter.milliseconds * 1000 {
+            // Release when done: only once work was seen during this claim (a fresh claim waits for its tasks).
+            if r.releaseWhenDone == true, let active = status.lastActiveAt, active > r.claimedAt {
+                clearReservation = true
+                log.sleepingAt = nil
+                return (0, .workDone, .free)
+            }
             remindSleeping(r, idleSince: lastActive)
             return (0, .idleSleeping, .sleeping)
         }
@@ -474,7 +483,7 @@ private struct Decider {
             log.idleAt = now
             reminders.append(Reminder(
                 kind: .sleeping, queue: name, holder: r.holder,
-                message: "\(name) (held by \(r.holder)) has had no tasks since \(TimeText.utc(idleSince)) (\(TimeText.relative(idleSince, now: now))), so its workers were scaled to zero; they wake when tasks arrive. If you are done, run 'batchctl release \(name)'.",
+                message: "\(name) (held by \(r.holder)) has had no tasks since \(TimeText.utc(idleSince)) (\(TimeText.relative(idleSince, now: now))), so its workers were scaled to zero; they wake when tasks arrive. If you are done, run 'batchctl release \(name)'.\(UsageText.soFar(input.queue.status, reservation: r, queue: name))",
                 nextCommand: "batchctl release \(name)", isWarning: false))
             return
         }
@@ -483,7 +492,7 @@ private struct Decider {
             log.idleAt = now
             reminders.append(Reminder(
                 kind: .idle, queue: name, holder: r.holder,
-                message: "\(name) is still held by \(r.holder) but has been idle since \(TimeText.utc(idleSince)) (\(TimeText.relative(idleSince, now: now))); the reservation runs until \(TimeText.utc(r.expiresAt)). Run 'batchctl release \(name)' to give it back.",
+                message: "\(name) is still held by \(r.holder) but has been idle since \(TimeText.utc(idleSince)) (\(TimeText.relative(idleSince, now: now))); the reservation runs until \(TimeText.utc(r.expiresAt)). Run 'batchctl release \(name)' to give it back.\(UsageText.soFar(input.queue.status, reservation: r, queue: name))",
                 nextCommand: "batchctl release \(name)", isWarning: false))
         }
     }

@@ -43,6 +43,8 @@ public struct Reminder: Sendable, Hashable {
         case orphaned = "OrphanedTasks"
         case redisMemoryHigh = "RedisMemoryHigh"
         case stranded = "TasksStranded"
+        /// Not a reminder but a notice: the controller released a `--release-when-done` claim.
+        case releasedWorkDone = "ReleasedWorkDone"
     }
     public var kind: Kind
     public var queue: String

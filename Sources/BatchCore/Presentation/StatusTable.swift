@@ -4,7 +4,7 @@ public struct StatusTable: Sendable {
     /// ANSI colours for depth and phase (on a terminal, unless NO_COLOR is set).
     public var color: Bool
     /// `-o wide`: also claimed-at, busy workers, stranded tasks (with the first redelivery), approved band
-    /// and maxReplicas.
+    /// and maxReplicas, and the current claim's replica-hours (USED, from the usage ledger).
     public var wide: Bool
 
     public init(thresholds: DepthThresholds, color: Bool, wide: Bool = false) {
@@ -16,7 +16,7 @@ public struct StatusTable: Sendable {
     /// Renders `queues` as seen at `now`.
     public func render(_ queues: [BatchQueue], now: KubeTime) -> String {
         var header = ["QUEUE", "HOLDER", "REASON", "EXPIRES", "DEPTH", "INFLIGHT", "READY/DESIRED", "PHASE"]
-        if wide { header += ["CLAIMED", "BUSY", "STRANDED", "BAND", "MAX"] }
+        if wide { header += ["CLAIMED", "BUSY", "STRANDED", "BAND", "MAX", "USED"] }
         var rows: [[Cell]] = [header.map { Cell($0) }]
         for q in queues {
             let r = q.spec.reservation
@@ -34,7 +34,8 @@ public struct StatusTable: Sendable {
             if wide {
                 row += [Cell(r.map { TimeText.utc($0.claimedAt) } ?? "-"), Cell(s?.busyWorkers.map(String.init) ?? "?"),
                         Self.strandedCell(s),
-                        Cell(r?.approvedBand ?? "-"), Cell(q.spec.maxReplicas.map(String.init) ?? "-")]
+                        Cell(r?.approvedBand ?? "-"), Cell(q.spec.maxReplicas.map(String.init) ?? "-"),
+                        Cell(s?.usage?.current.map { "\(UsageText.hours($0.replicaHours)) h" } ?? "-")]
             }
             rows.append(row)
         }

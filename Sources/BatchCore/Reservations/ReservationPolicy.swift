@@ -23,7 +23,11 @@ public struct ReservationPolicy: Sendable {
         public var replicas: Int?
         public var reason: String?
         public var approvedBand: String?
-        public init(duration: TimeSpan? = nil, replicas: Int? = nil, reason: String? = nil, approvedBand: String? = nil) {
+        /// Let the controller release the claim once its work is done; nil keeps an existing claim's setting.
+        public var releaseWhenDone: Bool?
+        public init(duration: TimeSpan? = nil, replicas: Int? = nil, reason: String? = nil, approvedBand: String? = nil,
+                    releaseWhenDone: Bool? = nil) {
+            self.releaseWhenDone = releaseWhenDone
             self.duration = duration
             self.replicas = replicas
             self.reason = reason
@@ -68,10 +72,11 @@ public struct ReservationPolicy: Sendable {
             updated.replicas = replicas
             updated.reason = reason
             updated.approvedBand = band
+            if let done = request.releaseWhenDone { updated.releaseWhenDone = done ? true : nil }
             return .updated(updated)
         }
         return .claimed(Reservation(holder: user, reason: reason, claimedAt: now, expiresAt: now.adding(duration ?? rules.reservations.defaultDuration),
-                                    replicas: replicas, approvedBand: band))
+                                    replicas: replicas, approvedBand: band, releaseWhenDone: request.releaseWhenDone == true ? true : nil))
     }
 
     /// Extends `user`'s claim by `duration` from its current expiry (or from now, if that has passed).

@@ -159,17 +159,22 @@ public final class KubeCluster: ClusterClient {
             deployments[name] = DeploymentState(name: name, replicas: d.spec.replicas ?? 1, readyReplicas: d.status.readyReplicas,
                                                 selector: d.spec.selector?.matchLabels ?? [:], workerArguments: d.workerArguments)
         }
-        let pods = c.pods.values.filter { $0.metadata.deletionTimestamp == nil }.compactMap { p -> PodState? in
+        let states = c.pods.values.compactMap { p -> (PodState, Bool)? in
             guard let name = p.metadata.name else { return nil }
             let cost = p.metadata.annotations?[podDeletionCostAnnotation].flatMap { Int($0) }
             let ready = p.status?.phase == "Running" && p.status?.isReady == true
             let started = p.status?.phase == "Running" ? p.status?.processesStartedAt : nil
-            return PodState(name: name, labels: p.metadata.labels ?? [:], deletionCost: cost, ready: ready, workerStartedAt: started)
+            return (PodState(name: name, labels: p.metadata.labels ?? [:], deletionCost: cost, ready: ready, workerStartedAt: started),
+                    p.metadata.deletionTimestamp != nil)
         }
+        let pods = states.filter { !$0.1 }.map(\.0)
+        let terminating = states.filter(\.1).map(\.0)
         let skipped = c.invalid.values.map { SkippedObject(kind: $0.kind, name: $0.name, uid: $0.uid, problem: $0.problem) }
             .sorted { ($0.kind, $0.name) < ($1.kind, $1.name) }
-        return ClusterSnapshot(queues: queues, deployments: deployments, pods: pods.sorted { $0.name < $1.name }, policy: policy,
-                               skipped: skipped)
+        var snapshot = ClusterSnapshot(queues: queues, deployments: deployments, pods: pods.sorted { $0.name < $1.name }, policy: policy,
+                                       skipped: skipped)
+        snapshot.terminatingPods = terminating.sorted { $0.name < $1.name }
+        return snapshot
     }
 
     public func scale(deployment: String, to replicas: Int) async throws {

@@ -56,7 +56,7 @@ public final class RedisObserver: QueueObserver {
         for q in result.queues {
             queues[q.name] = QueueReading(depth: q.depth, inFlight: q.inFlight, error: q.error, deliveries: q.deliveries)
         }
-        let workers = listener.workers(now: Date()).filter { !$0.stale }.map { WorkerActivity(hostname: $0.hostname, active: $0.active) }
+        let workers = listener.workers(now: Date()).filter { !$0.stale }.map { WorkerActivity(hostname: $0.hostname, active: $0.active, processed: $0.processed) }
         return RedisSnapshot(queues: queues, memory: result.memory.map { RedisMemoryReading(used: Int64($0.usedMemory), max: Int64($0.maxMemory)) },
                              workers: workers)
     }

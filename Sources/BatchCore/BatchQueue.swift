@@ -113,6 +113,10 @@ public struct BatchQueueStatus: Sendable, Hashable, Codable {
     public var lastScaleUpAt: KubeTime?
     /// Since when busy workers have been allowed to finish after the reservation ended.
     public var drainingSince: KubeTime?
+    /// The BatchQueuePolicy's guards as last read for this claimed queue (nil when there are none or it is not claimed).
+    public var guards: [GuardStatus]?
+    /// The last time a failing guard took a replica off (the step-back clock).
+    public var guardSteppedBackAt: KubeTime?
     /// Which reminders were sent, so restarts and leader changes do not repeat them.
     public var reminders: ReminderLog?
     public var conditions: [Condition]?

@@ -18,6 +18,8 @@ public struct PassReport: Sendable {
     public var queues: [BatchQueue] = []
     /// Objects left out because they do not decode.
     public var skipped: [SkippedObject] = []
+    /// The policy's guards as read this pass (empty when none was read: no guards, or no queue claimed).
+    public var guards: [String: GuardReading] = [:]
     public var totalWrites: Int { scaleWrites + statusWrites + otherWrites }
     public init() {}
 }
@@ -47,6 +49,8 @@ public actor Reconciler {
     let observer: any QueueObserver
     let cluster: any ClusterClient
     let notifier: (any Notifier)?
+    /// Where the policy's guards are read; nil: they read as unknown (no Prometheus configured).
+    let guardReader: (any GuardReader)?
     let clock: @Sendable () -> KubeTime
     let logger: Logger
     /// Checked before every write: false once this replica cannot prove it leads (see `LeaderElector`).
@@ -60,9 +64,11 @@ public actor Reconciler {
     var lastQueueSet: [String]?
     /// Undecodable BatchQueues already given an Event (each problem once).
     var reportedSkips: Set<SkippedObject> = []
+    /// Each guard's state last logged, so a change is logged once.
+    var lastGuardStates: [String: String] = [:]
 
     public init(config: BatchConfig, settings: Settings, observer: any QueueObserver, cluster: any ClusterClient,
-                notifier: (any Notifier)? = nil, logger: Logger = Logger(label: "batchctl.controller"),
+                notifier: (any Notifier)? = nil, guards: (any GuardReader)? = nil, logger: Logger = Logger(label: "batchctl.controller"),
                 writeFence: @escaping @Sendable () -> Bool = { true }, clock: @escaping @Sendable () -> KubeTime) {
         self.writeFence = writeFence
         self.config = config
@@ -70,6 +76,7 @@ public actor Reconciler {
         self.observer = observer
         self.cluster = cluster
         self.notifier = notifier
+        self.guardReader = guards
         self.logger = logger
         self.clock = clock
     }
@@ -105,6 +112,7 @@ public actor Reconciler {
             lastQueueSet = names
         }
         let redis = await readRedis(queues: names, now: now, report: &report)
+        let guards = await readGuards(config.policy.guards, queues: queues, now: now, report: &report)
 
         var inputs: [DecideInput] = []
         for q in queues {
@@ -125,7 +133,8 @@ public actor Reconciler {
             }
             inputs.append(DecideInput(queue: q, observation: observation, unknownReason: unknownReason,
                                       deployment: deployment.map { ($0.replicas, $0.readyReplicas) },
-                                      redisMemory: redis?.memory.map { ($0.used, $0.max) }, now: now, budgetRemaining: 0))
+                                      redisMemory: redis?.memory.map { ($0.used, $0.max) }, now: now, budgetRemaining: 0,
+                                      guards: guards))
         }
         var decisions = decideAll(inputs, policy: config)
         if let policyCondition {
@@ -208,6 +217,25 @@ public actor Reconciler {
             logger.warning("Redis could not be read; holding replicas", metadata: ["error": "\(error)"])
             return nil
         }
+    }
+
+    /// The policy's guards, each queried once for every queue, when a queue is claimed (else none is read);
+    /// each query's timeout stays inside the poll interval.
+    func readGuards(_ guards: [Guard], queues: [BatchQueue], now: KubeTime, report: inout PassReport) async -> [String: GuardReading] {
+        guard !guards.isEmpty, queues.contains(where: { q in q.spec.reservation.map { now < $0.expiresAt } == true }) else { return [:] }
+        let timeout = max(.milliseconds(100), min(config.prometheus?.timeout ?? .seconds(2), settings.pollInterval))
+        let readings = await (guardReader ?? NoPrometheus()).read(guards, timeout: timeout.duration)
+        report.guards = readings
+        for g in guards {
+            guard let r = readings[g.name], lastGuardStates[g.name] != r.state else { continue }
+            lastGuardStates[g.name] = r.state
+            if case let .unknown(reason) = r {
+                logger.warning("Guard unknown; holding the ramp of claimed queues", metadata: ["guard": "\(g.name)", "reason": "\(reason)"])
+            } else {
+                logger.notice("Guard changed state", metadata: ["guard": "\(g.name)", "state": "\(r.state)"])
+            }
+        }
+        return readings
     }
 
     /// Workers with running tasks whose pod belongs to `deployment`.

@@ -107,14 +107,17 @@ struct ControllerCommand: AsyncParsableCommand {
             ? LeaderElector(identity: identity, store: KubeLeaseStore(client: client, name: leaseName, namespace: ns),
                             timings: try leaseTimings(), now: { .now })
             : nil
+        var guards: PrometheusGuards?
+        if let prometheus = settings.prometheus { guards = try PrometheusGuards(settings: prometheus) }
         let reconciler = Reconciler(config: settings, settings: .init(pollInterval: settings.pollInterval), observer: redis,
-                                    cluster: kube, notifier: webhook, logger: logger, writeFence: { elector?.isLeader ?? true }, clock: { .now })
+                                    cluster: kube, notifier: webhook, guards: guards, logger: logger, writeFence: { elector?.isLeader ?? true }, clock: { .now })
         let service = ControllerService(reconciler: reconciler, elector: elector, metrics: metrics,
                                         pollInterval: settings.pollInterval.duration, nudges: kube.specChanges, logger: logger)
         let health = try HealthServer(host: host, port: port, log: { [logger] in logger.warning("\($0)") }) { service.respond(to: $0) }
         logger.notice("Starting", metadata: [
             "version": "\(BatchctlVersion.current)", "identity": "\(identity)", "namespace": "\(ns)",
             "apiServer": "\(cluster.server)", "redis": "\(settings.redis.displayURL)", "metrics": "\(host):\(health.port)",
+            "prometheus": "\(settings.prometheus?.url ?? "none")",
             "webhook": "\(webhook.map { "\($0.sender.maskedURL) (\(settings.webhook.format.rawValue))" } ?? "none")",
         ])
         health.start()

@@ -43,6 +43,10 @@ public struct Reminder: Sendable, Hashable {
         case orphaned = "OrphanedTasks"
         case redisMemoryHigh = "RedisMemoryHigh"
         case stranded = "TasksStranded"
+        /// A guard of the BatchQueuePolicy started holding the ramp (failing or unknown).
+        case guardTripped = "GuardTripped"
+        /// Every guard is healthy again: the ramp resumes.
+        case guardRecovered = "GuardRecovered"
     }
     public var kind: Kind
     public var queue: String

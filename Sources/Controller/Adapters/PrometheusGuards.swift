@@ -75,8 +75,8 @@ public final class PrometheusGuards: GuardReader {
         do {
             response = try await transport.send(request)
         } catch let error as KubeError {
-            if case let .transport(code, message) = error {
-                return .unknown(reason: "\(GuardReading.unreachablePrefix) at \(transport.config.server) (curl error \(code): \(message))")
+            if case let .transport(code, _) = error {
+                return .unknown(reason: "\(GuardReading.unreachablePrefix) at \(transport.config.server): \(Self.what(curlCode: code)) (curl error \(code))")
             }
             return .unknown(reason: "Prometheus refused the query (HTTP \(error.httpCode ?? 0): \(String((error.status?.message ?? "\(error)").prefix(300))))")
         } catch is CancellationError {
@@ -85,6 +85,17 @@ public final class PrometheusGuards: GuardReader {
             return .unknown(reason: "\(GuardReading.unreachablePrefix): \(error)")
         }
         return Self.reading(fromBody: response.body)
+    }
+
+    /// What a libcurl failure means for a Prometheus query.
+    static func what(curlCode: Int) -> String {
+        switch curlCode {
+        case 6: return "cannot resolve the host name; check prometheus.url"
+        case 7: return "cannot connect; is Prometheus running and is prometheus.url right?"
+        case 28: return "the query timed out (prometheus.timeout, at most the poll interval)"
+        case 35, 58, 60, 77: return "TLS failed; check the https URL and prometheus.caFile"
+        default: return "the request failed"
+        }
     }
 
     /// A query answer as a reading; anything but a well-formed vector is unknown.

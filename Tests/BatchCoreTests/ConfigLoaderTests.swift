@@ -22,6 +22,7 @@ import Testing
         c.celery = CeleryLayout(globalKeyPrefix: "pfx:", separator: ":", prioritySteps: Array(0...9), visibilityTimeout: .hours(6))
         c.redis.url = try RedisURL.parse("unix:///run/redis.sock?db=3")
         c.webhook.format = .json
+        c.prometheus = PrometheusSettings(url: "https://prom.example.org:9090/p", caFile: "/etc/ca.pem", tokenFile: "/run/token", timeout: .milliseconds(1500))
         for config in [BatchConfig.defaults, c] {
             let yaml = config.renderYAML(secrets: Secrets())
             #expect(try ConfigLoader.load(yaml: yaml, source: "rendered") == config)

@@ -305,6 +305,7 @@ public actor Reconciler {
             let important = old.phase != d.status.phase || old.desiredReplicas != d.status.desiredReplicas
                 || old.hasWork != d.status.hasWork   // the idle clock starts from this write
                 || old.stranded != d.status.stranded
+                || old.guards?.map { "\($0.name)=\($0.state)" } != d.status.guards?.map { "\($0.name)=\($0.state)" }   // the guards' clocks
                 || old.replicas != d.status.replicas || old.reminders != d.status.reminders
                 || old.conditions?.map { "\($0.type)=\($0.status)" } != d.status.conditions?.map { "\($0.type)=\($0.status)" }
             let last = lastStatusWrite[name]

@@ -53,7 +53,9 @@ public final class PrometheusGuards: GuardReader {
         } ?? .anonymous
         let config = ClusterConfig(server: server, namespace: "", source: "prometheus.url", tls: tls, credentials: credentials)
         transport = KubeTransport(config: config, retryPolicy: .none, requestTimeout: settings.timeout.duration,
-                                  connectTimeout: settings.timeout.duration, maxConcurrentRequests: 2,
+                                  // One thread per guard at most (started on demand): all of a pass's queries run at
+                                  // once, so the pass waits one timeout, however many guards there are.
+                                  connectTimeout: settings.timeout.duration, maxConcurrentRequests: Guard.maxCount,
                                   warn: { _ in })
     }
 

@@ -38,6 +38,9 @@ public struct BatchQueueSpec: Sendable, Hashable, Codable {
     public var paused: Bool?
     /// The claim; nil means the queue is free.
     public var reservation: Reservation?
+    /// Admin: guards of this queue alone, added to the BatchQueuePolicy's (one with a policy guard's name
+    /// replaces it for this queue).
+    public var guards: [QueueGuard]?
 
     public init(queue: String? = nil, deployment: String, maxReplicas: Int? = nil, paused: Bool? = nil,
                 reservation: Reservation? = nil) {

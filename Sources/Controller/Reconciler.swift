@@ -18,7 +18,7 @@ public struct PassReport: Sendable {
     public var queues: [BatchQueue] = []
     /// Objects left out because they do not decode.
     public var skipped: [SkippedObject] = []
-    /// The policy's guards as read this pass (empty when none was read: no guards, or no queue claimed).
+    /// The guards as read this pass, by name (empty when none was read: no guards, or no queue claimed).
     public var guards: [String: GuardReading] = [:]
     public var totalWrites: Int { scaleWrites + statusWrites + otherWrites }
     public init() {}
@@ -219,15 +219,20 @@ public actor Reconciler {
         }
     }
 
-    /// The policy's guards, each queried once for every queue, when a queue is claimed (else none is read);
-    /// each query's timeout stays inside the poll interval.
-    func readGuards(_ guards: [Guard], queues: [BatchQueue], now: KubeTime, report: inout PassReport) async -> [String: GuardReading] {
-        guard !guards.isEmpty, queues.contains(where: { q in q.spec.reservation.map { now < $0.expiresAt } == true }) else { return [:] }
+    /// The guards of the claimed queues (the policy's and their own), each expression queried once for all
+    /// of them; none when no queue is claimed. Each query's timeout stays inside the poll interval.
+    func readGuards(_ policyGuards: [Guard], queues: [BatchQueue], now: KubeTime, report: inout PassReport) async -> [String: GuardReading] {
+        var guards: [Guard] = []
+        for q in queues where q.spec.reservation.map({ now < $0.expiresAt }) == true && q.spec.paused != true {
+            for g in q.guards(policy: policyGuards).guards where !guards.contains(where: { $0.expr == g.expr }) { guards.append(g) }
+        }
+        guard !guards.isEmpty else { return [:] }
         let timeout = max(.milliseconds(100), min(config.prometheus?.timeout ?? .seconds(2), settings.pollInterval))
         let readings = await (guardReader ?? NoPrometheus()).read(guards, timeout: timeout.duration)
-        report.guards = readings
         for g in guards {
-            guard let r = readings[g.name], lastGuardStates[g.name] != r.state else { continue }
+            guard let r = readings[g.expr] else { continue }
+            report.guards[g.name] = r
+            guard lastGuardStates[g.name] != r.state else { continue }
             lastGuardStates[g.name] = r.state
             if case let .unknown(reason) = r {
                 logger.warning("Guard unknown; holding the ramp of claimed queues", metadata: ["guard": "\(g.name)", "reason": "\(reason)"])

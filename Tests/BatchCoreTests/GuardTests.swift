@@ -16,6 +16,12 @@ import Testing
         return p
     }
 
+    /// The expressions of the policy's guards, by name (readings are by expression).
+    static let expr = ["db": "sum(pg_stat_activity_count) < 80", "redis": "redis_memory_used_bytes < 1e9"]
+    static func byExpr(_ readings: [String: GuardReading]) -> [String: GuardReading] {
+        Dictionary(uniqueKeysWithValues: readings.map { (expr[$0.key] ?? $0.key, $0.value) })
+    }
+
     /// A guard's recorded state `ago` seconds back.
     static func recorded(_ name: String, _ state: String, since ago: Int64) -> GuardStatus {
         GuardStatus(name: name, state: state, value: "1", valueAt: Scenario.ago(ago), since: Scenario.ago(ago))
@@ -89,7 +95,7 @@ import Testing
         var input = s.input
         input.queue.status?.guards = c.previous
         input.queue.status?.guardSteppedBackAt = c.steppedBackAgo.map { Scenario.ago($0) }
-        input.guards = c.readings
+        input.guards = Self.byExpr(c.readings)
         let d = decide(input, policy: Self.policy)
         #expect(d.desiredReplicas == c.expected, "\(c.name)")
         #expect(d.reason == c.reason, "\(c.name)")
@@ -108,7 +114,7 @@ import Testing
         s.maxReplicas = 20
         var input = s.input
         input.queue.status?.guards = Self.healthyLong
-        input.guards = ["db": .failing, "redis": .healthy(value: 5)]
+        input.guards = Self.byExpr(["db": .failing, "redis": .healthy(value: 5)])
         let tripped = decide(input, policy: Self.policy)
         #expect(tripped.reminders.map(\.kind) == [.guardTripped])
         #expect(tripped.reminders.first?.message.contains("guard db is failing") == true)
@@ -118,7 +124,7 @@ import Testing
         input.now = KubeTime(secondsSinceEpoch: Self.now.secondsSinceEpoch + 1)
         #expect(decide(input, policy: Self.policy).reminders.isEmpty)
 
-        input.guards = Self.bothHealthy
+        input.guards = Self.byExpr(Self.bothHealthy)
         let recovered = decide(input, policy: Self.policy)
         #expect(recovered.reminders.map(\.kind) == [.guardRecovered])
         #expect(recovered.status.conditions?.first { $0.type == ConditionType.guarded }?.status == "False")
@@ -128,7 +134,7 @@ import Testing
 
     @Test func guardsDoNothingForAnUnclaimedQueueOrWithoutGuards() {
         var input = Scenario(deployment: 0, observation: work(10)).input
-        input.guards = ["db": .failing]
+        input.guards = Self.byExpr(["db": .failing])
         let free = decide(input, policy: Self.policy)
         #expect(free.status.guards == nil)
         #expect(free.status.conditions?.contains { $0.type == ConditionType.guarded } != true)
@@ -138,6 +144,29 @@ import Testing
         let unguarded = decide(s.input, policy: BatchConfig.defaults)
         #expect(unguarded.desiredReplicas == 4)
         #expect(unguarded.status.guards == nil)
+    }
+
+    @Test func aQueueAddsItsOwnGuardsAndReplacesAPolicyGuardOfTheSameName() {
+        var s = Scenario(deployment: 2, observation: work(100), reservation: Self.held, lastActiveAgo: 1, lastScaleUpAgo: 300)
+        s.maxReplicas = 20
+        var input = s.input
+        input.queue.status?.guards = Self.healthyLong
+        input.queue.spec.guards = [QueueGuard(name: "es", expr: "max(elasticsearch_thread_pool_queue_count) < 50"),
+                                   QueueGuard(name: "redis", expr: "redis_up == 1")]
+        input.guards = Self.byExpr(["db": .healthy(value: 1), "redis": .failing])   // the policy's redis guard is not this queue's
+        input.guards["redis_up == 1"] = .healthy(value: 1)
+        input.guards["max(elasticsearch_thread_pool_queue_count) < 50"] = .failing
+        let d = decide(input, policy: Self.policy)
+        #expect(d.status.guards?.map(\.name) == ["db", "redis", "es"])
+        #expect(d.desiredReplicas == 2)
+        #expect(d.heldBy == ["es"])
+
+        input.queue.spec.guards = [QueueGuard(name: "es", expr: "up", for: "1 fortnight")]
+        input.guards = Self.byExpr(Self.bothHealthy)
+        input.guards["up"] = .healthy(value: 1)
+        let invalid = decide(input, policy: Self.policy)
+        #expect(invalid.desiredReplicas == 2)
+        #expect(invalid.status.guards?.last?.reason?.contains("spec.guards[0].for \"1 fortnight\" of the BatchQueue is not a duration") == true)
     }
 
     @Test func guardValuesPrintAsPrometheusDoes() {

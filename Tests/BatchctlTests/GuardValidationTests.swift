@@ -56,5 +56,22 @@ import Testing
         #expect(unknown.stderr.contains(#"unknown field "spec.guards[0].exprr""#), "\(unknown.stderr)")
         let good = try apply("    - {name: db-connections, expr: \"sum(pg_stat_activity_count) < 80\"}\n")
         #expect(good.status == 0, "\(good.stderr)")
+
+        // A BatchQueue's own guards: admins only, and never an empty expression.
+        let queue = sim.directory + "/queue.yaml"
+        func queueWith(_ guards: String) throws -> CommandResult {
+            try "apiVersion: batchctl.dev/v1alpha1\nkind: BatchQueue\nmetadata: {name: batch7}\nspec:\n  deployment: celery-batch7\n  guards: \(guards)\n"
+                .write(toFile: queue, atomically: true, encoding: .utf8)
+            return try sim.kubectl(["apply", "--validate=false", "-n", "court-listener", "-f", queue])
+        }
+        let emptyOnQueue = try queueWith("[{name: es, expr: \"\"}]")
+        #expect(emptyOnQueue.status != 0)
+        #expect(emptyOnQueue.stderr.contains("guard es: spec.guards[].expr is empty"), "\(emptyOnQueue.stderr)")
+        let created = try queueWith("[{name: es, expr: \"max(elasticsearch_thread_pool_queue_count) < 50\"}]")
+        #expect(created.status == 0, "\(created.stderr)")
+        let byUser = try sim.kubectl(["patch", "batchqueue", "batch7", "-n", "court-listener", "--context", "alice", "--type", "merge",
+                                      "-p", #"{"spec":{"guards":[]}}"#])
+        #expect(byUser.status != 0)
+        #expect(byUser.stderr.contains("only admins (group batchctl:admins) set or change spec.guards of a BatchQueue"), "\(byUser.stderr)")
     }
 }

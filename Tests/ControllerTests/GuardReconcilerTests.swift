@@ -10,10 +10,10 @@ final class FakeGuards: GuardReader {
     var reads: [[String]] { state.withLock { $0.reads } }
     var timeouts: [Duration] { state.withLock { $0.timeouts } }
     func read(_ guards: [Guard], timeout: Duration) async -> [String: GuardReading] {
-        state.withLock {
-            $0.reads.append(guards.map(\.name))
-            $0.timeouts.append(timeout)
-            return $0.answer
+        state.withLock { s in
+            s.reads.append(guards.map(\.name))
+            s.timeouts.append(timeout)
+            return Dictionary(guards.compactMap { g in s.answer[g.name].map { (g.expr, $0) } }, uniquingKeysWith: { a, _ in a })
         }
     }
 }
@@ -93,6 +93,21 @@ final class FakeGuards: GuardReader {
         #expect(text.contains(#"batchctl_guard_healthy{guard="db"} 0"#))
         #expect(text.contains(#"batchctl_guard_healthy{guard="redis"} 1"#))
         #expect(text.contains(#"batchctl_guard_holds_total{queue="batch1",guard="db"} 1"#))
+    }
+
+    @Test func aQueuesOwnGuardIsReadOnlyWhileThatQueueIsClaimedAndASharedExpressionOnce() async {
+        cluster.update("batch2") { $0.spec.guards = [QueueGuard(name: "es", expr: "max(es_queue) < 50"), QueueGuard(name: "db2", expr: "redis_up == 1")] }
+        let r = reconciler()
+        claim("batch1")
+        guards.set(["db": .healthy(value: 1), "redis": .healthy(value: 1), "es": .failing])
+        _ = await r.reconcileOnce()
+        #expect(guards.reads == [["db", "redis"]])
+        claim("batch2")
+        _ = await r.reconcileOnce()
+        #expect(guards.reads.last == ["db", "redis", "es"])   // db2 has redis's expression: read once for both
+        #expect(cluster.queue("batch2").status?.guards?.map(\.name) == ["db", "redis", "es", "db2"])
+        #expect(cluster.queue("batch2").status?.conditions?.first { $0.type == ConditionType.guarded }?.status == "True")
+        #expect(cluster.queue("batch1").status?.conditions?.first { $0.type == ConditionType.guarded }?.status == "False")
     }
 
     @Test func withoutAPrometheusTheGuardsAreUnknownAndHold() async {

@@ -36,10 +36,10 @@ struct PrometheusTLSTests {
         let guards = [Guard(name: "redis-up", expr: "redis_up == 1")]
 
         let verified = try PrometheusGuards(settings: PrometheusSettings(url: prometheus.url, caFile: p("ca.crt"), timeout: .seconds(5)))
-        #expect(await verified.read(guards, timeout: .seconds(5)) == ["redis-up": .healthy(value: 1)])
+        #expect(await verified.read(guards, timeout: .seconds(5)) == ["redis_up == 1": .healthy(value: 1)])
 
         let unverified = try PrometheusGuards(settings: PrometheusSettings(url: prometheus.url, timeout: .seconds(5)))
-        let reading = await unverified.read(guards, timeout: .seconds(5))["redis-up"]
+        let reading = await unverified.read(guards, timeout: .seconds(5))["redis_up == 1"]
         guard case let .unknown(reason)? = reading else {
             Issue.record("read without the CA: \(String(describing: reading))")
             return

@@ -45,7 +45,7 @@ public struct DecideInput: Sendable {
     public var carriesClusterReminders: Bool
     /// Queue names and depths across the cluster, deepest first, for the cluster-wide messages (set by `decideAll`).
     public var clusterDepths: [QueueDepth]
-    /// This pass's reading of each guard of the policy, by name (one query per guard, shared by every queue).
+    /// This pass's reading of each guard, by expression (one query per expression, shared by every queue).
     public var guards: [String: GuardReading]
 
     public init(queue: BatchQueue, observation: QueueObservation?, unknownReason: String = "Redis could not be read",
@@ -410,7 +410,7 @@ private struct Decider {
     /// off, and one more after each further period (never below the busy workers, nor below 1 while work remains).
     /// The `Guarded` condition names the guards, with a Warning reminder on the first trip and one on recovery.
     mutating func applyGuards(_ desired: Int?, _ reason: DecisionReason) -> (Int?, DecisionReason) {
-        let guards = policy.policy.guards
+        let (guards, invalid) = input.queue.guards(policy: policy.policy.guards)
         let claimed = spec.paused != true && spec.reservation.map { now < $0.expiresAt } == true
         let wasHeld = status.conditions?.first { $0.type == ConditionType.guarded }?.status == "True"
         guard !guards.isEmpty, claimed else {
@@ -422,7 +422,8 @@ private struct Decider {
             }
             return (desired, reason)
         }
-        let verdict = GuardVerdict(guards: guards, readings: input.guards, previous: status.guards ?? [], now: now)
+        let readings = input.guards.merging(invalid.mapValues { GuardReading.unknown(reason: $0) }) { _, bad in bad }
+        let verdict = GuardVerdict(guards: guards, readings: readings, previous: status.guards ?? [], now: now)
         status.guards = verdict.statuses
         let holder = spec.reservation?.holder
         if verdict.holding.isEmpty {

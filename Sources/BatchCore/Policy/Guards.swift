@@ -21,6 +21,40 @@ public struct Guard: Sendable, Equatable {
     public static let maxExprLength = 4096
 }
 
+/// A guard as a BatchQueue's `spec.guards` holds it (the API server checked its shape against the CRD schema).
+public struct QueueGuard: Sendable, Hashable, Codable {
+    public var name: String
+    public var expr: String
+    /// A Go duration such as `30s`.
+    public var `for`: String?
+    public init(name: String, expr: String, for forDuration: String? = nil) {
+        self.name = name
+        self.expr = expr
+        self.for = forDuration
+    }
+}
+
+extension BatchQueue {
+    /// The guards this queue's ramp waits on: the policy's, with this queue's `spec.guards` added (one with a
+    /// policy guard's name replaces it). A queue guard whose `for` does not parse is returned in `invalid`, with
+    /// the reason, so it reads as unknown (and holds) rather than vanish.
+    public func guards(policy: [Guard]) -> (guards: [Guard], invalid: [String: String]) {
+        var all = policy
+        var invalid: [String: String] = [:]
+        for (i, g) in (spec.guards ?? []).prefix(Guard.maxCount).enumerated() {
+            var forDuration = TimeSpan.zero
+            if let text = g.for {
+                if let span = try? TimeSpan.parse(text) { forDuration = span } else {
+                    invalid[g.expr] = "spec.guards[\(i)].for \"\(String(text.prefix(40)))\" of the BatchQueue is not a duration such as 30s; fix it (kubectl edit bq)"
+                }
+            }
+            let guardOfQueue = Guard(name: g.name, expr: g.expr, forDuration: forDuration)
+            if let j = all.firstIndex(where: { $0.name == g.name }) { all[j] = guardOfQueue } else { all.append(guardOfQueue) }
+        }
+        return (all, invalid)
+    }
+}
+
 /// One guard as Prometheus answered this pass.
 public enum GuardReading: Sendable, Hashable {
     /// A non-empty result; `value` is the first sample's value.
@@ -90,10 +124,10 @@ struct GuardVerdict {
     /// The earliest time a guard that is failing now started failing, if one is.
     var failingSince: KubeTime?
 
-    /// Updates each guard's recorded state from `readings` (a guard without a reading is unknown).
+    /// Updates each guard's recorded state from `readings`, by expression (a guard without a reading is unknown).
     init(guards: [Guard], readings: [String: GuardReading], previous: [GuardStatus], now: KubeTime) {
         for g in guards {
-            let reading = readings[g.name] ?? .unknown(reason: "it was not read this pass")
+            let reading = readings[g.expr] ?? .unknown(reason: "it was not read this pass")
             let old = previous.first { $0.name == g.name }
             var s = GuardStatus(name: g.name, state: reading.state, value: old?.value, valueAt: old?.valueAt,
                                 since: old?.state == reading.state ? old?.since ?? now : now)

@@ -4,7 +4,7 @@ import KubeClient
 
 /// Evaluates the BatchQueuePolicy's guards: each once per pass, however many queues use it.
 public protocol GuardReader: Sendable {
-    /// One reading per guard, by name; never throws (a guard that cannot be read is `.unknown` with the reason).
+    /// One reading per guard, by its expression (guards with one expression share it); never throws (a guard that cannot be read is `.unknown` with the reason).
     /// - Parameter timeout: the limit for each query (the caller keeps it inside the poll interval).
     func read(_ guards: [Guard], timeout: Duration) async -> [String: GuardReading]
 }
@@ -13,9 +13,9 @@ public protocol GuardReader: Sendable {
 public struct NoPrometheus: GuardReader {
     public init() {}
     public func read(_ guards: [Guard], timeout: Duration) async -> [String: GuardReading] {
-        Dictionary(uniqueKeysWithValues: guards.map {
-            ($0.name, .unknown(reason: "no Prometheus is configured: set prometheus.url in the controller's configuration"))
-        })
+        Dictionary(guards.map {
+            ($0.expr, GuardReading.unknown(reason: "no Prometheus is configured: set prometheus.url in the controller's configuration"))
+        }, uniquingKeysWith: { a, _ in a })
     }
 }
 
@@ -61,11 +61,11 @@ public final class PrometheusGuards: GuardReader {
 
     public func read(_ guards: [Guard], timeout: Duration) async -> [String: GuardReading] {
         await withTaskGroup(of: (String, GuardReading).self) { group in
-            for g in guards {
-                group.addTask { (g.name, await self.query(g.expr, timeout: timeout)) }
+            for expr in Set(guards.map(\.expr)) {
+                group.addTask { (expr, await self.query(expr, timeout: timeout)) }
             }
             var out: [String: GuardReading] = [:]
-            for await (name, reading) in group { out[name] = reading }
+            for await (expr, reading) in group { out[expr] = reading }
             return out
         }
     }

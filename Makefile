@@ -8,7 +8,7 @@ PYTHON      ?= python3
 VENV        := .venv
 TOOLS_VENV  := .venv-tools
 RENDER_DIR  := .build/deploy-render
-APT_PACKAGES := curl libcurl4-openssl-dev libhiredis-dev libyaml-dev pkg-config redis-server redis-sentinel python3-venv
+APT_PACKAGES := curl libcurl4-openssl-dev libhiredis-dev libyaml-dev pkg-config redis-server redis-sentinel python3-venv prometheus prometheus-redis-exporter
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Release builds put every function of every module (the dependencies' too) in its own section, so that lld can
 # place the code `batchctl controller` runs together (Package.swift, linker/batchctl.order): the controller's

@@ -38,6 +38,9 @@ public struct BatchQueueSpec: Sendable, Hashable, Codable {
     public var paused: Bool?
     /// The claim; nil means the queue is free.
     public var reservation: Reservation?
+    /// Admin: guards of this queue alone, added to the BatchQueuePolicy's (one with a policy guard's name
+    /// replaces it for this queue).
+    public var guards: [QueueGuard]?
 
     public init(queue: String? = nil, deployment: String, maxReplicas: Int? = nil, paused: Bool? = nil,
                 reservation: Reservation? = nil) {
@@ -117,6 +120,10 @@ public struct BatchQueueStatus: Sendable, Hashable, Codable {
     public var lastScaleUpAt: KubeTime?
     /// Since when busy workers have been allowed to finish after the reservation ended.
     public var drainingSince: KubeTime?
+    /// The BatchQueuePolicy's guards as last read for this claimed queue (nil when there are none or it is not claimed).
+    public var guards: [GuardStatus]?
+    /// The last time a failing guard took a replica off (the step-back clock).
+    public var guardSteppedBackAt: KubeTime?
     /// Which reminders were sent, so restarts and leader changes do not repeat them.
     public var reminders: ReminderLog?
     /// What the current and the last claims used (see `UsageLedger`).

@@ -21,12 +21,15 @@ public struct BatchConfig: Sendable, Equatable {
     /// False scales on queue depth and `unacked` alone, as KEDA's Redis scaler does; only for comparisons.
     public var busyAware: Bool
     public var webhook: WebhookSettings
+    /// Where the guards of the BatchQueuePolicy are evaluated; nil when none is configured (guards then read as unknown).
+    public var prometheus: PrometheusSettings?
     /// The rules users are held to, from the cluster's `BatchQueuePolicy` (never from the file); the embedded
     /// defaults until one has been read.
     public var policy: QueuePolicy
 
     public init(namespace: String, redis: RedisSettings, celery: CeleryLayout, pollInterval: TimeSpan,
-                tasksPerReplica: Int, busyAware: Bool = true, webhook: WebhookSettings, policy: QueuePolicy = .defaults) {
+                tasksPerReplica: Int, busyAware: Bool = true, webhook: WebhookSettings, prometheus: PrometheusSettings? = nil,
+                policy: QueuePolicy = .defaults) {
         self.namespace = namespace
         self.redis = redis
         self.celery = celery
@@ -34,6 +37,7 @@ public struct BatchConfig: Sendable, Equatable {
         self.tasksPerReplica = tasksPerReplica
         self.busyAware = busyAware
         self.webhook = webhook
+        self.prometheus = prometheus
         self.policy = policy
     }
 
@@ -173,9 +177,12 @@ public struct RampUp: Sendable, Equatable {
     public var step: Int
     /// Zero means no ramp: go straight to the target.
     public var every: TimeSpan
-    public init(step: Int, every: TimeSpan) {
+    /// While a guard fails this long, one replica comes off (and one more after each further period).
+    public var stepBackAfter: TimeSpan
+    public init(step: Int, every: TimeSpan, stepBackAfter: TimeSpan = .minutes(2)) {
         self.step = step
         self.every = every
+        self.stepBackAfter = stepBackAfter
     }
 }
 
@@ -219,6 +226,25 @@ public struct DepthThresholds: Sendable, Equatable {
         self.good = good
         self.fine = fine
         self.careful = careful
+    }
+}
+
+/// The Prometheus server the guards are queried on (`GET /api/v1/query`). Its bearer token is read from
+/// `tokenFile` (re-read every minute, never logged); `caFile` verifies an https server (default: the system CAs).
+public struct PrometheusSettings: Sendable, Equatable {
+    /// `http(s)://host:port` with an optional path prefix, without credentials.
+    public var url: String
+    /// A PEM bundle of the CAs that sign the server's certificate.
+    public var caFile: String?
+    /// A file holding the bearer token sent to Prometheus (a mounted Secret).
+    public var tokenFile: String?
+    /// The limit for one query; kept inside the poll interval (the smaller of the two is used).
+    public var timeout: TimeSpan
+    public init(url: String, caFile: String? = nil, tokenFile: String? = nil, timeout: TimeSpan = .seconds(2)) {
+        self.url = url
+        self.caFile = caFile
+        self.tokenFile = tokenFile
+        self.timeout = timeout
     }
 }
 

@@ -101,7 +101,7 @@ public enum ConfigLoader {
 extension QueuePolicy {
     /// The keys of a `BatchQueuePolicy` spec.
     public static let keys = ["bands", "rampUp", "idleAfter", "totalReplicaBudget", "busyWorkerGrace", "reservations",
-                              "reminders", "queueDepth", "claimOrder"]
+                              "reminders", "queueDepth", "claimOrder", "guards"]
 }
 
 // MARK: - Reading nodes, with a path for every problem
@@ -235,7 +235,7 @@ private struct Reader {
     // MARK: The document
 
     mutating func readRoot(_ root: Node, into c: inout BatchConfig) {
-        let keys = ["namespace", "redis", "celery", "pollInterval", "tasksPerReplica", "busyAware", "webhook"]
+        let keys = ["namespace", "redis", "celery", "pollInterval", "tasksPerReplica", "busyAware", "webhook", "prometheus"]
         let moved = Dictionary(ConfigLoader.movedKeys.map { ($0.key, $0.now) }, uniquingKeysWith: { a, _ in a })
         guard let entries = mapping(root, "", known: keys, alsoAccepted: ConfigLoader.movedKeys.map(\.key)) else { return }
         for (key, value) in entries {
@@ -255,6 +255,7 @@ private struct Reader {
             case "tasksPerReplica": if let n = int(value, key, min: 0) { c.tasksPerReplica = n }
             case "busyAware": if let b = bool(value, key) { c.busyAware = b }
             case "webhook": readWebhook(value, key, into: &c.webhook)
+            case "prometheus": c.prometheus = readPrometheus(value, key)
             default: break
             }
         }
@@ -275,6 +276,7 @@ private struct Reader {
             case "reminders": readReminders(value, p, into: &c.reminders)
             case "queueDepth": readDepth(value, p, into: &c.queueDepth)
             case "claimOrder": if let o = readClaimOrder(value, p) { c.claimOrder = o }
+            case "guards": if let g = readGuards(value, p) { c.guards = g }
             default: break
             }
         }
@@ -295,6 +297,87 @@ private struct Reader {
             }
         }
         return hasProblem(under: path) ? nil : names
+    }
+
+    /// `spec.guards`: each problem of a guard names it (`guard "redis-memory": ...`), so a long list is easy to fix.
+    mutating func readGuards(_ node: Node, _ path: String) -> [Guard]? {
+        guard let items = sequence(node, path, of: "guards (name, expr, for)") else { return nil }
+        if items.count > Guard.maxCount { problem(path, "has \(items.count) guards; at most \(Guard.maxCount) are allowed (each is one Prometheus query per poll)") }
+        var guards: [Guard] = []
+        for (i, item) in items.prefix(Guard.maxCount).enumerated() {
+            let p = "\(path)[\(i)]"
+            let before = problems.count
+            var name: String?
+            var expr: String?
+            var forDuration = TimeSpan.zero
+            if case let .mapping(m) = item {
+                name = m.first { if case let .scalar(k) = $0.0 { return k.string == "name" } else { return false } }?.1.scalarText
+            }
+            let label = name.map { "guard \(quoted($0))" } ?? "guard \(p)"
+            if let entries = mapping(item, p, known: ["name", "expr", "for"]) {
+                for (key, value) in entries where !isNull(value) {
+                    let q = Self.join(p, key)
+                    switch key {
+                    case "name":
+                        if let s = string(value, q) {
+                            if let why = KubernetesNames.dnsLabelProblem(s) { problem(q, "\(quoted(s)) \(why)") }
+                            else if guards.contains(where: { $0.name == s }) { problem(q, "\(quoted(s)) is already the name of another guard") }
+                        }
+                    case "expr":
+                        if let s = string(value, q) {
+                            if s.trimmingWhitespace().isEmpty {
+                                problem(q, "is empty; write a PromQL expression that returns a result while the service is healthy, such as redis_memory_used_bytes / redis_memory_max_bytes < 0.8")
+                            } else if s.utf8.count > Guard.maxExprLength {
+                                problem(q, "is \(s.utf8.count) bytes; at most \(Guard.maxExprLength) are allowed")
+                            } else {
+                                expr = s
+                            }
+                        }
+                    case "for": if let d = duration(value, q, max: .hours(24)) { forDuration = d }
+                    default: break
+                    }
+                }
+                if name == nil { problem(Self.join(p, "name"), "is required: a DNS label such as redis-memory") }
+                if expr == nil, !entries.contains(where: { $0.key == "expr" }) {
+                    problem(Self.join(p, "expr"), "is required: a PromQL expression that returns a result while the service is healthy")
+                }
+            }
+            // Name the guard in each of its problems.
+            for j in before..<problems.count {
+                problems[j] = ConfigProblem(path: problems[j].path, message: "\(label): \(problems[j].message)")
+            }
+            if problems.count == before, let name, let expr {
+                guards.append(Guard(name: name, expr: expr, forDuration: forDuration))
+            }
+        }
+        return hasProblem(under: path) ? nil : guards
+    }
+
+    /// `prometheus`: the URL must be http(s) without credentials (the token comes from `tokenFile`).
+    mutating func readPrometheus(_ node: Node, _ path: String) -> PrometheusSettings? {
+        guard let entries = mapping(node, path, known: ["url", "caFile", "tokenFile", "timeout"]) else { return nil }
+        var settings = PrometheusSettings(url: "")
+        for (key, value) in entries where !isNull(value) {
+            let p = Self.join(path, key)
+            switch key {
+            case "url":
+                guard let s = string(value, p) else { continue }
+                let lower = s.lowercased()
+                if !(lower.hasPrefix("http://") || lower.hasPrefix("https://")) || s.count > 2048 {
+                    problem(p, "must be an http:// or https:// URL of the Prometheus server, such as http://prometheus.monitoring:9090")
+                } else if s.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2).first?.contains("@") == true {
+                    problem(p, "contains credentials; secrets do not belong in the config file: put the bearer token in a file and set prometheus.tokenFile")
+                } else {
+                    settings.url = s.hasSuffix("/") ? String(s.dropLast()) : s
+                }
+            case "caFile": if let s = string(value, p), !s.isEmpty { settings.caFile = s }
+            case "tokenFile": if let s = string(value, p), !s.isEmpty { settings.tokenFile = s }
+            case "timeout": if let d = duration(value, p, min: .milliseconds(100), max: .minutes(1)) { settings.timeout = d }
+            default: break
+            }
+        }
+        if settings.url.isEmpty, !hasProblem(under: path) { problem(Self.join(path, "url"), "is required when prometheus is set, such as http://prometheus.monitoring:9090") }
+        return hasProblem(under: path) ? nil : settings
     }
 
     mutating func readRedis(_ node: Node, _ path: String, into r: inout RedisSettings) {
@@ -452,12 +535,13 @@ private struct Reader {
     }
 
     mutating func readRampUp(_ node: Node, _ path: String, into r: inout RampUp) {
-        guard let entries = mapping(node, path, known: ["step", "every"]) else { return }
+        guard let entries = mapping(node, path, known: ["step", "every", "stepBackAfter"]) else { return }
         for (key, value) in entries where !isNull(value) {
             let p = Self.join(path, key)
             switch key {
             case "step": if let n = int(value, p, min: 1) { r.step = n }
             case "every": if let d = duration(value, p, max: .hours(1)) { r.every = d }
+            case "stepBackAfter": if let d = duration(value, p, min: .seconds(1), max: .hours(24)) { r.stepBackAfter = d }
             default: break
             }
         }

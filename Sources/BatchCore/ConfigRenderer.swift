@@ -17,6 +17,11 @@ extension BatchConfig {
         if let sentinel = redis.sentinel {
             redisAddress = [("url", s(sentinel.url.description)), ("masterName", s(sentinel.masterName))]
         }
+        var prometheusEntry: [(String, Node)] = []
+        if let p = prometheus {
+            let files = [("caFile", p.caFile), ("tokenFile", p.tokenFile)].compactMap { k, v in v.map { (k, s($0)) } }
+            prometheusEntry = [("prometheus", map([("url", s(p.url))] + files + [("timeout", d(p.timeout))]))]
+        }
         let root = map([
             ("namespace", s(namespace)),
             ("redis", map(redisAddress + [("connectTimeout", d(redis.connectTimeout)), ("commandTimeout", d(redis.commandTimeout))])),
@@ -27,7 +32,7 @@ extension BatchConfig {
             ("tasksPerReplica", n(tasksPerReplica)),
             ("busyAware", b(busyAware)),
             ("webhook", map([("format", s(webhook.format.rawValue)), ("timeout", d(webhook.timeout)), ("retries", n(webhook.retries))])),
-        ])
+        ] + prometheusEntry)
         let body = YAMLEmitter.emit(root)
         let secretLines = [
             "#   redis password: \(secrets.redisPassword?.description ?? "not set (REDIS_PASSWORD or REDIS_PASSWORD_FILE)")",

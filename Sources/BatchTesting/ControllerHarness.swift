@@ -96,7 +96,7 @@ public final class ControllerHarness: @unchecked Sendable {
     }
 
     /// The keys of a BatchQueuePolicy spec (BatchCore's `QueuePolicy.keys`; BatchTesting does not depend on BatchCore).
-    static let policyKeys: Set<String> = ["bands", "rampUp", "idleAfter", "totalReplicaBudget", "busyWorkerGrace",
+    static let policyKeys: Set<String> = ["bands", "rampUp", "idleAfter", "totalReplicaBudget", "busyWorkerGrace", "guards",
                                           "reservations", "reminders", "queueDepth", "claimOrder"]
 
     /// The start of the BatchQueuePolicy `default` the harness applies.

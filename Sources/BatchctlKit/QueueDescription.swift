@@ -75,6 +75,15 @@ public struct QueueDescription: Sendable {
             let replicas = "\(st.readyReplicas.map(String.init) ?? "?") ready / \(st.desiredReplicas.map(String.init) ?? "?") desired / \(st.replicas.map(String.init) ?? "?") current"
             field("Replicas", replicas, indent: 2)
             field("Last active", when(st.lastActiveAt), indent: 2)
+            if let guards = st.guards, !guards.isEmpty {
+                field("Guards", "the BatchQueuePolicy's health checks; a step up needs all Healthy", indent: 2)
+                var rows = [["NAME", "STATE", "SINCE", "LAST VALUE", "READ"]]
+                rows += guards.map { g in
+                    [g.name, g.state + (g.reason.map { " (\($0))" } ?? ""), TimeText.relative(g.since, now: now), g.value ?? "-",
+                     g.valueAt.map { TimeText.relative($0, now: now) } ?? "-"]
+                }
+                out += Self.table(rows).map { "    " + $0 }
+            }
             var observed = st.observedGeneration.map { String($0) } ?? "-"
             if let generation = m.generation, let seen = st.observedGeneration, generation != seen {
                 observed += " (spec generation \(generation): not yet seen by the controller)"

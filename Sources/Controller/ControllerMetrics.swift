@@ -26,6 +26,8 @@ public final class ControllerMetrics: Sendable {
     private let leader: Gauge
     private let skippedObjects: [String: Gauge]
     private let webhookResults: [String: Counter]
+    private let guardGauges = Mutex<[String: Gauge]>([:])
+    private let guardHolds = Mutex<[String: Counter]>([:])
 
     public init(version: String = BatchctlVersion.current) {
         let registry = self.registry
@@ -71,6 +73,33 @@ public final class ControllerMetrics: Sendable {
                 for (p, gauge) in g.phases { gauge.set(to: p == phase ? 1 : 0) }
             }
             g.expiry.set(to: q.spec.reservation.map { Double($0.expiresAt.secondsSinceEpoch) } ?? 0)
+            for guardName in report.decisions[name]?.heldBy ?? [] {
+                counter(guardHolds, key: "\(name)\u{0}\(guardName)", d("batchctl_guard_holds_total", "Passes in which a guard held a claimed queue's ramp (no step up) or took a replica off."),
+                        [("queue", name), ("guard", guardName)]).increment()
+            }
+        }
+        for (guardName, reading) in report.guards {
+            let healthy: Double = if case .healthy = reading { 1 } else { 0 }
+            gauge(guardGauges, key: guardName, d("batchctl_guard_healthy", "1 when the guard's expression returned a result at the last read, 0 when it returned none or could not be read."),
+                  [("guard", guardName)]).set(to: healthy)
+        }
+    }
+
+    private func gauge(_ store: borrowing Mutex<[String: Gauge]>, key: String, _ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> Gauge {
+        store.withLock { all in
+            if let g = all[key] { return g }
+            let g = registry.makeGauge(descriptor: descriptor, labels: labels)
+            all[key] = g
+            return g
+        }
+    }
+
+    private func counter(_ store: borrowing Mutex<[String: Counter]>, key: String, _ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> Counter {
+        store.withLock { all in
+            if let c = all[key] { return c }
+            let c = registry.makeCounter(descriptor: descriptor, labels: labels)
+            all[key] = c
+            return c
         }
     }
 

@@ -20,6 +20,8 @@ public struct PassReport: Sendable {
     public var skipped: [SkippedObject] = []
     /// By BatchQueue name: what the usage ledgers written this pass added (for the usage counters).
     public var usageGrowth: [String: [UsageLedger.Delta]] = [:]
+    /// The guards as read this pass, by name (empty when none was read: no guards, or no queue claimed).
+    public var guards: [String: GuardReading] = [:]
     public var totalWrites: Int { scaleWrites + statusWrites + otherWrites }
     public init() {}
 }
@@ -49,6 +51,8 @@ public actor Reconciler {
     let observer: any QueueObserver
     let cluster: any ClusterClient
     let notifier: (any Notifier)?
+    /// Where the policy's guards are read; nil: they read as unknown (no Prometheus configured).
+    let guardReader: (any GuardReader)?
     let clock: @Sendable () -> KubeTime
     let logger: Logger
     /// Checked before every write: false once this replica cannot prove it leads (see `LeaderElector`).
@@ -65,9 +69,11 @@ public actor Reconciler {
     /// By BatchQueue name, then pod: worker pods as last seen running (`until` = when), for the usage ledger
     /// to count pods that stop between two status writes (see `accountUsage`).
     var usagePodsSeen: [String: [String: UsagePod]] = [:]
+    /// Each guard's state last logged, so a change is logged once.
+    var lastGuardStates: [String: String] = [:]
 
     public init(config: BatchConfig, settings: Settings, observer: any QueueObserver, cluster: any ClusterClient,
-                notifier: (any Notifier)? = nil, logger: Logger = Logger(label: "batchctl.controller"),
+                notifier: (any Notifier)? = nil, guards: (any GuardReader)? = nil, logger: Logger = Logger(label: "batchctl.controller"),
                 writeFence: @escaping @Sendable () -> Bool = { true }, clock: @escaping @Sendable () -> KubeTime) {
         self.writeFence = writeFence
         self.config = config
@@ -75,6 +81,7 @@ public actor Reconciler {
         self.observer = observer
         self.cluster = cluster
         self.notifier = notifier
+        self.guardReader = guards
         self.logger = logger
         self.clock = clock
     }
@@ -110,6 +117,7 @@ public actor Reconciler {
             lastQueueSet = names
         }
         let redis = await readRedis(queues: names, now: now, report: &report)
+        let guards = await readGuards(config.policy.guards, queues: queues, now: now, report: &report)
 
         var inputs: [DecideInput] = []
         for q in queues {
@@ -130,7 +138,8 @@ public actor Reconciler {
             }
             inputs.append(DecideInput(queue: q, observation: observation, unknownReason: unknownReason,
                                       deployment: deployment.map { ($0.replicas, $0.readyReplicas) },
-                                      redisMemory: redis?.memory.map { ($0.used, $0.max) }, now: now, budgetRemaining: 0))
+                                      redisMemory: redis?.memory.map { ($0.used, $0.max) }, now: now, budgetRemaining: 0,
+                                      guards: guards))
         }
         var decisions = decideAll(inputs, policy: config)
         if let policyCondition {
@@ -218,6 +227,30 @@ public actor Reconciler {
         }
     }
 
+    /// The guards of the claimed queues (the policy's and their own), each expression queried once for all
+    /// of them; none when no queue is claimed. Each query's timeout stays inside the poll interval.
+    func readGuards(_ policyGuards: [Guard], queues: [BatchQueue], now: KubeTime, report: inout PassReport) async -> [String: GuardReading] {
+        var guards: [Guard] = []
+        for q in queues where q.spec.reservation.map({ now < $0.expiresAt }) == true && q.spec.paused != true {
+            for g in q.guards(policy: policyGuards).guards where !guards.contains(where: { $0.expr == g.expr }) { guards.append(g) }
+        }
+        guard !guards.isEmpty else { return [:] }
+        let timeout = max(.milliseconds(100), min(config.prometheus?.timeout ?? .seconds(2), settings.pollInterval))
+        let readings = await (guardReader ?? NoPrometheus()).read(guards, timeout: timeout.duration)
+        for g in guards {
+            guard let r = readings[g.expr] else { continue }
+            report.guards[g.name] = r
+            guard lastGuardStates[g.name] != r.state else { continue }
+            lastGuardStates[g.name] = r.state
+            if case let .unknown(reason) = r {
+                logger.warning("Guard unknown; holding the ramp of claimed queues", metadata: ["guard": "\(g.name)", "reason": "\(reason)"])
+            } else {
+                logger.notice("Guard changed state", metadata: ["guard": "\(g.name)", "state": "\(r.state)"])
+            }
+        }
+        return readings
+    }
+
     /// Workers with running tasks whose pod belongs to `deployment`.
     func busyWorkers(of deployment: DeploymentState, pods: [PodState], workers: [WorkerActivity]) -> Int {
         let names = Set(podsOf(deployment, in: pods).map(\.name))
@@ -289,6 +322,7 @@ public actor Reconciler {
             let important = old.phase != d.status.phase || old.desiredReplicas != d.status.desiredReplicas
                 || old.hasWork != d.status.hasWork   // the idle clock starts from this write
                 || old.stranded != d.status.stranded
+                || old.guards?.map { "\($0.name)=\($0.state)" } != d.status.guards?.map { "\($0.name)=\($0.state)" }   // the guards' clocks
                 || old.replicas != d.status.replicas || old.reminders != d.status.reminders
                 || UsageLedger.mustWrite(from: old.usage, to: d.status.usage, queueIdle: !d.status.hasWork)
                 || old.conditions?.map { "\($0.type)=\($0.status)" } != d.status.conditions?.map { "\($0.type)=\($0.status)" }

@@ -40,7 +40,7 @@ public enum Demo {
 
         let system: DemoSystem
         do {
-            system = try await DemoSystem.start(paths: paths, timeline: timeline, narrator: narrator) { reminder in
+            system = try await DemoSystem.start(paths: paths, timeline: timeline, narrator: narrator, guarded: options.interactive) { reminder in
                 timeline.reminderReceived(.init(seconds: timeline.now, reason: reminder.reason, queue: reminder.queue,
                                                 message: reminder.message))
                 narrator.say("webhook: reminder \(reminder.reason) (\(reminder.queue)): \(reminder.message)")
@@ -112,6 +112,7 @@ public enum Demo {
                 kubectl get bq,deployments,pods
                 batchctl release batch3 --context alice
             The controller's log: \(system.controller.stderrPath); worker pod logs: \(system.kube.directory)/pods/.
+            \(system.guardInstructions)
             Reminders from the controller appear here.
             """)
         observer.setLive(true)

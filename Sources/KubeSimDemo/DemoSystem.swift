@@ -24,6 +24,10 @@ final class DemoSystem: Sendable {
     let controller: ChildProcess
     let probe: QueueProbe
     let ledger: TaskLedger
+    /// Prometheus and the redis exporter, when the demo shows a guard (interactive, Prometheus installed).
+    let prometheus: PrometheusFixture?
+    /// The guard's threshold: Redis's memory at start + 50 MB.
+    let guardThreshold: Int
 
     /// The kubeconfig KubeSim wrote (contexts admin, alice, bob).
     var kubeconfig: String { "\(kube.directory)/kubeconfig" }
@@ -31,7 +35,8 @@ final class DemoSystem: Sendable {
     var simulator: Simulator { kube.simulator }
 
     private init(paths: DemoPaths, directory: String, processes: ProcessRegistry, redis: RedisServer, kube: EmbeddedKubeSim,
-                 receiver: ReminderReceiver, controller: ChildProcess, probe: QueueProbe, ledger: TaskLedger) {
+                 receiver: ReminderReceiver, controller: ChildProcess, probe: QueueProbe, ledger: TaskLedger,
+                 prometheus: PrometheusFixture?, guardThreshold: Int) {
         self.paths = paths
         self.directory = directory
         self.processes = processes
@@ -41,10 +46,26 @@ final class DemoSystem: Sendable {
         self.controller = controller
         self.probe = probe
         self.ledger = ledger
+        self.prometheus = prometheus
+        self.guardThreshold = guardThreshold
+    }
+
+    /// How to trip the guard by hand (interactive), or why there is none.
+    var guardInstructions: String {
+        guard prometheus != nil else {
+            return "(No guard in this demo: install Debian's prometheus and prometheus-redis-exporter, `make deps`, to try one.)"
+        }
+        return """
+            A guard (BatchQueuePolicy spec.guards, redis-memory: redis_memory_used_bytes < \(guardThreshold), read from a real
+            Prometheus on \(prometheus?.url ?? "")) holds every claimed queue's ramp while Redis grows. To trip it, while batch3 ramps:
+                redis-cli -p \(redis.port) EVAL "redis.call('SET', 'ballast', string.rep('x', 60000000))" 0
+                batchctl status --context alice; batchctl describe batch3 --context alice
+            and to recover: redis-cli -p \(redis.port) DEL ballast
+            """
     }
 
     /// Starts everything; on failure (or Ctrl-C) stops what was started and removes the directory.
-    static func start(paths: DemoPaths, timeline: Timeline, narrator: Narrator,
+    static func start(paths: DemoPaths, timeline: Timeline, narrator: Narrator, guarded: Bool = false,
                       onReminder: @escaping @Sendable (ReminderReceiver.Reminder) -> Void) async throws -> DemoSystem {
         let temporary: TemporaryDirectory
         do {
@@ -59,7 +80,7 @@ final class DemoSystem: Sendable {
         processes.onStop { withExtendedLifetime(temporary) { try? FileManager.default.removeItem(atPath: temporary.path) } }
         do {
             return try await startParts(paths: paths, directory: directory, processes: processes, timeline: timeline,
-                                        narrator: narrator, onReminder: onReminder)
+                                        narrator: narrator, guarded: guarded, onReminder: onReminder)
         } catch {
             await processes.stopAll()
             throw error
@@ -67,7 +88,8 @@ final class DemoSystem: Sendable {
     }
 
     private static func startParts(paths: DemoPaths, directory: String, processes: ProcessRegistry, timeline: Timeline,
-                                   narrator: Narrator, onReminder: @escaping @Sendable (ReminderReceiver.Reminder) -> Void) async throws -> DemoSystem {
+                                   narrator: Narrator, guarded: Bool,
+                                   onReminder: @escaping @Sendable (ReminderReceiver.Reminder) -> Void) async throws -> DemoSystem {
         narrator.say("Starting the whole system on 127.0.0.1, in \(directory)")
 
         let redis: RedisServer
@@ -79,6 +101,23 @@ final class DemoSystem: Sendable {
         processes.onStop { await Blocking.run { redis.stop() } }
         if let pid = redis.pid { timeline.started(pid: pid) }
         narrator.say("redis-server (the Celery broker) on 127.0.0.1:\(redis.port)")
+        try Interrupt.check()
+
+        // A guard on Redis memory, read from a real Prometheus scraping a real redis exporter (interactive only:
+        // the narrated scenario's timings stay as they are).
+        var prometheus: PrometheusFixture?
+        var threshold = 0
+        if guarded {
+            do {
+                let fixture = try await Blocking.value { try PrometheusFixture(redisPort: redis.port) }
+                processes.onStop { await Blocking.run { fixture.stop() } }
+                threshold = Int(try await Blocking.value { try fixture.query("redis_memory_used_bytes").first ?? 0 }) + 50_000_000
+                prometheus = fixture
+                narrator.say("Prometheus on \(fixture.url), scraping prometheus-redis-exporter every second (for the guard)")
+            } catch {
+                narrator.say("No guard in this demo: \(error)")
+            }
+        }
         try Interrupt.check()
 
         let receiver = try await ReminderReceiver.start(onReminder: onReminder)
@@ -104,12 +143,14 @@ final class DemoSystem: Sendable {
         try Interrupt.check()
 
         let ledger = try TaskLedger(path: "\(directory)/completions.txt")
-        try await install(kube.simulator, paths: paths, redisURL: redis.url, completions: ledger.path)
+        try await install(kube.simulator, paths: paths, redisURL: redis.url, completions: ledger.path,
+                          guards: prometheus == nil ? "" : "  guards: [{name: redis-memory, expr: \"redis_memory_used_bytes < \(threshold)\"}]\n")
         narrator.say("Installed the BatchQueue CRD, deploy/'s RBAC and admission policies, batch0..batch3 and the Deployments celery-batch0..3 (0 replicas; each pod runs `celery worker`)")
 
         let configPath = "\(directory)/batchctl.yaml"
         do {
-            try controllerConfig(redisURL: redis.url).write(toFile: configPath, atomically: true, encoding: .utf8)
+            try (controllerConfig(redisURL: redis.url) + (prometheus.map { "prometheus: {url: \"\($0.url)\"}\n" } ?? ""))
+                .write(toFile: configPath, atomically: true, encoding: .utf8)
         } catch {
             throw DemoError.startFailed("cannot write \(configPath): \(error)")
         }
@@ -127,7 +168,8 @@ final class DemoSystem: Sendable {
         processes.onStop { client.close() }
         let probe = QueueProbe(client: client, layout: .default, queues: queues)
         return DemoSystem(paths: paths, directory: directory, processes: processes, redis: redis, kube: kube,
-                          receiver: receiver, controller: controller, probe: probe, ledger: ledger)
+                          receiver: receiver, controller: controller, probe: probe, ledger: ledger,
+                          prometheus: prometheus, guardThreshold: threshold)
     }
 
     /// The configuration the demo's controller runs with: the embedded defaults with demo timings.
@@ -160,7 +202,7 @@ final class DemoSystem: Sendable {
 
     // MARK: Installing, through the API as kubectl apply would
 
-    static func install(_ simulator: Simulator, paths: DemoPaths, redisURL: String, completions: String) async throws {
+    static func install(_ simulator: Simulator, paths: DemoPaths, redisURL: String, completions: String, guards: String = "") async throws {
         let crd = try read(paths.crd)
         try await create(simulator, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", yaml: crd)
         let list = "/apis/batchctl.dev/v1alpha1/namespaces/\(namespace)/batchqueues"
@@ -185,7 +227,7 @@ final class DemoSystem: Sendable {
             }
             let prefix = type.group.isEmpty ? "/api/\(type.version)" : "/apis/\(type.group)/\(type.version)"
             let scope = type.namespaced ? "/namespaces/\(document.namespace.isEmpty ? namespace : document.namespace)" : ""
-            try await create(simulator, prefix + scope + "/" + type.plural, yaml: document.kind == "BatchQueuePolicy" ? demoPolicy : document.yaml)
+            try await create(simulator, prefix + scope + "/" + type.plural, yaml: document.kind == "BatchQueuePolicy" ? demoPolicy + "\n" + guards : document.yaml)
         }
         for document in try read(paths.batchQueues).components(separatedBy: "\n---\n") where document.contains("kind: BatchQueue") {
             try await create(simulator, list, yaml: document)

@@ -14,6 +14,8 @@ struct ControllerCommand: AsyncParsableCommand {
         discussion: """
         Every poll interval the leader reads the BatchQueues (every one it sees is a queue: added or removed at run time, no restart), the namespace's BatchQueuePolicy named default (the rules: bands, durations, budget, ramp, idle time, reminders; the embedded defaults and a PolicyDefaults condition when there is none), the worker Deployments and their pods (from watches), clamps a reservation outside the policy (expiry past claimedAt + maxDuration, claimedAt in the future, replicas above the cap) in one write with a Warning Event, reads each queue's depth, in-flight tasks and busy workers from Redis in one round trip, decides, and writes only what differs: /scale, BatchQueue status, Events. Replicas are never lowered on missing data, nor below the number of workers running tasks.
 
+        With guards in the BatchQueuePolicy (spec.guards: PromQL expressions that return a result while a service is healthy) it queries the Prometheus at prometheus.url once per guard per pass, while a queue is claimed: a claimed queue steps up only while every guard is healthy, holds while one fails or cannot be read (condition Guarded, reminders GuardTripped and GuardRecovered), and gives back one replica after each rampUp.stepBackAfter of failing. The bearer token comes from the file prometheus.tokenFile.
+
         Run two replicas: they elect a leader with a Lease (15 s / 10 s / 2 s by default, as client-go); on SIGTERM the leader releases it so the other takes over at once. Metrics and health are served on --metrics-addr: /metrics, /healthz, /readyz.
 
         The namespace is -n, else the configuration's namespace. The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE (or the --redis-url). Behind Redis Sentinel (redis.url sentinel://...;sentinel://... and redis.masterName, as in Celery's broker settings) it reads the master the sentinels name and follows it through a failover, holding replicas while the master is unknown; the sentinels' own password comes from REDIS_SENTINEL_PASSWORD or REDIS_SENTINEL_PASSWORD_FILE.
@@ -107,14 +109,17 @@ struct ControllerCommand: AsyncParsableCommand {
             ? LeaderElector(identity: identity, store: KubeLeaseStore(client: client, name: leaseName, namespace: ns),
                             timings: try leaseTimings(), now: { .now })
             : nil
+        var guards: PrometheusGuards?
+        if let prometheus = settings.prometheus { guards = try PrometheusGuards(settings: prometheus) }
         let reconciler = Reconciler(config: settings, settings: .init(pollInterval: settings.pollInterval), observer: redis,
-                                    cluster: kube, notifier: webhook, logger: logger, writeFence: { elector?.isLeader ?? true }, clock: { .now })
+                                    cluster: kube, notifier: webhook, guards: guards, logger: logger, writeFence: { elector?.isLeader ?? true }, clock: { .now })
         let service = ControllerService(reconciler: reconciler, elector: elector, metrics: metrics,
                                         pollInterval: settings.pollInterval.duration, nudges: kube.specChanges, logger: logger)
         let health = try HealthServer(host: host, port: port, log: { [logger] in logger.warning("\($0)") }) { service.respond(to: $0) }
         logger.notice("Starting", metadata: [
             "version": "\(BatchctlVersion.current)", "identity": "\(identity)", "namespace": "\(ns)",
             "apiServer": "\(cluster.server)", "redis": "\(settings.redis.displayURL)", "metrics": "\(host):\(health.port)",
+            "prometheus": "\(settings.prometheus?.url ?? "none")",
             "webhook": "\(webhook.map { "\($0.sender.maskedURL) (\(settings.webhook.format.rawValue))" } ?? "none")",
         ])
         health.start()

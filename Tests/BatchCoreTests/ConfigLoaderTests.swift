@@ -22,6 +22,7 @@ import Testing
         c.celery = CeleryLayout(globalKeyPrefix: "pfx:", separator: ":", prioritySteps: Array(0...9), visibilityTimeout: .hours(6))
         c.redis.url = try RedisURL.parse("unix:///run/redis.sock?db=3")
         c.webhook.format = .json
+        c.prometheus = PrometheusSettings(url: "https://prom.example.org:9090/p", caFile: "/etc/ca.pem", tokenFile: "/run/token", timeout: .milliseconds(1500))
         for config in [BatchConfig.defaults, c] {
             let yaml = config.renderYAML(secrets: Secrets())
             #expect(try ConfigLoader.load(yaml: yaml, source: "rendered") == config)
@@ -117,7 +118,7 @@ import Testing
         ("pollInterval: [1s]", ["pollInterval: must be a duration such as 30s, 15m or 1d12h, not a list"]),
         ("tasksPerReplica: lots", ["tasksPerReplica: \"lots\" must be a whole number"]),
         ("redis: redis://r:6379", ["redis: must be a mapping of url, masterName, connectTimeout, commandTimeout, not \"redis://r:6379\""]),
-        ("- just\n- a list", ["the top level must be a mapping of namespace, redis, celery, pollInterval, tasksPerReplica, busyAware, webhook, not a list"]),
+        ("- just\n- a list", ["the top level must be a mapping of namespace, redis, celery, pollInterval, tasksPerReplica, busyAware, webhook, prometheus, not a list"]),
         // durations
         ("pollInterval: -5s", ["pollInterval: \"-5s\" is negative; durations must be zero or more"]),
         ("pollInterval: 10ms", ["pollInterval: 10ms must be at least 100ms"]),
@@ -184,7 +185,7 @@ import Testing
         ("idleAftr: 5m", ["spec.idleAftr: unknown key; did you mean idleAfter?"]),
         ("totalReplicaBudget: lots", ["spec.totalReplicaBudget: \"lots\" must be a whole number"]),
         ("bands: [{name: small, max: 5, requiresApproval: maybe}]", ["spec.bands[0].requiresApproval: \"maybe\" must be true or false"]),
-        ("- just\n- a list", ["spec: must be a mapping of bands, rampUp, idleAfter, totalReplicaBudget, busyWorkerGrace, reservations, reminders, queueDepth, claimOrder, not a list"]),
+        ("- just\n- a list", ["spec: must be a mapping of bands, rampUp, idleAfter, totalReplicaBudget, busyWorkerGrace, reservations, reminders, queueDepth, claimOrder, guards, not a list"]),
         ("bands:\n- {name: small, max: 5}\n- {name: medium, max: 10}\n- {name: big, max: 8, requiresApproval: true}",
          ["spec.bands[2].max: 8 must be greater than spec.bands[1].max (10)"]),
         ("bands:\n- {name: small, min: 1, max: 5}\n- {name: medium, min: 4, max: 10}",

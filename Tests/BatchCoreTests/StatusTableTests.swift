@@ -32,6 +32,16 @@ import Testing
             """)
     }
 
+    @Test func aGuardHeldQueueSaysSoInItsPhase() {
+        var q = Self.queue("batch1", holder: "alice@example.org", depth: 1_200, phase: .running, ready: 3, desired: 3)
+        q.status?.conditions = [Condition(type: ConditionType.guarded, status: "True", reason: "GuardFailing",
+                                          message: "guard db is failing", lastTransitionTime: Self.now)]
+        let text = StatusTable(thresholds: BatchConfig.defaults.queueDepth, color: false).render([q], now: Self.now)
+        #expect(text.contains("3/3            Running (guard-held)\n"), "\(text)")
+        q.status?.conditions?[0].status = "False"
+        #expect(!StatusTable(thresholds: BatchConfig.defaults.queueDepth, color: false).render([q], now: Self.now).contains("guard-held"))
+    }
+
     @Test func colourFollowsTheTeamsDepthThresholds() {
         let text = StatusTable(thresholds: BatchConfig.defaults.queueDepth, color: true).render(Self.queues, now: Self.now)
         #expect(text.contains("\u{1B}[32m0\u{1B}[0m     "))        // under 100: green, padding outside the colour

@@ -168,6 +168,14 @@ import Testing
             Replicas are never lowered on missing data, nor below the number of workers
             running tasks.
 
+            With guards in the BatchQueuePolicy (spec.guards: PromQL expressions that
+            return a result while a service is healthy) it queries the Prometheus at
+            prometheus.url once per guard per pass, while a queue is claimed: a claimed
+            queue steps up only while every guard is healthy, holds while one fails or
+            cannot be read (condition Guarded, reminders GuardTripped and GuardRecovered),
+            and gives back one replica after each rampUp.stepBackAfter of failing. The
+            bearer token comes from the file prometheus.tokenFile.
+
             Run two replicas: they elect a leader with a Lease (15 s / 10 s / 2 s by
             default, as client-go); on SIGTERM the leader releases it so the other takes
             over at once. Metrics and health are served on --metrics-addr: /metrics,

@@ -298,5 +298,6 @@ def test_the_param_with_its_schema_defaults_equals_the_embedded_defaults():
     assert [(b["name"], b["max"], b["requiresApproval"]) for b in spec["bands"]] == [
         ("small", 5, False), ("medium", 10, False), ("big", 20, True)]
     assert spec["totalReplicaBudget"] == 40 and spec["idleAfter"] == "15m" and spec["busyWorkerGrace"] == "1h"
-    assert spec["rampUp"] == {"step": 2, "every": "30s"}
+    assert spec["rampUp"] == {"step": 2, "every": "30s", "stepBackAfter": "2m"}
+    assert spec["guards"] == []
     assert spec["claimOrder"] == ["batch0", "batch1", "batch2", "batch3"]

@@ -45,10 +45,13 @@ public struct DecideInput: Sendable {
     public var carriesClusterReminders: Bool
     /// Queue names and depths across the cluster, deepest first, for the cluster-wide messages (set by `decideAll`).
     public var clusterDepths: [QueueDepth]
+    /// This pass's reading of each guard, by expression (one query per expression, shared by every queue).
+    public var guards: [String: GuardReading]
 
     public init(queue: BatchQueue, observation: QueueObservation?, unknownReason: String = "Redis could not be read",
                 deployment: (replicas: Int, readyReplicas: Int)?, redisMemory: (used: Int64, max: Int64)? = nil,
-                now: KubeTime, budgetRemaining: Int, carriesClusterReminders: Bool = false, clusterDepths: [QueueDepth] = []) {
+                now: KubeTime, budgetRemaining: Int, carriesClusterReminders: Bool = false, clusterDepths: [QueueDepth] = [],
+                guards: [String: GuardReading] = [:]) {
         self.queue = queue
         self.observation = observation
         self.unknownReason = unknownReason
@@ -58,6 +61,7 @@ public struct DecideInput: Sendable {
         self.budgetRemaining = budgetRemaining
         self.carriesClusterReminders = carriesClusterReminders
         self.clusterDepths = clusterDepths
+        self.guards = guards
     }
 }
 
@@ -108,6 +112,10 @@ public enum DecisionReason: String, Sendable, Hashable, CaseIterable {
     /// A `--release-when-done` claim had work, drained and stayed idle for `idleAfter`: released (the
     /// controller clears it), zero.
     case workDone = "WorkDone"
+    /// A guard of the policy is not healthy: replicas are held, no step up.
+    case guardHeld = "GuardHeld"
+    /// A guard has failed for `rampUp.stepBackAfter`: one replica came off.
+    case guardSteppedBack = "GuardSteppedBack"
 }
 
 /// Something worth an Event besides reminders.
@@ -132,6 +140,8 @@ public struct Decision: Sendable, Hashable {
     public var clearReservation: Bool
     public var reminders: [Reminder]
     public var events: [DecisionEvent]
+    /// The guards that held this queue's ramp this pass (for `batchctl_guard_holds_total`).
+    public var heldBy: [String] = []
 }
 
 /// Condition types batchctl maintains on a BatchQueue.
@@ -151,6 +161,8 @@ public enum ConditionType {
     /// The worker Deployment's celery command consumes another queue than `spec.queue`, or names its workers
     /// otherwise than after their pods (set by the controller from `DoctorRules.workersCondition`, not `decide`).
     public static let workersMisconfigured = "WorkersMisconfigured"
+    /// A guard of the BatchQueuePolicy holds the ramp (failing, unknown, or Prometheus unreachable).
+    public static let guarded = "Guarded"
 }
 
 /// A condition to set: its type, whether it holds, and why.
@@ -228,6 +240,7 @@ private struct Decider {
     var reminders: [Reminder] = []
     var events: [DecisionEvent] = []
     var clearReservation = false
+    var heldBy: [String] = []
     var log: ReminderLog
     /// The stranded entries as observed (before any due ones were counted as work again).
     let strandedSeen: StrandedTasks
@@ -280,7 +293,8 @@ private struct Decider {
             setCondition(ConditionType.redisReachable, false, "RedisUnreachable", "\(input.unknownReason); replicas are held until Redis can be read again.")
         }
 
-        let (desired, reason, phase) = choose()
+        let (chosen, chosenReason, phase) = choose()
+        let (desired, reason) = applyGuards(chosen, chosenReason)
         if input.carriesClusterReminders { remindRedisMemory() }
 
         if desired != nil || input.deployment != nil {
@@ -307,7 +321,7 @@ private struct Decider {
         status.phase = phase
         status.reminders = log == ReminderLog() ? nil : log
         return Decision(desiredReplicas: desired, reason: reason, phase: phase, status: status,
-                        clearReservation: clearReservation, reminders: reminders, events: events)
+                        clearReservation: clearReservation, reminders: reminders, events: events, heldBy: heldBy)
     }
 
     /// The rules of ARCHITECTURE.md "decide", in order.
@@ -398,6 +412,66 @@ private struct Decider {
         }
         let held = min(current, ceiling)
         return (held, held < current ? .scalingDown : .waitingForWork, held > 0 ? .running : .reserved)
+    }
+
+    /// The guards of the policy (see `Guard`), for a claimed queue: a step up needs every guard healthy (for its
+    /// `for`); a failing or unknown one holds the replicas; one failing for `rampUp.stepBackAfter` takes a replica
+    /// off, and one more after each further period (never below the busy workers, nor below 1 while work remains).
+    /// The `Guarded` condition names the guards, with a Warning reminder on the first trip and one on recovery.
+    mutating func applyGuards(_ desired: Int?, _ reason: DecisionReason) -> (Int?, DecisionReason) {
+        let (guards, invalid) = input.queue.guards(policy: policy.policy.guards)
+        let claimed = spec.paused != true && spec.reservation.map { now < $0.expiresAt } == true
+        let wasHeld = status.conditions?.first { $0.type == ConditionType.guarded }?.status == "True"
+        guard !guards.isEmpty, claimed else {
+            status.guards = nil
+            status.guardSteppedBackAt = nil
+            if hasCondition(ConditionType.guarded) {
+                setCondition(ConditionType.guarded, false, guards.isEmpty ? "NoGuards" : "NotClaimed",
+                             guards.isEmpty ? "The BatchQueuePolicy has no guards." : "Guards apply while the queue is claimed.")
+            }
+            return (desired, reason)
+        }
+        let readings = input.guards.merging(invalid.mapValues { GuardReading.unknown(reason: $0) }) { _, bad in bad }
+        let verdict = GuardVerdict(guards: guards, readings: readings, previous: status.guards ?? [], now: now)
+        status.guards = verdict.statuses
+        let holder = spec.reservation?.holder
+        if verdict.holding.isEmpty {
+            status.guardSteppedBackAt = nil
+            let names = guards.map(\.name).joined(separator: ", ")
+            setCondition(ConditionType.guarded, false, "GuardsHealthy", "Every guard is healthy (\(names)); the ramp may step up.")
+            if wasHeld {
+                reminders.append(Reminder(
+                    kind: .guardRecovered, queue: name, holder: holder,
+                    message: "Every guard of \(name) is healthy again (\(verdict.statuses.map { "\($0.name) = \($0.value ?? "?")" }.joined(separator: ", "))); its ramp resumes.",
+                    nextCommand: "batchctl describe \(name)", isWarning: false))
+            }
+            return (desired, reason)
+        }
+        let (why, message) = verdict.heldMessage(now: now)
+        setCondition(ConditionType.guarded, true, why, message)
+        if !wasHeld {
+            reminders.append(Reminder(
+                kind: .guardTripped, queue: name, holder: holder,
+                message: "The ramp of \(name) is held: \(message) Check the service the guard watches; 'batchctl describe \(name)' shows each guard's last value.",
+                nextCommand: "batchctl describe \(name)", isWarning: true))
+        }
+        guard let chosen = desired, let current = input.deployment?.replicas, let obs = input.observation else { return (desired, reason) }
+        // Only where the ramp decides (a scale-down for another reason, or draining, goes ahead).
+        let ramping: Set<DecisionReason> = [.atTarget, .rampingUp, .rampWaiting, .budgetLimited]
+        guard chosen >= current, ramping.contains(reason) else { return (desired, reason) }
+        if let since = verdict.failingSince {
+            let period = policy.rampUp.stepBackAfter.milliseconds * 1000
+            let clock = max(since, status.guardSteppedBackAt ?? since)
+            let lowest = max(min(obs.busyWorkers, current), obs.hasWork ? 1 : 0)
+            if now.microsecondsSinceEpoch - clock.microsecondsSinceEpoch >= period, current - 1 >= lowest {
+                heldBy = verdict.holding.map(\.name)
+                status.guardSteppedBackAt = now
+                return (current - 1, .guardSteppedBack)
+            }
+        }
+        guard chosen > current else { return (desired, reason) }
+        heldBy = verdict.holding.map(\.name)
+        return (current, .guardHeld)
     }
 
     /// min(reservation replicas, spec.maxReplicas, the approved band's cap).

@@ -23,9 +23,11 @@ public struct QueuePolicy: Sendable, Equatable {
     public var queueDepth: DepthThresholds
     /// BatchQueue names in the order `claim --any` tries them; queues not listed come after, by name.
     public var claimOrder: [String]
+    /// Health checks a claimed queue's ramp waits on (see `Guard`); none by default.
+    public var guards: [Guard]
 
     public init(bands: [Band], rampUp: RampUp, idleAfter: TimeSpan, totalReplicaBudget: Int, busyWorkerGrace: TimeSpan,
-                reservations: ReservationLimits, reminders: ReminderSettings, queueDepth: DepthThresholds, claimOrder: [String] = []) {
+                reservations: ReservationLimits, reminders: ReminderSettings, queueDepth: DepthThresholds, claimOrder: [String] = [], guards: [Guard] = []) {
         self.bands = bands
         self.rampUp = rampUp
         self.idleAfter = idleAfter
@@ -35,6 +37,7 @@ public struct QueuePolicy: Sendable, Equatable {
         self.reminders = reminders
         self.queueDepth = queueDepth
         self.claimOrder = claimOrder
+        self.guards = guards
     }
 
     /// The embedded defaults, used when a namespace has no `BatchQueuePolicy` named `default`; equal to the

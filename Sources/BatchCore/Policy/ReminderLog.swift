@@ -45,6 +45,10 @@ public struct Reminder: Sendable, Hashable {
         case stranded = "TasksStranded"
         /// Not a reminder but a notice: the controller released a `--release-when-done` claim.
         case releasedWorkDone = "ReleasedWorkDone"
+        /// A guard of the BatchQueuePolicy started holding the ramp (failing or unknown).
+        case guardTripped = "GuardTripped"
+        /// Every guard is healthy again: the ramp resumes.
+        case guardRecovered = "GuardRecovered"
     }
     public var kind: Kind
     public var queue: String

@@ -78,6 +78,10 @@ public struct StatusTable: Sendable {
 
     func phaseCell(_ q: BatchQueue) -> Cell {
         let phase = q.status?.phase ?? .unknown
+        // A guard holds the ramp: say so at a glance (`batchctl describe` names the guard and its value).
+        if let guarded = q.status?.conditions?.first(where: { $0.type == ConditionType.guarded }), guarded.status == "True" {
+            return Cell("\(phase.rawValue) (guard-held)", code: "33")
+        }
         switch phase {
         case .orphaned: return Cell(phase.rawValue, code: "31")
         case .unknown: return Cell(phase.rawValue, code: "33")

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The narrated story: alice claims batch1, sends work, watches the controller ramp up, drain, sleep, wake;
-/// she releases it; tasks sent to unclaimed batch2 raise a reminder.
+/// she drains the last work and releases it (`drain --release`); tasks sent to unclaimed batch2 raise a reminder.
 struct DemoScenario: Sendable {
     let system: DemoSystem
     let observer: Observer
@@ -47,19 +47,17 @@ struct DemoScenario: Sendable {
         narrator.gap()
         narrator.say("New work arrives: \(options.wakeTasks) more tasks on the sleeping \(q).")
         try await produce(queue: q, count: options.wakeTasks, prefix: "wake", expected: true, mark: .wakeTasksSent)
+        narrator.say("This is the last of her work: she waits for it with `batchctl drain`, which follows the controller's status (on a terminal a progress bar redrawn in place; here, piped, a line per change) and with --release gives the queue back once it is drained, printing what the claim used:")
+        try await batchctl(["drain", q, "--release", "--timeout", "150s"], as: "alice")
         try await waitFor("The \(options.wakeTasks) new tasks completing", seconds: 90,
                           hint: "The controller's log is \(system.controller.stderrPath).") { _ in
             system.ledger.completed(prefix: "wake") >= options.wakeTasks
         }
         timeline.mark(.wakeDrained)
-        if let woke = timeline.time(of: .woke), let sent = timeline.time(of: .wakeTasksSent) {
-            narrator.say(String(format: "It woke up %.1f s after the tasks were sent, and the new tasks completed.", woke - sent))
-        }
-
-        narrator.gap()
-        narrator.say("alice is done and gives the queue back:")
-        try await batchctl(["release", q], as: "alice")
         timeline.mark(.released)
+        if let woke = timeline.time(of: .woke), let sent = timeline.time(of: .wakeTasksSent) {
+            narrator.say(String(format: "It woke up %.1f s after the tasks were sent, the new tasks completed, and the claim was released.", woke - sent))
+        }
         try await waitFor("\(q) back at 0 replicas and Free", seconds: 60,
                           hint: "The controller's log is \(system.controller.stderrPath).") { s in
             s[q].phase == "Free" && s[q].desired == 0 && s[q].workers == 0

@@ -21,9 +21,7 @@ struct ClusterOptions: ParsableArguments {
     /// Loads the kubeconfig and makes the reservation service, with the rules the cluster holds (the namespace's
     /// BatchQueuePolicy `default`; no configuration file). The namespace is `-n`, else the context's.
     func connect() async throws -> ReservationService {
-        let options = KubeConfigOptions(kubeconfigPath: kubeconfig, context: context, namespace: namespace)
-        // A person is waiting: a few quick retries (about 3.5 s in all), not the controller's patient ten.
-        let client = try KubeClient.load(options, retryPolicy: RetryPolicy(maxRetries: 3, initialBackoff: .milliseconds(500), maxBackoff: .seconds(2)))
+        let client = try client()
         let verbose = self.verbose
         let log: @Sendable (String) -> Void = { line in
             if verbose { printError("batchctl: \(line)") }
@@ -31,6 +29,14 @@ struct ClusterOptions: ParsableArguments {
         log("server \(client.transport.config.server), context \(client.transport.config.contextName ?? "in-cluster"), namespace \(client.namespace)")
         return try await ReservationService.connect(client: client, namespace: client.namespace, log: log,
                                                     warn: { printError("warning: \($0)") })
+    }
+
+    /// A client for the cluster, with the few quick retries of a command a person waits for; its namespace is
+    /// `-n`, else the context's.
+    func client() throws -> KubeClient {
+        let options = KubeConfigOptions(kubeconfigPath: kubeconfig, context: context, namespace: namespace)
+        // A person is waiting: a few quick retries (about 3.5 s in all), not the controller's patient ten.
+        return try KubeClient.load(options, retryPolicy: RetryPolicy(maxRetries: 3, initialBackoff: .milliseconds(500), maxBackoff: .seconds(2)))
     }
 
     /// Who the API server says the user is (warning when it cannot say).

@@ -14,7 +14,7 @@ enum GlobalFlags {
     static let flags: Set<String> = ["-v", "--verbose"]
 
     /// The subcommands with the cluster options (those with `@OptionGroup var cluster: ClusterOptions`).
-    static let clusterCommands: Set<String> = ["status", "claim", "scale", "extend", "release", "describe", "doctor"]
+    static let clusterCommands: Set<String> = ["status", "claim", "scale", "extend", "release", "describe", "doctor", "probe"]
 
     /// `arguments` (without the program name) with the cluster options before the subcommand moved after it.
     static func normalize(_ arguments: [String], clusterCommands: Set<String> = clusterCommands) -> [String] {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatchCore
+import BatchctlKit
 import CeleryRedis
 import FoundationEssentials
 
@@ -11,7 +12,7 @@ struct ProbeCommand: AsyncParsableCommand {
         discussion: """
         Reads, in one pipelined round trip, the depth of every queue (--queue, else batch0 to batch3) (the sum of LLEN over its priority lists), its in-flight tasks (entries of kombu's 'unacked' hash routed to it) and Redis memory, and listens to Celery worker heartbeats for --listen to list the workers and how many tasks each is running. Nothing is written to Redis.
 
-        busyWorkers counts workers with active tasks whose pod belongs to the queue's Deployment: hostname celery@<deployment>-<replicaset-hash>-<suffix>.
+        busyWorkers counts workers with active tasks whose pod belongs to the queue's Deployment, by the controller's rule: the worker's hostname is celery@<pod name>, and the Deployment's spec.selector.matchLabels selects that pod. When workers were heard, the Deployments and pods are read from the cluster (the cluster options; the namespace is -n, else the context's, as for every cluster command); if they cannot be read, a busy count that depends on them is unknown (-) and a warning says why.
 
         The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, or from the URL.
 
@@ -27,6 +28,8 @@ struct ProbeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
     var config: String?
+
+    @OptionGroup(title: "Cluster options") var cluster: ClusterOptions
 
     @Option(help: ArgumentHelp("The broker URL, overriding redis.url: redis://[user:password@]host:port/db, unix:///path.sock, or sentinel://host:26379;sentinel://host2:26379.", valueName: "url"))
     var redisURL: String?
@@ -115,7 +118,16 @@ struct ProbeCommand: AsyncParsableCommand {
         }
         let workers = listener?.workers() ?? []
         let source = client.source
-        let report = ProbeReport(result: result, queues: queues, workers: listener == nil ? nil : workers,
+        var pods: WorkerPods?
+        if !workers.isEmpty {
+            do {
+                let kube = try cluster.client()
+                pods = try await WorkerPods.read(client: kube, namespace: kube.namespace, deployments: queues.map(\.deployment))
+            } catch {
+                printError("warning: workers not assigned to Deployments: their Deployments and pods could not be read (\(error)); give the cluster with --kubeconfig, --context and -n, with list access to deployments and pods")
+            }
+        }
+        let report = ProbeReport(result: result, queues: queues, workers: listener == nil ? nil : workers, pods: pods,
                                  server: source?.server ?? options.server, database: settings.url.database, listenedFor: listenFor,
                                  masterName: settings.sentinel?.masterName, sentinel: source?.sentinel)
         switch output {

@@ -100,7 +100,12 @@ import Testing
             many tasks each is running. Nothing is written to Redis.
 
             busyWorkers counts workers with active tasks whose pod belongs to the queue's
-            Deployment: hostname celery@<deployment>-<replicaset-hash>-<suffix>.
+            Deployment, by the controller's rule: the worker's hostname is celery@<pod
+            name>, and the Deployment's spec.selector.matchLabels selects that pod. When
+            workers were heard, the Deployments and pods are read from the cluster (the
+            cluster options; the namespace is -n, else the context's, as for every cluster
+            command); if they cannot be read, a busy count that depends on them is unknown
+            (-) and a warning says why.
 
             The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, or from
             the URL.
@@ -115,7 +120,17 @@ import Testing
             Exit status: 0 ok, 1 Redis unreachable or a queue unreadable (the report is
             still printed), 2 bad flags or configuration.
 
-            USAGE: batchctl probe [--config <file>] [--redis-url <url>] [--master-name <name>] [--output <output>] [--listen <duration>] [--queue <queue> ...] [--celery-global-keyprefix <prefix>] [--celery-sep <sep>] [--celery-priority-steps <steps>]
+            USAGE: batchctl probe <options>
+
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueue objects (default: the
+                                      context's).
+              -v, --verbose           Print each step (identity, reads, writes with their
+                                      resourceVersion) on standard error.
 
             OPTIONS:
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,

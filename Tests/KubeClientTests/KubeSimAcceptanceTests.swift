@@ -50,8 +50,7 @@ import Testing
         let c = try KubeClient.load(options)
         #expect(try await c.whoAmI().username == "alice")
         try sim.token(for: "bob").write(toFile: tokenPath, atomically: true, encoding: .utf8)
-        try await Task.sleep(for: .milliseconds(400))
-        #expect(try await c.whoAmI().username == "bob", "re-read after the refresh period")
+        #expect(await Wait.until(timeout: .seconds(10)) { (try? await c.whoAmI().username) == "bob" }, "re-read after the refresh period")
 
         // With the default one-minute cache, a rotation is picked up at the first 401.
         let slow = try KubeClient.load(f.options(kubeconfig: p))
@@ -131,8 +130,7 @@ import Testing
         #expect(try await c.whoAmI().username == "system:serviceaccount:court-listener:batchctl-controller")
         // kubelet rotates the projected token: the next read after the period uses the new one.
         try f.write("serviceaccount/token", sim.token(for: "bob"))
-        try await Task.sleep(for: .milliseconds(400))
-        #expect(try await c.whoAmI().username == "bob")
+        #expect(await Wait.until(timeout: .seconds(10)) { (try? await c.whoAmI().username) == "bob" })
     }
 
     // MARK: 3. conflicts, 429, connection reuse
@@ -250,13 +248,15 @@ import Testing
             try await write("batch\(i)", replicas: 5)
             #expect(await seen(written.last!))
         }
+        // Across a clean end of the stream: KubeSim ends each watch after about 2 s (no event marks the end).
         try await Task.sleep(for: .milliseconds(2500))
         try await write("batch0", replicas: 6)
         #expect(await seen(written.last!))
 
         // KubeSim closes every stream after one event.
         try sim.setFaults("watch /apis/batchctl.dev/** dropWatchAfterEvents=1")
-        try await Task.sleep(for: .milliseconds(2500))      // the current watch ends; new ones carry the fault
+        // The current watch ends (after about 2 s; no event marks it) and the new ones carry the fault.
+        try await Task.sleep(for: .milliseconds(2500))
         for i in 0..<3 {
             try await write("batch\(i)", replicas: 7 + i)
             #expect(await seen(written.last!))

@@ -40,8 +40,8 @@ struct ProbeCommand: AsyncParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "Output format.")
     var output: Output = .table
 
-    @Option(help: ArgumentHelp("How long to listen for worker heartbeats (0s to skip).", valueName: "duration"))
-    var listen: String = "2500ms"
+    @Option(help: ArgumentHelp("How long to listen for worker heartbeats (0s to skip). (default: 2500ms)", valueName: "duration"), transform: TimeSpan.argument)
+    var listen = TimeSpan(milliseconds: 2500)
 
     @Option(name: .customLong("queue"), help: ArgumentHelp("A queue to probe, as name or name=deployment (repeatable; default batch0 to batch3, the queues deploy/base installs; the controller probes the BatchQueues it sees).", valueName: "queue"))
     var queueNames: [String] = []
@@ -69,11 +69,6 @@ struct ProbeCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        do {
-            _ = try TimeSpan.parse(listen)
-        } catch {
-            throw ValidationError("--listen \(error.description)")
-        }
         if let separator {
             let sep = try Self.unescape(separator)
             if sep.isEmpty { throw ValidationError("--celery-sep is empty; give the separator, e.g. ':' or '\\x06\\x16'") }
@@ -90,7 +85,7 @@ struct ProbeCommand: AsyncParsableCommand {
         if let globalKeyPrefix { layout.globalKeyPrefix = globalKeyPrefix }
         if let separator { layout.separator = try Self.unescape(separator) }
         if let prioritySteps { layout.prioritySteps = try Self.steps(prioritySteps) }
-        let listenFor = try TimeSpan.parse(listen)
+        let listenFor = listen
         let queues = try Self.queues(queueNames)
 
         let options = RedisConnectionOptions(settings: settings, secrets: loaded.secrets)

@@ -127,8 +127,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -202,6 +203,15 @@ import Testing
 
             USAGE: batchctl controller <options>
 
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
+
             OPTIONS:
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
                                       else the embedded defaults).
@@ -213,12 +223,6 @@ import Testing
               --metrics-addr <host:port>
                                       Where to serve /metrics, /healthz and /readyz.
                                       (default: 0.0.0.0:9090)
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG,
-                                      ~/.kube/config, or the pod's service account).
-              --context <name>        The kubeconfig context.
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues and worker
-                                      Deployments (default: the configuration's).
               --leader-elect/--no-leader-elect
                                       Elect a leader with a Lease, so several replicas can
                                       run. (default: --leader-elect)
@@ -275,8 +279,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -330,8 +335,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -377,8 +383,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -415,8 +422,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -452,8 +460,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -488,8 +497,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -521,16 +531,19 @@ import Testing
 
             USAGE: batchctl remind [--dry-run] [--config <file>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>]
 
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
+
             OPTIONS:
               --dry-run               Print the digest but do not post it to the webhook.
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
                                       else the embedded defaults).
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG,
-                                      ~/.kube/config, or the pod's service account).
-              --context <name>        The kubeconfig context.
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      configuration's).
               --version               Show the version.
               -h, --help              Show help information.
 
@@ -575,8 +588,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 

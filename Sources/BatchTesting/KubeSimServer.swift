@@ -238,8 +238,8 @@ public struct CurlResult: Sendable {
     /// curl's error output.
     public let stderr: String
 
-    /// The body as a JSON object (nil if it is not one).
-    public var json: [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
+    /// The body decoded as `T` (nil if it does not decode).
+    public func decoded<T: Decodable>(_ type: T.Type) -> T? {
+        try? JSONDecoder().decode(T.self, from: Data(body.utf8))
     }
 }

@@ -22,8 +22,7 @@ struct ControllerCommand: AsyncParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
-    var config: String?
+    @OptionGroup var configFile: ConfigFileOption
 
     @Option(help: ArgumentHelp("The Redis URL, overriding redis.url (a Celery sentinel://host:26379;sentinel://host2:26379 list for Redis behind Sentinel).", valueName: "url"))
     var redisURL: String?
@@ -73,7 +72,7 @@ struct ControllerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "batchctl.controller")
-        let loaded = try ConfigFile.load(path: config)
+        let loaded = try configFile.load()
         var settings = loaded.config
         var secrets = loaded.secrets
         if redisURL != nil || masterName != nil {

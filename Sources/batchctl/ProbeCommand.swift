@@ -26,8 +26,7 @@ struct ProbeCommand: AsyncParsableCommand {
         case table, json
     }
 
-    @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
-    var config: String?
+    @OptionGroup var configFile: ConfigFileOption
 
     @OptionGroup(title: "Cluster options") var cluster: ClusterOptions
 
@@ -79,7 +78,7 @@ struct ProbeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let loaded = try ConfigFile.load(path: config)
+        let loaded = try configFile.load()
         let settings = try RedisSettings.overriding(loaded.config.redis, url: redisURL, masterName: masterName)
         var layout = loaded.config.celery
         if let globalKeyPrefix { layout.globalKeyPrefix = globalKeyPrefix }

@@ -19,13 +19,12 @@ struct RemindCommand: AsyncParsableCommand {
     @Flag(help: "Print the digest but do not post it to the webhook.")
     var dryRun = false
 
-    @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
-    var config: String?
+    @OptionGroup var configFile: ConfigFileOption
 
     @OptionGroup(title: "Cluster options") var cluster: KubeconfigOptions
 
     func run() async throws {
-        let loaded = try ConfigFile.load(path: config)
+        let loaded = try configFile.load()
         let cluster = try self.cluster.load(configured: loaded.config.namespace)
         let ns = cluster.namespace
         let client = KubeClient(config: cluster)

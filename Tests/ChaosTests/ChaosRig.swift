@@ -253,7 +253,7 @@ extension KubeSimServer {
     /// The `items` of a list, read as admin with curl (nil when the read fails).
     func curlJSON(_ path: String) -> [[String: Any]]? {
         guard let r = try? curl("GET", path), r.status == 200 else { return nil }
-        return r.json?["items"] as? [[String: Any]]
+        return (try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any])?["items"] as? [[String: Any]]
     }
 }
 

@@ -189,7 +189,7 @@ import Testing
         let sim = try KubeSimServer.start()
         try await Sim.createDeployment(try Sim.client(sim), "celery-batch2")
         let admin = try Sim.client(sim)      // a fresh client: its first request opens the connection
-        let before = try Sim.stats(sim)["connections"] as? Int ?? -1
+        let before = try Sim.stats(sim).connections ?? -1
         var opened = 0
         var versions = Set<String>()
         for _ in 0..<100 {
@@ -197,7 +197,7 @@ import Testing
             if r.openedConnection { opened += 1 }
             versions.insert(r.httpVersion)
         }
-        let after = try Sim.stats(sim)["connections"] as? Int ?? -1
+        let after = try Sim.stats(sim).connections ?? -1
         #expect(opened == 1)
         // KubeSim counts accepted connections: the client's one plus the second stats request's own.
         #expect(after - before == 2, "before \(before), after \(after)")
@@ -311,7 +311,7 @@ import Testing
         let stopped = Wait.until(timeout: .seconds(5), interval: .milliseconds(10)) { admin.transport.activeStreams == 0 }
         #expect(stopped)
         print("watch: curl transfer ended \(ContinuousClock.now - start) after the consumer stopped")
-        let closed = Wait.until(timeout: .seconds(3)) { (try? Sim.stats(sim)["watches"] as? Int) == 0 }
+        let closed = Wait.until(timeout: .seconds(3)) { (try? Sim.stats(sim))?.watches == 0 }
         print("watch: KubeSim reports the watch closed: \(closed)")
     }
 

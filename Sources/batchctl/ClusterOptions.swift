@@ -79,3 +79,10 @@ extension TimeSpan {
         }
     }
 }
+
+/// A queue named on the command line, checked once while the arguments are parsed (before any I/O), for
+/// `@Argument(transform: queueName)`: a queue's name is its BatchQueue's, a DNS-1123 label.
+func queueName(_ text: String) throws -> String {
+    if let why = KubernetesNames.queueNameProblem(text) { throw ValidationError("\"\(text)\" \(why)") }
+    return text
+}

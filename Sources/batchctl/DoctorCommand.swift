@@ -31,7 +31,7 @@ struct DoctorCommand: AsyncParsableCommand {
         case table, json
     }
 
-    @Argument(help: ArgumentHelp("Queues to check (default: all).", valueName: "queue"))
+    @Argument(help: ArgumentHelp("Queues to check (default: all).", valueName: "queue"), transform: queueName)
     var queues: [String] = []
 
     @Option(name: [.short, .customLong("output")], help: "Output format.")

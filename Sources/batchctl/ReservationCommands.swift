@@ -18,7 +18,7 @@ struct ClaimCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("The queue to claim, such as batch1.", valueName: "queue"))
+    @Argument(help: ArgumentHelp("The queue to claim, such as batch1.", valueName: "queue"), transform: queueName)
     var queue: String?
 
     @Flag(help: "Claim the first free queue instead of a named one.")
@@ -78,7 +78,7 @@ struct ScaleCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("The queue you hold.", valueName: "queue"))
+    @Argument(help: ArgumentHelp("The queue you hold.", valueName: "queue"), transform: queueName)
     var queue: String
 
     @Argument(help: ArgumentHelp("The new replica ceiling.", valueName: "replicas"))
@@ -109,7 +109,7 @@ struct ExtendCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("The queue you hold.", valueName: "queue"))
+    @Argument(help: ArgumentHelp("The queue you hold.", valueName: "queue"), transform: queueName)
     var queue: String
 
     @Option(name: .customLong("for"), help: ArgumentHelp("How much longer, such as 1d or 6h.", valueName: "duration"), transform: TimeSpan.argument)
@@ -138,7 +138,7 @@ struct ReleaseCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("The queue to release.", valueName: "queue"))
+    @Argument(help: ArgumentHelp("The queue to release.", valueName: "queue"), transform: queueName)
     var queue: String
 
     @Flag(help: "Release someone else's claim (admins only).")

@@ -205,7 +205,17 @@ extension ControllerHarness {
 public struct ProbeView: Decodable, Sendable {
     public struct Queue: Decodable, Sendable {
         public var name: String
+        public var depth: Int?
+        public var inFlight: Int?
         public var busyWorkers: Int?
+    }
+    /// The server read, and its memory.
+    public struct Redis: Decodable, Sendable {
+        public var server: String
+        public var sentinel: String?
+        public var masterName: String?
+        public var usedMemory: Int?
+        public var maxMemory: Int?
     }
     public struct Worker: Decodable, Sendable {
         public var hostname: String
@@ -215,4 +225,11 @@ public struct ProbeView: Decodable, Sendable {
     }
     public var queues: [Queue]
     public var workers: [Worker]?
+    public var redis: Redis
+    public var roundTrips: Int
+
+    /// Reads `batchctl probe -o json`'s output.
+    public static func parse(_ text: String) throws -> ProbeView {
+        try decodeJSON(ProbeView.self, from: text, what: "batchctl probe -o json")
+    }
 }

@@ -8,20 +8,6 @@ import Testing
 /// for the same Redis and pods they report the same busy workers per queue.
 @Suite(.serialized, .enabled(if: CeleryFixture.isAvailable, "needs the venv: make venv"))
 struct BusyWorkerMappingTests {
-    /// What the test reads from `batchctl probe -o json`.
-    struct ProbeOutput: Decodable {
-        struct Queue: Decodable {
-            var name: String
-            var busyWorkers: Int?
-        }
-        struct Worker: Decodable {
-            var hostname: String
-            var deployment: String?
-        }
-        var queues: [Queue]
-        var workers: [Worker]?
-    }
-
     /// Pods made by hand, whose names and labels disagree on purpose: a name-prefix rule would count
     /// `celery-batch1-7d9f8c6b5-bbbbb` for batch1 and `celery-batch3-7d9f8c6b5-ccccc` for batch3, and
     /// `worker-x` for nothing; the selectors say batch2, nothing and batch0.
@@ -67,7 +53,7 @@ struct BusyWorkerMappingTests {
             #expect(try h.celery.sendWorkerEvents(heartbeats) == Self.pods.count)
         }
         #expect(probe.waitForExit(timeout: .seconds(60)) == 0, "\(probe.stderr)")
-        let report = try JSONDecoder().decode(ProbeOutput.self, from: Data(probe.stdout.utf8))
+        let report = try ProbeView.parse(probe.stdout)
         let probed = Dictionary(uniqueKeysWithValues: report.queues.map { ($0.name, $0.busyWorkers) })
         #expect(probed == ["batch0": 1, "batch1": 1, "batch2": 1, "batch3": 0])
         let owners = Dictionary(uniqueKeysWithValues: (report.workers ?? []).map { ($0.hostname, $0.deployment) })

@@ -56,6 +56,8 @@ public struct QueueObject: Decodable, Sendable, Equatable {
         public var depth: Int?
         public var inFlight: Int?
         public var busyWorkers: Int?
+        /// RFC 3339 (with microseconds): the pass that last saw work.
+        public var lastActiveAt: String?
         /// In-flight tasks held by workers that died.
         public var stranded: Int?
         public var replicas: Int?

@@ -272,13 +272,21 @@ public final class ControllerHarness: @unchecked Sendable {
 
     /// The replica counts written to a Deployment's /scale, in order, from KubeSim's request log.
     public func scaleWrites(_ deployment: String) throws -> [Int] {
+        try timedScaleWrites(deployment).map(\.replicas)
+    }
+
+    /// The replica counts written to a Deployment's /scale, in order, with the time KubeSim received each write.
+    public func timedScaleWrites(_ deployment: String) throws -> [(time: Date, replicas: Int)] {
         struct Scale: Decodable {
             struct Spec: Decodable { var replicas: Int? }
             var spec: Spec
         }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return try sim.requests().filter { $0.isWrite && $0.path.hasSuffix("/deployments/\(deployment)/scale") && $0.status < 300 }.compactMap { r in
-            guard let body = r.body, let scale = try? JSONDecoder().decode(Scale.self, from: Data(body.utf8)) else { return nil }
-            return scale.spec.replicas ?? 0
+            guard let body = r.body, let scale = try? JSONDecoder().decode(Scale.self, from: Data(body.utf8)),
+                  let time = fractional.date(from: r.time) else { return nil }
+            return (time, scale.spec.replicas ?? 0)
         }
     }
 

@@ -86,3 +86,13 @@ func queueName(_ text: String) throws -> String {
     if let why = KubernetesNames.queueNameProblem(text) { throw ValidationError("\"\(text)\" \(why)") }
     return text
 }
+
+/// A duration flag checked in `validate()` or `run()`, with TimeSpan's message after the flag, for commands whose
+/// option is still a String; prefer `@Option(transform: TimeSpan.argument)`, parsed once with the arguments.
+func parseDuration(_ text: String, flag: String) throws -> TimeSpan {
+    do {
+        return try TimeSpan.argument(text)
+    } catch let error as ValidationError {
+        throw ValidationError("\(flag) \(error.message)")
+    }
+}

@@ -49,7 +49,7 @@ let package = Package(
 
         // The reconcile loop: observe (cluster caches, Redis) → decide → act only on difference.
         .target(name: "Controller", dependencies: [
-            "BatchCore", "CeleryRedis", "KubeClient",
+            "BatchCore", "CeleryRedis", "KubeClient", "Posix",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

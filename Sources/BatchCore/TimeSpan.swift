@@ -110,3 +110,14 @@ extension StringProtocol {
         return String(s)
     }
 }
+
+extension Duration {
+    /// Whole milliseconds, rounded toward zero, saturating at Int64's range.
+    public var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        if overflow { return seconds > 0 ? .max : .min }
+        let (total, overflowAdding) = ms.addingReportingOverflow(attoseconds / 1_000_000_000_000_000)
+        return overflowAdding ? (seconds > 0 ? .max : .min) : total
+    }
+}

@@ -95,17 +95,22 @@ public enum BusyWorkerScenario {
                         "three workers did not run the short tasks")
             try send(longTask, seconds: Double(longTaskSeconds))
             try require(Wait.until(timeout: .seconds(60), interval: .milliseconds(500)) { has("start", longTask) }, "the long task did not start")
-            // Let heartbeats report the busy worker before the ceiling drops: `active` lags a task's start by up
-            // to one heartbeat (freq 2 s), and status.busyWorkers may still show a worker of the short tasks.
-            Thread.sleep(forTimeInterval: 5)
+            // Heartbeats must report the busy worker before the ceiling drops: `active` lags a task's start by up
+            // to one heartbeat (freq 2 s), and a worker of the short tasks may still report one. Wait until
+            // `batchctl probe` hears exactly the long task's worker busy.
+            let longPod = lines().first { $0.0 == "start" && $0.1 == longTask }?.2 ?? ""
+            try require(Wait.until(timeout: .seconds(60), interval: .milliseconds(100)) {
+                guard let workers = h.probe(queue)?.workers else { return false }
+                return workers.contains { $0.hostname == "celery@\(longPod)" && $0.active == 1 && !$0.stale }
+                    && workers.allSatisfy { $0.hostname == "celery@\(longPod)" || $0.active == 0 }
+            }, "the heartbeats did not report the long task's worker alone as busy")
             if busyAware {
                 try require(Wait.until(timeout: .seconds(20), interval: .milliseconds(500)) { h.busyWorkers(queue) == 1 }, "the busy worker was not seen")
             }
             before = h.pods(deployment)
             if kind == .release { try h.release(queue) } else { try h.setReservationReplicas(queue, 1) }
             _ = Wait.until(timeout: .seconds(60), interval: .milliseconds(500)) { h.pods(deployment).count == 1 }
-            draining = h.condition(queue, "Draining")?["status"] as? String
-            let longPod = lines().first { $0.0 == "start" && $0.1 == longTask }?.2 ?? ""
+            draining = h.condition(queue, "Draining")?.status
             _ = Wait.until(timeout: .seconds(Double(longTaskSeconds) + 30), interval: .milliseconds(500)) {
                 has("done", longTask) || !h.pods(deployment).contains(longPod)
             }
@@ -121,17 +126,20 @@ public enum BusyWorkerScenario {
             try require(Wait.until(timeout: .seconds(90), interval: .milliseconds(500)) { has("start", longTask) }, "the long task did not start")
             before = h.pods(deployment)
             // Wait for the end of the long task, or for the Deployment to sleep under it.
-            let deadline = Date().addingTimeInterval(Double(longTaskSeconds) + 60)
-            while Date() < deadline && !has("done", longTask) {
+            _ = Wait.until(timeout: .seconds(Double(longTaskSeconds) + 60), interval: .milliseconds(500)) {
+                if has("done", longTask) { return true }
                 if h.replicas(deployment) == 0 { sleptWhileBusy = true }
-                if sleptWhileBusy && h.pods(deployment).isEmpty { break }
-                Thread.sleep(forTimeInterval: 0.5)
+                return sleptWhileBusy && h.pods(deployment).isEmpty
             }
             before = Array(Set(before).union(h.pods(deployment)))
             _ = Wait.until(timeout: .seconds(60), interval: .milliseconds(500)) { h.replicas(deployment) == 0 && h.pods(deployment).isEmpty }
         }
-        // Give any task redelivered or still finishing a moment to write its lines, then read everything.
-        Thread.sleep(forTimeInterval: 2)
+        // Every task started either finished or lost its pod (so it writes no more lines), then read everything.
+        _ = Wait.until(timeout: .seconds(30), interval: .milliseconds(200)) {
+            let all = lines()
+            let running = Set(h.pods(deployment))
+            return all.filter { $0.0 == "start" }.allSatisfy { s in all.contains { $0.0 == "done" && $0.1 == s.1 } || !running.contains(s.2) }
+        }
         var started: [String: [String]] = [:]
         var finished: [String: [String]] = [:]
         for (what, id, pod) in lines() {
@@ -151,11 +159,6 @@ public enum BusyWorkerScenario {
 }
 
 extension ControllerHarness {
-    /// `status.busyWorkers` of a BatchQueue.
-    public func busyWorkers(_ name: String) -> Int? {
-        ((try? queue(name))?["status"] as? [String: Any])?["busyWorkers"] as? Int
-    }
-
     /// Changes the holder's replicas (the ceiling), as `batchctl scale QUEUE N` would.
     public func setReservationReplicas(_ queue: String, _ replicas: Int) throws {
         try sim.kubectlOK(["patch", "batchqueue", queue, "-n", namespace, "--type", "merge", "-p",

@@ -170,22 +170,16 @@ public final class ControllerHarness: @unchecked Sendable {
     func celeryDeployment(_ name: String, queue: String, _ workers: CeleryWorkers) throws -> String {
         let command = "exec '\(ProjectPaths.venvBin)/celery' -A app worker -Q \(queue) --hostname \"celery@$POD_NAME\" "
             + "-P prefork -c 1 --prefetch-multiplier \(workers.prefetchMultiplier) --heartbeat-interval 2 --without-gossip --without-mingle -l info"
-        let env = celery.environment.sorted { $0.key < $1.key }.map { ["name": $0.key, "value": $0.value] }
-        let labels = ["app.kubernetes.io/name": name]
-        let object: [String: Any] = [
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": name],
-            "spec": [
-                "replicas": 0, "selector": ["matchLabels": labels],
-                "template": [
-                    "metadata": ["labels": labels,
-                                 "annotations": ["kubesim.batchctl.dev/command": "cd '\(CeleryFixture.directory)' && \(command)"]],
-                    "spec": ["terminationGracePeriodSeconds": workers.terminationGracePeriodSeconds,
-                             "containers": [["name": "worker", "image": "celery-app:test", "env": env]]],
-                ],
-            ],
-        ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self)
+        let env = celery.environment.sorted { $0.key < $1.key }.map { #"{"name": \#(jsonString($0.key)), "value": \#(jsonString($0.value))}"# }
+        let labels = #"{"app.kubernetes.io/name": \#(jsonString(name))}"#
+        let run = jsonString("cd '\(CeleryFixture.directory)' && \(command)")
+        return """
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": \(jsonString(name))},
+             "spec": {"replicas": 0, "selector": {"matchLabels": \(labels)},
+              "template": {"metadata": {"labels": \(labels), "annotations": {"kubesim.batchctl.dev/command": \(run)}},
+               "spec": {"terminationGracePeriodSeconds": \(workers.terminationGracePeriodSeconds),
+                "containers": [{"name": "worker", "image": "celery-app:test", "env": [\(env.joined(separator: ", "))]}]}}}}
+            """
     }
 
     /// Names of the running pods of a Deployment (matched by its `app.kubernetes.io/name` label).
@@ -254,34 +248,6 @@ public final class ControllerHarness: @unchecked Sendable {
 
     // MARK: The cluster as users and tests see it
 
-    /// The BatchQueue as JSON.
-    public func queue(_ name: String) throws -> [String: Any] {
-        let r = try sim.kubectl(["get", "batchqueue", name, "-n", namespace, "-o", "json"])
-        guard r.status == 0, let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] else {
-            throw SupportError("kubectl get batchqueue \(name) failed: \(r.stderr)")
-        }
-        return obj
-    }
-
-    public func phase(_ name: String) -> String? {
-        ((try? queue(name))?["status"] as? [String: Any])?["phase"] as? String
-    }
-
-    /// Whether the controller has reported `name` as claimed (Reserved, Running or Sleeping): tasks sent to it
-    /// from then on are never taken for orphaned ones.
-    public func claimSeen(_ name: String) -> Bool {
-        phase(name).map { ["Reserved", "Sleeping", "Running"].contains($0) } == true
-    }
-
-    public func condition(_ name: String, _ type: String) -> [String: Any]? {
-        let conditions = ((try? queue(name))?["status"] as? [String: Any])?["conditions"] as? [[String: Any]]
-        return conditions?.first { $0["type"] as? String == type }
-    }
-
-    public func reservation(_ name: String) -> [String: Any]? {
-        ((try? queue(name))?["spec"] as? [String: Any])?["reservation"] as? [String: Any]
-    }
-
     /// `spec.replicas` of a Deployment.
     public func replicas(_ deployment: String) -> Int? {
         guard let r = try? sim.kubectl(["get", "deployment", deployment, "-n", namespace, "-o", "jsonpath={.spec.replicas}"]), r.status == 0 else { return nil }
@@ -311,12 +277,16 @@ public final class ControllerHarness: @unchecked Sendable {
 
     /// The replica counts written to a Deployment's /scale, in order, with the time KubeSim received each write.
     public func timedScaleWrites(_ deployment: String) throws -> [(time: Date, replicas: Int)] {
+        struct Scale: Decodable {
+            struct Spec: Decodable { var replicas: Int? }
+            var spec: Spec
+        }
         let fractional = ISO8601DateFormatter()
         fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return try sim.requests().filter { $0.isWrite && $0.path.hasSuffix("/deployments/\(deployment)/scale") && $0.status < 300 }.compactMap { r in
-            guard let body = r.body, let obj = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
-                  let spec = obj["spec"] as? [String: Any], let time = fractional.date(from: r.time) else { return nil }
-            return (time, spec["replicas"] as? Int ?? 0)
+            guard let body = r.body, let scale = try? JSONDecoder().decode(Scale.self, from: Data(body.utf8)),
+                  let time = fractional.date(from: r.time) else { return nil }
+            return (time, scale.spec.replicas ?? 0)
         }
     }
 

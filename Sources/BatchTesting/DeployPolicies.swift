@@ -79,8 +79,11 @@ public enum DeployPolicies {
         try rendered().base(kinds: ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"])
             .write(toFile: rbacPath, atomically: true, encoding: .utf8)
         let usersPath = directory + "/deploy-users.json"
-        let entries = (users + extraUsers).map { ["name": $0.name, "groups": $0.groups] as [String: Any] }
-        try JSONSerialization.data(withJSONObject: entries).write(to: URL(fileURLWithPath: usersPath))
+        struct User: Encodable {
+            var name: String
+            var groups: [String]
+        }
+        try JSONEncoder().encode((users + extraUsers).map { User(name: $0.name, groups: $0.groups) }).write(to: URL(fileURLWithPath: usersPath))
         return (rbacPath, usersPath, celPython)
     }
 

@@ -5,7 +5,7 @@ import LocalProcesses
 /// Uses the real executable (so it is tested too) and decodes its JSON itself (no KubeSim dependency).
 public final class KubeSimServer: @unchecked Sendable {
     /// One request KubeSim answered (`GET /kubesim/requests`).
-    public struct RequestRecord: Sendable, Equatable {
+    public struct RequestRecord: Sendable, Equatable, Decodable {
         public var time: String
         public var user: String
         public var verb: String
@@ -16,6 +16,18 @@ public final class KubeSimServer: @unchecked Sendable {
         public var contentType: String
         public var requestContentType: String
         public var body: String?
+
+        enum CodingKeys: String, CodingKey { case time, user, verb, method, path, query, status, contentType, requestContentType, body }
+
+        /// Reads one entry of `/kubesim/requests`; a missing field reads as empty (0 for `status`).
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            func text(_ key: CodingKeys) throws -> String { try c.decodeIfPresent(String.self, forKey: key) ?? "" }
+            self.init(time: try text(.time), user: try text(.user), verb: try text(.verb), method: try text(.method),
+                      path: try text(.path), query: try text(.query), status: try c.decodeIfPresent(Int.self, forKey: .status) ?? 0,
+                      contentType: try text(.contentType), requestContentType: try text(.requestContentType),
+                      body: try c.decodeIfPresent(String.self, forKey: .body))
+        }
 
         public init(time: String, user: String = "", verb: String, method: String, path: String, query: String = "",
                     status: Int = 200, contentType: String = "", requestContentType: String = "", body: String? = nil) {
@@ -108,15 +120,20 @@ public final class KubeSimServer: @unchecked Sendable {
         }
         url = address
         self.port = port
-        let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/users.json"))
-        guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let users = root["users"] as? [[String: Any]] else { throw SupportError("users.json is malformed") }
+        struct Users: Decodable {
+            struct User: Decodable {
+                var name: String
+                var token: String
+                var groups: [String]?
+            }
+            var users: [User]
+        }
+        let text = try String(contentsOfFile: "\(dir)/users.json", encoding: .utf8)
         var tokens: [String: String] = [:]
         var groups: [String: [String]] = [:]
-        for u in users {
-            guard let name = u["name"] as? String, let token = u["token"] as? String else { continue }
-            tokens[name] = token
-            groups[name] = u["groups"] as? [String] ?? []
+        for u in try decodeJSON(Users.self, from: text, what: "kubesim's users.json").users {
+            tokens[u.name] = u.token
+            groups[u.name] = u.groups ?? []
         }
         self.tokens = tokens
         self.groups = groups
@@ -181,16 +198,8 @@ public final class KubeSimServer: @unchecked Sendable {
     /// Every request logged so far (oldest first).
     public func requests() throws -> [RequestRecord] {
         let r = try curl("GET", "/kubesim/requests")
-        guard r.status == 200, let root = try JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any],
-              let items = root["items"] as? [[String: Any]] else {
-            throw SupportError("GET /kubesim/requests failed: \(r.status) \(r.body)")
-        }
-        return items.map { i in
-            RequestRecord(time: i["time"] as? String ?? "", user: i["user"] as? String ?? "", verb: i["verb"] as? String ?? "",
-                          method: i["method"] as? String ?? "", path: i["path"] as? String ?? "", query: i["query"] as? String ?? "",
-                          status: i["status"] as? Int ?? 0, contentType: i["contentType"] as? String ?? "",
-                          requestContentType: i["requestContentType"] as? String ?? "", body: i["body"] as? String)
-        }
+        guard r.status == 200 else { throw SupportError("GET /kubesim/requests failed: \(r.status) \(r.body)") }
+        return try decodeJSON(ObjectList<RequestRecord>.self, from: r.body, what: "GET /kubesim/requests").items
     }
 
     /// Forgets the request log.
@@ -229,8 +238,8 @@ public struct CurlResult: Sendable {
     /// curl's error output.
     public let stderr: String
 
-    /// The body as a JSON object (nil if it is not one).
-    public var json: [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
+    /// The body decoded as `T` (nil if it does not decode).
+    public func decoded<T: Decodable>(_ type: T.Type) -> T? {
+        try? JSONDecoder().decode(T.self, from: Data(body.utf8))
     }
 }

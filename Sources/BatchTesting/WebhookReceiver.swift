@@ -34,14 +34,21 @@ public final class WebhookReceiver: @unchecked Sendable {
     /// The bodies received so far, oldest first.
     public var bodies: [String] {
         guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return [] }
+        struct Logged: Decodable { var body: String? }
         return text.split(separator: "\n").compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["body"] as? String
+            (try? JSONDecoder().decode(Logged.self, from: Data(line.utf8)))?.body
         }
     }
 
-    /// The received bodies decoded as JSON objects.
-    public var objects: [[String: Any]] {
-        bodies.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    /// The received bodies that decode as `T`, oldest first.
+    public func decoded<T: Decodable>(_ type: T.Type) -> [T] {
+        bodies.compactMap { try? JSONDecoder().decode(T.self, from: Data($0.utf8)) }
+    }
+
+    /// The `text` of every received body that is a JSON object with one (Slack's and the json format's message).
+    public var texts: [String] {
+        struct Message: Decodable { var text: String? }
+        return bodies.compactMap { (try? JSONDecoder().decode(Message.self, from: Data($0.utf8)))?.text }
     }
 
     public func stop() { process.stop(grace: .seconds(2)) }

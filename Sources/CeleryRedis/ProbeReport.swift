@@ -10,7 +10,8 @@ public struct ProbeReport: Encodable, Sendable {
         public var deployment: String
         public var depth: Int?
         public var inFlight: Int?
-        /// Nil when heartbeats were not listened to.
+        /// Workers of the queue's Deployment running tasks (`WorkerPods`, the controller's rule). Nil when
+        /// heartbeats were not listened to, or when busy workers were heard but the pods could not be read.
         public var busyWorkers: Int?
         public var error: String?
     }
@@ -27,8 +28,8 @@ public struct ProbeReport: Encodable, Sendable {
         public var maxMemory: Int?
     }
 
-    /// A worker heard from (heartbeats), and the Deployment its pod name points to. In JSON, the worker's
-    /// fields and `deployment` stand side by side.
+    /// A worker heard from (heartbeats), and the Deployment its pod belongs to (nil when the pods were not
+    /// read, or none selects it). In JSON, the worker's fields and `deployment` stand side by side.
     public struct Worker: Encodable, Sendable {
         public var status: WorkerStatus
         public var deployment: String?
@@ -51,19 +52,21 @@ public struct ProbeReport: Encodable, Sendable {
     public var listenedSeconds: Double
 
     /// Joins a probe's result with the configured queues (same order) and, when heartbeats were listened to
-    /// for `listenedFor`, the workers seen.
-    public init(result: QueueProbeResult, queues configured: [QueueConfig], workers: [WorkerStatus]?, server: String,
-                database: Int, listenedFor: TimeSpan, masterName: String? = nil, sentinel: String? = nil) {
-        let deployments = configured.map(\.deployment)
+    /// for `listenedFor`, the workers seen, assigned to Deployments by `pods` (nil: the pods were not read;
+    /// then a queue's busy workers are known only when no worker at all is busy).
+    public init(result: QueueProbeResult, queues configured: [QueueConfig], workers: [WorkerStatus]?, pods: WorkerPods? = nil,
+                server: String, database: Int, listenedFor: TimeSpan, masterName: String? = nil, sentinel: String? = nil) {
+        let busy = (workers ?? []).filter(\.isBusy).map(\.hostname)
         queues = zip(result.queues, configured).map { state, config in
-            Queue(name: state.name, deployment: config.deployment, depth: state.depth, inFlight: state.inFlight,
-                  busyWorkers: workers.map { $0.busyCount(deployment: config.deployment, among: deployments) },
-                  error: state.error)
+            var count: Int?
+            if workers != nil { count = pods.map { $0.busyCount(of: config.deployment, busyHostnames: busy) } ?? (busy.isEmpty ? 0 : nil) }
+            return Queue(name: state.name, deployment: config.deployment, depth: state.depth, inFlight: state.inFlight,
+                         busyWorkers: count, error: state.error)
         }
         redis = Redis(server: server, masterName: masterName, sentinel: sentinel, database: database, usedMemory: result.memory?.usedMemory, maxMemory: result.memory?.maxMemory)
         unacked = result.unacked
         self.workers = workers?.map {
-            Worker(status: $0, deployment: $0.deployment(among: deployments))
+            Worker(status: $0, deployment: pods?.deployment(ofHostname: $0.hostname))
         }
         roundTrips = result.roundTrips
         observedAt = result.observedAt

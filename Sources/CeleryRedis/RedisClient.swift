@@ -142,11 +142,10 @@ final class RedisSession {
 
     private func recordFailure(_ error: RedisError) -> RedisError {
         failures += 1
-        var maxMs = max(connection.options.maxBackoff.milliseconds, 0)
+        var backoff = ExponentialBackoff(initial: .milliseconds(100), maximum: connection.options.maxBackoff.duration)
         // A replica where the master should be is a failover in progress: look again soon.
-        if error.reason == .notMaster { maxMs = min(maxMs, 500) }
-        let delayMs = min(maxMs, 100 << min(failures - 1, 16))
-        nextAttempt = ContinuousClock.now + .milliseconds(delayMs)
+        if error.reason == .notMaster { backoff.maximum = min(backoff.maximum, .milliseconds(500)) }
+        nextAttempt = ContinuousClock.now + backoff.delay(attempt: failures)
         lastError = error
         return error
     }

@@ -117,8 +117,8 @@ public final class WorkerActivityListener: Sendable {
                 shared.lastError.withLock { $0 = error.description }
                 failures += 1
                 // Capped backoff, in short sleeps so stop() is noticed.
-                let delayMs = min(Int(connection.options.maxBackoff.milliseconds), 100 << min(failures - 1, 16))
-                let deadline = ContinuousClock.now + .milliseconds(delayMs)
+                let backoff = ExponentialBackoff(initial: .milliseconds(100), maximum: connection.options.maxBackoff.duration)
+                let deadline = ContinuousClock.now + backoff.delay(attempt: failures)
                 while ContinuousClock.now < deadline && !shared.stopping.load(ordering: .relaxed) {
                     usleep(20_000)
                 }

@@ -249,11 +249,3 @@ public struct WorkerRegistry: Sendable, Equatable {
         }
     }
 }
-
-extension [WorkerStatus] {
-    /// How many of these workers are busy and belong to `deployment` (see `WorkerStatus.deployment(among:)`;
-    /// `deployments` is every configured Deployment, so the longest matching name wins).
-    public func busyCount(deployment: String, among deployments: [String]) -> Int {
-        filter { $0.isBusy && $0.deployment(among: deployments) == deployment }.count
-    }
-}

@@ -1,3 +1,4 @@
+import Posix
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -81,15 +82,9 @@ public final class HealthServer: Sendable {
     }
 
     /// Serves on a dedicated thread until `stop()`.
-    public func start() {
-        var thread = pthread_t()
-        let box = Unmanaged.passRetained(self)
-        pthread_create(&thread, nil, { raw in
-            let server = Unmanaged<HealthServer>.fromOpaque(raw!).takeRetainedValue()
-            server.serve()
-            return nil
-        }, box.toOpaque())
-        pthread_detach(thread)
+    /// - Throws: `ThreadStartError` when no thread can be started (out of threads or memory).
+    public func start() throws(ThreadStartError) {
+        try OSThread.detach(name: "health server") { self.serve() }
     }
 
     /// Stops accepting; the thread ends.

@@ -251,15 +251,14 @@ public actor Reconciler {
         return readings
     }
 
-    /// Workers with running tasks whose pod belongs to `deployment`.
+    /// Workers with running tasks whose pod belongs to `deployment` (`WorkerPods`: the rule `batchctl probe` shares).
     func busyWorkers(of deployment: DeploymentState, pods: [PodState], workers: [WorkerActivity]) -> Int {
-        let names = Set(podsOf(deployment, in: pods).map(\.name))
-        return workers.filter { $0.active > 0 && $0.podName.map(names.contains) == true }.count
+        WorkerPods.busyCount(busyHostnames: workers.lazy.filter { $0.active > 0 }.map(\.hostname),
+                             pods: Set(podsOf(deployment, in: pods).map(\.name)))
     }
 
     func podsOf(_ deployment: DeploymentState, in pods: [PodState]) -> [PodState] {
-        guard !deployment.selector.isEmpty else { return [] }
-        return pods.filter { pod in deployment.selector.allSatisfy { pod.labels[$0.key] == $0.value } }
+        pods.filter { WorkerPods.selects(deployment.selector, labels: $0.labels) }
     }
 
     func act(on q: BatchQueue, decision d: Decision, snapshot: ClusterSnapshot, workers: [WorkerActivity],

@@ -54,11 +54,7 @@ public struct WorkerActivity: Sendable, Equatable {
     }
     /// The pod name, when the hostname is `celery@<pod-name>` (any other prefix is not one of batchctl's
     /// workers: heartbeats come from whoever can publish on the broker).
-    public var podName: String? {
-        guard hostname.hasPrefix("celery@") else { return nil }
-        let name = hostname.dropFirst(7)
-        return name.isEmpty ? nil : String(name)
-    }
+    public var podName: String? { WorkerPods.podName(hostname: hostname) }
 }
 
 /// Reads the Celery queues (the CeleryRedis probe and heartbeat listener behind it).

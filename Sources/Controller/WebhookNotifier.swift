@@ -84,12 +84,9 @@ public struct WebhookSender: Sendable {
         }
     }
 
-    /// Jittered exponential backoff: a random 50–100 % of `backoff · 2^(attempt-1)`, at most `maxBackoff`.
+    /// Jittered exponential backoff (`ExponentialBackoff`): a random 50–100 % of `backoff · 2^(attempt-1)`, at most `maxBackoff`.
     func delay(afterAttempt attempt: Int) -> Duration {
-        var d = options.backoff
-        for _ in 1..<max(1, attempt) where d < options.maxBackoff { d = d * 2 }
-        d = min(d, options.maxBackoff)
-        return d * Double.random(in: 0.5...1.0)
+        ExponentialBackoff(initial: options.backoff, maximum: options.maxBackoff).jitteredDelay(attempt: attempt)
     }
 }
 

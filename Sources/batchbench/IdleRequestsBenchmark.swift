@@ -37,7 +37,8 @@ struct IdleRequestsBenchmark: Benchmark {
 
     /// Clears KubeSim's request log, waits `minutes` without touching the API, and counts.
     func count(_ h: ControllerHarness, minutes: Int, name: String) throws -> Figure {
-        let openWatches = try h.sim.curl("GET", "/kubesim/stats").json?["watches"] as? Int
+        struct Stats: Decodable { var watches: Int? }
+        let openWatches = try h.sim.curl("GET", "/kubesim/stats").decoded(Stats.self)?.watches
         try h.sim.clearRequests()
         let start = Date()
         Thread.sleep(forTimeInterval: Double(minutes * 60) + 1)

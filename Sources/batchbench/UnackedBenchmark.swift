@@ -145,7 +145,7 @@ struct UnackedBenchmark: Benchmark {
             samples.append(try memory.rssMiB(controller.pid))
             round += 1
         }
-        let inFlight = (try h.queue("batch1")["status"] as? [String: Any])?["inFlight"] as? Int
+        let inFlight = try h.queueObject("batch1").status?.inFlight
         // 25,000 loaded for batch1, plus the one churn delivery of the last round (a pass may lag).
         guard let inFlight, abs(inFlight - entries / 4) <= 1 else {
             throw BenchError("the controller reported inFlight \(String(describing: inFlight)) for batch1")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BatchCore
 import CMalloc
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -66,20 +67,7 @@ struct Batchctl: AsyncParsableCommand {
     }
 }
 
-/// Writes a line to standard error.
+/// Writes a line to standard error (Posix's writer: all of it, retried on EINTR).
 func printError(_ line: String) {
-    var stderr = StandardError()
-    print(line.terminalSafeLines, to: &stderr)   // messages may quote user-supplied text
-}
-
-struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) {
-        var bytes = Array(string.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
-            if n <= 0 { return }
-            offset += n
-        }
-    }
+    StandardError.write(line.terminalSafeLines + "\n")   // messages may quote user-supplied text
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import BatchCore
 import Posix
 import FoundationEssentials
@@ -52,4 +53,14 @@ enum ConfigFile {
         let reason: String
         var description: String { reason }
     }
+}
+
+/// `--config`, declared once for the commands that run with the operator's configuration file (controller, probe,
+/// remind; doctor says what it reads it for in its own words).
+struct ConfigFileOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
+    var config: String?
+
+    /// The configuration and the secrets (see `ConfigFile.load`).
+    func load() throws -> ConfigFile.Loaded { try ConfigFile.load(path: config) }
 }

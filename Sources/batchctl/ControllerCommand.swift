@@ -24,8 +24,7 @@ struct ControllerCommand: AsyncParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
-    var config: String?
+    @OptionGroup var configFile: ConfigFileOption
 
     @Option(help: ArgumentHelp("The Redis URL, overriding redis.url (a Celery sentinel://host:26379;sentinel://host2:26379 list for Redis behind Sentinel).", valueName: "url"))
     var redisURL: String?
@@ -36,14 +35,7 @@ struct ControllerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where to serve /metrics, /healthz and /readyz.", valueName: "host:port"))
     var metricsAddr = "0.0.0.0:9090"
 
-    @Option(help: ArgumentHelp("The kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the pod's service account).", valueName: "file"))
-    var kubeconfig: String?
-
-    @Option(help: ArgumentHelp("The kubeconfig context.", valueName: "name"))
-    var context: String?
-
-    @Option(name: [.short, .long], help: ArgumentHelp("The namespace of the BatchQueues and worker Deployments (default: the configuration's).", valueName: "namespace"))
-    var namespace: String?
+    @OptionGroup(title: "Cluster options") var cluster: KubeconfigOptions
 
     @Flag(inversion: .prefixedNo, help: "Elect a leader with a Lease, so several replicas can run.")
     var leaderElect = true
@@ -52,16 +44,19 @@ struct ControllerCommand: AsyncParsableCommand {
     var leaseName = "batchctl-controller"
 
     @Option(name: .customLong("leader-elect-lease-duration"),
-            help: ArgumentHelp("How long a standby waits after the leader's last renewal before taking over.", valueName: "duration"))
-    var leaseDuration = "15s"
+            help: ArgumentHelp("How long a standby waits after the leader's last renewal before taking over. (default: 15s)", valueName: "duration"),
+            transform: TimeSpan.argument)
+    var leaseDuration = TimeSpan(milliseconds: 15_000)
 
     @Option(name: .customLong("leader-elect-renew-deadline"),
-            help: ArgumentHelp("How long the leader keeps leading without a successful renewal.", valueName: "duration"))
-    var renewDeadline = "10s"
+            help: ArgumentHelp("How long the leader keeps leading without a successful renewal. (default: 10s)", valueName: "duration"),
+            transform: TimeSpan.argument)
+    var renewDeadline = TimeSpan(milliseconds: 10_000)
 
     @Option(name: .customLong("leader-elect-retry-period"),
-            help: ArgumentHelp("How often the Lease is renewed, or tried by a standby.", valueName: "duration"))
-    var retryPeriod = "2s"
+            help: ArgumentHelp("How often the Lease is renewed, or tried by a standby. (default: 2s)", valueName: "duration"),
+            transform: TimeSpan.argument)
+    var retryPeriod = TimeSpan(milliseconds: 2_000)
 
     @Flag(name: [.short, .long], help: "Log each pass at debug level.")
     var verbose = false
@@ -69,9 +64,6 @@ struct ControllerCommand: AsyncParsableCommand {
     func validate() throws {
         _ = try Self.address(metricsAddr)
         _ = try leaseTimings()
-        if let namespace, let why = KubernetesNames.dnsLabelProblem(namespace) {
-            throw ValidationError("-n \(namespace) \(why)")
-        }
     }
 
     func run() async throws {
@@ -82,7 +74,7 @@ struct ControllerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "batchctl.controller")
-        let loaded = try ConfigFile.load(path: config)
+        let loaded = try configFile.load()
         var settings = loaded.config
         var secrets = loaded.secrets
         if redisURL != nil || masterName != nil {
@@ -91,12 +83,12 @@ struct ControllerCommand: AsyncParsableCommand {
                 secrets.redisPassword = Secret(value: password, origin: "--redis-url")
             }
         }
-        let ns = namespace ?? settings.namespace
+        let cluster = try self.cluster.load(configured: settings.namespace)
+        let ns = cluster.namespace
         let (host, port) = try Self.address(metricsAddr)
         let identity = Self.identity()
 
         let metrics = ControllerMetrics()
-        let cluster = try ClusterConfig.load(KubeConfigOptions(kubeconfigPath: kubeconfig, context: context, namespace: ns))
         let client = KubeClient(transport: KubeTransport(config: cluster, onAttempt: { metrics.recordKubeRequest(verb: $0, code: $1) }))
         let kube = KubeCluster(client: client, namespace: ns, identity: identity, now: { .now })
         let redis = RedisObserver(options: RedisConnectionOptions(settings: settings.redis, secrets: secrets),
@@ -122,7 +114,7 @@ struct ControllerCommand: AsyncParsableCommand {
             "prometheus": "\(settings.prometheus?.url ?? "none")",
             "webhook": "\(webhook.map { "\($0.sender.maskedURL) (\(settings.webhook.format.rawValue))" } ?? "none")",
         ])
-        health.start()
+        try health.start()
         redis.start()
         defer {
             health.stop()
@@ -136,16 +128,8 @@ struct ControllerCommand: AsyncParsableCommand {
 
     /// The three `--leader-elect-*` durations, checked as client-go checks them.
     func leaseTimings() throws -> LeaderElector.Timings {
-        func parse(_ text: String, _ flag: String) throws -> Duration {
-            do {
-                return try TimeSpan.parse(text).duration
-            } catch {
-                throw ValidationError("--leader-elect-\(flag) \(error)")
-            }
-        }
-        let timings = LeaderElector.Timings(leaseDuration: try parse(leaseDuration, "lease-duration"),
-                                            renewDeadline: try parse(renewDeadline, "renew-deadline"),
-                                            retryPeriod: try parse(retryPeriod, "retry-period"))
+        let timings = LeaderElector.Timings(leaseDuration: leaseDuration.duration, renewDeadline: renewDeadline.duration,
+                                            retryPeriod: retryPeriod.duration)
         if timings.leaseDuration < .seconds(1) {
             throw ValidationError("--leader-elect-lease-duration \(leaseDuration) is under 1s; the Lease stores whole seconds, so write 1s or more")
         }

@@ -14,7 +14,7 @@ struct DescribeCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("The queue to describe.", valueName: "queue"))
+    @Argument(help: ArgumentHelp("The queue to describe.", valueName: "queue"), transform: queueName)
     var queue: String
 
     @OptionGroup(title: "Cluster options") var cluster: ClusterOptions

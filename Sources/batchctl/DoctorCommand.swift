@@ -31,14 +31,14 @@ struct DoctorCommand: AsyncParsableCommand {
         case table, json
     }
 
-    @Argument(help: ArgumentHelp("Queues to check (default: all).", valueName: "queue"))
+    @Argument(help: ArgumentHelp("Queues to check (default: all).", valueName: "queue"), transform: queueName)
     var queues: [String] = []
 
     @Option(name: [.short, .customLong("output")], help: "Output format.")
     var output: Output = .table
 
-    @Option(help: ArgumentHelp("How long to listen for worker heartbeats (0s to skip).", valueName: "duration"))
-    var listen: String = "5s"
+    @Option(help: ArgumentHelp("How long to listen for worker heartbeats (0s to skip). (default: 5s)", valueName: "duration"), transform: TimeSpan.argument)
+    var listen = TimeSpan(milliseconds: 5000)
 
     @Option(help: ArgumentHelp("The configuration file, for Redis and the Celery layout (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
     var config: String?
@@ -48,12 +48,8 @@ struct DoctorCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Cluster options") var cluster: ClusterOptions
 
-    func validate() throws {
-        _ = try parseDuration(listen, flag: "--listen")
-    }
-
     func run() async throws {
-        let listenFor = try parseDuration(listen, flag: "--listen")
+        let listenFor = listen
         let service = try await cluster.connect()
         let loaded = try ConfigFile.load(path: config)
         let settings = try RedisSettings.overriding(loaded.config.redis, url: redisURL, masterName: nil)

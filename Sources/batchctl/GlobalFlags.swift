@@ -13,8 +13,8 @@ enum GlobalFlags {
     /// The cluster options that are flags.
     static let flags: Set<String> = ["-v", "--verbose"]
 
-    /// The subcommands with the cluster options (those with `@OptionGroup var cluster: ClusterOptions`).
-    static let clusterCommands: Set<String> = ["status", "claim", "scale", "extend", "release", "drain", "history", "describe", "doctor"]
+    /// The subcommands with the cluster options (`@OptionGroup var cluster: ClusterOptions` or `KubeconfigOptions`).
+    static let clusterCommands: Set<String> = ["status", "claim", "scale", "extend", "release", "drain", "history", "describe", "doctor", "probe", "controller", "remind"]
 
     /// `arguments` (without the program name) with the cluster options before the subcommand moved after it.
     static func normalize(_ arguments: [String], clusterCommands: Set<String> = clusterCommands) -> [String] {

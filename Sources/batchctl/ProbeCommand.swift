@@ -1,5 +1,6 @@
 import ArgumentParser
 import BatchCore
+import BatchctlKit
 import CeleryRedis
 import FoundationEssentials
 
@@ -11,7 +12,7 @@ struct ProbeCommand: AsyncParsableCommand {
         discussion: """
         Reads, in one pipelined round trip, the depth of every queue (--queue, else batch0 to batch3) (the sum of LLEN over its priority lists), its in-flight tasks (entries of kombu's 'unacked' hash routed to it) and Redis memory, and listens to Celery worker heartbeats for --listen to list the workers and how many tasks each is running. Nothing is written to Redis.
 
-        busyWorkers counts workers with active tasks whose pod belongs to the queue's Deployment: hostname celery@<deployment>-<replicaset-hash>-<suffix>.
+        busyWorkers counts workers with active tasks whose pod belongs to the queue's Deployment, by the controller's rule: the worker's hostname is celery@<pod name>, and the Deployment's spec.selector.matchLabels selects that pod. When workers were heard, the Deployments and pods are read from the cluster (the cluster options; the namespace is -n, else the context's, as for every cluster command); if they cannot be read, a busy count that depends on them is unknown (-) and a warning says why.
 
         The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, or from the URL.
 
@@ -25,8 +26,9 @@ struct ProbeCommand: AsyncParsableCommand {
         case table, json
     }
 
-    @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
-    var config: String?
+    @OptionGroup var configFile: ConfigFileOption
+
+    @OptionGroup(title: "Cluster options") var cluster: ClusterOptions
 
     @Option(help: ArgumentHelp("The broker URL, overriding redis.url: redis://[user:password@]host:port/db, unix:///path.sock, or sentinel://host:26379;sentinel://host2:26379.", valueName: "url"))
     var redisURL: String?
@@ -37,8 +39,8 @@ struct ProbeCommand: AsyncParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "Output format.")
     var output: Output = .table
 
-    @Option(help: ArgumentHelp("How long to listen for worker heartbeats (0s to skip).", valueName: "duration"))
-    var listen: String = "2500ms"
+    @Option(help: ArgumentHelp("How long to listen for worker heartbeats (0s to skip). (default: 2500ms)", valueName: "duration"), transform: TimeSpan.argument)
+    var listen = TimeSpan(milliseconds: 2500)
 
     @Option(name: .customLong("queue"), help: ArgumentHelp("A queue to probe, as name or name=deployment (repeatable; default batch0 to batch3, the queues deploy/base installs; the controller probes the BatchQueues it sees).", valueName: "queue"))
     var queueNames: [String] = []
@@ -66,11 +68,6 @@ struct ProbeCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        do {
-            _ = try TimeSpan.parse(listen)
-        } catch {
-            throw ValidationError("--listen \(error.description)")
-        }
         if let separator {
             let sep = try Self.unescape(separator)
             if sep.isEmpty { throw ValidationError("--celery-sep is empty; give the separator, e.g. ':' or '\\x06\\x16'") }
@@ -81,13 +78,13 @@ struct ProbeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let loaded = try ConfigFile.load(path: config)
+        let loaded = try configFile.load()
         let settings = try RedisSettings.overriding(loaded.config.redis, url: redisURL, masterName: masterName)
         var layout = loaded.config.celery
         if let globalKeyPrefix { layout.globalKeyPrefix = globalKeyPrefix }
         if let separator { layout.separator = try Self.unescape(separator) }
         if let prioritySteps { layout.prioritySteps = try Self.steps(prioritySteps) }
-        let listenFor = try TimeSpan.parse(listen)
+        let listenFor = listen
         let queues = try Self.queues(queueNames)
 
         let options = RedisConnectionOptions(settings: settings, secrets: loaded.secrets)
@@ -115,7 +112,16 @@ struct ProbeCommand: AsyncParsableCommand {
         }
         let workers = listener?.workers() ?? []
         let source = client.source
-        let report = ProbeReport(result: result, queues: queues, workers: listener == nil ? nil : workers,
+        var pods: WorkerPods?
+        if !workers.isEmpty {
+            do {
+                let kube = try cluster.client()
+                pods = try await WorkerPods.read(client: kube, namespace: kube.namespace, deployments: queues.map(\.deployment))
+            } catch {
+                printError("warning: workers not assigned to Deployments: their Deployments and pods could not be read (\(error)); give the cluster with --kubeconfig, --context and -n, with list access to deployments and pods")
+            }
+        }
+        let report = ProbeReport(result: result, queues: queues, workers: listener == nil ? nil : workers, pods: pods,
                                  server: source?.server ?? options.server, database: settings.url.database, listenedFor: listenFor,
                                  masterName: settings.sentinel?.masterName, sentinel: source?.sentinel)
         switch output {

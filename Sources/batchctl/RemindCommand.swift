@@ -19,28 +19,14 @@ struct RemindCommand: AsyncParsableCommand {
     @Flag(help: "Print the digest but do not post it to the webhook.")
     var dryRun = false
 
-    @Option(help: ArgumentHelp("The configuration file (default: $BATCHCTL_CONFIG, else the embedded defaults).", valueName: "file"))
-    var config: String?
+    @OptionGroup var configFile: ConfigFileOption
 
-    @Option(help: ArgumentHelp("The kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the pod's service account).", valueName: "file"))
-    var kubeconfig: String?
-
-    @Option(help: ArgumentHelp("The kubeconfig context.", valueName: "name"))
-    var context: String?
-
-    @Option(name: [.short, .long], help: ArgumentHelp("The namespace of the BatchQueues (default: the configuration's).", valueName: "namespace"))
-    var namespace: String?
-
-    func validate() throws {
-        if let namespace, let why = KubernetesNames.dnsLabelProblem(namespace) {
-            throw ValidationError("-n \(namespace) \(why)")
-        }
-    }
+    @OptionGroup(title: "Cluster options") var cluster: KubeconfigOptions
 
     func run() async throws {
-        let loaded = try ConfigFile.load(path: config)
-        let ns = namespace ?? loaded.config.namespace
-        let cluster = try ClusterConfig.load(KubeConfigOptions(kubeconfigPath: kubeconfig, context: context, namespace: ns))
+        let loaded = try configFile.load()
+        let cluster = try self.cluster.load(configured: loaded.config.namespace)
+        let ns = cluster.namespace
         let client = KubeClient(config: cluster)
         let list = try await client.batchQueues(namespace: ns)
         for skipped in list.skipped { printError("warning: left out of the digest, it does not decode: \(skipped)") }

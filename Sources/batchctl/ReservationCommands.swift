@@ -18,14 +18,15 @@ struct ClaimCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("The queue to claim, such as batch1.", valueName: "queue"))
+    @Argument(help: ArgumentHelp("The queue to claim, such as batch1.", valueName: "queue"), transform: queueName)
     var queue: String?
 
     @Flag(help: "Claim the first free queue instead of a named one.")
     var any = false
 
-    @Option(name: .customLong("for"), help: ArgumentHelp("How long to hold it, such as 3d or 12h (default: reservations.defaultDuration for a new claim; an update keeps the expiry unless given).", valueName: "duration"))
-    var duration: String?
+    @Option(name: .customLong("for"), help: ArgumentHelp("How long to hold it, such as 3d or 12h (default: reservations.defaultDuration for a new claim; an update keeps the expiry unless given).", valueName: "duration"),
+            transform: TimeSpan.argument)
+    var duration: TimeSpan?
 
     @Option(help: ArgumentHelp("The most workers the controller may run for you (default: 5 for a new claim, else unchanged).", valueName: "n"))
     var replicas: Int?
@@ -43,11 +44,10 @@ struct ClaimCommand: AsyncParsableCommand {
 
     func validate() throws {
         if any == (queue != nil) { throw ValidationError("name one queue or pass --any, such as 'batchctl claim batch1' or 'batchctl claim --any'") }
-        if let duration { _ = try parseDuration(duration, flag: "--for") }
     }
 
     func run() async throws {
-        let request = ReservationPolicy.ClaimRequest(duration: try duration.map { try parseDuration($0, flag: "--for") },
+        let request = ReservationPolicy.ClaimRequest(duration: duration,
                                                      replicas: replicas, reason: reason, approvedBand: approveBand,
                                                      releaseWhenDone: releaseWhenDone)
         let service = try await cluster.connect()
@@ -83,7 +83,7 @@ struct ScaleCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("The queue you hold.", valueName: "queue"))
+    @Argument(help: ArgumentHelp("The queue you hold.", valueName: "queue"), transform: queueName)
     var queue: String
 
     @Argument(help: ArgumentHelp("The new replica ceiling.", valueName: "replicas"))
@@ -114,20 +114,16 @@ struct ExtendCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("The queue you hold.", valueName: "queue"))
+    @Argument(help: ArgumentHelp("The queue you hold.", valueName: "queue"), transform: queueName)
     var queue: String
 
-    @Option(name: .customLong("for"), help: ArgumentHelp("How much longer, such as 1d or 6h.", valueName: "duration"))
-    var duration: String
+    @Option(name: .customLong("for"), help: ArgumentHelp("How much longer, such as 1d or 6h.", valueName: "duration"), transform: TimeSpan.argument)
+    var duration: TimeSpan
 
     @OptionGroup(title: "Cluster options") var cluster: ClusterOptions
 
-    func validate() throws {
-        _ = try parseDuration(duration, flag: "--for")
-    }
-
     func run() async throws {
-        let span = try parseDuration(duration, flag: "--for")
+        let span = duration
         let service = try await cluster.connect()
         let me = try await cluster.identify(service)
         let r = try await service.extend(queue, by: me.name, duration: span)
@@ -147,7 +143,7 @@ struct ReleaseCommand: AsyncParsableCommand {
         """
     )
 
-    @Argument(help: ArgumentHelp("The queue to release.", valueName: "queue"))
+    @Argument(help: ArgumentHelp("The queue to release.", valueName: "queue"), transform: queueName)
     var queue: String
 
     @Flag(help: "Release someone else's claim (admins only).")

@@ -45,3 +45,22 @@ import Testing
         #expect(try TimeSpan.parse(text) == span)
     }
 }
+
+/// The difference of two Kubernetes times is a `Duration`, compared with spans, saturating.
+@Suite struct KubeTimeDifferenceTests {
+    @Test(arguments: [
+        (1_000_000, 0, Int64(1_000)),                   // one second later
+        (0, 1_500, Int64(-1)),                          // 1.5 ms earlier: toward zero
+        (Int64.max, Int64.min, Int64.max / 1_000),      // saturates instead of trapping
+    ] as [(Int64, Int64, Int64)])
+    func differenceInWholeMilliseconds(a: Int64, b: Int64, ms: Int64) {
+        let d = KubeTime(microsecondsSinceEpoch: a) - KubeTime(microsecondsSinceEpoch: b)
+        #expect(d.wholeMilliseconds == ms)
+    }
+
+    @Test func aDifferenceComparesWithASpan() {
+        let t = KubeTime(secondsSinceEpoch: 1_800_000_000)
+        #expect(t.adding(TimeSpan(milliseconds: 90_000)) - t == TimeSpan(milliseconds: 90_000).duration)
+        #expect(t.adding(TimeSpan(milliseconds: 90_000)) - t < TimeSpan(milliseconds: 90_001).duration)
+    }
+}

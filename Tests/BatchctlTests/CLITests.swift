@@ -25,7 +25,8 @@ import Testing
     @Test(arguments: [
         (["--leader-elect-lease-duration", "2s", "--leader-elect-renew-deadline", "3s"],
          "Error: --leader-elect-lease-duration must be longer than --leader-elect-renew-deadline (they are 2s, 3s and 2s, as client-go requires)"),
-        (["--leader-elect-retry-period", "5x"], #"Error: --leader-elect-retry-period "5x" has an unknown unit "x"; use ms, s, m, h, d or w"#),
+        (["--leader-elect-retry-period", "5x"],
+         #"Error: The value '5x' is invalid for '--leader-elect-retry-period <duration>': "5x" has an unknown unit "x"; use ms, s, m, h, d or w"#),
         (["--leader-elect-lease-duration", "500ms", "--leader-elect-renew-deadline", "300ms", "--leader-elect-retry-period", "100ms"],
          "Error: --leader-elect-lease-duration 500ms is under 1s; the Lease stores whole seconds, so write 1s or more"),
     ])

@@ -36,10 +36,18 @@ struct DoctorCLITests {
         #expect(r.status == 0, "kubectl apply: \(r.stderr)")
     }
 
-    static func checks(_ stdout: String) throws -> [String: [String: Any]] {
-        let root = try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
-        let list = try #require(root["checks"] as? [[String: Any]])
-        return Dictionary(list.map { ($0["check"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+    /// One check of `batchctl doctor -o json`.
+    struct Check: Decodable {
+        var check: String
+        var status: String?
+        var detail: String?
+        var fix: String?
+    }
+
+    static func checks(_ stdout: String) throws -> [String: Check] {
+        struct Report: Decodable { var checks: [Check] }
+        let list = try JSONDecoder().decode(Report.self, from: Data(stdout.utf8)).checks
+        return Dictionary(list.map { ($0.check, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
     @Test func findsEvictionWrongQueueUnmappedHostnamesAndAShortGracePeriodThenPassesWhenFixed() throws {
@@ -68,17 +76,17 @@ struct DoctorCLITests {
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.hasSuffix("error: 2 checks failed: redis eviction, celery-batch1 -Q\n"), "\(r.stderr)")
         let checks = try Self.checks(r.stdout)
-        #expect(checks["redis eviction"]?["status"] as? String == "fail")
-        #expect((checks["redis eviction"]?["detail"] as? String)?.contains("allkeys-lru") == true)
-        #expect((checks["redis eviction"]?["fix"] as? String)?.contains("noeviction") == true)
-        #expect(checks["worker hostnames"]?["status"] as? String == "warn")
-        #expect((checks["worker hostnames"]?["detail"] as? String)?.hasPrefix("celery@laptop maps to no queue's Deployment") == true, "\(r.stdout)")
-        #expect(checks["celery-batch1 grace period"]?["status"] as? String == "warn", "\(r.stdout)")
-        #expect((checks["celery-batch1 grace period"]?["detail"] as? String)?.contains("terminationGracePeriodSeconds 3") == true)
-        #expect(checks["celery-batch1 -Q"]?["status"] as? String == "fail")
-        #expect(checks["celery-batch1 -Q"]?["detail"] as? String == "consumes batch9, but its BatchQueue's spec.queue is batch1")
-        #expect(checks["celery-batch1 autoscalers"]?["status"] as? String == "ok")
-        #expect(checks["your access"]?["status"] as? String == "skip")
+        #expect(checks["redis eviction"]?.status == "fail")
+        #expect((checks["redis eviction"]?.detail)?.contains("allkeys-lru") == true)
+        #expect((checks["redis eviction"]?.fix)?.contains("noeviction") == true)
+        #expect(checks["worker hostnames"]?.status == "warn")
+        #expect((checks["worker hostnames"]?.detail)?.hasPrefix("celery@laptop maps to no queue's Deployment") == true, "\(r.stdout)")
+        #expect(checks["celery-batch1 grace period"]?.status == "warn", "\(r.stdout)")
+        #expect((checks["celery-batch1 grace period"]?.detail)?.contains("terminationGracePeriodSeconds 3") == true)
+        #expect(checks["celery-batch1 -Q"]?.status == "fail")
+        #expect(checks["celery-batch1 -Q"]?.detail == "consumes batch9, but its BatchQueue's spec.queue is batch1")
+        #expect(checks["celery-batch1 autoscalers"]?.status == "ok")
+        #expect(checks["your access"]?.status == "skip")
 
         // Fixed: noeviction, -Q batch1, a long grace period. Warnings (no maxmemory, the laptop worker) do not fail.
         _ = try server.cli(["CONFIG", "SET", "maxmemory-policy", "noeviction"])
@@ -100,8 +108,8 @@ struct DoctorCLITests {
         let r = try f.batchctl(["doctor", "batch2", "-o", "json", "--redis-url", server.url, "--listen", "0s"], as: "admin")
         #expect(r.status == 1, "\(r.stderr)")
         let checks = try Self.checks(r.stdout)
-        #expect(checks["celery-batch2 Deployment"]?["status"] as? String == "fail")
-        #expect((checks["celery-batch2 Deployment"]?["detail"] as? String)?.contains("does not exist") == true)
+        #expect(checks["celery-batch2 Deployment"]?.status == "fail")
+        #expect((checks["celery-batch2 Deployment"]?.detail)?.contains("does not exist") == true)
     }
 
     @Test func whatTheCallerMayNotReadIsSkippedNotFatal() throws {
@@ -110,10 +118,10 @@ struct DoctorCLITests {
         let r = try f.batchctl(["doctor", "batch1", "-o", "json", "--redis-url", server.url, "--listen", "0s"], as: "alice")
         #expect(r.status == 0, "\(r.stderr)")
         let checks = try Self.checks(r.stdout)
-        #expect(checks["celery-batch1 Deployment"]?["status"] as? String == "skip", "\(r.stdout)")
-        #expect((checks["celery-batch1 Deployment"]?["detail"] as? String)?.contains("you may not get deployments") == true)
-        #expect(checks["redis eviction"]?["status"] as? String == "ok")
-        #expect(checks["your access"]?["status"] as? String == "skip")
+        #expect(checks["celery-batch1 Deployment"]?.status == "skip", "\(r.stdout)")
+        #expect((checks["celery-batch1 Deployment"]?.detail)?.contains("you may not get deployments") == true)
+        #expect(checks["redis eviction"]?.status == "ok")
+        #expect(checks["your access"]?.status == "skip")
     }
 
     @Test func anUnknownQueueIsBadInput() throws {

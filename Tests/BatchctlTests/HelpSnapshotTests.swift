@@ -103,7 +103,12 @@ import Testing
             many tasks each is running. Nothing is written to Redis.
 
             busyWorkers counts workers with active tasks whose pod belongs to the queue's
-            Deployment: hostname celery@<deployment>-<replicaset-hash>-<suffix>.
+            Deployment, by the controller's rule: the worker's hostname is celery@<pod
+            name>, and the Deployment's spec.selector.matchLabels selects that pod. When
+            workers were heard, the Deployments and pods are read from the cluster (the
+            cluster options; the namespace is -n, else the context's, as for every cluster
+            command); if they cannot be read, a busy count that depends on them is unknown
+            (-) and a warning says why.
 
             The Redis password comes from REDIS_PASSWORD or REDIS_PASSWORD_FILE, or from
             the URL.
@@ -118,7 +123,18 @@ import Testing
             Exit status: 0 ok, 1 Redis unreachable or a queue unreadable (the report is
             still printed), 2 bad flags or configuration.
 
-            USAGE: batchctl probe [--config <file>] [--redis-url <url>] [--master-name <name>] [--output <output>] [--listen <duration>] [--queue <queue> ...] [--celery-global-keyprefix <prefix>] [--celery-sep <sep>] [--celery-priority-steps <steps>]
+            USAGE: batchctl probe <options>
+
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
+              -v, --verbose           Print each step (identity, reads, writes with their
+                                      resourceVersion) on standard error.
 
             OPTIONS:
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
@@ -198,6 +214,15 @@ import Testing
 
             USAGE: batchctl controller <options>
 
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
+
             OPTIONS:
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
                                       else the embedded defaults).
@@ -209,12 +234,6 @@ import Testing
               --metrics-addr <host:port>
                                       Where to serve /metrics, /healthz and /readyz.
                                       (default: 0.0.0.0:9090)
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG,
-                                      ~/.kube/config, or the pod's service account).
-              --context <name>        The kubeconfig context.
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues and worker
-                                      Deployments (default: the configuration's).
               --leader-elect/--no-leader-elect
                                       Elect a leader with a Lease, so several replicas can
                                       run. (default: --leader-elect)
@@ -272,8 +291,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -327,8 +347,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -378,8 +399,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -416,8 +438,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -453,8 +476,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -584,8 +608,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -617,16 +642,19 @@ import Testing
 
             USAGE: batchctl remind [--dry-run] [--config <file>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>]
 
+            CLUSTER OPTIONS:
+              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                      ~/.kube/config, else the in-cluster service account).
+              --context <name>        The kubeconfig context (default: its current-context).
+              -n, --namespace <namespace>
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
+
             OPTIONS:
               --dry-run               Print the digest but do not post it to the webhook.
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
                                       else the embedded defaults).
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG,
-                                      ~/.kube/config, or the pod's service account).
-              --context <name>        The kubeconfig context.
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      configuration's).
               --version               Show the version.
               -h, --help              Show help information.
 
@@ -671,8 +699,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 

@@ -6,10 +6,6 @@ import Testing
 @Suite struct ProbeCLITests {
     static let batchctl = ProjectPaths.product("batchctl")
 
-    static func json(_ text: String) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-    }
-
     @Test func printsTheIssueJSONShape() throws {
         let server = try RedisServer(password: "cli-pass")
         try server.cli(["RPUSH", "batch0", "a", "b"])
@@ -19,17 +15,16 @@ import Testing
         let r = try Command.run(Self.batchctl, ["probe", "--redis-url", server.url, "-o", "json", "--listen", "500ms"],
                                 environment: ["REDIS_PASSWORD": "cli-pass", "BATCHCTL_CONFIG": ""])
         #expect(r.status == 0, "\(r.stderr)")
-        let root = try Self.json(r.stdout)
-        let queues = try #require(root["queues"] as? [[String: Any]])
-        #expect(queues.map { $0["name"] as? String } == ["batch0", "batch1", "batch2", "batch3"])
-        #expect(queues[0]["depth"] as? Int == 3)
-        #expect(queues[0]["inFlight"] as? Int == 1)
-        #expect(queues[0]["busyWorkers"] as? Int == 0)
-        let redis = try #require(root["redis"] as? [String: Any])
-        #expect((redis["usedMemory"] as? Int ?? 0) > 0)
-        #expect(redis["maxMemory"] as? Int == 0)
-        #expect((root["workers"] as? [Any])?.isEmpty == true)
-        #expect(root["roundTrips"] as? Int == 1)
+        let root = try ProbeView.parse(r.stdout)
+        let queues = root.queues
+        #expect(queues.map(\.name) == ["batch0", "batch1", "batch2", "batch3"])
+        #expect(queues[0].depth == 3)
+        #expect(queues[0].inFlight == 1)
+        #expect(queues[0].busyWorkers == 0)
+        #expect((root.redis.usedMemory ?? 0) > 0)
+        #expect(root.redis.maxMemory == 0)
+        #expect(root.workers?.isEmpty == true)
+        #expect(root.roundTrips == 1)
         #expect(!r.stdout.contains("cli-pass"))
     }
 
@@ -52,8 +47,7 @@ import Testing
                                                 "--celery-priority-steps", "0,1,2,3,4,5,6,7,8,9"],
                                 environment: ["BATCHCTL_CONFIG": ""])
         #expect(r.status == 0, "\(r.stderr)")
-        let queues = try #require(try Self.json(r.stdout)["queues"] as? [[String: Any]])
-        #expect(queues[2]["depth"] as? Int == 3)
+        #expect(try ProbeView.parse(r.stdout).queues[2].depth == 3)
     }
 
     @Test(arguments: [

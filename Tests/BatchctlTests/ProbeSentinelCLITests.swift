@@ -22,13 +22,11 @@ import Testing
 
         let json = try Command.run(Self.batchctl, arguments + ["-o", "json"], environment: environment)
         #expect(json.status == 0, "\(json.stderr)")
-        let root = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
-        let redis = try #require(root["redis"] as? [String: Any])
-        #expect(redis["server"] as? String == "127.0.0.1:\(master.port)")
-        #expect(redis["sentinel"] as? String == sentinel)
-        #expect(redis["masterName"] as? String == "mymaster")
-        let queues = try #require(root["queues"] as? [[String: Any]])
-        #expect(queues.first?["depth"] as? Int == 2)
+        let root = try ProbeView.parse(json.stdout)
+        #expect(root.redis.server == "127.0.0.1:\(master.port)")
+        #expect(root.redis.sentinel == sentinel)
+        #expect(root.redis.masterName == "mymaster")
+        #expect(root.queues.first?.depth == 2)
         #expect(!json.stdout.contains("-pw") && !json.stderr.contains("-pw"))
     }
 

@@ -7,6 +7,8 @@ import Testing
 @Suite struct ProbeReportTests {
     let queues = [QueueConfig(name: "batch0", deployment: "celery-batch0"), QueueConfig(name: "batch1", deployment: "celery-batch1")]
     let observed = Date(timeIntervalSince1970: 1_800_000_000)
+    let pods = WorkerPods(selectors: ["celery-batch0": ["app": "celery-batch0"], "celery-batch1": ["app": "celery-batch1"]],
+                          pods: [.init(name: "celery-batch0-7d9f8c6b5-x2x7q", labels: ["app": "celery-batch0"])])
 
     func result(memory: RedisMemory?) -> QueueProbeResult {
         QueueProbeResult(queues: [QueueState(name: "batch0", depth: 1_200, inFlight: 3),
@@ -19,7 +21,7 @@ import Testing
         let worker = WorkerStatus(hostname: "celery@celery-batch0-7d9f8c6b5-x2x7q", active: 1, processed: 40, freq: 2,
                                   lastSeen: observed.addingTimeInterval(-1.5), stale: false)
         let report = ProbeReport(result: result(memory: RedisMemory(usedMemory: 3 * 1_048_576, maxMemory: 12 * 1_048_576)),
-                                 queues: queues, workers: [worker], server: "127.0.0.1:6379", database: 0,
+                                 queues: queues, workers: [worker], pods: pods, server: "127.0.0.1:6379", database: 0,
                                  listenedFor: TimeSpan(milliseconds: 3_000))
         #expect(report.table() == """
             QUEUE   DEPTH  IN-FLIGHT  BUSY  DEPLOYMENT
@@ -44,6 +46,19 @@ import Testing
         #expect(!table.contains("WORKER"))
     }
 
+    @Test func busyWorkersHeardWithoutThePodsAreUnknownAndNoBusyWorkerIsZero() {
+        let busy = WorkerStatus(hostname: "celery@celery-batch0-7d9f8c6b5-x2x7q", active: 1, processed: 40, freq: 2,
+                                lastSeen: observed, stale: false)
+        let idle = WorkerStatus(hostname: "celery@celery-batch0-7d9f8c6b5-x2x7q", active: 0, processed: 40, freq: 2,
+                                lastSeen: observed, stale: false)
+        func counts(_ workers: [WorkerStatus]) -> [Int?] {
+            ProbeReport(result: result(memory: nil), queues: queues, workers: workers, server: "127.0.0.1:6379", database: 0,
+                        listenedFor: TimeSpan(milliseconds: 3_000)).queues.map(\.busyWorkers)
+        }
+        #expect(counts([busy]) == [nil, nil])
+        #expect(counts([idle]) == [0, 0])
+    }
+
     @Test(arguments: [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1_572_864, "1.5 MiB"), (5 << 40, "5.0 TiB"), (3 << 50, "3072.0 TiB")])
     func bytesReadInBinaryUnits(bytes: Int, text: String) {
         #expect(ProbeReport.bytes(bytes) == text)
@@ -64,7 +79,7 @@ import Testing
         let worker = WorkerStatus(hostname: "celery@celery-batch0-7d9f8c6b5-x2x7q", active: 1, processed: 40, freq: 2,
                                   lastSeen: observed, stale: false)
         let stranger = WorkerStatus(hostname: "celery@laptop", active: 0, processed: 0, freq: 2, lastSeen: observed, stale: true)
-        let report = ProbeReport(result: result(memory: nil), queues: queues, workers: [worker, stranger], server: "127.0.0.1:6379",
+        let report = ProbeReport(result: result(memory: nil), queues: queues, workers: [worker, stranger], pods: pods, server: "127.0.0.1:6379",
                                  database: 0, listenedFor: TimeSpan(milliseconds: 3_000))
         #expect(try report.json().contains("""
               "workers" : [

@@ -37,8 +37,11 @@ struct WorkerActivityTests {
         }
         #expect(busy, "worker log: \(worker.stderr)")
         let snapshot = listener.workers()
-        #expect(snapshot.busyCount(deployment: "celery-batch1", among: ["celery-batch0", "celery-batch1"]) == 1)
-        #expect(snapshot.busyCount(deployment: "celery-batch0", among: ["celery-batch0", "celery-batch1"]) == 0)
+        let pods = WorkerPods(selectors: ["celery-batch0": ["app": "celery-batch0"], "celery-batch1": ["app": "celery-batch1"]],
+                              pods: [.init(name: "celery-batch1-6f7c9d8b5-hb001", labels: ["app": "celery-batch1"])])
+        let busyHostnames = snapshot.filter(\.isBusy).map(\.hostname)
+        #expect(pods.busyCount(of: "celery-batch1", busyHostnames: busyHostnames) == 1)
+        #expect(pods.busyCount(of: "celery-batch0", busyHostnames: busyHostnames) == 0)
 
         let idle = await eventually(timeout: .seconds(60), interval: .milliseconds(100)) {
             listener.workers().contains { $0.hostname == hostname && $0.active == 0 && $0.processed == 1 }

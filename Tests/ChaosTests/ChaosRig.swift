@@ -71,7 +71,8 @@ final class ChaosRig {
         _ = c.waitForExit(timeout: .seconds(10))
     }
 
-    /// Sleeps for a number of seconds drawn uniformly from `range` with this scenario's generator.
+    /// Sleeps for a number of seconds drawn uniformly from `range` with this scenario's generator: the chaos
+    /// scenario's random pace of faults, not a wait for a result (those are `Wait.until`).
     func sleepRandomly(_ range: ClosedRange<Double>) {
         Thread.sleep(forTimeInterval: Double.random(in: range, using: &rng))
     }
@@ -167,7 +168,7 @@ final class ChaosRig {
     func expectReservationsKept(sourceLocation: SourceLocation = #_sourceLocation) {
         for (q, c) in claims.sorted(by: { $0.key < $1.key }) {
             let r = h.reservation(q)
-            #expect(r?["holder"] as? String == c.holder && r?["replicas"] as? Int == c.replicas,
+            #expect(r?.holder == c.holder && r?.replicas == c.replicas,
                     "[\(scenario)] \(q): reservation \(String(describing: r)), want \(c.holder) for \(c.replicas); \(settings)",
                     sourceLocation: sourceLocation)
         }
@@ -252,7 +253,7 @@ extension KubeSimServer {
     /// The `items` of a list, read as admin with curl (nil when the read fails).
     func curlJSON(_ path: String) -> [[String: Any]]? {
         guard let r = try? curl("GET", path), r.status == 200 else { return nil }
-        return r.json?["items"] as? [[String: Any]]
+        return (try? JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any])?["items"] as? [[String: Any]]
     }
 }
 

@@ -15,9 +15,15 @@ struct DrainIntegrationTests {
                         environment: ["BATCHCTL_CONFIG": "", "HOME": h.sim.directory, "NO_COLOR": "", "COLUMNS": "200"], timeout: timeout)
     }
 
+    /// The BatchQueue as stored, as raw JSON (the ledger's wire format is what these tests check).
+    static func rawQueue(_ h: ControllerHarness, _ queue: String) -> [String: Any]? {
+        guard let r = try? h.sim.kubectl(["get", "batchqueue", queue, "-n", h.namespace, "-o", "json"]), r.status == 0 else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any]
+    }
+
     /// `status.usage` of a queue, as stored.
     func usage(_ h: ControllerHarness, _ queue: String) -> [String: Any]? {
-        ((try? h.queue(queue))?["status"] as? [String: Any])?["usage"] as? [String: Any]
+        (Self.rawQueue(h, queue)?["status"] as? [String: Any])?["usage"] as? [String: Any]
     }
 
     func history(_ h: ControllerHarness, _ queue: String) -> [[String: Any]] {
@@ -112,7 +118,7 @@ struct DrainIntegrationTests {
         #expect(redraws.dropFirst().allSatisfy { $0.hasPrefix("batch1 [") }, "\(r.stdout.debugDescription)")
         #expect(redraws.last?.contains("30/30  100%") == true, "\(r.stdout.debugDescription)")
         #expect(r.stdout.contains("drained batch1"))
-        #expect(h.reservation("batch1")?["holder"] as? String == "alice")    // without --release the claim stays
+        #expect(h.reservation("batch1")?.holder == "alice")    // without --release the claim stays
     }
 
     @Test("claim --release-when-done with 50 tasks: Free soon after the last task (idleAfter, a heartbeat, polls); the webhook names the task count and replica-hours")
@@ -207,7 +213,7 @@ struct DrainGivesUpTests {
         try h.claim("batch3", replicas: 1)
         #expect(Wait.until(timeout: .seconds(30)) { h.claimSeen("batch3") })
         #expect(try h.celery.produce(#"[{"queue": "batch3", "count": 5}]"#) == 5)
-        #expect(Wait.until(timeout: .seconds(30)) { ((try? h.queue("batch3"))?["status"] as? [String: Any])?["depth"] as? Int == 5 })
+        #expect(Wait.until(timeout: .seconds(30)) { (try? h.queueObject("batch3"))?.status?.depth == 5 })
         let r = try DrainIntegrationTests().batchctl(h, ["drain", "batch3", "--timeout", "2s"])
         #expect(r.status == 1, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stderr.contains("timed out after 2s waiting for batch3 to drain (5 tasks still queued or in flight); the claim is kept"), "\(r.stderr)")
@@ -219,6 +225,6 @@ struct DrainGivesUpTests {
         #expect(Wait.until(timeout: .seconds(30)) { drain.stdout.contains("5 remaining") })
         drain.signal(SIGINT)
         #expect(Wait.until(timeout: .seconds(10)) { !drain.isRunning })
-        #expect(h.reservation("batch3")?["holder"] as? String == "alice")
+        #expect(h.reservation("batch3")?.holder == "alice")
     }
 }

@@ -43,7 +43,7 @@ struct GuardIntegrationTests {
 
     func guarded(_ h: ControllerHarness) -> (status: String?, reason: String?, message: String?) {
         let c = h.condition("batch1", "Guarded")
-        return (c?["status"] as? String, c?["reason"] as? String, c?["message"] as? String)
+        return (c?.status, c?.reason, c?.message)
     }
 
     /// Indexes in `writes` where replicas went up.
@@ -95,7 +95,7 @@ struct GuardIntegrationTests {
         #expect(guarded(h).status == "False")
         #expect(Wait.until(timeout: .seconds(10)) { (try? h.eventReasons("batch1"))?.contains("GuardRecovered") == true })
         #expect(h.metric(#"batchctl_guard_healthy{guard="redis-memory"}"#) == 1)
-        let status = try h.queue("batch1")["status"] as? [String: Any]
+        let status = DrainIntegrationTests.rawQueue(h, "batch1")?["status"] as? [String: Any]
         let guards = status?["guards"] as? [[String: Any]]
         #expect(guards?.first?["name"] as? String == "redis-memory")
         #expect(guards?.first?["state"] as? String == "Healthy")

@@ -142,7 +142,8 @@ struct HardeningTests {
         let b0 = ControllerHarness.serviceAccount
         // From here every admin write is controller 0's: the test's own writes are done.
         try h.sim.setFaults("update /apis/coordination.k8s.io/v1/namespaces/*/leases/* latencyMs=30000,user=admin")
-        // Work that changes every 400 ms, so whichever replica leads keeps writing status.
+        // Work that changes every 400 ms, so whichever replica leads keeps writing status (the pauses are the
+        // workload's rhythm, the test's input, not waits for a result).
         var toggled = 0
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline && h.leaseHolder()?.hasPrefix("controller-1") != true {

@@ -16,11 +16,6 @@ struct PolicyIntegrationTests {
                         environment: ["BATCHCTL_CONFIG": "", "HOME": h.sim.directory, "NO_COLOR": "", "COLUMNS": "200"])
     }
 
-    func seconds(_ text: Any?) -> Int64? {
-        guard let s = text as? String, let d = ISO8601DateFormatter().date(from: s) else { return nil }
-        return Int64(d.timeIntervalSince1970)
-    }
-
     @Test("a queue added with kubectl alone while the controller runs is probed and scaled; deleting it stops its probing")
     func aQueueAddedWithKubectlIsProbedAndScaled() throws {
         let h = try ControllerHarness()
@@ -31,7 +26,7 @@ struct PolicyIntegrationTests {
 
         try h.sim.kubectlOK(["apply", "--validate=false", "-n", h.namespace, "-f", Self.batch4])   // as admin
         #expect(Wait.until(timeout: .seconds(30)) { h.phase("batch4") == "Free" })                 // probed: Redis read for it
-        #expect(h.condition("batch4", "RedisReachable")?["status"] as? String == "True")
+        #expect(h.condition("batch4", "RedisReachable")?.status == "True")
         #expect(Wait.until(timeout: .seconds(10)) { controller.stderr.contains("added=batch4") })
 
         try h.claim("batch4", replicas: 2)
@@ -51,7 +46,7 @@ struct PolicyIntegrationTests {
         let h = try ControllerHarness()
         defer { h.stop() }
         try h.startController()
-        #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch2", "PolicyDefaults")?["status"] as? String == "False" })
+        #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch2", "PolicyDefaults")?.status == "False" })
 
         // A claim made with kubectl under the rules deploy/ installs (maxDuration 336h): 10 days.
         try h.claim("batch2", replicas: 2, expiresIn: 10 * 86_400)
@@ -68,15 +63,13 @@ struct PolicyIntegrationTests {
 
         // The claim made before the rules changed: the controller clamps it to claimedAt + 2h, with a Warning Event.
         #expect(Wait.until(timeout: .seconds(30)) {
-            guard let r = h.reservation("batch2"), let claimed = seconds(r["claimedAt"]), let expires = seconds(r["expiresAt"]) else { return false }
+            guard let r = h.reservation("batch2"), let claimed = r.claimedAtSeconds, let expires = r.expiresAtSeconds else { return false }
             return expires == claimed + 7200
         })
         #expect(Wait.until(timeout: .seconds(10)) { (try? h.eventReasons("batch2"))?.contains("ReservationClamped") == true })
-        let events = try h.sim.kubectl(["get", "events", "-n", h.namespace, "--field-selector", "involvedObject.name=batch2", "-o", "json"])
-        let items = (try JSONSerialization.jsonObject(with: Data(events.stdout.utf8)) as? [String: Any])?["items"] as? [[String: Any]] ?? []
-        let clamped = try #require(items.first { $0["reason"] as? String == "ReservationClamped" })
-        #expect(clamped["type"] as? String == "Warning")
-        #expect(((clamped["message"] ?? clamped["note"]) as? String)?.contains("more than maxDuration (2h) after claimedAt") == true)
+        let clamped = try #require(try h.events("batch2").first { $0.reason == "ReservationClamped" })
+        #expect(clamped.type == "Warning")
+        #expect(clamped.text?.contains("more than maxDuration (2h) after claimedAt") == true)
 
         // A new claim with a claimedAt a day in the future (a skewed client clock; idle time would be negative;
         // CEL has no clock, so the API server lets it in): clamped to the time the controller saw it.
@@ -89,19 +82,19 @@ struct PolicyIntegrationTests {
             "expiresAt":"\(f.string(from: tomorrow.addingTimeInterval(3600)))","replicas":2}}}
             """])
         #expect(Wait.until(timeout: .seconds(30)) {
-            guard let r = h.reservation("batch2"), let claimed = seconds(r["claimedAt"]) else { return false }
+            guard let r = h.reservation("batch2"), let claimed = r.claimedAtSeconds else { return false }
             return claimed < before + 86_400 - 60
         })
         let after = Int64(Date().timeIntervalSince1970)
         let r = try #require(h.reservation("batch2"))
-        let claimed = try #require(seconds(r["claimedAt"]))
+        let claimed = try #require(r.claimedAtSeconds)
         #expect(claimed >= before - 1 && claimed <= after)
-        #expect(try #require(seconds(r["expiresAt"])) <= claimed + 7200)
+        #expect(try #require(r.expiresAtSeconds) <= claimed + 7200)
 
         // No BatchQueuePolicy: the embedded defaults, and a condition that says so.
         try h.sim.kubectlOK(["delete", "batchqueuepolicy", "default", "-n", h.namespace])
-        #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch2", "PolicyDefaults")?["reason"] as? String == "NoBatchQueuePolicy" })
-        #expect(h.condition("batch2", "PolicyDefaults")?["status"] as? String == "True")
+        #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch2", "PolicyDefaults")?.reason == "NoBatchQueuePolicy" })
+        #expect(h.condition("batch2", "PolicyDefaults")?.status == "True")
         // batchctl checks against the embedded defaults, but the API server refuses every BatchQueue write
         // without the param (parameterNotFoundAction: Deny; 422 Invalid, as a real API server answers), and
         // batchctl passes its message on (exit 2).

@@ -26,20 +26,19 @@ import Testing
         // Failover: the leader stops, the standby leads on the same status.
         a.stop(grace: .seconds(10))
         #expect(Wait.until(timeout: .seconds(10)) { h.leaseHolder()?.hasPrefix("controller-1_") == true })
-        Thread.sleep(forTimeInterval: 3)
+        #expect(h.waitForPasses(15))
         // Restart: a third controller (it may take over too; nothing it decides repeats).
         _ = try h.startController(environment: env)
-        Thread.sleep(forTimeInterval: 3)
+        #expect(h.waitForPasses(15))
         #expect(try h.eventReasons("batch1").filter { $0 == "ReservationExpiringSoon" }.count == 1)
         #expect(try h.eventReasons("batch1").filter { $0 == "QueueSleeping" }.count == 1)
         #expect(try h.eventReasons("batch2").filter { $0 == "OrphanedTasks" }.count == 1)
-        let texts = receiver.objects.compactMap { $0["text"] as? String }
+        let texts = receiver.texts
         #expect(texts.count == 3, "\(texts)")   // expiring soon, sleeping (idleAfter is 3 s here), orphaned
         #expect(texts.contains { $0.hasPrefix("batch1 (held by alice@example.org) has had no tasks since ") && $0.contains("batchctl release batch1") })
         #expect(texts.contains { $0.hasPrefix("batch1 is held by alice@example.org until ") && ($0.contains("(in 59 min)") || $0.contains("(in 1 h)")) && $0.contains("batchctl extend batch1 --for 1d") })
         #expect(texts.contains { $0.hasPrefix("2 task(s) are waiting on batch2") })
-        let status = try h.queue("batch1")["status"] as? [String: Any]
-        #expect((status?["reminders"] as? [String: Any])?["expiringSent"] as? [Int] == [3_600])
+        #expect(try h.queueObject("batch1").status?.reminders?.expiringSent == [3_600])
         for c in h.controllers { #expect(!c.stderr.contains("secret-token")) }
     }
 

@@ -37,14 +37,12 @@ struct StrandedTaskTests {
         try h.celery.produce(#"[{"queue": "\#(queue)", "count": 1, "task": "fixture.marker", "args": ["\#(id)", \#(seconds), "\#(markers.path)"]\#(eta)}]"#)
     }
 
-    static func status(_ h: ControllerHarness) -> [String: Any] { ((try? h.queue(queue))?["status"] as? [String: Any]) ?? [:] }
+    static func status(_ h: ControllerHarness) -> QueueObject.Status {
+        (try? h.queueObject(queue))?.status ?? QueueObject.Status()
+    }
 
     static func eventMessages(_ h: ControllerHarness, reason: String) -> [String] {
-        guard let r = try? h.sim.kubectl(["get", "events", "-n", h.namespace, "--field-selector", "involvedObject.name=\(queue)",
-                                          "-o", "json"]), r.status == 0,
-              let list = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
-              let items = list["items"] as? [[String: Any]] else { return [] }
-        return items.filter { $0["reason"] as? String == reason }.compactMap { ($0["message"] ?? $0["note"]) as? String }
+        ((try? h.events(queue)) ?? []).filter { $0.reason == reason }.compactMap(\.text)
     }
 
     @Test("a worker SIGKILLed mid-task: the queue sleeps while the task is stranded, wakes at its redelivery, the task completes once")
@@ -59,8 +57,8 @@ struct StrandedTaskTests {
         let startedAt = Date()
         let pod = try #require(markers.pod("start", "long"))
         // Held while its worker lives: in flight, not stranded.
-        #expect(Wait.until(timeout: .seconds(30), interval: .milliseconds(300)) { Self.status(h)["inFlight"] as? Int == 1 })
-        #expect(Self.status(h)["stranded"] == nil)
+        #expect(Wait.until(timeout: .seconds(30), interval: .milliseconds(300)) { Self.status(h).inFlight == 1 })
+        #expect(Self.status(h).stranded == nil)
         // SIGKILL 8 s into the task, so that the replacement worker starts more than the 5 s skew
         // margin after the delivery.
         _ = Wait.until(timeout: .seconds(10), interval: .milliseconds(200)) { Date().timeIntervalSince(startedAt) >= 8 }
@@ -69,7 +67,7 @@ struct StrandedTaskTests {
 
         // Stranded: the queue sleeps before the redelivery time (delivery + 30 s).
         let slept = Wait.until(timeout: .seconds(60), interval: .milliseconds(200)) {
-            h.replicas(Self.deployment) == 0 && Self.status(h)["phase"] as? String == "Sleeping"
+            h.replicas(Self.deployment) == 0 && Self.status(h).phase == "Sleeping"
         }
         #expect(slept, "status: \(Self.status(h))")
         let sleptAfter = Date().timeIntervalSince(killedAt)
@@ -79,18 +77,18 @@ struct StrandedTaskTests {
         // KubeSim's request log (the scale-to-zero write), not from this test's 200 ms polling.
         let fractional = ISO8601DateFormatter()
         fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let lastActive = (s["lastActiveAt"] as? String).flatMap { fractional.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) }
+        let lastActive = s.lastActiveAt.flatMap { fractional.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) }
         let zeroWrite = (try? h.timedScaleWrites(Self.deployment))?.last { $0.replicas == 0 }?.time
         let seconds = { (d: Date?) in d.map { String(format: "%.2f", $0.timeIntervalSince(killedAt)) } ?? "?" }
         print("StrandedTaskTests: SIGKILL → controller saw no work \(seconds(lastActive)) s → scale-to-zero write \(seconds(zeroWrite)) s"
               + " (bound: idleAfter 5 s + 2 polls of 200 ms = 5.40 s); test saw Sleeping at \(String(format: "%.2f", sleptAfter)) s")
-        #expect(s["stranded"] as? Int == 1, "\(s)")
-        #expect(s["inFlight"] as? Int == 1)
-        let redelivery = try #require((s["strandedRedeliveryAt"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) })
+        #expect(s.stranded == 1, "\(s)")
+        #expect(s.inFlight == 1)
+        let redelivery = try #require((s.strandedRedeliveryAt).flatMap { ISO8601DateFormatter().date(from: $0) })
         #expect(redelivery > Date(), "slept \(sleptAfter) s after the kill, before the redelivery at \(redelivery)")
         #expect(redelivery.timeIntervalSince(startedAt) < 32 && redelivery.timeIntervalSince(startedAt) > 25)
         let condition = h.condition(Self.queue, "TasksStranded")
-        #expect(condition?["status"] as? String == "True")
+        #expect(condition?.status == "True")
         #expect(Wait.until(timeout: .seconds(20), interval: .milliseconds(300)) { !Self.eventMessages(h, reason: "TasksStranded").isEmpty })
         let message = Self.eventMessages(h, reason: "TasksStranded").first ?? ""
         #expect(message.hasPrefix("1 task on batch1 was held by a worker that died"), "\(message)")
@@ -103,7 +101,7 @@ struct StrandedTaskTests {
         #expect(markers.count("start", "long") == 2, "started by the killed worker, then once more after redelivery")
         #expect(markers.count("done", "long") == 1)
         #expect(h.phase(Self.queue).map { ["Running", "Sleeping"].contains($0) } == true)
-        #expect(Wait.until(timeout: .seconds(30), interval: .milliseconds(300)) { Self.status(h)["stranded"] == nil })
+        #expect(Wait.until(timeout: .seconds(30), interval: .milliseconds(300)) { Self.status(h).stranded == nil })
     }
 
     @Test("held in flight is unchanged: a live worker holding an ETA task 60 s ahead and a prefetched task keeps its pod")
@@ -118,20 +116,19 @@ struct StrandedTaskTests {
         #expect(Wait.until(timeout: .seconds(90), interval: .milliseconds(300)) { markers.count("start", "long") == 1 }, "the long task did not start")
         let pod = try #require(markers.pod("start", "long"))
         // The worker runs "long", has "short" prefetched and holds "eta": three in flight, none stranded.
-        #expect(Wait.until(timeout: .seconds(20), interval: .milliseconds(300)) { Self.status(h)["inFlight"] as? Int == 3 }, "\(Self.status(h))")
-        #expect(Self.status(h)["stranded"] == nil)
+        #expect(Wait.until(timeout: .seconds(20), interval: .milliseconds(300)) { Self.status(h).inFlight == 3 }, "\(Self.status(h))")
+        #expect(Self.status(h).stranded == nil)
         #expect(Wait.until(timeout: .seconds(60), interval: .milliseconds(300)) { markers.count("done", "short") == 1 })
         // Now only the ETA task is held (no depth, no busy worker): for idleAfter (5 s) and well past it,
         // the pod stays and nothing is called stranded.
         var heldThroughout = true
-        let until = Date().addingTimeInterval(15)
-        while Date() < until && markers.count("start", "eta") == 0 {
-            let s = Self.status(h)
-            if h.replicas(Self.deployment) != 1 || !h.pods(Self.deployment).contains(pod) || s["stranded"] != nil { heldThroughout = false }
-            Thread.sleep(forTimeInterval: 0.5)
+        _ = Wait.until(timeout: .seconds(15), interval: .milliseconds(500)) {
+            if markers.count("start", "eta") > 0 { return true }
+            if h.replicas(Self.deployment) != 1 || !h.pods(Self.deployment).contains(pod) || Self.status(h).stranded != nil { heldThroughout = false }
+            return false
         }
         #expect(heldThroughout, "status: \(Self.status(h))")
-        #expect(Self.status(h)["inFlight"] as? Int == 1)
+        #expect(Self.status(h).inFlight == 1)
         #expect(h.condition(Self.queue, "TasksStranded") == nil)
     }
 }

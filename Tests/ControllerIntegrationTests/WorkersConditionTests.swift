@@ -16,11 +16,9 @@ struct WorkersConditionTests {
 
     /// `type reason` of the WorkersMisconfigured / WorkersOK Events on batch1, oldest first.
     func workersEvents(_ h: ControllerHarness) throws -> [String] {
-        let r = try h.sim.kubectl(["get", "events", "-n", h.namespace, "--field-selector", "involvedObject.name=batch1", "-o", "json"])
-        let items = (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["items"] as? [[String: Any]] ?? []
-        return items.compactMap { e -> (String, String)? in
-            guard let reason = e["reason"] as? String, ["WorkersMisconfigured", "WorkersOK"].contains(reason) else { return nil }
-            return ((e["eventTime"] as? String) ?? (e["metadata"] as? [String: Any])?["creationTimestamp"] as? String ?? "", "\(e["type"] as? String ?? "") \(reason)")
+        try h.events("batch1").compactMap { e -> (String, String)? in
+            guard let reason = e.reason, ["WorkersMisconfigured", "WorkersOK"].contains(reason) else { return nil }
+            return (e.time, "\(e.type ?? "") \(reason)")
         }.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
@@ -40,20 +38,20 @@ struct WorkersConditionTests {
         #expect(h.condition("batch1", "WorkersMisconfigured") == nil)
 
         try consume(h, "batch1")
-        #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch1", "WorkersMisconfigured")?["reason"] as? String == "WorkersOK" })
-        #expect(h.condition("batch1", "WorkersMisconfigured")?["status"] as? String == "False")
+        #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch1", "WorkersMisconfigured")?.reason == "WorkersOK" })
+        #expect(h.condition("batch1", "WorkersMisconfigured")?.status == "False")
 
         try consume(h, "batch9")
-        #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch1", "WorkersMisconfigured")?["status"] as? String == "True" })
+        #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch1", "WorkersMisconfigured")?.status == "True" })
         let bad = try #require(h.condition("batch1", "WorkersMisconfigured"))
-        #expect(bad["reason"] as? String == "WrongQueue")
-        #expect((bad["message"] as? String)?.hasPrefix("celery-batch1 -Q: consumes batch9, but its BatchQueue's spec.queue is batch1; fix: make the worker command '-Q batch1'") == true, "\(bad)")
+        #expect(bad.reason == "WrongQueue")
+        #expect((bad.message)?.hasPrefix("celery-batch1 -Q: consumes batch9, but its BatchQueue's spec.queue is batch1; fix: make the worker command '-Q batch1'") == true, "\(bad)")
         tenMorePasses(h)
         #expect(try workersEvents(h) == ["Warning WorkersMisconfigured"])
 
         try consume(h, "batch1")
-        #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch1", "WorkersMisconfigured")?["status"] as? String == "False" })
-        #expect(h.condition("batch1", "WorkersMisconfigured")?["reason"] as? String == "WorkersOK")
+        #expect(Wait.until(timeout: .seconds(30)) { h.condition("batch1", "WorkersMisconfigured")?.status == "False" })
+        #expect(h.condition("batch1", "WorkersMisconfigured")?.reason == "WorkersOK")
         tenMorePasses(h)
         #expect(try workersEvents(h) == ["Warning WorkersMisconfigured", "Normal WorkersOK"])
         #expect(h.condition("batch0", "WorkersMisconfigured") == nil)     // the other queues are untouched

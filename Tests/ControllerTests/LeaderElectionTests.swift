@@ -26,7 +26,7 @@ final class FakeLeaseStore: LeaseStore {
         }
     }
     func update(_ record: LeaseRecord) async throws -> LeaseRecord {
-        if updatesHang.load(ordering: .relaxed) { try await Task.sleep(for: .seconds(3600)) }
+        if updatesHang.load(ordering: .relaxed) { try await Task.sleep(for: .seconds(3600)) }   // a hung API call, until cancelled
         return try state.withLock {
             if $0.failing { throw FakeError(description: "connection refused") }
             guard let current = $0.lease, current.resourceVersion == record.resourceVersion else { throw LeaseStoreError.conflict }

@@ -70,7 +70,7 @@ import Glibc
             default: return (404, "text/plain", "not found\n")
             }
         }
-        server.start()
+        try server.start()
         defer { server.stop() }
         let ok = request(port: server.port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(ok.hasPrefix("HTTP/1.1 200 OK\r\n"))
@@ -133,7 +133,7 @@ import Glibc
         let s = try HealthServer(host: "127.0.0.1", port: 0, maxConnections: maxConnections) { path in
             path == "/healthz" ? (200, "text/plain", "ok\n") : (404, "text/plain", "not found\n")
         }
-        s.start()
+        try s.start()
         return s
     }
 
@@ -157,7 +157,7 @@ import Glibc
             worst = max(worst, took)
             #expect(status == "HTTP/1.1 200 OK", "round \(round)")
             #expect(took < .seconds(1), "round \(round): /healthz took \(took)")
-            usleep(200_000)
+            usleep(200_000)   // the rounds' pace: the slow clients must hold their connections across time
         }
         #expect(slow.compactMap { $0 }.count >= 45)   // the slow clients really were connected
     }
@@ -179,7 +179,7 @@ import Glibc
     @Test("a connection that never finishes its request is closed at the deadline")
     func deadlineFromAccept() throws {
         let s = try HealthServer(host: "127.0.0.1", port: 0, requestDeadline: .milliseconds(300)) { _ in (200, "text/plain", "ok\n") }
-        s.start()
+        try s.start()
         defer { s.stop() }
         let fd = try #require(connectTo(s.port, timeout: 5))
         defer { close(fd) }

@@ -144,8 +144,8 @@ final class CapturedLogs: Sendable {
             await n.notify(Self.reminder, queue: Self.queue)
             #expect(await Wait.untilAsync(timeout: .seconds(20)) { receiver.bodies.count == 1 })
         }
-        #expect(receiver.objects.first?["text"] as? String == Self.reminder.message)
-        #expect(receiver.objects.first?.count == 1)
+        // Slack's format: an object with one key, text.
+        #expect(receiver.decoded([String: String].self).first == ["text": Self.reminder.message])
     }
 
     @Test func jsonFormatCarriesEveryField() async throws {
@@ -156,19 +156,27 @@ final class CapturedLogs: Sendable {
             await n.notify(Self.reminder, queue: Self.queue)
             #expect(await Wait.untilAsync(timeout: .seconds(20)) { receiver.bodies.count == 1 })
         }
-        let o = try #require(receiver.objects.first)
-        #expect(o["reason"] as? String == "ReservationExpiringSoon")
-        #expect(o["severity"] as? String == "Normal")
-        #expect(o["queue"] as? String == "batch1")
-        #expect(o["namespace"] as? String == "court-listener")
-        #expect(o["holder"] as? String == "alice@example.org")
-        #expect(o["nextCommand"] as? String == "batchctl extend batch1 --for 1d")
-        #expect(o["message"] as? String == Self.reminder.message)
-        #expect(o["sentAt"] as? String == "2027-01-16T07:00:00Z")
-        let r = try #require(o["reservation"] as? [String: Any])
-        #expect(r["expiresAt"] as? String == "2027-01-16T08:00:00Z")
-        #expect(r["reason"] as? String == "rehash \"passwords\"")
-        #expect(r["replicas"] as? Int == 4)
+        struct Body: Decodable {
+            struct Reservation: Decodable {
+                var expiresAt, reason: String?
+                var replicas: Int?
+            }
+            var reason, severity, queue, namespace, holder, nextCommand, message, sentAt: String?
+            var reservation: Reservation?
+        }
+        let o = try #require(receiver.decoded(Body.self).first)
+        #expect(o.reason == "ReservationExpiringSoon")
+        #expect(o.severity == "Normal")
+        #expect(o.queue == "batch1")
+        #expect(o.namespace == "court-listener")
+        #expect(o.holder == "alice@example.org")
+        #expect(o.nextCommand == "batchctl extend batch1 --for 1d")
+        #expect(o.message == Self.reminder.message)
+        #expect(o.sentAt == "2027-01-16T07:00:00Z")
+        let r = try #require(o.reservation)
+        #expect(r.expiresAt == "2027-01-16T08:00:00Z")
+        #expect(r.reason == "rehash \"passwords\"")
+        #expect(r.replicas == 4)
     }
 
     @Test func failuresAreRetriedThenDelivered() async throws {

@@ -44,11 +44,17 @@ enum Sim {
         BatchQueue(metadata: ObjectMeta(name: name, namespace: namespace), spec: BatchQueueSpec(deployment: "celery-\(name)", maxReplicas: 20))
     }
 
+    /// What `/kubesim/stats` counts.
+    struct Stats: Decodable {
+        var connections: Int?
+        var watches: Int?
+    }
+
     /// KubeSim's `/kubesim/stats`.
-    static func stats(_ sim: KubeSimServer) throws -> [String: Any] {
+    static func stats(_ sim: KubeSimServer) throws -> Stats {
         let r = try sim.curl("GET", "/kubesim/stats")
-        guard r.status == 200, let json = r.json else { throw SupportError("GET /kubesim/stats: \(r.status) \(r.body)") }
-        return json
+        guard r.status == 200, let stats = r.decoded(Stats.self) else { throw SupportError("GET /kubesim/stats: \(r.status) \(r.body)") }
+        return stats
     }
 }
 

@@ -312,7 +312,7 @@ import Testing
         #expect(config.credentials.invalidate())
         #expect(try config.credentials.credential().bearerToken == "token-2", "re-read after a 401")
         try f.write("serviceaccount/token", "token-3")
-        usleep(400_000)
+        usleep(400_000)   // the behaviour under test is time passing: the 300 ms refresh period must elapse
         #expect(try config.credentials.credential().bearerToken == "token-3", "re-read after the period")
     }
 }

@@ -212,7 +212,7 @@ import Testing
         let d = try s.createSettledDeployment("web")
         let (watch, out) = try s.startWatch(KubeSimServer.deployments + "?watch=1&labelSelector=tier%3Dfront&timeoutSeconds=3&allowWatchBookmarks=true&resourceVersion=\(resourceVersion(d))")
         defer { watch.stop() }
-        Thread.sleep(forTimeInterval: 0.3)
+        Thread.sleep(forTimeInterval: 0.3)   // the watch is established: curl shows nothing until the first event
         _ = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: #"{"metadata":{"labels":{"tier":"front"}}}"#, contentType: "application/merge-patch+json")
         _ = try s.curl("PATCH", KubeSimServer.deployments + "/web", body: #"{"metadata":{"labels":{"tier":"back"}}}"#, contentType: "application/merge-patch+json")
         #expect(watch.waitForExit(timeout: .seconds(10)) == 0)
@@ -411,7 +411,7 @@ import Testing
         defer { s.stop() }
         let leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
         let lease = try s.create(leases, #"{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":"leader"},"spec":{"holderIdentity":"a","leaseDurationSeconds":1,"renewTime":"2020-01-01T00:00:00.000000Z"}}"#)
-        Thread.sleep(forTimeInterval: 1.2)
+        Thread.sleep(forTimeInterval: 1.2)   // the point: time past the lease duration changes nothing on the server
         let still = try s.get(leases + "/leader")
         #expect(dig(still, "spec", "holderIdentity") as? String == "a")      // no server-side expiry
         var taken = lease

@@ -7,9 +7,10 @@ import Testing
         defer { server.stop() }
         let ok = try server.curl("GET", "/api")
         #expect(ok.status == 200)
-        #expect(ok.json?["kind"] as? String == "APIVersions")
+        struct Status: Decodable { var kind: String?; var message: String? }
+        #expect(ok.decoded(Status.self)?.kind == "APIVersions")
         let anonymous = try server.curl("GET", "/api/v1/namespaces", user: nil)
         #expect(anonymous.status == 401)
-        #expect(anonymous.json?["message"] as? String == "Unauthorized")
+        #expect(anonymous.decoded(Status.self)?.message == "Unauthorized")
     }
 }

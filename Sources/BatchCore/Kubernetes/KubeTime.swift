@@ -28,6 +28,15 @@ public struct KubeTime: Sendable, Hashable, Comparable, Codable, CustomStringCon
 
     public static func < (a: KubeTime, b: KubeTime) -> Bool { a.microsecondsSinceEpoch < b.microsecondsSinceEpoch }
 
+    /// How long after `b` the instant `a` is (negative when before), saturating at Int64's microseconds:
+    /// the difference of two times as a `Duration`, so callers compare it with `TimeSpan.duration` and
+    /// never spell microseconds out.
+    public static func - (a: KubeTime, b: KubeTime) -> Duration {
+        let (difference, overflow) = a.microsecondsSinceEpoch.subtractingReportingOverflow(b.microsecondsSinceEpoch)
+        let micros = overflow ? (a > b ? Int64.max : Int64.min) : difference
+        return .microseconds(micros)
+    }
+
     /// This instant moved by `span`.
     public func adding(_ span: TimeSpan) -> KubeTime {
         KubeTime(microsecondsSinceEpoch: microsecondsSinceEpoch + span.milliseconds * 1000)

@@ -95,22 +95,6 @@ indirect enum JSONText: CustomStringConvertible {
 
     var utf8: String.UTF8View { description.utf8 }
 
-    /// RFC 8259 string escaping.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    /// RFC 8259 string escaping (`JSONString`).
+    static func quote(_ s: String) -> String { JSONString.quoted(s) }
 }

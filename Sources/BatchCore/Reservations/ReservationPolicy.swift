@@ -140,7 +140,7 @@ public struct ReservationPolicy: Sendable {
         let max = rules.reservations.maxDuration
         let latest = r.claimedAt.adding(max)
         guard newExpiry > latest else { return }
-        let room = TimeSpan(milliseconds: Swift.max(0, (latest.microsecondsSinceEpoch - from.microsecondsSinceEpoch) / 1000))
+        let room = TimeSpan(milliseconds: Swift.max(0, (latest - from).wholeMilliseconds))
         throw ReservationRefusal(.badInput, "\(verb) would hold \(queue) until \(TimeText.utc(newExpiry)); a reservation lasts at most \(max) from when it was claimed (BatchQueuePolicy default, spec.reservations.maxDuration), so this one can run until \(TimeText.utc(latest)): \(room == .zero ? "it cannot be extended; claim the queue again once it ends" : "extend by at most \(room)")")
     }
 

@@ -24,3 +24,41 @@ extension Double {
         return sign + "\(intPart)." + String(repeating: "0", count: digits - fracText.count) + fracText
     }
 }
+
+/// JSON string literals (RFC 8259), the one escaper for the JSON batchctl writes by hand (the webhook payloads,
+/// KubeSim's objects). Quote, backslash, `\n`, `\r`, `\t` get their short escapes, other control characters
+/// `\u00XX`; with `escapingHTML` also `<`, `>`, `&`, U+2028 and U+2029, as Go's encoding/json writes them (what
+/// kube-apiserver sends).
+public enum JSONString {
+    /// `text` as a JSON string literal, quotes included.
+    public static func quoted(_ text: String, escapingHTML: Bool = false) -> String {
+        var out = ""
+        write(text, escapingHTML: escapingHTML, into: &out)
+        return out
+    }
+
+    /// Appends `text` as a JSON string literal to `out`.
+    public static func write(_ text: String, escapingHTML: Bool = false, into out: inout String) {
+        out += "\""
+        for u in text.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "<" where escapingHTML: out += "\\u003c"
+            case ">" where escapingHTML: out += "\\u003e"
+            case "&" where escapingHTML: out += "\\u0026"
+            default:
+                if u.value < 0x20 || (escapingHTML && (u.value == 0x2028 || u.value == 0x2029)) {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        out += "\""
+    }
+}

@@ -1,3 +1,5 @@
+import BatchCore
+
 /// When and how long to wait before retrying, client-go style: up to `maxRetries` retries; a server's
 /// `Retry-After` is honoured (capped at `maxRetryAfter`); otherwise jittered exponential backoff from
 /// `initialBackoff`, doubling up to `maxBackoff`.
@@ -22,25 +24,15 @@ public struct RetryPolicy: Sendable, Equatable {
     /// No retries at all.
     public static let none = RetryPolicy(maxRetries: 0)
 
-    /// The un-jittered delay before retry number `attempt` (0-based): initial × 2^attempt, capped.
+    /// The un-jittered delay before retry number `attempt` (0-based): initial × 2^attempt, capped (`ExponentialBackoff`).
     public func baseDelay(attempt: Int) -> Duration {
-        var d = initialBackoff
-        for _ in 0..<min(max(attempt, 0), 40) {
-            d = d * 2
-            if d >= maxBackoff { return maxBackoff }
-        }
-        return min(d, maxBackoff)
+        ExponentialBackoff(initial: initialBackoff, maximum: maxBackoff).delay(attempt: max(attempt, 0) + 1)
     }
 
     /// The delay before retry `attempt` with jitter: uniformly between half and all of `baseDelay`.
     public func delay(attempt: Int, retryAfter: Duration?) -> Duration {
         if let retryAfter { return min(retryAfter, maxRetryAfter) }
-        return jittered(baseDelay(attempt: attempt))
-    }
-
-    func jittered(_ d: Duration) -> Duration {
-        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
-        return .milliseconds(Int64(ms * Double.random(in: 0.5...1.0)))
+        return ExponentialBackoff(initial: initialBackoff, maximum: maxBackoff).jitteredDelay(attempt: max(attempt, 0) + 1)
     }
 }
 
@@ -62,7 +54,7 @@ public struct Backoff: Sendable {
         if let last = lastFailure, now - last > resetAfter { failures = 0 }
         lastFailure = now
         defer { failures += 1 }
-        return policy.jittered(policy.baseDelay(attempt: failures))
+        return policy.delay(attempt: failures, retryAfter: nil)
     }
 
     /// Forgets past failures.

@@ -526,8 +526,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 
@@ -572,8 +573,9 @@ import Testing
                                       ~/.kube/config, else the in-cluster service account).
               --context <name>        The kubeconfig context (default: its current-context).
               -n, --namespace <namespace>
-                                      The namespace of the BatchQueue objects (default: the
-                                      context's).
+                                      The namespace of the BatchQueues (default: the
+                                      context's; for controller and remind, the
+                                      configuration's namespace).
               -v, --verbose           Print each step (identity, reads, writes with their
                                       resourceVersion) on standard error.
 

@@ -67,12 +67,23 @@ struct GuardIntegrationTests {
 
         // Mid-ramp: Redis grows by 40 MB, past the guard's threshold.
         let before = try h.scaleWrites("celery-batch1").count
+        let grownAt = Date()
         try grow(h, bytes: 40_000_000)
         #expect(Wait.until(timeout: .seconds(20)) { (try? p.query("redis_memory_used_bytes").first).map { $0 > baseline + 20_000_000 } == true })
         #expect(Wait.until(timeout: .seconds(20)) { guarded(h).status == "True" })
         let tripped = try h.scaleWrites("celery-batch1")
         // Two scrapes (1 s each) and two polls (500 ms) are under one ramp interval (3 s): at most one step landed.
         #expect(stepUps(tripped, from: before).count <= 1, "\(tripped)")
+        // Measured, not asserted: from the growth to the status write that holds the ramp (the controller writes
+        // status at once when a guard changes state), from KubeSim's request log.
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let heldAt = try h.sim.requests().first {
+            $0.isWrite && $0.path.hasSuffix("/batchqueues/batch1/status") && $0.status < 300 && ($0.body ?? "").contains("GuardFailing")
+        }.flatMap { fractional.date(from: $0.time) }
+        print("GuardIntegrationTests: Redis grown → ramp held (Guarded=True written) "
+              + (heldAt.map { String(format: "%.2f s", $0.timeIntervalSince(grownAt)) } ?? "?")
+              + " (bound: 2 scrapes of 1 s + 2 polls of 500 ms = 3.0 s)")
         let (_, reason, message) = guarded(h)
         #expect(reason == "GuardFailing")
         #expect(message?.contains("guard redis-memory is failing") == true, "\(message ?? "")")

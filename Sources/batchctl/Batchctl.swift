@@ -32,6 +32,7 @@ struct Batchctl: AsyncParsableCommand {
         // free pages resident. batchctl's threads allocate little, and the controller's memory is a target
         // (issue 7; BENCHMARKS.md). mallopt returns 0 only for an unknown parameter, which M_ARENA_MAX is not.
         _ = mallopt(M_ARENA_MAX, 1)
+        var status: Int32 = 0
         do {
             var command = try parseAsRoot(GlobalFlags.normalize(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -40,8 +41,21 @@ struct Batchctl: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            Glibc.exit(Self.report(error))
+            status = Self.report(error)
         }
+        leave(status)
+    }
+
+    /// Ends the process with `status` once its output is flushed, without running atexit handlers and static
+    /// destructors. Threads batchctl does not join (the curl pool's, the cooperative pool's, the Redis
+    /// connection's) can still be running while those tear down OpenSSL and other global state, and on rare
+    /// occasions that crashed a command at exit after its work was done and printed (SIGSEGV in an OpenSSL
+    /// rwlock, a malloc abort; in CI a claim that was written but exited non-zero). Everything batchctl writes
+    /// is written by then: stdout is flushed here, standard error is unbuffered, the API server and Redis hold
+    /// the rest.
+    static func leave(_ status: Int32) -> Never {
+        fflush(nil)
+        _exit(status)
     }
 
     /// Prints `error` where it belongs and returns the exit status for it.

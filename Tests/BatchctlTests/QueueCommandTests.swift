@@ -171,7 +171,8 @@ import Testing
     @Test("describe reads core/v1 Events too (eventTime null in the events.k8s.io view); user text reaches the terminal without control characters")
     func describeReadsCoreEventsAndStripsControlCharacters() throws {
         let f = try ClusterFixture()
-        #expect(try f.batchctl(["claim", "batch1", "--reason", "rehash \u{1B}]0;pwned\u{07}\u{1B}[2J now"], as: "alice").status == 0)
+        let claim = try f.batchctl(["claim", "batch1", "--reason", "rehash \u{1B}]0;pwned\u{07}\u{1B}[2J now"], as: "alice")
+        #expect(claim.status == 0, "\(claim.status): \(claim.stderr.debugDescription)")
         let core = #"{"apiVersion":"v1","kind":"Event","metadata":{"name":"batch1.core1","namespace":"court-listener"},"involvedObject":{"apiVersion":"batchctl.dev/v1alpha1","kind":"BatchQueue","namespace":"court-listener","name":"batch1"},"reason":"Poked","message":"look \u001b[31mred\u001b[0m\nsecond line","type":"Warning","firstTimestamp":"2026-11-21T10:00:00Z","lastTimestamp":"2026-11-21T10:06:00Z","count":3,"source":{"component":"some-operator"}}"#
         let p = try f.sim.curl("POST", "/api/v1/namespaces/court-listener/events", body: core)
         try #require(p.status == 201, "\(p.body)")

@@ -1,0 +1,169 @@
+// What the controller observes each pass: the cluster (from watch-fed caches) and Redis. One model, produced by
+// the adapters (Controller/Adapters) and `batchctl probe`, read by `decide`, the usage ledger and the plan of writes.
+
+/// One read of Redis: every configured queue, memory, and the workers heard from.
+public struct RedisSnapshot: Sendable, Equatable {
+    /// By Celery queue name. A queue with an error (say, its key has the wrong type) has nil counts.
+    public var queues: [String: QueueReading]
+    public var memory: RedisMemoryReading?
+    /// Workers whose heartbeats are fresh.
+    public var workers: [WorkerActivity]
+
+    public init(queues: [String: QueueReading], memory: RedisMemoryReading? = nil, workers: [WorkerActivity] = []) {
+        self.queues = queues
+        self.memory = memory
+        self.workers = workers
+    }
+}
+
+/// Depth and in-flight tasks of one queue, or why they could not be read.
+public struct QueueReading: Sendable, Equatable {
+    public var depth: Int?
+    public var inFlight: Int?
+    public var error: String?
+    /// When the in-flight entries were delivered, oldest first (nil when `inFlight` is).
+    public var deliveries: [DeliveryGroup]?
+    public init(depth: Int?, inFlight: Int?, error: String? = nil, deliveries: [DeliveryGroup]? = nil) {
+        self.depth = depth
+        self.inFlight = inFlight
+        self.error = error
+        self.deliveries = deliveries
+    }
+}
+
+/// Redis `used_memory` and `maxmemory` (0 = no limit).
+public struct RedisMemoryReading: Sendable, Equatable {
+    public var used: Int64
+    public var max: Int64
+    public init(used: Int64, max: Int64) {
+        self.used = used
+        self.max = max
+    }
+}
+
+/// A Celery worker's latest heartbeat: `hostname` is `celery@<pod-name>`.
+public struct WorkerActivity: Sendable, Equatable {
+    public var hostname: String
+    /// Tasks running now.
+    public var active: Int
+    /// Tasks started since the worker started, running ones included (the heartbeat's `processed`, clamped).
+    public var processed: Int
+    public init(hostname: String, active: Int, processed: Int = 0) {
+        self.hostname = hostname
+        self.active = active
+        self.processed = processed
+    }
+    /// The pod name, when the hostname is `celery@<pod-name>` (any other prefix is not one of batchctl's
+    /// workers: heartbeats come from whoever can publish on the broker).
+    public var podName: String? { WorkerPods.podName(hostname: hostname) }
+}
+
+/// A worker Deployment as the controller needs it.
+public struct DeploymentState: Sendable, Equatable {
+    public var name: String
+    /// `spec.replicas`.
+    public var replicas: Int
+    public var readyReplicas: Int
+    /// `spec.selector.matchLabels`, to find its pods.
+    public var selector: [String: String]
+    /// The worker container's `command` then `args` (`Deployment.workerArguments`), for the
+    /// `WorkersMisconfigured` condition; nil when not read (then the condition is left as it is).
+    public var workerArguments: [String]?
+    public init(name: String, replicas: Int, readyReplicas: Int, selector: [String: String], workerArguments: [String]? = nil) {
+        self.name = name
+        self.replicas = replicas
+        self.readyReplicas = readyReplicas
+        self.selector = selector
+        self.workerArguments = workerArguments
+    }
+}
+
+/// A pod of a worker Deployment.
+public struct PodState: Sendable, Equatable {
+    public var name: String
+    public var labels: [String: String]
+    /// `controller.kubernetes.io/pod-deletion-cost`, if set.
+    public var deletionCost: Int?
+    /// Running with its `Ready` condition true. The ReplicaSet removes pods that are not (pending, not
+    /// ready) before any ready one, whatever their deletion cost.
+    public var ready: Bool
+    /// When its worker process last started (container `startedAt`), if it is running; nil otherwise.
+    public var workerStartedAt: KubeTime?
+    public init(name: String, labels: [String: String], deletionCost: Int? = nil, ready: Bool = true, workerStartedAt: KubeTime? = nil) {
+        self.name = name
+        self.labels = labels
+        self.deletionCost = deletionCost
+        self.ready = ready
+        self.workerStartedAt = workerStartedAt
+    }
+}
+
+/// The namespace's `BatchQueuePolicy` named `default`, as the controller last read it.
+public enum PolicyState: Sendable, Equatable {
+    /// Read and valid.
+    case found(QueuePolicy)
+    /// There is none (or the resource is not installed): the embedded defaults apply.
+    case missing
+    /// It exists but breaks a rule (the problems): the embedded defaults apply until it is fixed.
+    case invalid(String)
+}
+
+/// An object of the cluster that does not decode, left out of the snapshot (the others are used).
+public struct SkippedObject: Sendable, Hashable, CustomStringConvertible {
+    /// `BatchQueue`, `Deployment` or `Pod`.
+    public var kind: String
+    public var name: String
+    public var uid: String?
+    /// What does not decode, with the field's path.
+    public var problem: String
+    public init(kind: String, name: String, uid: String? = nil, problem: String) {
+        self.kind = kind
+        self.name = name
+        self.uid = uid
+        self.problem = problem
+    }
+    /// `BatchQueue batch9 does not decode (spec.maxReplicas: ...)`.
+    public var description: String { "\(kind) \(name.isEmpty ? "(no name)" : name) does not decode (\(problem)); fix or delete it" }
+}
+
+/// What the controller reads from the cluster each pass (from watch-fed caches).
+public struct ClusterSnapshot: Sendable {
+    public var queues: [BatchQueue]
+    /// By name.
+    public var deployments: [String: DeploymentState]
+    public var pods: [PodState]
+    /// The namespace's policy; nil when this client does not read one (the configuration's policy applies).
+    public var policy: PolicyState?
+    /// Objects left out because they do not decode, sorted by kind and name.
+    public var skipped: [SkippedObject]
+    /// Pods being deleted (not in `pods`: nothing is decided from them), still running until their
+    /// process exits, so the usage ledger counts them.
+    public var terminatingPods: [PodState] = []
+    public init(queues: [BatchQueue], deployments: [String: DeploymentState], pods: [PodState], policy: PolicyState? = nil,
+                skipped: [SkippedObject] = []) {
+        self.queues = queues
+        self.deployments = deployments
+        self.pods = pods
+        self.policy = policy
+        self.skipped = skipped
+    }
+}
+
+/// An Event to record on a BatchQueue.
+public struct ControllerEvent: Sendable, Equatable {
+    public var queue: BatchQueue
+    /// `Normal` or `Warning`.
+    public var isWarning: Bool
+    /// CamelCase, such as `ReservationExpiringSoon` or `ScaleRestored`.
+    public var reason: String
+    /// Short verb for `events.k8s.io/v1` `action`, such as `Remind` or `Scale`.
+    public var action: String
+    public var note: String
+    public init(queue: BatchQueue, isWarning: Bool, reason: String, action: String, note: String) {
+        self.queue = queue
+        self.isWarning = isWarning
+        self.reason = reason
+        self.action = action
+        self.note = note
+    }
+}

@@ -1,3 +1,4 @@
+import BatchCore
 import Foundation
 import Synchronization
 

@@ -240,22 +240,22 @@ final class DemoSystem: Sendable {
 
     /// `celery-<queue>`: 0 replicas; each pod runs `celery worker -Q <queue>` (one process at a time, prefetch 1)
     /// with the demo's Celery app.
-    static func workerDeployment(queue: String, paths: DemoPaths, redisURL: String, completions: String) -> KubeSim.JSONValue {
+    static func workerDeployment(queue: String, paths: DemoPaths, redisURL: String, completions: String) -> JSONValue {
         let name = "celery-\(queue)"
         let command = "cd \(shellQuoted(paths.celeryApp)) && exec \(shellQuoted(paths.celery)) -A app worker -Q \(queue)"
             + " --hostname \"celery@$POD_NAME\" -P prefork -c 1 --prefetch-multiplier 1 --heartbeat-interval 2"
             + " --without-gossip --without-mingle -l info"
         let env: [String: String] = ["BROKER_URL": redisURL, "DEMO_COMPLETIONS": completions, "PYTHONPATH": paths.celeryApp,
                                      "PYTHONDONTWRITEBYTECODE": "1", "C_FORCE_ROOT": "1"]
-        let labels: KubeSim.JSONValue = ["app.kubernetes.io/name": .string(name), "app.kubernetes.io/part-of": "batchctl-demo"]
-        let variables: [KubeSim.JSONValue] = env.sorted { $0.key < $1.key }.map { ["name": .string($0.key), "value": .string($0.value)] }
-        let container: KubeSim.JSONValue = ["name": "worker", "image": "celery-demo:local", "env": .array(variables)]
-        let podSpec: KubeSim.JSONValue = ["terminationGracePeriodSeconds": 10, "containers": [container]]
-        let template: KubeSim.JSONValue = [
+        let labels: JSONValue = ["app.kubernetes.io/name": .string(name), "app.kubernetes.io/part-of": "batchctl-demo"]
+        let variables: [JSONValue] = env.sorted { $0.key < $1.key }.map { ["name": .string($0.key), "value": .string($0.value)] }
+        let container: JSONValue = ["name": "worker", "image": "celery-demo:local", "env": .array(variables)]
+        let podSpec: JSONValue = ["terminationGracePeriodSeconds": 10, "containers": [container]]
+        let template: JSONValue = [
             "metadata": ["labels": labels, "annotations": ["kubesim.batchctl.dev/command": .string(command)]],
             "spec": podSpec,
         ]
-        let spec: KubeSim.JSONValue = [
+        let spec: JSONValue = [
             "replicas": 0, "selector": ["matchLabels": ["app.kubernetes.io/name": .string(name)]], "template": template,
         ]
         return ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": .string(name), "labels": labels], "spec": spec]
@@ -273,7 +273,7 @@ final class DemoSystem: Sendable {
         try await send(simulator, APIRequest(method: "POST", target: path, headers: ["content-type": "application/yaml"], body: Array(yaml.utf8)))
     }
 
-    private static func create(_ simulator: Simulator, _ path: String, json: KubeSim.JSONValue) async throws {
+    private static func create(_ simulator: Simulator, _ path: String, json: JSONValue) async throws {
         try await send(simulator, APIRequest(method: "POST", target: path, headers: ["content-type": "application/json"], body: json.compactBytes))
     }
 

@@ -114,14 +114,11 @@ struct ControllerCommand: AsyncParsableCommand {
             "prometheus": "\(settings.prometheus?.url ?? "none")",
             "webhook": "\(webhook.map { "\($0.sender.maskedURL) (\(settings.webhook.format.rawValue))" } ?? "none")",
         ])
-        try health.start()
-        redis.start()
-        defer {
-            health.stop()
-            redis.stop()
-        }
+        // Shut down in reverse: the webhook sender drains, the passes stop, then the caches, the heartbeat
+        // listener and, last, the health server (it answers probes until the rest has stopped).
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: CacheFeeder(cluster: kube)), .init(service: service)] + (webhook.map { [.init(service: $0)] } ?? []),
+            services: [.init(service: health), .init(service: redis), .init(service: CacheFeeder(cluster: kube)), .init(service: service)]
+                + (webhook.map { [.init(service: $0)] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

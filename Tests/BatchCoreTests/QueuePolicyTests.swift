@@ -52,7 +52,7 @@ import YAML
 
     @Test func anInvalidObjectNamesItselfAndEveryProblem() throws {
         let object = BatchQueuePolicy(metadata: ObjectMeta(name: "default", namespace: "ns"),
-                                      spec: .object(["idleAfter": .string("1d"), "totalReplicaBudget": .number(0)]))
+                                      spec: .object(["idleAfter": .string("1d"), "totalReplicaBudget": .int(0)]))
         #expect(throws: ConfigError.self) { try object.policy() }
         do {
             _ = try object.policy()

@@ -351,7 +351,7 @@ import Testing
         let text = String(decoding: raw.body, as: UTF8.self)
         #expect(text.contains("\"futureField\""), "fields batchctl does not model survive an update")
         #expect(text.contains("\"paused\":true"))
-        let patched = try await admin.patch(BatchQueue.self, "batch1", mergePatch: .object(["spec": .object(["maxReplicas": .number(9)])]))
+        let patched = try await admin.patch(BatchQueue.self, "batch1", mergePatch: .object(["spec": .object(["maxReplicas": .int(9)])]))
         #expect(patched.spec.maxReplicas == 9)
         #expect(try await admin.batchQueues().items.count == 1)
 

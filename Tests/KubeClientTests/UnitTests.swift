@@ -164,7 +164,7 @@ import Testing
     }
 
     @Test func mergePatchDiff() throws {
-        let old: JSONValue = .object(["spec": .object(["deployment": .string("d"), "reservation": .object(["holder": .string("a"), "replicas": .number(5)])]),
+        let old: JSONValue = .object(["spec": .object(["deployment": .string("d"), "reservation": .object(["holder": .string("a"), "replicas": .int(5)])]),
                                       "metadata": .object(["labels": .object(["x": .string("1")])])])
         let new: JSONValue = .object(["spec": .object(["deployment": .string("d"), "paused": .bool(true)]),
                                       "metadata": .object(["labels": .object(["x": .string("1")])])])

@@ -158,7 +158,7 @@ public struct KubeClient: Sendable {
     public func setScale(ofDeployment name: String, replicas: Int, resourceVersion: String?,
                          namespace: String? = nil) async throws -> Scale {
         let path = Deployment.resourceType.path(namespace: namespace ?? self.namespace, name: name, subresource: "scale")
-        let body = MergePatch.withPrecondition(.object(["spec": .object(["replicas": .number(Double(replicas))])]),
+        let body = MergePatch.withPrecondition(.object(["spec": .object(["replicas": .int(Int64(replicas))])]),
                                                resourceVersion: resourceVersion)
         let req = KubeRequest(method: .patch, path: path, body: try encode(body), contentType: Self.mergePatch,
                               isRetryable: resourceVersion.map { !$0.isEmpty } ?? false)

@@ -131,6 +131,25 @@ final class CurlThreadPool: Sendable {
         }
     }
 
+    /// Runs `transfer` on a pool thread and waits for it without blocking the cooperative pool. Cancelling the
+    /// task sets the flag `transfer` is given (its curl progress callback aborts the transfer), and this throws
+    /// `CancellationError` once the thread has returned.
+    func run<T: Sendable>(_ transfer: @escaping @Sendable (CurlEasy?, CancelFlag) -> T) async throws(CancellationError) -> T {
+        let flag = CancelFlag()
+        let result: T = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
+                submit { easy in
+                    let r = transfer(easy, flag)
+                    return { continuation.resume(returning: r) }
+                }
+            }
+        } onCancel: {
+            flag.cancel()
+        }
+        if flag.isCancelled { throw CancellationError() }
+        return result
+    }
+
     /// Starts a dedicated thread (not from the pool) for a long transfer such as a watch; it gets its own handle.
     /// When no thread can be started, `body` runs at once with no handle, which it reports as a failure.
     static func spawnDedicated(name: String, _ body: @escaping @Sendable (CurlEasy?) -> Void) {

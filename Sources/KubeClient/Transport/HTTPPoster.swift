@@ -41,19 +41,9 @@ public final class HTTPPoster: Sendable {
     /// - Throws: `Failure` when no HTTP answer came (connection refused, timeout, TLS), `CancellationError`.
     public func post(_ url: String, body: [UInt8], contentType: String = "application/json",
                      timeout: Duration) async throws -> Response {
-        let flag = CancelFlag()
-        let result: Result<Response, Failure> = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Response, Failure>, Never>) in
-                pool.submit { [userAgent] easy in
-                    let r = Self.run(easy, url: url, body: body, contentType: contentType, timeout: timeout,
-                                     userAgent: userAgent, cancel: flag)
-                    return { continuation.resume(returning: r) }
-                }
-            }
-        } onCancel: {
-            flag.cancel()
+        let result = try await pool.run { [userAgent] easy, flag in
+            Self.run(easy, url: url, body: body, contentType: contentType, timeout: timeout, userAgent: userAgent, cancel: flag)
         }
-        if flag.isCancelled { throw CancellationError() }
         return try result.get()
     }
 

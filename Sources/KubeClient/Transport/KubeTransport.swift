@@ -105,19 +105,7 @@ public final class KubeTransport: Sendable {
 
     /// One attempt on a pool thread. Cancelling the task aborts the transfer.
     func perform(_ request: KubeRequest) async throws -> Outcome {
-        let flag = CancelFlag()
-        let outcome: Outcome = await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-                pool.submit { [self] easy in
-                    let outcome = self.runBlocking(request, easy: easy, cancel: flag)
-                    return { continuation.resume(returning: outcome) }
-                }
-            }
-        } onCancel: {
-            flag.cancel()
-        }
-        if flag.isCancelled { throw CancellationError() }
-        return outcome
+        try await pool.run { [self] easy, flag in runBlocking(request, easy: easy, cancel: flag) }
     }
 
     private func runBlocking(_ request: KubeRequest, easy: CurlEasy?, cancel: CancelFlag) -> Outcome {

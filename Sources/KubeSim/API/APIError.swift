@@ -1,3 +1,4 @@
+import BatchCore
 /// A Kubernetes API failure, rendered as a `Status` object (reference §0, §2.2).
 public struct APIError: Error, Sendable, CustomStringConvertible {
     /// HTTP status code.

@@ -1,3 +1,4 @@
+import BatchCore
 /// How a CRD's or a built-in's `/scale` subresource maps onto the object.
 public struct ScalePaths: Sendable, Equatable {
     /// Such as `.spec.replicas`.

@@ -1,3 +1,4 @@
+import BatchCore
 /// The built-in "deployment controller": after a Deployment changes it publishes status (observedGeneration,
 /// replicas, ready/available/updated replicas, conditions) following a short delay, so clients have to wait as
 /// they would on a real cluster. Deployments run by the kubelet get their status from live processes instead.

@@ -1,3 +1,4 @@
+import BatchCore
 import Foundation
 
 /// Which pods a ReplicaSet removes first on scale-down, as kube-controller-manager orders them:

@@ -1,3 +1,4 @@
+import BatchCore
 /// Legacy (unaggregated) discovery: `/api`, `/api/v1`, `/apis`, `/apis/<group>`, `/apis/<group>/<version>`,
 /// `/version` (reference §9.1). Always plain `application/json`.
 extension Simulator {

@@ -1,3 +1,4 @@
+import BatchCore
 import Foundation
 
 /// GET/LIST/POST/PUT/PATCH/DELETE of objects, with the apiserver's metadata, resourceVersion and generation rules.

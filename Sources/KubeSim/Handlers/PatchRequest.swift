@@ -1,3 +1,4 @@
+import BatchCore
 import Foundation
 
 /// A PATCH body with its media type, validated like apiserver `handlers/patch.go`.

@@ -1,3 +1,4 @@
+import BatchCore
 /// The `/scale` subresource: an `autoscaling/v1` Scale view of Deployments and scalable custom resources
 /// (reference §1.2).
 extension Simulator {

@@ -1,3 +1,4 @@
+import BatchCore
 import Foundation
 
 /// Watches: newline-delimited compact JSON events, synthetic ADDED for unset/`0` versions, selector

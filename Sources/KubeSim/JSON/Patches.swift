@@ -1,3 +1,4 @@
+import BatchCore
 import Foundation
 
 /// Patch application: RFC 7386 merge patch, RFC 6902 JSON patch, and Kubernetes strategic merge patch.

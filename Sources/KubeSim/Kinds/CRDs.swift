@@ -1,3 +1,4 @@
+import BatchCore
 /// CustomResourceDefinitions: creating one serves its resource (reference §4).
 enum CRDs {
     /// Checks the names and marks the CRD `NamesAccepted` and `Established`.

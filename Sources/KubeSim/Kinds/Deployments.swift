@@ -1,3 +1,4 @@
+import BatchCore
 import Foundation
 
 /// Deployment defaults, validation and status (reference §1.4).

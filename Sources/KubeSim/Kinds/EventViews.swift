@@ -1,3 +1,4 @@
+import BatchCore
 /// Events are stored once (in the `events.k8s.io/v1` shape) and served in two views (reference §7.2).
 enum EventViews {
     /// events.k8s.io/v1 field → core/v1 field.

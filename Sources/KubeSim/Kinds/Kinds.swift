@@ -1,3 +1,4 @@
+import BatchCore
 import Foundation
 
 /// Typed behaviour of built-in kinds, where the generic store is not enough.

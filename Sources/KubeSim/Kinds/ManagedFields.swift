@@ -1,3 +1,4 @@
+import BatchCore
 import Foundation
 
 /// A simplified field-ownership tracker (`metadata.managedFields`, FieldsV1): leaf fields belong to the manager

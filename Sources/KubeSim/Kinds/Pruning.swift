@@ -1,3 +1,4 @@
+import BatchCore
 /// Structural pruning of custom resources against their `openAPIV3Schema` (reference §4.1): unknown fields are
 /// dropped (with a `Warning` header), or rejected with 400 under `fieldValidation=Strict`.
 enum Pruning {

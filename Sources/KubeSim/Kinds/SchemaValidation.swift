@@ -1,3 +1,4 @@
+import BatchCore
 /// Validation of custom resources against their CRD's `openAPIV3Schema`, as the API server does on create,
 /// update and the `/status` subresource (the whole object each time): type, nullable, enum, minimum/maximum
 /// (and exclusive), minLength/maxLength, pattern, format (date-time, date, uuid, int32), required,

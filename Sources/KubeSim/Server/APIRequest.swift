@@ -116,4 +116,5 @@ public struct APIResponse: Sendable {
     public var jsonBody: JSONValue? { try? JSONValue.parse(bytes) }
 }
 
+import BatchCore
 import Foundation

@@ -1,3 +1,4 @@
+import BatchCore
 import Foundation
 
 /// Writes the files clients need: `kubeconfig`, `ca.crt`, `users.json`, client certificates.

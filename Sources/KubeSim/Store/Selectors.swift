@@ -179,4 +179,5 @@ public struct SelectorError: Error, Sendable, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+import BatchCore
 import Foundation

@@ -100,6 +100,7 @@ let package = Package(
         // The Kubernetes API emulator: HTTPS server, generic object store, watches, auth, kubelet.
         .target(name: "KubeSim", dependencies: [
             "BatchCore",
+            "Posix",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -136,7 +137,7 @@ let package = Package(
         ]),
 
         // Test support: KubeSim, Celery and the controller harness on loopback (re-exports LocalProcesses).
-        .target(name: "BatchTesting", dependencies: ["LocalProcesses"]),
+        .target(name: "BatchTesting", dependencies: ["LocalProcesses", "Posix"]),
 
         .testTarget(name: "YAMLTests", dependencies: [
             "YAML",

@@ -19,27 +19,13 @@ public struct BatchConfig: Sendable, Equatable {
     /// Whether workers running tasks (Celery heartbeats with `active` > 0) count: true keeps busy workers
     /// (no sleep, no scale-down below them, pod-deletion-cost before a scale-down, draining after release).
     /// False scales on queue depth and `unacked` alone, as KEDA's Redis scaler does; only for comparisons.
-    public var busyAware: Bool
+    public var busyAware: Bool = true
     public var webhook: WebhookSettings
     /// Where the guards of the BatchQueuePolicy are evaluated; nil when none is configured (guards then read as unknown).
     public var prometheus: PrometheusSettings?
     /// The rules users are held to, from the cluster's `BatchQueuePolicy` (never from the file); the embedded
     /// defaults until one has been read.
-    public var policy: QueuePolicy
-
-    public init(namespace: String, redis: RedisSettings, celery: CeleryLayout, pollInterval: TimeSpan,
-                tasksPerReplica: Int, busyAware: Bool = true, webhook: WebhookSettings, prometheus: PrometheusSettings? = nil,
-                policy: QueuePolicy = .defaults) {
-        self.namespace = namespace
-        self.redis = redis
-        self.celery = celery
-        self.pollInterval = pollInterval
-        self.tasksPerReplica = tasksPerReplica
-        self.busyAware = busyAware
-        self.webhook = webhook
-        self.prometheus = prometheus
-        self.policy = policy
-    }
+    public var policy: QueuePolicy = .defaults
 
     /// The embedded defaults; identical to `config/batchctl.yaml`.
     public static let defaults = BatchConfig(
@@ -84,12 +70,6 @@ public struct RedisSettings: Sendable, Equatable {
     public var sentinel: SentinelSettings?
     public var connectTimeout: TimeSpan
     public var commandTimeout: TimeSpan
-    public init(url: RedisURL, sentinel: SentinelSettings? = nil, connectTimeout: TimeSpan, commandTimeout: TimeSpan) {
-        self.url = url
-        self.sentinel = sentinel
-        self.connectTimeout = connectTimeout
-        self.commandTimeout = commandTimeout
-    }
 
     /// Points the settings at the master that `url`'s sentinels know as `masterName`.
     public mutating func useSentinels(_ url: SentinelURL, masterName: String) {
@@ -113,10 +93,6 @@ public struct SentinelSettings: Sendable, Equatable {
     public var url: SentinelURL
     /// The name the sentinels monitor the master under (`sentinel monitor <name> ...`).
     public var masterName: String
-    public init(url: SentinelURL, masterName: String) {
-        self.url = url
-        self.masterName = masterName
-    }
 }
 
 /// How Celery (kombu's Redis transport) names its keys; must match the Celery app's
@@ -131,13 +107,7 @@ public struct CeleryLayout: Sendable, Equatable {
     /// `visibility_timeout`: how long after delivery kombu puts an unacknowledged message back on its
     /// queue (kombu's default 1 h). Used to say when a stranded task is redelivered, and to start a worker
     /// then (kombu restores messages only while a consumer polls).
-    public var visibilityTimeout: TimeSpan
-    public init(globalKeyPrefix: String, separator: String, prioritySteps: [Int], visibilityTimeout: TimeSpan = .seconds(3600)) {
-        self.globalKeyPrefix = globalKeyPrefix
-        self.separator = separator
-        self.prioritySteps = prioritySteps
-        self.visibilityTimeout = visibilityTimeout
-    }
+    public var visibilityTimeout: TimeSpan = .seconds(3600)
     /// kombu's defaults.
     public static let `default` = CeleryLayout(globalKeyPrefix: "", separator: "\u{06}\u{16}", prioritySteps: [0, 3, 6, 9])
 }
@@ -164,12 +134,6 @@ public struct Band: Sendable, Equatable {
     public var max: Int
     /// Reservations in this band must pass `--approve-band <name>`.
     public var requiresApproval: Bool
-    public init(name: String, min: Int, max: Int, requiresApproval: Bool) {
-        self.name = name
-        self.min = min
-        self.max = max
-        self.requiresApproval = requiresApproval
-    }
 }
 
 /// The "scale up slowly" rule: at most `step` more replicas per `every`.
@@ -178,12 +142,7 @@ public struct RampUp: Sendable, Equatable {
     /// Zero means no ramp: go straight to the target.
     public var every: TimeSpan
     /// While a guard fails this long, one replica comes off (and one more after each further period).
-    public var stepBackAfter: TimeSpan
-    public init(step: Int, every: TimeSpan, stepBackAfter: TimeSpan = .minutes(2)) {
-        self.step = step
-        self.every = every
-        self.stepBackAfter = stepBackAfter
-    }
+    public var stepBackAfter: TimeSpan = .minutes(2)
 }
 
 /// How long a claim may last.
@@ -208,12 +167,6 @@ public struct ReminderSettings: Sendable, Equatable {
     public var orphanedEvery: TimeSpan
     /// Redis `used_memory` above this percentage of `maxmemory` raises a reminder.
     public var redisMemoryHighPercent: Int
-    public init(expiringBefore: [TimeSpan], idleEvery: TimeSpan, orphanedEvery: TimeSpan, redisMemoryHighPercent: Int) {
-        self.expiringBefore = expiringBefore
-        self.idleEvery = idleEvery
-        self.orphanedEvery = orphanedEvery
-        self.redisMemoryHighPercent = redisMemoryHighPercent
-    }
 }
 
 /// The team's rule of thumb for queue length: under `good` is good, under `fine` is fine,
@@ -222,11 +175,6 @@ public struct DepthThresholds: Sendable, Equatable {
     public var good: Int
     public var fine: Int
     public var careful: Int
-    public init(good: Int, fine: Int, careful: Int) {
-        self.good = good
-        self.fine = fine
-        self.careful = careful
-    }
 }
 
 /// The Prometheus server the guards are queried on (`GET /api/v1/query`). Its bearer token is read from
@@ -259,11 +207,6 @@ public struct WebhookSettings: Sendable, Equatable {
     public var format: Format
     public var timeout: TimeSpan
     public var retries: Int
-    public init(format: Format, timeout: TimeSpan, retries: Int) {
-        self.format = format
-        self.timeout = timeout
-        self.retries = retries
-    }
 }
 
 extension RedisSettings {

@@ -219,10 +219,6 @@ public struct SentinelURL: Sendable, Hashable, CustomStringConvertible {
     public struct Address: Sendable, Hashable, CustomStringConvertible {
         public var host: String
         public var port: Int
-        public init(host: String, port: Int) {
-            self.host = host
-            self.port = port
-        }
         /// `host:port`, IPv6 addresses in brackets.
         public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }

@@ -80,12 +80,6 @@ public struct Binding: Sendable, Equatable {
     /// The queue messages matching this binding go to.
     public var queue: String
 
-    public init(routingKey: String, pattern: String, queue: String) {
-        self.routingKey = routingKey
-        self.pattern = pattern
-        self.queue = queue
-    }
-
     /// Whether a message with `routingKey` goes to this binding's queue. Python's `re.match` anchors at
     /// the start, so a prefix match is used; an invalid pattern matches nothing.
     public func matches(_ key: String) -> Bool {

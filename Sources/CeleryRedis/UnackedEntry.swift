@@ -9,11 +9,6 @@ public struct UnackedEntry: Sendable, Equatable {
     /// The routing key; the queue name when `exchange` is empty.
     public var routingKey: String
 
-    public init(exchange: String, routingKey: String) {
-        self.exchange = exchange
-        self.routingKey = routingKey
-    }
-
     /// Parses an `unacked` value, or returns nil when it is not `[<any JSON>, "<string>", "<string>"]`.
     ///
     /// The two strings are found from the end (a quote inside a JSON string is always escaped, so the

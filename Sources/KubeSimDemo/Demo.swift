@@ -41,8 +41,7 @@ public enum Demo {
         let system: DemoSystem
         do {
             system = try await DemoSystem.start(paths: paths, timeline: timeline, narrator: narrator, guarded: options.interactive) { reminder in
-                timeline.reminderReceived(.init(seconds: timeline.now, reason: reminder.reason, queue: reminder.queue,
-                                                message: reminder.message))
+                timeline.reminderReceived(reminder)
                 narrator.say("webhook: reminder \(reminder.reason) (\(reminder.queue)): \(reminder.message)")
             }
         } catch {

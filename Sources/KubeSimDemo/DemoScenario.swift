@@ -37,10 +37,7 @@ struct DemoScenario: Sendable {
         timeline.mark(.drained)
         narrator.say("All \(options.tasks) tasks completed. Nothing is queued, in flight or running: after idleAfter (5 s) the controller lets the queue sleep.")
 
-        try await waitFor("\(q) going to sleep (0 replicas, phase Sleeping)", seconds: 60,
-                          hint: "The controller's log is \(system.controller.stderrPath).") { s in
-            s[q].phase == "Sleeping" && s[q].desired == 0 && s[q].workers == 0
-        }
+        try await waitForZeroReplicas(q, phase: "Sleeping", "\(q) going to sleep (0 replicas, phase Sleeping)")
         timeline.mark(.sleeping)
         narrator.say("\(q) sleeps at 0 replicas: no idle workers cost anything. The reservation stays alice's.")
 
@@ -49,8 +46,7 @@ struct DemoScenario: Sendable {
         try await produce(queue: q, count: options.wakeTasks, prefix: "wake", expected: true, mark: .wakeTasksSent)
         narrator.say("This is the last of her work: she waits for it with `batchctl drain`, which follows the controller's status (on a terminal a progress bar redrawn in place; here, piped, a line per change) and with --release gives the queue back once it is drained, printing what the claim used:")
         try await batchctl(["drain", q, "--release", "--timeout", "150s"], as: "alice")
-        try await waitFor("The \(options.wakeTasks) new tasks completing", seconds: 90,
-                          hint: "The controller's log is \(system.controller.stderrPath).") { _ in
+        try await waitFor("The \(options.wakeTasks) new tasks completing", seconds: 90) { _ in
             system.ledger.completed(prefix: "wake") >= options.wakeTasks
         }
         timeline.mark(.wakeDrained)
@@ -58,10 +54,7 @@ struct DemoScenario: Sendable {
         if let woke = timeline.time(of: .woke), let sent = timeline.time(of: .wakeTasksSent) {
             narrator.say(String(format: "It woke up %.1f s after the tasks were sent, the new tasks completed, and the claim was released.", woke - sent))
         }
-        try await waitFor("\(q) back at 0 replicas and Free", seconds: 60,
-                          hint: "The controller's log is \(system.controller.stderrPath).") { s in
-            s[q].phase == "Free" && s[q].desired == 0 && s[q].workers == 0
-        }
+        try await waitForZeroReplicas(q, phase: "Free", "\(q) back at 0 replicas and Free")
         timeline.mark(.releasedToZero)
         narrator.say("\(q) is Free, at 0 replicas.")
 
@@ -69,12 +62,11 @@ struct DemoScenario: Sendable {
         let o = Self.orphanQueue
         narrator.say("Someone sends \(options.orphanTasks) tasks to \(o), which nobody holds: no worker will ever take them.")
         try await produce(queue: o, count: options.orphanTasks, prefix: "orphan", expected: false, mark: .orphanTasksSent)
-        try await waitFor("\(o) turning Orphaned", seconds: 30, hint: "The controller's log is \(system.controller.stderrPath).") { s in
+        try await waitFor("\(o) turning Orphaned", seconds: 30) { s in
             s[o].phase == "Orphaned"
         }
         timeline.mark(.orphaned)
-        try await waitFor("The orphaned-tasks reminder for \(o)", seconds: 30,
-                          hint: "The controller's log is \(system.controller.stderrPath).") { _ in
+        try await waitFor("The orphaned-tasks reminder for \(o)", seconds: 30) { _ in
             timeline.reminders.contains { $0.reason == "OrphanedTasks" && $0.queue == o }
         }
         timeline.mark(.orphanReminder)
@@ -139,14 +131,22 @@ struct DemoScenario: Sendable {
         }
     }
 
-    /// Polls the observer's samples (every 100 ms) until `condition` holds; Ctrl-C or `seconds` end it.
-    func waitFor(_ what: String, seconds: Int, hint: String, _ condition: (Snapshot) -> Bool) async throws {
+    /// Polls the observer's samples (every 100 ms) until `condition` holds; Ctrl-C or `seconds` end it. A timeout
+    /// names `what` and the `hint` (by default, where the controller's log is).
+    func waitFor(_ what: String, seconds: Int, hint: String? = nil, _ condition: (Snapshot) -> Bool) async throws {
         let deadline = ContinuousClock.now + .seconds(seconds)
         while true {
             try Interrupt.check()
             if condition(observer.sample()) { return }
-            guard ContinuousClock.now < deadline else { throw DemoError.timedOut(what: what, seconds: seconds, hint: hint) }
+            guard ContinuousClock.now < deadline else {
+                throw DemoError.timedOut(what: what, seconds: seconds, hint: hint ?? "The controller's log is \(system.controller.stderrPath).")
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
+    }
+
+    /// Waits (at most 60 s) until `queue` is in `phase` with no desired replicas and no workers.
+    func waitForZeroReplicas(_ queue: String, phase: String, _ what: String) async throws {
+        try await waitFor(what, seconds: 60) { s in s[queue].phase == phase && s[queue].desired == 0 && s[queue].workers == 0 }
     }
 }

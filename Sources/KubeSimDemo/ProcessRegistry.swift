@@ -38,15 +38,24 @@ final class ProcessRegistry: Sendable {
     /// Starts a long-running child (stopped by `stopAll`, SIGTERM then SIGKILL after `grace`).
     func start(name: String, executable: String, arguments: [String], environment: [String: String] = [:],
                grace: Duration = .seconds(10)) throws -> ChildProcess {
+        let child = try spawn(name: name, executable: executable, arguments: arguments, environment: environment,
+                              verb: "start")
+        onStop { await Blocking.run { child.stop(grace: grace) } }
+        return child
+    }
+
+    /// Starts `executable` with its output in `logDirectory` and puts its pid on the timeline; `verb` ("start",
+    /// "run") says in the error what could not be done.
+    private func spawn(name: String, executable: String, arguments: [String], environment: [String: String],
+                       verb: String) throws -> ChildProcess {
         let child: ChildProcess
         do {
             child = try ChildProcess(name: name, executable: executable, arguments: arguments, environment: environment,
                                      logDirectory: logDirectory)
         } catch {
-            throw DemoError.startFailed("cannot start \(executable): \(error)")
+            throw DemoError.startFailed("cannot \(verb) \(executable): \(error)")
         }
         timeline.started(pid: child.pid)
-        onStop { await Blocking.run { child.stop(grace: grace) } }
         return child
     }
 
@@ -61,14 +70,8 @@ final class ProcessRegistry: Sendable {
     func run(name: String, executable: String, arguments: [String], environment: [String: String] = [:],
              timeout: Duration = .seconds(60)) async throws -> Output {
         try Interrupt.check()
-        let child: ChildProcess
-        do {
-            child = try ChildProcess(name: name, executable: executable, arguments: arguments, environment: environment,
-                                     logDirectory: logDirectory)
-        } catch {
-            throw DemoError.startFailed("cannot run \(executable): \(error)")
-        }
-        timeline.started(pid: child.pid)
+        let child = try spawn(name: name, executable: executable, arguments: arguments, environment: environment,
+                              verb: "run")
         commands.withLock { $0.append(child) }
         defer { commands.withLock { list in list.removeAll { $0 === child } } }
         let deadline = ContinuousClock.now + timeout

@@ -43,18 +43,11 @@ enum DemoPhase: String, Sendable, CaseIterable, Codable {
 
 /// What happened when, measured from the demo's start; printed at the end and written as JSON (`--timeline-json`).
 final class Timeline: Sendable {
-    struct Reminder: Sendable {
-        var seconds: Double
-        var reason: String
-        var queue: String
-        var message: String
-    }
-
     private struct State {
         var phases: [(DemoPhase, Double)] = []
         var replicaSteps: [(Double, Int)] = []
         var workerCounts: [(Double, Int)] = []
-        var reminders: [Reminder] = []
+        var reminders: [(seconds: Double, reminder: ReminderReceiver.Reminder)] = []
         var pids: Set<Int32> = []
         var podProcessGroups: Set<Int32> = []
     }
@@ -94,8 +87,9 @@ final class Timeline: Sendable {
     func replicasChanged(to replicas: Int) { state.withLock { $0.replicaSteps.append((now, replicas)) } }
     /// celery-batch1's running worker pods changed.
     func workersChanged(to count: Int) { state.withLock { $0.workerCounts.append((now, count)) } }
-    func reminderReceived(_ r: Reminder) { state.withLock { $0.reminders.append(r) } }
-    var reminders: [Reminder] { state.withLock { $0.reminders } }
+    /// The webhook received `reminder` now.
+    func reminderReceived(_ reminder: ReminderReceiver.Reminder) { state.withLock { $0.reminders.append((seconds: now, reminder: reminder)) } }
+    var reminders: [ReminderReceiver.Reminder] { state.withLock { $0.reminders.map { $0.reminder } } }
     var replicaSteps: [(Double, Int)] { state.withLock { $0.replicaSteps } }
 
     /// A process the demo started (for the record: tests check that none survives).
@@ -191,7 +185,7 @@ final class Timeline: Sendable {
             "replicaSteps": s.replicaSteps.map { ["seconds": r3($0.0), "replicas": $0.1] },
             "workerCounts": s.workerCounts.map { ["seconds": r3($0.0), "workers": $0.1] },
             "measures": measures,
-            "reminders": s.reminders.map { ["seconds": r3($0.seconds), "reason": $0.reason, "queue": $0.queue, "message": $0.message] },
+            "reminders": s.reminders.map { ["seconds": r3($0.seconds), "reason": $0.reminder.reason, "queue": $0.reminder.queue, "message": $0.reminder.message] },
             "tasks": ["sent": tasks.sent, "completed": tasks.completions, "completedOnce": tasks.completedOnce,
                       "duplicates": tasks.duplicates, "missing": tasks.missing, "unexpected": tasks.unexpected],
             "pids": s.pids.sorted().map(Int.init),

@@ -157,25 +157,19 @@ import Testing
           "tasksPerReplica: -1 must be at least 0", "webhook.retries: 99 must be at most 10"]),
     ])
     func brokenConfigurationsNameTheKeyPath(_ yaml: String, _ expected: [String]) {
-        do {
-            _ = try ConfigLoader.load(yaml: yaml, source: "broken.yaml")
-            Issue.record("expected \(expected) for:\n\(yaml)")
-        } catch {
-            #expect(error.problems.map(\.description) == expected)
-            #expect(error.kind == .badInput)
-            #expect(error.source == "broken.yaml")
+        let error = #expect(throws: ConfigError.self, "expected \(expected) for:\n\(yaml)") {
+            try ConfigLoader.load(yaml: yaml, source: "broken.yaml")
         }
+        #expect(error?.problems.map(\.description) == expected)
+        #expect(error?.kind == .badInput)
+        #expect(error?.source == "broken.yaml")
     }
 
     @Test func everyMovedKeyIsRefusedWithWhereItWent() throws {
         for (key, now) in ConfigLoader.movedKeys {
-            do {
-                _ = try ConfigLoader.load(yaml: "\(key): null", source: "old.yaml")
-                Issue.record("\(key) was accepted")
-            } catch {
-                #expect(error.problems == [ConfigProblem(path: key, message: now)])
-                #expect(now.contains("BatchQueuePolicy"))
-            }
+            let error = #expect(throws: ConfigError.self, "\(key)") { try ConfigLoader.load(yaml: "\(key): null", source: "old.yaml") }
+            #expect(error?.problems == [ConfigProblem(path: key, message: now)])
+            #expect(now.contains("BatchQueuePolicy"))
         }
         #expect(Set(ConfigLoader.movedKeys.map(\.key)) == Set(QueuePolicy.keys).subtracting(["claimOrder"]).union(["queues"]))
     }
@@ -213,13 +207,11 @@ import Testing
         ("claimOrder: batch1", ["spec.claimOrder: must be a list of BatchQueue names, not \"batch1\""]),
     ])
     func brokenPoliciesNameTheSpecPath(_ yaml: String, _ expected: [String]) {
-        do {
-            _ = try ConfigLoader.loadPolicy(yaml: yaml, source: "BatchQueuePolicy court-listener/default")
-            Issue.record("expected \(expected) for:\n\(yaml)")
-        } catch {
-            #expect(error.problems.map(\.description) == expected)
-            #expect(error.description.hasPrefix("BatchQueuePolicy court-listener/default is not a valid BatchQueuePolicy"))
+        let error = #expect(throws: ConfigError.self, "expected \(expected) for:\n\(yaml)") {
+            try ConfigLoader.loadPolicy(yaml: yaml, source: "BatchQueuePolicy court-listener/default")
         }
+        #expect(error?.problems.map(\.description) == expected)
+        #expect(error?.description.hasPrefix("BatchQueuePolicy court-listener/default is not a valid BatchQueuePolicy") == true)
     }
 
     @Test(arguments: [
@@ -228,13 +220,9 @@ import Testing
         ("\tnamespace: x", "is not valid YAML: "),
     ])
     func yamlSyntaxErrorsSayWhere(_ yaml: String, _ prefix: String) {
-        do {
-            _ = try ConfigLoader.load(yaml: yaml, source: "syntax.yaml")
-            Issue.record("expected a YAML error")
-        } catch {
-            #expect(error.problems.count == 1)
-            #expect(error.problems[0].message.hasPrefix(prefix))
-        }
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader.load(yaml: yaml, source: "syntax.yaml") }
+        #expect(error?.problems.count == 1)
+        #expect(error?.problems.first?.message.hasPrefix(prefix) == true)
     }
 
     @Test func theErrorListsEveryProblemOnItsOwnLine() {

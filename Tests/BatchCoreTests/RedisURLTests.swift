@@ -50,13 +50,9 @@ import Testing
         ("unix:///tmp/r\u{0}.sock", "has a control character in the socket path \"/tmp/r\\u{0}.sock\""),
     ])
     func refusesInvalidURLs(_ text: String, _ problem: String) {
-        do {
-            _ = try RedisURL.parse(text)
-            Issue.record("expected an error for \(text)")
-        } catch {
-            #expect(error.problem == problem)
-            #expect(error.kind == .badInput)
-        }
+        let error = #expect(throws: RedisURLError.self, "\(text)") { try RedisURL.parse(text) }
+        #expect(error?.problem == problem)
+        #expect(error?.kind == .badInput)
     }
 
     @Test(arguments: [
@@ -65,13 +61,9 @@ import Testing
         ("redis://user:hunter2@r:0", "\"redis://user:***@r:0\""),
     ])
     func errorsNeverShowThePassword(_ text: String, _ shown: String) {
-        do {
-            _ = try RedisURL.parse(text)
-            Issue.record("expected an error")
-        } catch {
-            #expect(error.description.hasPrefix(shown))
-            #expect(!error.description.contains("hunter2"))
-        }
+        let error = #expect(throws: RedisURLError.self) { try RedisURL.parse(text) }
+        #expect(error?.description.hasPrefix(shown) == true)
+        #expect(error?.description.contains("hunter2") == false)
     }
 
     /// The fuzzer's first failing input for the Redis URL parser, byte for byte: a bracketed host that is not an
@@ -113,22 +105,16 @@ import Testing
     }
 
     @Test func sentinelURLErrorsMaskEveryPassword() {
-        do {
-            _ = try SentinelURL.parse("sentinel://:hunter2@s1:26379;sentinel://:hunter2@s2:0")
-            Issue.record("expected an error")
-        } catch {
-            #expect(!error.description.contains("hunter2"))
-            #expect(error.description.contains("(sentinel 2) has an invalid port"))
+        let error = #expect(throws: RedisURLError.self) {
+            try SentinelURL.parse("sentinel://:hunter2@s1:26379;sentinel://:hunter2@s2:0")
         }
+        #expect(error?.description.contains("hunter2") == false)
+        #expect(error?.description.contains("(sentinel 2) has an invalid port") == true)
     }
 
     @Test func aSentinelURLIsNotARedisURL() {
-        do {
-            _ = try RedisURL.parse("sentinel://s1:26379")
-            Issue.record("expected an error")
-        } catch {
-            #expect(error.problem.contains("redis.masterName"))
-        }
+        let error = #expect(throws: RedisURLError.self) { try RedisURL.parse("sentinel://s1:26379") }
+        #expect(error?.problem.contains("redis.masterName") == true)
     }
 
     @Test func sentinelDescriptionReadsBack() throws {

@@ -3,6 +3,23 @@ import Testing
 
 /// Help output is part of the product: a change to it shows up here as a diff to review.
 @Suite struct HelpSnapshotTests {
+    /// The `CLUSTER OPTIONS` section of every command that talks to the cluster (`ClusterOptions`), as the
+    /// snapshots below show it; controller and remind have no -v.
+    static let clusterOptionsWithoutVerbose = """
+        CLUSTER OPTIONS:
+          --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
+                                  ~/.kube/config, else the in-cluster service account).
+          --context <name>        The kubeconfig context (default: its current-context).
+          -n, --namespace <namespace>
+                                  The namespace of the BatchQueues (default: the
+                                  context's; for controller and remind, the
+                                  configuration's namespace).
+        """
+    static let clusterOptions = clusterOptionsWithoutVerbose + "\n" + """
+          -v, --verbose           Print each step (identity, reads, writes with their
+                                  resourceVersion) on standard error.
+        """
+
     func help(_ args: [String]) throws -> String {
         let r = try Command.run(ProjectPaths.product("batchctl"), args, environment: ["COLUMNS": "80"])
         #expect(r.status == 0)
@@ -125,16 +142,7 @@ import Testing
 
             USAGE: batchctl probe <options>
 
-            CLUSTER OPTIONS:
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
-                                      ~/.kube/config, else the in-cluster service account).
-              --context <name>        The kubeconfig context (default: its current-context).
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      context's; for controller and remind, the
-                                      configuration's namespace).
-              -v, --verbose           Print each step (identity, reads, writes with their
-                                      resourceVersion) on standard error.
+            \#(Self.clusterOptions)
 
             OPTIONS:
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
@@ -214,14 +222,7 @@ import Testing
 
             USAGE: batchctl controller <options>
 
-            CLUSTER OPTIONS:
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
-                                      ~/.kube/config, else the in-cluster service account).
-              --context <name>        The kubeconfig context (default: its current-context).
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      context's; for controller and remind, the
-                                      configuration's namespace).
+            \(Self.clusterOptionsWithoutVerbose)
 
             OPTIONS:
               --config <file>         The configuration file (default: $BATCHCTL_CONFIG,
@@ -286,16 +287,7 @@ import Testing
             ARGUMENTS:
               <queue>                 Queues to show (default: all).
 
-            CLUSTER OPTIONS:
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
-                                      ~/.kube/config, else the in-cluster service account).
-              --context <name>        The kubeconfig context (default: its current-context).
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      context's; for controller and remind, the
-                                      configuration's namespace).
-              -v, --verbose           Print each step (identity, reads, writes with their
-                                      resourceVersion) on standard error.
+            \(Self.clusterOptions)
 
             OPTIONS:
               -o, --output <output>   Output format. (values: table, wide, json, yaml;
@@ -342,16 +334,7 @@ import Testing
             ARGUMENTS:
               <queue>                 The queue to claim, such as batch1.
 
-            CLUSTER OPTIONS:
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
-                                      ~/.kube/config, else the in-cluster service account).
-              --context <name>        The kubeconfig context (default: its current-context).
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      context's; for controller and remind, the
-                                      configuration's namespace).
-              -v, --verbose           Print each step (identity, reads, writes with their
-                                      resourceVersion) on standard error.
+            \(Self.clusterOptions)
 
             OPTIONS:
               --any                   Claim the first free queue instead of a named one.
@@ -394,16 +377,7 @@ import Testing
               <queue>                 The queue you hold.
               <replicas>              The new replica ceiling.
 
-            CLUSTER OPTIONS:
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
-                                      ~/.kube/config, else the in-cluster service account).
-              --context <name>        The kubeconfig context (default: its current-context).
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      context's; for controller and remind, the
-                                      configuration's namespace).
-              -v, --verbose           Print each step (identity, reads, writes with their
-                                      resourceVersion) on standard error.
+            \(Self.clusterOptions)
 
             OPTIONS:
               --approve-band <band>   Approve a band that needs it: 'big' for 11-20
@@ -433,16 +407,7 @@ import Testing
             ARGUMENTS:
               <queue>                 The queue you hold.
 
-            CLUSTER OPTIONS:
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
-                                      ~/.kube/config, else the in-cluster service account).
-              --context <name>        The kubeconfig context (default: its current-context).
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      context's; for controller and remind, the
-                                      configuration's namespace).
-              -v, --verbose           Print each step (identity, reads, writes with their
-                                      resourceVersion) on standard error.
+            \(Self.clusterOptions)
 
             OPTIONS:
               --for <duration>        How much longer, such as 1d or 6h.
@@ -471,16 +436,7 @@ import Testing
             ARGUMENTS:
               <queue>                 The queue to release.
 
-            CLUSTER OPTIONS:
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
-                                      ~/.kube/config, else the in-cluster service account).
-              --context <name>        The kubeconfig context (default: its current-context).
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      context's; for controller and remind, the
-                                      configuration's namespace).
-              -v, --verbose           Print each step (identity, reads, writes with their
-                                      resourceVersion) on standard error.
+            \(Self.clusterOptions)
 
             OPTIONS:
               --force                 Release someone else's claim (admins only).
@@ -521,16 +477,7 @@ import Testing
             ARGUMENTS:
               <queue>                 The queue to wait for.
 
-            CLUSTER OPTIONS:
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
-                                      ~/.kube/config, else the in-cluster service account).
-              --context <name>        The kubeconfig context (default: its current-context).
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      context's; for controller and remind, the
-                                      configuration's namespace).
-              -v, --verbose           Print each step (identity, reads, writes with their
-                                      resourceVersion) on standard error.
+            \(Self.clusterOptions)
 
             OPTIONS:
               --release               Release your claim once the queue is drained.
@@ -568,16 +515,7 @@ import Testing
             ARGUMENTS:
               <queue>                 The queue.
 
-            CLUSTER OPTIONS:
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
-                                      ~/.kube/config, else the in-cluster service account).
-              --context <name>        The kubeconfig context (default: its current-context).
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      context's; for controller and remind, the
-                                      configuration's namespace).
-              -v, --verbose           Print each step (identity, reads, writes with their
-                                      resourceVersion) on standard error.
+            \(Self.clusterOptions)
 
             OPTIONS:
               -o, --output <output>   Output format. (values: table, json; default: table)
@@ -605,16 +543,7 @@ import Testing
             ARGUMENTS:
               <queue>                 The queue to describe.
 
-            CLUSTER OPTIONS:
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
-                                      ~/.kube/config, else the in-cluster service account).
-              --context <name>        The kubeconfig context (default: its current-context).
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      context's; for controller and remind, the
-                                      configuration's namespace).
-              -v, --verbose           Print each step (identity, reads, writes with their
-                                      resourceVersion) on standard error.
+            \(Self.clusterOptions)
 
             OPTIONS:
               --version               Show the version.
@@ -644,14 +573,7 @@ import Testing
 
             USAGE: batchctl remind [--dry-run] [--config <file>] [--kubeconfig <file>] [--context <name>] [--namespace <namespace>]
 
-            CLUSTER OPTIONS:
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
-                                      ~/.kube/config, else the in-cluster service account).
-              --context <name>        The kubeconfig context (default: its current-context).
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      context's; for controller and remind, the
-                                      configuration's namespace).
+            \(Self.clusterOptionsWithoutVerbose)
 
             OPTIONS:
               --dry-run               Print the digest but do not post it to the webhook.
@@ -696,16 +618,7 @@ import Testing
             ARGUMENTS:
               <queue>                 Queues to check (default: all).
 
-            CLUSTER OPTIONS:
-              --kubeconfig <file>     The kubeconfig file (default: $KUBECONFIG, else
-                                      ~/.kube/config, else the in-cluster service account).
-              --context <name>        The kubeconfig context (default: its current-context).
-              -n, --namespace <namespace>
-                                      The namespace of the BatchQueues (default: the
-                                      context's; for controller and remind, the
-                                      configuration's namespace).
-              -v, --verbose           Print each step (identity, reads, writes with their
-                                      resourceVersion) on standard error.
+            \(Self.clusterOptions)
 
             OPTIONS:
               -o, --output <output>   Output format. (values: table, json; default: table)

@@ -1,5 +1,5 @@
-import BatchCore
-import CeleryRedis
+@testable import BatchCore
+@testable import CeleryRedis
 import Testing
 
 @Suite struct CeleryKeysTests {

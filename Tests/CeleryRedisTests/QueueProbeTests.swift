@@ -77,7 +77,7 @@ func acknowledgement(tag: String) -> [[[UInt8]]] {
         let queues = ["batch0", "batch1", "batch2"]
         let probe = QueueProbe(client: RedisClient(options: options(server)), layout: .default, queues: queues, pageSize: 4, passBudget: 40)
         defer { probe.client.close() }
-        var rng = SplitMix(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var model: [String: String] = [:]
         var clock = 1_795_305_767.0
         var next = 0
@@ -153,19 +153,6 @@ func acknowledgement(tag: String) -> [[[UInt8]]] {
                                             "SMEMBERS", "INFO", "EXEC"]), "\(commands)")
         #expect(!commands.contains("HVALS") && !commands.contains("HGETALL"))
         #expect(commands.filter { $0 == "MULTI" }.count == 2)
-    }
-}
-
-/// A small deterministic generator for table-free randomized tests.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

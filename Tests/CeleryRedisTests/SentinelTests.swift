@@ -1,4 +1,4 @@
-import BatchCore
+@testable import BatchCore
 import BatchTesting
 import CeleryRedis
 import Foundation

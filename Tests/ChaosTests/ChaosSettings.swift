@@ -1,3 +1,4 @@
+import BatchTesting
 import Foundation
 
 /// The two forms of the chaos suite. `BATCHCTL_CHAOS=full` (what `make chaos` sets) runs the numbers of
@@ -32,19 +33,4 @@ struct ChaosSettings: Sendable, CustomStringConvertible {
 
     /// A generator for one scenario: the same seed gives the same choices.
     func generator(_ scenario: UInt64) -> SeededGenerator { SeededGenerator(seed: seed &+ scenario &* 0x9E37_79B9_7F4A_7C15) }
-}
-
-/// SplitMix64: small, fast, and reproducible from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

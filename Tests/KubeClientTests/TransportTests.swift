@@ -109,12 +109,17 @@ import Testing
         let server = try TinyKubeServer()
         let c = KubeClient(config: try server.config(.bearer("tok-alice")), retryPolicy: .none, requestTimeout: .milliseconds(300))
         let error = await #expect(throws: KubeError.self) { try await c.transport.send(KubeRequest(method: .get, path: "/slow")) }
-        guard case .transport(let code, let message)? = error else {
-            Issue.record("expected a transport error, got \(String(describing: error))")
-            return
+        #expect(Self.transportMessage(error, code: CURLE_OPERATION_TIMEDOUT).contains("the request timed out"))
+    }
+
+    /// The message of `error` when it is a `.transport` error with curl's `code`; records an issue and returns ""
+    /// for any other error.
+    static func transportMessage(_ error: KubeError?, code: CURLcode) -> String {
+        guard case .transport(let curlCode, let message)? = error, curlCode == Int(code.rawValue) else {
+            Issue.record("expected curl error \(code.rawValue), got \(String(describing: error))")
+            return ""
         }
-        #expect(code == Int(CURLE_OPERATION_TIMEDOUT.rawValue))
-        #expect(message.contains("the request timed out"))
+        return message
     }
 
     @Test func conflictIsTyped() async throws {
@@ -131,12 +136,7 @@ import Testing
         let server = try TinyKubeServer()
         let c = KubeClient(config: try server.config(.bearer("tok-alice"), ca: "other-ca.crt"), retryPolicy: Self.fast)
         let error = await #expect(throws: KubeError.self) { try await c.whoAmI() }
-        guard case .transport(let code, let message)? = error else {
-            Issue.record("expected a transport error, got \(String(describing: error))")
-            return
-        }
-        #expect(code == Int(CURLE_PEER_FAILED_VERIFICATION.rawValue))
-        #expect(message.hasPrefix("127.0.0.1:\(server.port): certificate verify failed: the server's certificate is not signed by the kubeconfig's certificate-authority (test other-ca.crt)"))
+        #expect(Self.transportMessage(error, code: CURLE_PEER_FAILED_VERIFICATION).hasPrefix("127.0.0.1:\(server.port): certificate verify failed: the server's certificate is not signed by the kubeconfig's certificate-authority (test other-ca.crt)"))
     }
 
     @Test func connectionRefusedIsExplained() async throws {

@@ -33,25 +33,26 @@ import Glibc
     }
 
     @Test func droppedWatchStream() throws {
-        let s = try KubeSimServer.start(faults: "watch /apis/apps/v1/** dropWatchAfterEvents=1")
-        defer { s.stop() }
-        try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
-        try s.create(KubeSimServer.deployments, Fixture.deployment("api"))
-        let r = try s.curl("GET", KubeSimServer.deployments + "?watch=1&timeoutSeconds=30", maxTime: 20)
+        let r = try watchTwoDeployments(faults: "watch /apis/apps/v1/** dropWatchAfterEvents=1", timeoutSeconds: 30)
         #expect(r.status == 200)
         #expect(r.curlExitCode != 0 && r.curlExitCode != 28)     // cut off, not timed out
         #expect(Fixture.events(r.body).count == 1)
     }
 
     @Test func watchDropWithProbabilityZeroLeavesStreamsAlone() throws {
-        let s = try KubeSimServer.start(faults: "watch /apis/apps/v1/** dropWatchAfterEvents=1,probability=0")
-        defer { s.stop() }
-        try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
-        try s.create(KubeSimServer.deployments, Fixture.deployment("api"))
-        let r = try s.curl("GET", KubeSimServer.deployments + "?watch=1&timeoutSeconds=2", maxTime: 20)
+        let r = try watchTwoDeployments(faults: "watch /apis/apps/v1/** dropWatchAfterEvents=1,probability=0", timeoutSeconds: 2)
         #expect(r.status == 200)
         #expect(r.curlExitCode == 0)                             // ended by its timeout, not cut off
         #expect(Fixture.events(r.body).count >= 2)               // both ADDED, and the status updates that followed
+    }
+
+    /// Watches Deployments for at most `timeoutSeconds` on a KubeSim started with `faults` and two Deployments.
+    private func watchTwoDeployments(faults: String, timeoutSeconds: Int) throws -> CurlResult {
+        let s = try KubeSimServer.start(faults: faults)
+        defer { s.stop() }
+        try s.create(KubeSimServer.deployments, Fixture.deployment("web"))
+        try s.create(KubeSimServer.deployments, Fixture.deployment("api"))
+        return try s.curl("GET", KubeSimServer.deployments + "?watch=1&timeoutSeconds=\(timeoutSeconds)", maxTime: 20)
     }
 
     @Test func requestLogRecordsWritesAndCanBeCleared() throws {

@@ -22,23 +22,9 @@ public struct QueuePolicy: Sendable, Equatable {
     public var reminders: ReminderSettings
     public var queueDepth: DepthThresholds
     /// BatchQueue names in the order `claim --any` tries them; queues not listed come after, by name.
-    public var claimOrder: [String]
+    public var claimOrder: [String] = []
     /// Health checks a claimed queue's ramp waits on (see `Guard`); none by default.
-    public var guards: [Guard]
-
-    public init(bands: [Band], rampUp: RampUp, idleAfter: TimeSpan, totalReplicaBudget: Int, busyWorkerGrace: TimeSpan,
-                reservations: ReservationLimits, reminders: ReminderSettings, queueDepth: DepthThresholds, claimOrder: [String] = [], guards: [Guard] = []) {
-        self.bands = bands
-        self.rampUp = rampUp
-        self.idleAfter = idleAfter
-        self.totalReplicaBudget = totalReplicaBudget
-        self.busyWorkerGrace = busyWorkerGrace
-        self.reservations = reservations
-        self.reminders = reminders
-        self.queueDepth = queueDepth
-        self.claimOrder = claimOrder
-        self.guards = guards
-    }
+    public var guards: [Guard] = []
 
     /// The embedded defaults, used when a namespace has no `BatchQueuePolicy` named `default`; equal to the
     /// CRD's schema defaults.

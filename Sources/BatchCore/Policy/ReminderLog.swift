@@ -19,18 +19,6 @@ public struct ReminderLog: Sendable, Hashable, Codable {
     /// The first delivery time and count of the stranded tasks last reminded (a change sends a new one).
     public var strandedFor: KubeTime?
     public var strandedCount: Int?
-
-    public init(expiringFor: KubeTime? = nil, expiringSent: [Int64]? = nil, expiredFor: KubeTime? = nil,
-                sleepingAt: KubeTime? = nil, idleAt: KubeTime? = nil, orphanedAt: KubeTime? = nil,
-                redisMemoryHighAt: KubeTime? = nil) {
-        self.expiringFor = expiringFor
-        self.expiringSent = expiringSent
-        self.expiredFor = expiredFor
-        self.sleepingAt = sleepingAt
-        self.idleAt = idleAt
-        self.orphanedAt = orphanedAt
-        self.redisMemoryHighAt = redisMemoryHighAt
-    }
 }
 
 /// A reminder to send: an Event on the BatchQueue, a log line, and the webhook when configured.

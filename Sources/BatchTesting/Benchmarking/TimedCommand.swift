@@ -1,11 +1,12 @@
 import Dispatch
 import Foundation
+import Posix
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs a command and times it from spawn to exit exactly: `posix_spawn` and a blocking `waitpid`,
+/// Runs a command and times it from spawn to exit exactly: `ProcessSpawn` and a blocking `waitpid`,
 /// no polling (Foundation's `Process.isRunning` can lag behind the exit, which `Command.run` polls).
 public enum TimedCommand {
     /// The exit status and the time from spawn to exit.
@@ -23,32 +24,18 @@ public enum TimedCommand {
                            output: String = "/dev/null", timeout: Duration = .seconds(60)) throws -> Result {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for p in argv { free(p) }
-            for p in envp { free(p) }
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Children inherit the signal mask, and concurrency threads block most signals.
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
-
         let clock = ContinuousClock()
         let start = clock.now
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard spawned == 0 else { throw SupportError("could not start \(executable): \(String(cString: strerror(spawned)))") }
+        let pid: pid_t
+        do {
+            pid = try ProcessSpawn.spawn([executable] + arguments, environment: env.map { "\($0.key)=\($0.value)" }) { actions in
+                posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+                posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            }
+        } catch {
+            throw SupportError("\(error)")
+        }
         let finished = Mutex(false)
         let child = pid
         DispatchQueue.global().asyncAfter(deadline: .now() + Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18) {

@@ -1,5 +1,9 @@
 import BatchCore
 
+// The parts batchctl only decodes and never builds outside this module (deployment spec and template, pod
+// status, conditions and container states, event series and source, the user of a SelfSubjectReview) have no
+// public initialiser: the synthesized memberwise one serves this module and its tests.
+
 extension KeyedDecodingContainer {
     /// Missing (omitempty) integers are 0.
     func int(_ key: Key) throws -> Int { try decodeIfPresent(Int.self, forKey: key) ?? 0 }
@@ -41,12 +45,6 @@ public struct DeploymentSpec: Sendable, Hashable, Codable {
     public var replicas: Int?
     public var selector: LabelSelector?
     public var template: PodTemplate?
-
-    public init(replicas: Int? = nil, selector: LabelSelector? = nil, template: PodTemplate? = nil) {
-        self.replicas = replicas
-        self.selector = selector
-        self.template = template
-    }
 }
 
 /// The Pod template's metadata (labels and annotations) and its containers' commands; the rest of the pod
@@ -54,10 +52,6 @@ public struct DeploymentSpec: Sendable, Hashable, Codable {
 public struct PodTemplate: Sendable, Hashable, Codable {
     public var metadata: ObjectMeta?
     public var spec: PodTemplateSpec?
-    public init(metadata: ObjectMeta? = nil, spec: PodTemplateSpec? = nil) {
-        self.metadata = metadata
-        self.spec = spec
-    }
 }
 
 /// The pod spec of a template, as far as batchctl reads it: the worker container's command and args. Decoding
@@ -84,11 +78,6 @@ public struct ContainerCommand: Sendable, Hashable, Codable {
     public var name: String?
     public var command: [String]?
     public var args: [String]?
-    public init(name: String? = nil, command: [String]? = nil, args: [String]? = nil) {
-        self.name = name
-        self.command = command
-        self.args = args
-    }
 }
 
 extension Deployment {
@@ -200,14 +189,6 @@ public struct PodStatus: Sendable, Hashable, Codable {
     /// RFC 3339: when the kubelet accepted the pod (before its containers started).
     public var startTime: String?
     public var containerStatuses: [ContainerStatus]?
-    public init(phase: String? = nil, podIP: String? = nil, conditions: [PodCondition]? = nil, startTime: String? = nil,
-                containerStatuses: [ContainerStatus]? = nil) {
-        self.phase = phase
-        self.podIP = podIP
-        self.conditions = conditions
-        self.startTime = startTime
-        self.containerStatuses = containerStatuses
-    }
 
     /// The `Ready` condition is `True` (what the ReplicaSet controller's scale-down order reads).
     public var isReady: Bool { conditions?.contains { $0.type == "Ready" && $0.status == "True" } == true }
@@ -224,30 +205,20 @@ public struct PodStatus: Sendable, Hashable, Codable {
 public struct PodCondition: Sendable, Hashable, Codable {
     public var type: String
     public var status: String
-    public init(type: String, status: String) {
-        self.type = type
-        self.status = status
-    }
 }
 
 /// One container's status: only its current state is read.
 public struct ContainerStatus: Sendable, Hashable, Codable {
     public var name: String?
     public var state: ContainerState?
-    public init(name: String? = nil, state: ContainerState? = nil) {
-        self.name = name
-        self.state = state
-    }
 }
 
 /// `running` with its start time; the other states are not read.
 public struct ContainerState: Sendable, Hashable, Codable {
     public struct Running: Sendable, Hashable, Codable {
         public var startedAt: String?
-        public init(startedAt: String? = nil) { self.startedAt = startedAt }
     }
     public var running: Running?
-    public init(running: Running? = nil) { self.running = running }
 }
 
 // MARK: events.k8s.io/v1 Event
@@ -337,10 +308,6 @@ public struct Event: KubeResource, Hashable {
 public struct EventSource: Sendable, Hashable, Codable {
     public var component: String?
     public var host: String?
-    public init(component: String? = nil, host: String? = nil) {
-        self.component = component
-        self.host = host
-    }
 }
 
 extension Event {
@@ -374,10 +341,6 @@ public struct ObjectReference: Sendable, Hashable, Codable {
 public struct EventSeries: Sendable, Hashable, Codable {
     public var count: Int
     public var lastObservedTime: MicroTime
-    public init(count: Int, lastObservedTime: MicroTime) {
-        self.count = count
-        self.lastObservedTime = lastObservedTime
-    }
 }
 
 // MARK: coordination.k8s.io/v1 Lease
@@ -437,13 +400,6 @@ public struct UserInfo: Sendable, Hashable, Codable {
     public var uid: String?
     public var groups: [String]?
     public var extra: [String: [String]]?
-
-    public init(username: String, uid: String? = nil, groups: [String]? = nil, extra: [String: [String]]? = nil) {
-        self.username = username
-        self.uid = uid
-        self.groups = groups
-        self.extra = extra
-    }
 }
 
 /// `authentication.k8s.io/v1` SelfSubjectReview (`kubectl auth whoami`).

@@ -1,9 +1,10 @@
 import FoundationEssentials
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs a credential plugin with posix_spawn: standard input from /dev/null, standard output and error
+/// Runs a credential plugin (with `ProcessSpawn`): standard input from /dev/null, standard output and error
 /// into files, a deadline after which it is killed. Blocking; call it off the cooperative pool.
 struct PluginProcess {
     enum Outcome: Equatable {
@@ -22,22 +23,16 @@ struct PluginProcess {
     /// Runs `executable` with `arguments` and exactly `environment`; output goes to `stdoutPath` and `stderrPath`.
     static func run(_ executable: String, arguments: [String], environment: [String: String],
                     stdoutPath: String, stderrPath: String, timeout: Duration) throws(Failure) -> Outcome {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for p in argv { free(p) }
-            for p in envp { free(p) }
+        let pid: pid_t
+        do {
+            pid = try ProcessSpawn.spawn([executable] + arguments, environment: environment.map { "\($0.key)=\($0.value)" }) { actions in
+                posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+                posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+                posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            }
+        } catch {
+            throw .spawn(error.code)
         }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-        guard rc == 0 else { throw .spawn(rc) }
 
         let deadline = ContinuousClock.now + timeout
         var status: Int32 = 0

@@ -57,9 +57,11 @@ public struct ResourceType: Sendable, Equatable {
     /// Objects of resources sharing a storage key are one store (events: core/v1 and events.k8s.io/v1).
     public var storageKey: String
 
-    /// Creates a resource type.
+    /// Creates a resource type; `verbs` nil advertises the usual eight (create, delete, deletecollection, get, list,
+    /// patch, update, watch).
     public init(group: String, version: String, plural: String, singular: String, kind: String, namespaced: Bool,
-                shortNames: [String] = [], categories: [String] = [], storageKey: String? = nil) {
+                shortNames: [String] = [], categories: [String] = [], verbs: [String]? = nil,
+                statusSubresource: Bool = false, scale: ScalePaths? = nil, storageKey: String? = nil) {
         self.group = group
         self.version = version
         self.plural = plural
@@ -68,6 +70,9 @@ public struct ResourceType: Sendable, Equatable {
         self.namespaced = namespaced
         self.shortNames = shortNames
         self.categories = categories
+        if let verbs { self.verbs = verbs }
+        self.statusSubresource = statusSubresource
+        self.scale = scale
         self.storageKey = storageKey ?? (group.isEmpty ? plural : "\(plural).\(group)")
     }
 
@@ -84,69 +89,27 @@ public struct ResourceType: Sendable, Equatable {
 }
 
 extension ResourceType {
-    static let namespaces: ResourceType = {
-        var t = ResourceType(group: "", version: "v1", plural: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false, shortNames: ["ns"])
-        t.verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
-        t.statusSubresource = true
-        return t
-    }()
-    static let pods: ResourceType = {
-        var t = ResourceType(group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: ["po"], categories: ["all"])
-        t.statusSubresource = true
-        return t
-    }()
+    static let namespaces = ResourceType(group: "", version: "v1", plural: "namespaces", singular: "namespace", kind: "Namespace", namespaced: false, shortNames: ["ns"], verbs: ["create", "delete", "get", "list", "patch", "update", "watch"], statusSubresource: true)
+    static let pods = ResourceType(group: "", version: "v1", plural: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: ["po"], categories: ["all"], statusSubresource: true)
     static let coreEvents = ResourceType(group: "", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"], storageKey: "events")
     static let events = ResourceType(group: "events.k8s.io", version: "v1", plural: "events", singular: "event", kind: "Event", namespaced: true, shortNames: ["ev"], storageKey: "events")
     static let configMaps = ResourceType(group: "", version: "v1", plural: "configmaps", singular: "configmap", kind: "ConfigMap", namespaced: true, shortNames: ["cm"])
     static let secrets = ResourceType(group: "", version: "v1", plural: "secrets", singular: "secret", kind: "Secret", namespaced: true)
     static let serviceAccounts = ResourceType(group: "", version: "v1", plural: "serviceaccounts", singular: "serviceaccount", kind: "ServiceAccount", namespaced: true, shortNames: ["sa"])
-    static let deployments: ResourceType = {
-        var t = ResourceType(group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true, shortNames: ["deploy"], categories: ["all"])
-        t.statusSubresource = true
-        t.scale = ScalePaths(specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: nil)
-        return t
-    }()
-    static let replicaSets: ResourceType = {
-        var t = ResourceType(group: "apps", version: "v1", plural: "replicasets", singular: "replicaset", kind: "ReplicaSet", namespaced: true, shortNames: ["rs"], categories: ["all"])
-        t.statusSubresource = true
-        return t
-    }()
+    static let deployments = ResourceType(group: "apps", version: "v1", plural: "deployments", singular: "deployment", kind: "Deployment", namespaced: true, shortNames: ["deploy"], categories: ["all"], statusSubresource: true, scale: ScalePaths(specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.replicas", labelSelectorPath: nil))
+    static let replicaSets = ResourceType(group: "apps", version: "v1", plural: "replicasets", singular: "replicaset", kind: "ReplicaSet", namespaced: true, shortNames: ["rs"], categories: ["all"], statusSubresource: true)
     static let leases = ResourceType(group: "coordination.k8s.io", version: "v1", plural: "leases", singular: "lease", kind: "Lease", namespaced: true)
-    static let crds: ResourceType = {
-        var t = ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", singular: "customresourcedefinition", kind: "CustomResourceDefinition", namespaced: false, shortNames: ["crd", "crds"], categories: ["api-extensions"])
-        t.statusSubresource = true
-        return t
-    }()
-    static let selfSubjectReviews: ResourceType = {
-        var t = ResourceType(group: "authentication.k8s.io", version: "v1", plural: "selfsubjectreviews", singular: "", kind: "SelfSubjectReview", namespaced: false)
-        t.verbs = ["create"]
-        return t
-    }()
+    static let crds = ResourceType(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions", singular: "customresourcedefinition", kind: "CustomResourceDefinition", namespaced: false, shortNames: ["crd", "crds"], categories: ["api-extensions"], statusSubresource: true)
+    static let selfSubjectReviews = ResourceType(group: "authentication.k8s.io", version: "v1", plural: "selfsubjectreviews", singular: "", kind: "SelfSubjectReview", namespaced: false, verbs: ["create"])
     static let roles = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", singular: "role", kind: "Role", namespaced: true)
     static let roleBindings = ResourceType(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", singular: "rolebinding", kind: "RoleBinding", namespaced: true)
     // Stored only (so deploy/ can be applied): no controller acts on them.
-    static let services: ResourceType = {
-        var t = ResourceType(group: "", version: "v1", plural: "services", singular: "service", kind: "Service", namespaced: true, shortNames: ["svc"], categories: ["all"])
-        t.statusSubresource = true
-        return t
-    }()
-    static let cronJobs: ResourceType = {
-        var t = ResourceType(group: "batch", version: "v1", plural: "cronjobs", singular: "cronjob", kind: "CronJob", namespaced: true, shortNames: ["cj"], categories: ["all"])
-        t.statusSubresource = true
-        return t
-    }()
-    static let podDisruptionBudgets: ResourceType = {
-        var t = ResourceType(group: "policy", version: "v1", plural: "poddisruptionbudgets", singular: "poddisruptionbudget", kind: "PodDisruptionBudget", namespaced: true, shortNames: ["pdb"])
-        t.statusSubresource = true
-        return t
-    }()
+    static let services = ResourceType(group: "", version: "v1", plural: "services", singular: "service", kind: "Service", namespaced: true, shortNames: ["svc"], categories: ["all"], statusSubresource: true)
+    static let cronJobs = ResourceType(group: "batch", version: "v1", plural: "cronjobs", singular: "cronjob", kind: "CronJob", namespaced: true, shortNames: ["cj"], categories: ["all"], statusSubresource: true)
+    static let podDisruptionBudgets = ResourceType(group: "policy", version: "v1", plural: "poddisruptionbudgets", singular: "poddisruptionbudget", kind: "PodDisruptionBudget", namespaced: true, shortNames: ["pdb"], statusSubresource: true)
     static let networkPolicies = ResourceType(group: "networking.k8s.io", version: "v1", plural: "networkpolicies", singular: "networkpolicy", kind: "NetworkPolicy", namespaced: true, shortNames: ["netpol"])
     /// Evaluated on writes (`Admission`).
-    static let validatingAdmissionPolicies: ResourceType = {
-        var t = ResourceType(group: "admissionregistration.k8s.io", version: "v1", plural: "validatingadmissionpolicies", singular: "validatingadmissionpolicy", kind: "ValidatingAdmissionPolicy", namespaced: false, categories: ["api-extensions"])
-        t.statusSubresource = true
-        return t
-    }()
+    static let validatingAdmissionPolicies = ResourceType(group: "admissionregistration.k8s.io", version: "v1", plural: "validatingadmissionpolicies", singular: "validatingadmissionpolicy", kind: "ValidatingAdmissionPolicy", namespaced: false, categories: ["api-extensions"], statusSubresource: true)
     static let validatingAdmissionPolicyBindings = ResourceType(group: "admissionregistration.k8s.io", version: "v1", plural: "validatingadmissionpolicybindings", singular: "validatingadmissionpolicybinding", kind: "ValidatingAdmissionPolicyBinding", namespaced: false, categories: ["api-extensions"])
 
     /// Every built-in resource, in discovery order.

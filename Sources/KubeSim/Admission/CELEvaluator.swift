@@ -1,5 +1,6 @@
 import BatchCore
 import Foundation
+import Posix
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -101,14 +102,14 @@ final class CELEvaluator: Sendable {
         for fd in toChild + fromChild { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let pid: pid_t
         do {
-            pid = try ProcessSpawner.spawn([python, "-u", "-c", CELHelperScript.source],
-                                           environment: ["PYTHONDONTWRITEBYTECODE=1", "PATH=/usr/bin:/bin"], newProcessGroup: false) { actions in
+            pid = try ProcessSpawn.spawn([python, "-u", "-c", CELHelperScript.source],
+                                         environment: ["PYTHONDONTWRITEBYTECODE=1", "PATH=/usr/bin:/bin"]) { actions in
                 posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
                 posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
             }
         } catch {
             for fd in toChild + fromChild { close(fd) }
-            throw Failure(description: "cannot start \(python): \(error)")
+            throw Failure(description: "\(error)")
         }
         close(toChild[0])
         close(fromChild[1])

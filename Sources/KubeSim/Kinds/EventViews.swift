@@ -9,21 +9,18 @@ enum EventViews {
     ]
 
     /// The stored event as `type` (core or events.k8s.io) shows it.
-    static func toView(_ stored: JSONValue, type: ResourceType) -> JSONValue {
-        guard type.group.isEmpty else { return stored }
-        var o = stored
-        for (from, to) in renames {
-            o[to] = stored[from]
-            o[from] = nil
-        }
-        return o
-    }
+    static func toView(_ stored: JSONValue, type: ResourceType) -> JSONValue { renamed(stored, type: type, toCore: true) }
 
     /// A request body in `type`'s view converted to the stored shape.
-    static func fromView(_ object: JSONValue, type: ResourceType) -> JSONValue {
+    static func fromView(_ object: JSONValue, type: ResourceType) -> JSONValue { renamed(object, type: type, toCore: false) }
+
+    /// For the core group, `object` with each field of `renames` moved to its core/v1 name (`toCore`) or back
+    /// to its events.k8s.io/v1 name; for events.k8s.io, `object` as it is.
+    private static func renamed(_ object: JSONValue, type: ResourceType, toCore: Bool) -> JSONValue {
         guard type.group.isEmpty else { return object }
         var o = object
-        for (to, from) in renames {
+        for (events, core) in renames {
+            let (from, to) = toCore ? (events, core) : (core, events)
             o[to] = object[from]
             o[from] = nil
         }

@@ -140,10 +140,8 @@ public struct KubeList<Item: KubeResource>: Sendable, Codable {
     }
 
     public init(from decoder: any Decoder) throws {
+        (apiVersion, kind, metadata) = try ObjectHeader.decode(from: decoder, emptyMetadata: ListMeta())
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion)
-        kind = try c.decodeIfPresent(String.self, forKey: .kind)
-        metadata = try c.decodeIfPresent(ListMeta.self, forKey: .metadata) ?? ListMeta()
         var items: [Item] = []
         var skipped: [UndecodableObject] = []
         for entry in try c.decodeIfPresent([Lenient<Item>].self, forKey: .items) ?? [] {

@@ -7,6 +7,25 @@ import BatchCore
 extension KeyedDecodingContainer {
     /// Missing (omitempty) integers are 0.
     func int(_ key: Key) throws -> Int { try decodeIfPresent(Int.self, forKey: key) ?? 0 }
+
+    /// The value at `key`, or `empty` when it is absent or null: the API server omits empty fields
+    /// (`omitempty`), so a missing `spec`, `status` or `metadata` is an empty one, not an error.
+    func decode<T: Decodable>(_ key: Key, orEmpty empty: @autoclosure () -> T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? empty()
+    }
+}
+
+/// `apiVersion`, `kind` and `metadata` as every object and list carries them, read with a container of their
+/// own so each type's decoder reads only its own fields; `metadata` is empty when absent.
+struct ObjectHeader<Meta: Decodable> {
+    enum CodingKeys: String, CodingKey { case apiVersion, kind, metadata }
+
+    static func decode(from decoder: any Decoder, emptyMetadata: @autoclosure () -> Meta) throws
+        -> (apiVersion: String?, kind: String?, metadata: Meta) {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        return (try c.decodeIfPresent(String.self, forKey: .apiVersion), try c.decodeIfPresent(String.self, forKey: .kind),
+                try c.decode(.metadata, orEmpty: emptyMetadata()))
+    }
 }
 
 // MARK: apps/v1 Deployment
@@ -30,12 +49,10 @@ public struct Deployment: KubeResource, Hashable {
     }
 
     public init(from decoder: any Decoder) throws {
+        (apiVersion, kind, metadata) = try ObjectHeader.decode(from: decoder, emptyMetadata: ObjectMeta())
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion)
-        kind = try c.decodeIfPresent(String.self, forKey: .kind)
-        metadata = try c.decodeIfPresent(ObjectMeta.self, forKey: .metadata) ?? ObjectMeta()
-        spec = try c.decodeIfPresent(DeploymentSpec.self, forKey: .spec) ?? DeploymentSpec()
-        status = try c.decodeIfPresent(DeploymentStatus.self, forKey: .status) ?? DeploymentStatus()
+        spec = try c.decode(.spec, orEmpty: DeploymentSpec())
+        status = try c.decode(.status, orEmpty: DeploymentStatus())
     }
 }
 
@@ -151,12 +168,10 @@ public struct Scale: Sendable, Hashable, Codable {
     }
 
     public init(from decoder: any Decoder) throws {
+        (apiVersion, kind, metadata) = try ObjectHeader.decode(from: decoder, emptyMetadata: ObjectMeta())
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion)
-        kind = try c.decodeIfPresent(String.self, forKey: .kind)
-        metadata = try c.decodeIfPresent(ObjectMeta.self, forKey: .metadata) ?? ObjectMeta()
-        spec = try c.decodeIfPresent(Spec.self, forKey: .spec) ?? Spec(replicas: 0)
-        status = try c.decodeIfPresent(Status.self, forKey: .status) ?? Status(replicas: 0)
+        spec = try c.decode(.spec, orEmpty: Spec(replicas: 0))
+        status = try c.decode(.status, orEmpty: Status(replicas: 0))
     }
 }
 
@@ -271,10 +286,8 @@ public struct Event: KubeResource, Hashable {
     /// Reads both shapes: a native events.k8s.io/v1 event, and a core/v1 event seen through
     /// events.k8s.io/v1 (`eventTime` null, no reporting fields, times in `deprecated*`).
     public init(from decoder: any Decoder) throws {
+        (apiVersion, kind, metadata) = try ObjectHeader.decode(from: decoder, emptyMetadata: ObjectMeta())
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion)
-        kind = try c.decodeIfPresent(String.self, forKey: .kind)
-        metadata = try c.decodeIfPresent(ObjectMeta.self, forKey: .metadata) ?? ObjectMeta()
         eventTime = try c.decodeIfPresent(MicroTime.self, forKey: .eventTime)
         reportingController = try c.decodeIfPresent(String.self, forKey: .reportingController) ?? ""
         reportingInstance = try c.decodeIfPresent(String.self, forKey: .reportingInstance) ?? ""
@@ -282,7 +295,7 @@ public struct Event: KubeResource, Hashable {
         reason = try c.decodeIfPresent(String.self, forKey: .reason) ?? ""
         type = try c.decodeIfPresent(String.self, forKey: .type) ?? ""
         note = try c.decodeIfPresent(String.self, forKey: .note)
-        regarding = try c.decodeIfPresent(ObjectReference.self, forKey: .regarding) ?? ObjectReference()
+        regarding = try c.decode(.regarding, orEmpty: ObjectReference())
         related = try c.decodeIfPresent(ObjectReference.self, forKey: .related)
         series = try c.decodeIfPresent(EventSeries.self, forKey: .series)
         deprecatedFirstTimestamp = try c.decodeIfPresent(KubeTime.self, forKey: .deprecatedFirstTimestamp)
@@ -362,11 +375,9 @@ public struct Lease: KubeResource, Hashable {
     }
 
     public init(from decoder: any Decoder) throws {
+        (apiVersion, kind, metadata) = try ObjectHeader.decode(from: decoder, emptyMetadata: ObjectMeta())
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion)
-        kind = try c.decodeIfPresent(String.self, forKey: .kind)
-        metadata = try c.decodeIfPresent(ObjectMeta.self, forKey: .metadata) ?? ObjectMeta()
-        spec = try c.decodeIfPresent(LeaseSpec.self, forKey: .spec) ?? LeaseSpec()
+        spec = try c.decode(.spec, orEmpty: LeaseSpec())
     }
 }
 

@@ -274,8 +274,12 @@ import Testing
     /// One pass whose status write fails (no Event may follow it), then two passes that write.
     func aPassWhoseStatusWriteFailsThenTwoThatSucceed(_ r: Reconciler) async {
         cluster.failStatusWrites(true)
-        _ = await r.reconcileOnce()
+        let failed = await r.reconcileOnce()
         #expect(cluster.events.isEmpty)
+        // Typed outcomes: which queue, which step, the error; the log line reads as before.
+        let statusFailures = failed.failures.filter { $0.step == .status }
+        #expect(!statusFailures.isEmpty && failed.failures.allSatisfy { $0.step == .status })
+        #expect(statusFailures.contains { "\($0)" == "batch1: writing status: 500 Internal Server Error" })
         cluster.failStatusWrites(false)
         for _ in 0..<2 {
             clock.advance(1)

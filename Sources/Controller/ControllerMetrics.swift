@@ -21,6 +21,8 @@ public final class ControllerMetrics: Sendable {
     private let usageCounters = Mutex<[String: Counter]>([:])
     private let reconcileDuration: DurationHistogram
     private let reconcileResults: [String: Counter]
+    /// By `PassStep.label`.
+    private let reconcileFailures: [String: Counter]
     private let redisErrors: Counter
     private let redisUp: Gauge
     private let leader: Gauge
@@ -38,6 +40,9 @@ public final class ControllerMetrics: Sendable {
         reconcileResults = Dictionary(uniqueKeysWithValues: ["ok", "error"].map {
             ($0, registry.makeCounter(descriptor: d("batchctl_reconcile_total", "Reconcile passes by result."), labels: [("result", $0)]))
         })
+        reconcileFailures = Dictionary(uniqueKeysWithValues: PassStep.labels.map {
+            ($0, registry.makeCounter(descriptor: d("batchctl_reconcile_failures_total", "Failures in reconcile passes by step: read_cluster, clamp, deletion_cost, scale, clear_reservation, status, event, notify (the log names the queue and the error)."), labels: [("step", $0)]))
+        })
         redisErrors = registry.makeCounter(descriptor: d("batchctl_redis_errors_total", "Passes in which Redis could not be read."))
         redisUp = registry.makeGauge(descriptor: d("batchctl_redis_up", "1 when the last pass read Redis, 0 when it could not."))
         webhookResults = Dictionary(uniqueKeysWithValues: ["sent", "failed", "dropped"].map {
@@ -53,7 +58,8 @@ public final class ControllerMetrics: Sendable {
     /// Records one pass.
     public func record(_ report: PassReport, queues: [BatchQueue], duration: Duration) {
         reconcileDuration.record(duration)
-        reconcileResults[report.errors.isEmpty ? "ok" : "error"]?.increment()
+        reconcileResults[report.failures.isEmpty ? "ok" : "error"]?.increment()
+        for failure in report.failures { reconcileFailures[failure.step.label]?.increment() }
         if report.redisProblem != nil { redisErrors.increment() }
         redisUp.set(to: report.redisProblem == nil ? 1 : 0)
         for (kind, gauge) in skippedObjects { gauge.set(to: Double(report.skipped.filter { $0.kind == kind }.count)) }

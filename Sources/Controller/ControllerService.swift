@@ -74,7 +74,7 @@ public final class ControllerService: Service, Sendable {
                     let report = await reconciler.reconcileOnce()
                     metrics.record(report, queues: report.queues, duration: ContinuousClock.now - start)
                     state.withLock {
-                        $0.ready = $0.ready || report.errors.allSatisfy { !$0.hasPrefix("reading the cluster") }
+                        $0.ready = $0.ready || report.failures.allSatisfy { $0.step != .readCluster }
                         $0.lastPass = .now
                         $0.skipped = report.skipped
                     }

@@ -60,11 +60,28 @@ public actor LeaderElector {
             self.renewDeadline = renewDeadline
             self.retryPeriod = retryPeriod
         }
+        /// A rule of client-go's that the timings break.
+        public enum Problem: Sendable, Equatable {
+            case retryPeriodNotPositive
+            case renewDeadlineTooShort
+            case leaseDurationTooShort
+
+            /// The rule, calling the durations by these names (the fields', or the flags that set them).
+            public func message(leaseDuration: String = "leaseDuration", renewDeadline: String = "renewDeadline",
+                                retryPeriod: String = "retryPeriod") -> String {
+                switch self {
+                case .retryPeriodNotPositive: "\(retryPeriod) must be positive"
+                case .renewDeadlineTooShort: "\(renewDeadline) must be more than 1.2 × \(retryPeriod)"
+                case .leaseDurationTooShort: "\(leaseDuration) must be longer than \(renewDeadline)"
+                }
+            }
+        }
+
         /// client-go's checks: leaseDuration > renewDeadline > 1.2 × retryPeriod > 0.
-        public var problem: String? {
-            if retryPeriod <= .zero { return "retryPeriod must be positive" }
-            if renewDeadline <= retryPeriod * 1.2 { return "renewDeadline must be more than 1.2 × retryPeriod" }
-            if leaseDuration <= renewDeadline { return "leaseDuration must be longer than renewDeadline" }
+        public var problem: Problem? {
+            if retryPeriod <= .zero { return .retryPeriodNotPositive }
+            if renewDeadline <= retryPeriod * 1.2 { return .renewDeadlineTooShort }
+            if leaseDuration <= renewDeadline { return .leaseDurationTooShort }
             return nil
         }
     }

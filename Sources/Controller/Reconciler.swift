@@ -11,7 +11,8 @@ public struct PassReport: Sendable {
     public var scaleWrites = 0
     public var statusWrites = 0
     public var otherWrites = 0
-    public var errors: [String] = []
+    /// What failed, where, in the order it happened (empty: every write this pass was made).
+    public var failures: [PassFailure] = []
     /// Why Redis was treated as unknown this pass, if it was.
     public var redisProblem: String?
     /// The BatchQueues as read at the start of the pass.
@@ -26,8 +27,78 @@ public struct PassReport: Sendable {
     public init() {}
 }
 
-/// Runs reconcile passes: observe (cluster caches and Redis), `decideAll`, then act only where the
-/// decision differs from what was observed. All state that matters lives in the cluster; what is
+/// One failure of a pass: which BatchQueue (nil: the whole pass), at which step, and the error.
+public struct PassFailure: Sendable, CustomStringConvertible {
+    public var queue: String?
+    public var step: PassStep
+    public var error: any Error
+    public init(queue: String?, step: PassStep, error: any Error) {
+        self.queue = queue
+        self.step = step
+        self.error = error
+    }
+    /// `batch1: writing status: 500 Internal Server Error`.
+    public var description: String { (queue.map { "\($0): " } ?? "") + "\(step): \(error)" }
+}
+
+/// Where in a pass something failed: reading the cluster, or one of the plan's writes (`Write`).
+public enum PassStep: Sendable, Hashable, CustomStringConvertible {
+    case readCluster
+    case clamp
+    case deletionCost(pod: String)
+    case scale(deployment: String, to: Int)
+    case clearReservation(ClaimEnd)
+    case status
+    case event(reason: String)
+    case notify
+
+    /// The step that makes `write`.
+    public init(_ write: Write) {
+        switch write {
+        case .clampReservation: self = .clamp
+        case let .deletionCost(pod, _): self = .deletionCost(pod: pod)
+        case let .scale(deployment, _, to): self = .scale(deployment: deployment, to: to)
+        case let .clearReservation(ending): self = .clearReservation(ending)
+        case .status: self = .status
+        case let .event(event): self = .event(reason: event.reason)
+        case .notify: self = .notify
+        }
+    }
+
+    /// Every `label`.
+    public static let labels = ["read_cluster", "clamp", "deletion_cost", "scale", "clear_reservation", "status", "event", "notify"]
+
+    /// A short name with a small fixed set of values (`labels`), for a metric label: `read_cluster`, `scale`, `status`...
+    public var label: String {
+        switch self {
+        case .readCluster: "read_cluster"
+        case .clamp: "clamp"
+        case .deletionCost: "deletion_cost"
+        case .scale: "scale"
+        case .clearReservation: "clear_reservation"
+        case .status: "status"
+        case .event: "event"
+        case .notify: "notify"
+        }
+    }
+
+    /// What was being done, as in a log line: `scaling celery-batch1 to 0`.
+    public var description: String {
+        switch self {
+        case .readCluster: "reading the cluster"
+        case .clamp: "clamping the reservation to the policy"
+        case let .deletionCost(pod): "setting the deletion cost of pod \(pod) before scaling down"
+        case let .scale(deployment, to): "scaling \(deployment) to \(to)"
+        case let .clearReservation(ending): "clearing the \(ending == .workDone ? "finished" : "expired") reservation"
+        case .status: "writing status"
+        case let .event(reason): "recording event \(reason)"
+        case .notify: "sending the reminder"
+        }
+    }
+}
+
+/// Runs reconcile passes: observe (cluster caches and Redis), `decideAll`, then make the writes that
+/// `WritePlan.plan` lists (only where the decision differs from what was observed). All state that matters lives in the cluster; what is
 /// kept here (the last good Redis reading, status-write times) only saves work.
 public actor Reconciler {
     /// How stale a Redis reading may be before queues count as unknown, and how often status may be
@@ -95,7 +166,7 @@ public actor Reconciler {
         do {
             snapshot = try await cluster.snapshot()
         } catch {
-            report.errors.append("reading the cluster: \(error)")
+            report.failures.append(PassFailure(queue: nil, step: .readCluster, error: error))
             logger.warning("Could not read the cluster; nothing decided this pass", metadata: ["error": "\(error)"])
             return report
         }
@@ -189,24 +260,15 @@ public actor Reconciler {
         }
     }
 
-    /// `q` with its reservation clamped to `policy` (one write and a Warning Event naming each rule), or `q`
-    /// unchanged when it is inside the policy or the write fails (the next pass tries again).
+    /// `q` with its reservation clamped to `policy` (one write and a Warning Event naming each rule, `WritePlan.clamp`),
+    /// or `q` unchanged when it is inside the policy or the write fails (the next pass tries again).
     func clampIfOutside(_ q: BatchQueue, policy: QueuePolicy, now: KubeTime, report: inout PassReport) async -> BatchQueue {
-        guard let clamp = policy.clamp(q, now: now) else { return q }
-        let name = q.metadata.name ?? q.queueName
-        do {
-            try fenced()
-            let stored = try await cluster.writeReservation(of: q, to: clamp.reservation)
-            report.otherWrites += 1
-            logger.warning("Clamped a reservation outside the BatchQueuePolicy", metadata: ["batchqueue": "\(name)", "rules": "\(clamp.rules.map(\.description))"])
-            await record(ControllerEvent(queue: stored, isWarning: true, reason: "ReservationClamped", action: "Clamp",
-                                         note: String(clamp.note.prefix(1024))), report: &report)
-            return stored
-        } catch {
-            report.errors.append("\(name): clamping the reservation to the policy: \(error)")
-            logger.warning("Could not clamp a reservation outside the policy", metadata: ["batchqueue": "\(name)", "error": "\(error)"])
-            return q
-        }
+        guard let plan = WritePlan.clamp(q, policy: policy, now: now) else { return q }
+        var log = logger
+        log[metadataKey: "batchqueue"] = "\(q.metadata.name ?? q.queueName)"
+        let stored = await execute(plan.writes, on: q, now: now, log: log, report: &report)
+        if stored != q { log.warning("Clamped a reservation outside the BatchQueuePolicy") }
+        return stored
     }
 
     /// The Redis reading for this pass: fresh, or the last good one while it is not stale, else nil.
@@ -216,8 +278,7 @@ public actor Reconciler {
             lastReading = (snapshot, now)
             return snapshot
         } catch {
-            let staleAfter = settings.pollInterval.milliseconds * 1000 * Int64(settings.staleAfterPolls)
-            if let last = lastReading, now.microsecondsSinceEpoch - last.at.microsecondsSinceEpoch <= staleAfter {
+            if let last = lastReading, now - last.at <= settings.pollInterval.duration * settings.staleAfterPolls {
                 logger.debug("Redis read failed; using the previous reading", metadata: ["error": "\(error)"])
                 return last.snapshot
             }
@@ -261,157 +322,84 @@ public actor Reconciler {
         pods.filter { WorkerPods.selects(deployment.selector, labels: $0.labels) }
     }
 
+    /// Carries out the plan of writes for one queue (`WritePlan.plan`): each write in order, behind the write
+    /// fence, skipping what a failure skips (`Write.onFailure`).
     func act(on q: BatchQueue, decision d: Decision, snapshot: ClusterSnapshot, workers: [WorkerActivity],
              now: KubeTime, report: inout PassReport) async {
-        let busyAware = config.busyAware
         let name = q.metadata.name ?? q.queueName
         var log = logger
         log[metadataKey: "batchqueue"] = "\(name)"
         log[metadataKey: "reason"] = "\(d.reason.rawValue)"
-
-        // 1. Replicas: only when they differ; deletion costs first, so the idle pods go.
-        if let decided = d.desiredReplicas, let deployment = snapshot.deployments[q.spec.deployment], decided != deployment.replicas {
-            // A busy worker whose pod is not ready would be removed first: hold that part of a scale-down.
-            let pods = podsOf(deployment, in: snapshot.pods)
-            let desired = decided < deployment.replicas && busyAware
-                ? Self.safeScaleDown(to: decided, from: deployment.replicas, pods: pods, workers: workers) : decided
-            if desired != decided {
-                log.notice("Holding part of a scale-down: a busy worker's pod is not ready, and the ReplicaSet removes pods that are not ready first, whatever their deletion cost",
-                           metadata: ["deployment": "\(deployment.name)", "decided": "\(decided)", "scalingTo": "\(desired)"])
-            }
-            if desired != deployment.replicas {
-                do {
-                    if desired < deployment.replicas && busyAware {
-                        report.otherWrites += try await markDeletionCosts(pods, workers: workers)
-                    }
-                    try fenced()
-                    try await cluster.scale(deployment: deployment.name, to: desired)
-                    report.scaleWrites += 1
-                    log.notice("Scaled Deployment", metadata: ["deployment": "\(deployment.name)", "from": "\(deployment.replicas)", "to": "\(desired)"])
-                } catch {
-                    report.errors.append("\(name): scaling \(deployment.name) to \(desired): \(error)")
-                    log.warning("Could not scale Deployment", metadata: ["deployment": "\(deployment.name)", "error": "\(error)"])
-                }
-            }
+        let plan = WritePlan.plan(queue: q, decision: d, snapshot: snapshot, workers: workers, lastStatusWrite: lastStatusWrite[name], now: now,
+                                  busyAware: config.busyAware, statusMinInterval: settings.statusMinInterval)
+        if let held = plan.heldScaleDown {
+            log.notice("Holding part of a scale-down: a busy worker's pod is not ready, and the ReplicaSet removes pods that are not ready first, whatever their deletion cost",
+                       metadata: ["deployment": "\(held.deployment)", "decided": "\(held.decided)", "scalingTo": "\(held.scalingTo)"])
         }
+        _ = await execute(plan.writes, on: q, now: now, log: log, report: &report)
+    }
 
-        // 2. An expired reservation is cleared (a conflict means someone changed it: re-read next pass).
-        var q = q
-        if d.clearReservation {
+    /// Makes `writes` on `queue` in order; a failure is recorded and skips what `Write.onFailure` says. Each write
+    /// after one that stored the BatchQueue (a clamp, a clear) uses the object it returned (its resourceVersion).
+    /// Returns the BatchQueue as last stored.
+    func execute(_ writes: [Write], on queue: BatchQueue, now: KubeTime, log: Logger, report: inout PassReport) async -> BatchQueue {
+        let name = queue.metadata.name ?? queue.queueName
+        var current = queue
+        var skipped = 0..<0
+        for (i, write) in writes.enumerated() where !skipped.contains(i) {
             do {
-                try fenced()
-                let holder = q.spec.reservation?.holder ?? ""
-                q = try await cluster.writeReservation(of: q, to: nil)   // the status write below needs its new resourceVersion
-                report.otherWrites += 1
-                log.notice(d.reason == .workDone ? "Released the reservation: work done" : "Cleared expired reservation",
-                           metadata: ["holder": "\(holder)"])
+                try await make(write, on: &current, original: queue, now: now, log: log, report: &report)
             } catch {
-                report.errors.append("\(name): clearing the \(d.reason == .workDone ? "finished" : "expired") reservation: \(error)")
-                // Not released (the holder may have just changed it): no status or message saying it was; the next pass decides again.
-                if d.reason == .workDone { return }
+                let failure = PassFailure(queue: name, step: PassStep(write), error: error)
+                report.failures.append(failure)
+                log.warning("A write failed", metadata: ["step": "\(failure.step)", "error": "\(error)"])
+                skipped = WritePlan.skipped(after: i, in: writes)
             }
         }
-
-        // 3. Status: only on change, and at most once per interval unless something important changed.
-        //    Reminders are recorded in status first (a changed log is always important) and sent only
-        //    once that write succeeded, so a failed write cannot lead to a reminder sent twice.
-        let old = q.status ?? BatchQueueStatus()
-        var written = true
-        if d.status != old {
-            let important = old.phase != d.status.phase || old.desiredReplicas != d.status.desiredReplicas
-                || old.hasWork != d.status.hasWork   // the idle clock starts from this write
-                || old.stranded != d.status.stranded
-                || old.guards?.map { "\($0.name)=\($0.state)" } != d.status.guards?.map { "\($0.name)=\($0.state)" }   // the guards' clocks
-                || old.replicas != d.status.replicas || old.reminders != d.status.reminders
-                || UsageLedger.mustWrite(from: old.usage, to: d.status.usage, queueIdle: !d.status.hasWork)
-                || old.conditions?.map { "\($0.type)=\($0.status)" } != d.status.conditions?.map { "\($0.type)=\($0.status)" }
-            let last = lastStatusWrite[name]
-            let due = last.map { now.microsecondsSinceEpoch - $0.microsecondsSinceEpoch >= settings.statusMinInterval.milliseconds * 1000 } ?? true
-            if important || due {
-                do {
-                    try fenced()
-                    _ = try await cluster.updateStatus(of: q, to: d.status)
-                    report.statusWrites += 1
-                    report.usageGrowth[name] = UsageLedger.growth(from: old.usage, to: d.status.usage)
-                    lastStatusWrite[name] = now
-                } catch {
-                    written = false
-                    report.errors.append("\(name): writing status: \(error)")
-                    log.warning("Could not write BatchQueue status", metadata: ["error": "\(error)"])
-                }
-            }
-        }
-        guard written else { return }
-
-        // 4. Events and notifications.
-        if let event = Self.workersEvent(queue: q, old: old, new: d.status) {
-            log.log(level: event.isWarning ? .warning : .notice, event.isWarning ? "Worker Deployment misconfigured" : "Worker Deployment no longer misconfigured",
-                    metadata: ["deployment": "\(q.spec.deployment)", "note": "\(event.note)"])
-            await record(event, report: &report)
-        }
-        var reminders = d.reminders
-        if d.reason == .workDone, d.clearReservation, let holder = d.status.usage?.history?.last?.holder {
-            let text = Self.workDoneText(queue: name, holder: holder, usage: d.status.usage?.history?.last)
-            reminders.append(Reminder(kind: .releasedWorkDone, queue: name, holder: holder, message: text,
-                                      nextCommand: "batchctl history \(name)", isWarning: false))
-        }
-        for reminder in reminders {
-            log.info("Reminder", metadata: ["kind": "\(reminder.reason)", "holder": "\(reminder.holder ?? "")", "message": "\(reminder.message)"])
-            await record(ControllerEvent(queue: q, isWarning: reminder.isWarning, reason: reminder.reason, action: "Remind",
-                                         note: String(reminder.message.prefix(1024))), report: &report)
-            if writeFence() { await notifier?.notify(reminder, queue: q) }
-        }
-        for event in d.events {
-            switch event {
-            case let .externalScaleRestored(found, restoredTo):
-                let note = "\(q.spec.deployment) was scaled to \(found) outside batchctl; restored to \(restoredTo), as the reservation and policy decide. Use 'batchctl scale \(name) N' to change the holder's ceiling."
-                log.warning("Restored replicas changed outside batchctl", metadata: ["found": "\(found)", "restoredTo": "\(restoredTo)"])
-                await record(ControllerEvent(queue: q, isWarning: true, reason: "ScaleRestored", action: "Scale", note: note), report: &report)
-            case let .drainingBusyWorkers(busy, deadline):
-                let note = "The reservation of \(name) ended while \(busy) worker(s) still ran tasks: idle workers were stopped, the busy ones stop when their tasks finish, at the latest at \(TimeText.utc(deadline)) (busyWorkerGrace)."
-                log.notice("Draining busy workers", metadata: ["busy": "\(busy)", "deadline": "\(TimeText.utc(deadline))"])
-                await record(ControllerEvent(queue: q, isWarning: false, reason: "DrainingBusyWorkers", action: "Scale", note: note), report: &report)
-            }
-        }
+        return current
     }
 
-    /// The Event for a change of the `WorkersMisconfigured` condition's status between `old` and `new` (written):
-    /// a Warning when it becomes True, a Normal one when it turns False after True; nil when its status is unchanged.
-    static func workersEvent(queue: BatchQueue, old: BatchQueueStatus, new: BatchQueueStatus) -> ControllerEvent? {
-        let type = ConditionType.workersMisconfigured
-        let before = old.conditions?.first { $0.type == type }?.status ?? "False"
-        guard let after = new.conditions?.first(where: { $0.type == type }), after.status != before else { return nil }
-        let warning = after.status == "True"
-        return ControllerEvent(queue: queue, isWarning: warning, reason: warning ? type : after.reason,
-                               action: "Check", note: String(after.message.prefix(1024)))
-    }
-
-    func record(_ event: ControllerEvent, report: inout PassReport) async {
-        do {
+    /// One write, through the fence; `current` becomes the stored BatchQueue when the write returns one.
+    func make(_ write: Write, on current: inout BatchQueue, original: BatchQueue, now: KubeTime, log: Logger, report: inout PassReport) async throws {
+        let name = current.metadata.name ?? current.queueName
+        switch write {
+        case let .clampReservation(reservation):
+            try fenced()
+            current = try await cluster.writeReservation(of: current, to: reservation)
+            report.otherWrites += 1
+        case let .deletionCost(pod, cost):
+            try fenced()
+            try await cluster.setDeletionCost(pod: pod, cost: cost)
+            report.otherWrites += 1
+        case let .scale(deployment, from, to):
+            try fenced()
+            try await cluster.scale(deployment: deployment, to: to)
+            report.scaleWrites += 1
+            log.notice("Scaled Deployment", metadata: ["deployment": "\(deployment)", "from": "\(from)", "to": "\(to)"])
+        case let .clearReservation(ending):
+            try fenced()
+            let holder = current.spec.reservation?.holder ?? ""
+            current = try await cluster.writeReservation(of: current, to: nil)   // the status write after it needs its resourceVersion
+            report.otherWrites += 1
+            log.notice(ending == .workDone ? "Released the reservation: work done" : "Cleared expired reservation", metadata: ["holder": "\(holder)"])
+        case let .status(status):
+            try fenced()
+            current = try await cluster.updateStatus(of: current, to: status)
+            report.statusWrites += 1
+            report.usageGrowth[name] = UsageLedger.growth(from: original.status?.usage, to: status.usage)
+            lastStatusWrite[name] = now
+        case var .event(event):
+            event.queue = current
             try fenced()
             try await cluster.record(event)
             report.otherWrites += 1
-        } catch {
-            report.errors.append("recording event \(event.reason): \(error)")
-            logger.warning("Could not record Event", metadata: ["reason": "\(event.reason)", "error": "\(error)"])
-        }
-    }
-
-    /// Idle pods cost 0, busy ones 1000 per running task, so the ReplicaSet removes idle pods first.
-    /// Only values that differ are written. Returns the number of writes.
-    func markDeletionCosts(_ pods: [PodState], workers: [WorkerActivity]) async throws -> Int {
-        var active: [String: Int] = [:]
-        for w in workers { if let pod = w.podName { active[pod] = w.active } }
-        var writes = 0
-        for pod in pods {
-            let cost = Self.deletionCost(activeTasks: active[pod.name] ?? 0)
-            if pod.deletionCost != cost {
-                try fenced()
-                try await cluster.setDeletionCost(pod: pod.name, cost: cost)
-                writes += 1
+            if event.action != "Remind" {   // a reminder is logged with its notification
+                log.log(level: event.isWarning ? .warning : .notice, "Recorded Event", metadata: ["event": "\(event.reason)", "note": "\(event.note)"])
             }
+        case let .notify(reminder):
+            log.info("Reminder", metadata: ["kind": "\(reminder.reason)", "holder": "\(reminder.holder ?? "")", "message": "\(reminder.message)"])
+            if writeFence() { await notifier?.notify(reminder, queue: current) }
         }
-        return writes
     }
 
     /// An Event on each BatchQueue that does not decode (once per problem): the others are reconciled.
@@ -420,43 +408,17 @@ public actor Reconciler {
         for s in skipped where s.kind == BatchQueue.kind && !reportedSkips.contains(s) {
             logger.error("BatchQueue does not decode; reconciling the others", metadata: ["batchqueue": "\(s.name)", "problem": "\(s.problem)"])
             let queue = BatchQueue(metadata: ObjectMeta(name: s.name, uid: s.uid), spec: BatchQueueSpec(queue: s.name, deployment: ""))
-            let before = report.errors.count
-            await record(ControllerEvent(queue: queue, isWarning: true, reason: "InvalidBatchQueue", action: "Decode",
-                                         note: String("batchctl cannot read this BatchQueue, so it is not reconciled: \(s.problem). Fix the field (kubectl edit) or delete and recreate it.".prefix(1024))),
-                         report: &report)
-            if report.errors.count == before { reportedSkips.insert(s) }
+            let before = report.failures.count
+            let event = ControllerEvent(queue: queue, isWarning: true, reason: "InvalidBatchQueue", action: "Decode",
+                                        note: String("batchctl cannot read this BatchQueue, so it is not reconciled: \(s.problem). Fix the field (kubectl edit) or delete and recreate it.".prefix(1024)))
+            _ = await execute([.event(event)], on: queue, now: clock(), log: logger, report: &report)
+            if report.failures.count == before { reportedSkips.insert(s) }
         }
     }
 
     /// Throws `NotLeading` once this replica cannot prove it still leads: no write may follow.
     func fenced() throws(NotLeading) {
         guard writeFence() else { throw NotLeading() }
-    }
-
-    /// The lowest replica count, from `current` down to `desired`, at which the ReplicaSet removes no busy
-    /// worker. It removes pods that are not ready before ready ones and only then goes by deletion cost
-    /// (kube-controller-manager's `ActivePodsWithRanks`), so a busy pod that is not ready would go before
-    /// every idle ready pod. Pods as the ReplicaSet would order them: not ready first, then idle before busy.
-    static func safeScaleDown(to desired: Int, from current: Int, pods: [PodState], workers: [WorkerActivity]) -> Int {
-        var active: [String: Int] = [:]
-        for w in workers { if let pod = w.podName { active[pod] = w.active } }
-        func busy(_ p: PodState) -> Bool { (active[p.name] ?? 0) > 0 }
-        guard pods.contains(where: { !$0.ready && busy($0) }) else { return desired }
-        let order = pods.sorted { a, b in
-            if a.ready != b.ready { return !a.ready }
-            return deletionCost(activeTasks: active[a.name] ?? 0) < deletionCost(activeTasks: active[b.name] ?? 0)
-        }
-        let removable = order.prefix { !busy($0) }.count
-        return max(desired, current - removable)
-    }
-
-    /// A pod's `controller.kubernetes.io/pod-deletion-cost` for `activeTasks` running tasks: 1000 per task,
-    /// saturating, within 0...Int32.max (the API server refuses a value outside int32; a heartbeat's
-    /// `active` is untrusted and may be anything).
-    public static func deletionCost(activeTasks: Int) -> Int {
-        guard activeTasks > 0 else { return 0 }
-        let (product, overflow) = activeTasks.multipliedReportingOverflow(by: 1000)
-        return overflow ? Int(Int32.max) : min(product, Int(Int32.max))
     }
 }
 

@@ -38,11 +38,4 @@ extension Reconciler {
         ledger.account(reservation: q.spec.reservation, ending: ending, pods: counted, now: now)
         decision.status.usage = ledger
     }
-
-    /// The Event, log line and webhook message for a claim the controller released because its work was done:
-    /// "released batch1 for alice: work done, 1,204 tasks, 3.2 replica-hours".
-    static func workDoneText(queue name: String, holder: String, usage: ClaimUsage?) -> String {
-        let used = usage.map { ", " + UsageText.summary($0) + " (\(UsageText.hours($0.idleReplicaHours)) idle)" } ?? ""
-        return "released \(name) for \(holder): work done\(used). Run 'batchctl history \(name)' for the last claims' usage."
-    }
 }

@@ -131,9 +131,8 @@ struct ControllerCommand: AsyncParsableCommand {
             throw ValidationError("--leader-elect-lease-duration \(leaseDuration) is under 1s; the Lease stores whole seconds, so write 1s or more")
         }
         if let problem = timings.problem {
-            let named = problem.replacing("leaseDuration", with: "--leader-elect-lease-duration")
-                .replacing("renewDeadline", with: "--leader-elect-renew-deadline")
-                .replacing("retryPeriod", with: "--leader-elect-retry-period")
+            let named = problem.message(leaseDuration: "--leader-elect-lease-duration", renewDeadline: "--leader-elect-renew-deadline",
+                                        retryPeriod: "--leader-elect-retry-period")
             throw ValidationError("\(named) (they are \(leaseDuration), \(renewDeadline) and \(retryPeriod), as client-go requires)")
         }
         return timings

@@ -152,6 +152,6 @@ final class ElectionClock: Sendable {
         (LeaderElector.Timings(retryPeriod: .zero), "retryPeriod must be positive"),
     ] as [(LeaderElector.Timings, String?)])
     func timingsAreCheckedAsClientGoDoes(_ t: LeaderElector.Timings, _ problem: String?) {
-        #expect(t.problem == problem)
+        #expect(t.problem?.message() == problem)
     }
 }

@@ -14,6 +14,7 @@ import Glibc
         q.status = BatchQueueStatus(phase: .running, depth: 1_200, inFlight: 8, busyWorkers: 3, replicas: 4, desiredReplicas: 5)
         var report = PassReport()
         report.redisProblem = "Redis could not be read"
+        report.failures = [PassFailure(queue: "batch1", step: .status, error: FakeError(description: "500 Internal Server Error"))]
         metrics.record(report, queues: [q], duration: .milliseconds(3))
         metrics.setLeader(true)
         metrics.recordKubeRequest(verb: "PATCH", code: 200)
@@ -29,6 +30,9 @@ import Glibc
             #"batchctl_queue_phase{queue="batch1",phase="Free"} 0.0"#,
             #"batchctl_reservation_expiry_timestamp_seconds{queue="batch1"} 1800086400.0"#,
             #"batchctl_redis_errors_total 1"#,
+            #"batchctl_reconcile_total{result="error"} 1"#,
+            #"batchctl_reconcile_failures_total{step="status"} 1"#,
+            #"batchctl_reconcile_failures_total{step="scale"} 0"#,
             #"batchctl_redis_up 0.0"#,
             #"batchctl_leader 1.0"#,
             #"batchctl_kube_requests_total{verb="PATCH",code="200"} 2"#,

@@ -51,7 +51,7 @@ final class CapturedLogs: Sendable {
             let r = Reconciler(config: .defaults, settings: .init(pollInterval: .seconds(1)), observer: redis, cluster: cluster,
                                notifier: notifier, clock: { clock.now })
             let report = await r.reconcileOnce()
-            #expect(report.errors.isEmpty)
+            #expect(report.failures.isEmpty)
         }
         let t0 = clock.now
         cluster.update("batch1") {
@@ -228,7 +228,7 @@ final class CapturedLogs: Sendable {
             // Many reminders while the webhook hangs: every pass still completes and records its Event.
             for _ in 0..<3 {
                 let report = await r.reconcileOnce()
-                #expect(report.errors.isEmpty)
+                #expect(report.failures.isEmpty)
                 clock.advance(3_600)
             }
             #expect(cluster.events.map(\.reason) == ["OrphanedTasks", "OrphanedTasks", "OrphanedTasks"])

@@ -37,6 +37,16 @@ struct GuardIntegrationTests {
     }
 
     /// A Redis string of `bytes` bytes, made inside Redis (no argument that large on a command line).
+    /// Starts the controller, claims batch1 for 6 replicas, sends it 40 tasks and waits until the ramp has
+    /// reached `replicas`.
+    func startRamp(_ h: ControllerHarness, reaching replicas: Int) throws {
+        try h.startController()
+        try h.claim("batch1", replicas: 6)
+        #expect(Wait.until(timeout: .seconds(30)) { h.claimSeen("batch1") })
+        #expect(try h.celery.produce(#"[{"queue": "batch1", "count": 40}]"#) == 40)
+        #expect(Wait.until(timeout: .seconds(60)) { (h.replicas("celery-batch1") ?? 0) >= replicas })
+    }
+
     func grow(_ h: ControllerHarness, bytes: Int) throws {
         try h.redis.cli(["EVAL", "redis.call('SET', KEYS[1], string.rep('x', tonumber(ARGV[1]))) return 1", "1", "guard-test-ballast", "\(bytes)"])
     }
@@ -58,11 +68,7 @@ struct GuardIntegrationTests {
             #"{"spec":{"guards":[{"name":"redis-memory","expr":"redis_memory_used_bytes < \#(Int(baseline) + 20_000_000)"}]}}"#
         }
         defer { p.stop(); h.stop() }
-        try h.startController()
-        try h.claim("batch1", replicas: 6)
-        #expect(Wait.until(timeout: .seconds(30)) { h.claimSeen("batch1") })
-        #expect(try h.celery.produce(#"[{"queue": "batch1", "count": 40}]"#) == 40)
-        #expect(Wait.until(timeout: .seconds(60)) { (h.replicas("celery-batch1") ?? 0) >= 3 })
+        try startRamp(h, reaching: 3)
         #expect(guarded(h).status == "False")
 
         // Mid-ramp: Redis grows by 40 MB, past the guard's threshold.
@@ -118,11 +124,7 @@ struct GuardIntegrationTests {
             #"{"spec":{"guards":[{"name":"redis-up","expr":"redis_up == 1"}]}}"#
         }
         defer { p.stop(); h.stop() }
-        try h.startController()
-        try h.claim("batch1", replicas: 6)
-        #expect(Wait.until(timeout: .seconds(30)) { h.claimSeen("batch1") })
-        #expect(try h.celery.produce(#"[{"queue": "batch1", "count": 40}]"#) == 40)
-        #expect(Wait.until(timeout: .seconds(60)) { (h.replicas("celery-batch1") ?? 0) >= 2 })
+        try startRamp(h, reaching: 2)
 
         p.stopPrometheus()
         #expect(Wait.until(timeout: .seconds(20)) { guarded(h).status == "True" })
@@ -149,11 +151,7 @@ struct GuardIntegrationTests {
                 #"{"spec":{"guards":[{"name":"redis-up","expr":"redis_up == 1"},{"name":"redis-memory","expr":"redis_memory_used_bytes > 0"}]}}"#
             } : nil)
             defer { p.stop(); h.stop() }
-            try h.startController()
-            try h.claim("batch1", replicas: 6)
-            #expect(Wait.until(timeout: .seconds(30)) { h.claimSeen("batch1") })
-            #expect(try h.celery.produce(#"[{"queue": "batch1", "count": 40}]"#) == 40)
-            #expect(Wait.until(timeout: .seconds(60)) { h.replicas("celery-batch1") == 6 })
+            try startRamp(h, reaching: 6)
             if guarded { #expect(self.guarded(h).status == "False") }
             return try h.scaleWrites("celery-batch1")
         }

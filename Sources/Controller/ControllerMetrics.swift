@@ -92,20 +92,20 @@ public final class ControllerMetrics: Sendable {
     }
 
     private func gauge(_ store: borrowing Mutex<[String: Gauge]>, key: String, _ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> Gauge {
-        store.withLock { all in
-            if let g = all[key] { return g }
-            let g = registry.makeGauge(descriptor: descriptor, labels: labels)
-            all[key] = g
-            return g
-        }
+        Self.cached(store, key: key) { registry.makeGauge(descriptor: descriptor, labels: labels) }
     }
 
     private func counter(_ store: borrowing Mutex<[String: Counter]>, key: String, _ descriptor: MetricNameDescriptor, _ labels: [(String, String)]) -> Counter {
+        Self.cached(store, key: key) { registry.makeCounter(descriptor: descriptor, labels: labels) }
+    }
+
+    /// The metric stored under `key`, made (and registered) the first time it is asked for.
+    private static func cached<M: Sendable>(_ store: borrowing Mutex<[String: M]>, key: String, make: () -> M) -> M {
         store.withLock { all in
-            if let c = all[key] { return c }
-            let c = registry.makeCounter(descriptor: descriptor, labels: labels)
-            all[key] = c
-            return c
+            if let m = all[key] { return m }
+            let m = make()
+            all[key] = m
+            return m
         }
     }
 

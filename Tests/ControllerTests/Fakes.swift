@@ -50,6 +50,15 @@ final class FakeCluster: ClusterClient {
     }
     let state = Mutex(State())
 
+    /// BatchQueues `names` in court-listener (generation 1), each for the Deployment `celery-<name>` with a
+    /// ceiling of 20 replicas.
+    convenience init(queues names: [String]) {
+        self.init(queues: names.map { name in
+            BatchQueue(metadata: ObjectMeta(name: name, namespace: "court-listener", generation: 1),
+                       spec: BatchQueueSpec(queue: name, deployment: "celery-\(name)", maxReplicas: 20))
+        })
+    }
+
     init(queues: [BatchQueue]) {
         state.withLock { s in
             s.queues = queues

@@ -27,10 +27,7 @@ final class FakeGuards: GuardReader {
     let cluster: FakeCluster
 
     init() {
-        cluster = FakeCluster(queues: ["batch0", "batch1", "batch2"].map { (name: String) in
-            BatchQueue(metadata: ObjectMeta(name: name, namespace: "court-listener", generation: 1),
-                       spec: BatchQueueSpec(queue: name, deployment: "celery-\(name)", maxReplicas: 20))
-        })
+        cluster = FakeCluster(queues: ["batch0", "batch1", "batch2"])
         redis.set(["batch0": (50, 0), "batch1": (50, 0), "batch2": (50, 0)])
         var policy = QueuePolicy.defaults
         policy.guards = [Guard(name: "db", expr: "sum(pg_stat_activity_count) < 80"), Guard(name: "redis", expr: "redis_up == 1")]

@@ -10,10 +10,7 @@ import Testing
     let cluster: FakeCluster
 
     init() {
-        cluster = FakeCluster(queues: ["batch0", "batch1"].map { (name: String) in
-            BatchQueue(metadata: ObjectMeta(name: name, namespace: "court-listener", generation: 1),
-                       spec: BatchQueueSpec(queue: name, deployment: "celery-\(name)", maxReplicas: 20))
-        })
+        cluster = FakeCluster(queues: ["batch0", "batch1"])
         redis.set(["batch0": (0, 0), "batch1": (3, 0), "batch4": (9, 0)])
     }
 

@@ -12,16 +12,24 @@ import Testing
     let cluster: FakeCluster
 
     init() {
-        cluster = FakeCluster(queues: ["batch0", "batch1"].map { (name: String) in
-            BatchQueue(metadata: ObjectMeta(name: name, namespace: "court-listener", generation: 1),
-                       spec: BatchQueueSpec(queue: name, deployment: "celery-\(name)", maxReplicas: 20))
-        })
+        cluster = FakeCluster(queues: ["batch0", "batch1"])
     }
 
     func reconciler(_ config: BatchConfig = .defaults) -> Reconciler {
         let clock = self.clock
         return Reconciler(config: config, settings: .init(pollInterval: .seconds(1)), observer: redis, cluster: cluster,
                           notifier: notifier, clock: { clock.now })
+    }
+
+    /// A reconciler after two passes over batch1, claimed with a ceiling of 4 and 100 tasks waiting: ramped to 4.
+    func rampedToFour() async -> Reconciler {
+        let r = reconciler()
+        claim("batch1")
+        redis.set(["batch0": (0, 0), "batch1": (100, 0)])
+        _ = await r.reconcileOnce()
+        clock.advance(30)
+        _ = await r.reconcileOnce()
+        return r
     }
 
     func claim(_ name: String, replicas: Int = 4, for seconds: Int64 = 3 * 86_400) {
@@ -88,12 +96,7 @@ import Testing
     }
 
     @Test func redisDownHoldsReplicasAndSaysSoThenRecovers() async {
-        let r = reconciler()
-        claim("batch1")
-        redis.set(["batch0": (0, 0), "batch1": (100, 0)])
-        _ = await r.reconcileOnce()
-        clock.advance(30)
-        _ = await r.reconcileOnce()
+        let r = await rampedToFour()
         #expect(cluster.replicas("celery-batch1") == 4)
         redis.fail()
         clock.advance(2)
@@ -115,12 +118,7 @@ import Testing
     }
 
     @Test func replicasChangedByHandAreRestoredWithOneEvent() async {
-        let r = reconciler()
-        claim("batch1")
-        redis.set(["batch0": (0, 0), "batch1": (100, 0)])
-        _ = await r.reconcileOnce()
-        clock.advance(30)
-        _ = await r.reconcileOnce()
+        let r = await rampedToFour()
         clock.advance(1)
         _ = await r.reconcileOnce()
         cluster.setReplicas("celery-batch1", 9)   // kubectl scale

@@ -42,10 +42,7 @@ final class CapturedLogs: Sendable {
         let clock = TestClock()
         let redis = FakeObserver()
         let notifier = FakeNotifier()
-        let cluster = FakeCluster(queues: ["batch0", "batch1"].map { (name: String) in
-            BatchQueue(metadata: ObjectMeta(name: name, namespace: "court-listener", generation: 1),
-                       spec: BatchQueueSpec(queue: name, deployment: "celery-\(name)", maxReplicas: 20))
-        })
+        let cluster = FakeCluster(queues: ["batch0", "batch1"])
         // Every pass runs on a new Reconciler: a restart, or the other replica taking over.
         func pass() async {
             let r = Reconciler(config: .defaults, settings: .init(pollInterval: .seconds(1)), observer: redis, cluster: cluster,

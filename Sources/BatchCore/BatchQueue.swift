@@ -151,8 +151,11 @@ public struct BatchQueueStatus: Sendable, Hashable, Codable {
 }
 
 extension BatchQueueStatus {
-    /// Queued, held in-flight (stranded entries aside) or running tasks were seen.
-    public var hasWork: Bool { (depth ?? 0) + max(0, (inFlight ?? 0) - (stranded ?? 0)) + (busyWorkers ?? 0) > 0 }
+    /// Queued, held in-flight (stranded entries aside) or running tasks were seen: the observation's rule
+    /// (`QueueObservation.hasWork`) applied to the counts recorded here.
+    public var hasWork: Bool {
+        QueueObservation.hasWork(depth: depth ?? 0, inFlight: inFlight ?? 0, stranded: stranded ?? 0, busyWorkers: busyWorkers ?? 0)
+    }
 }
 
 /// A `metav1.Condition`.

@@ -24,8 +24,8 @@ public struct ProbeReport: Encodable, Sendable {
         public var masterName: String?
         public var sentinel: String?
         public var database: Int
-        public var usedMemory: Int?
-        public var maxMemory: Int?
+        public var usedMemory: Int64?
+        public var maxMemory: Int64?
     }
 
     /// A worker heard from (heartbeats), and the Deployment its pod belongs to (nil when the pods were not
@@ -63,7 +63,7 @@ public struct ProbeReport: Encodable, Sendable {
             return Queue(name: state.name, deployment: config.deployment, depth: state.depth, inFlight: state.inFlight,
                          busyWorkers: count, error: state.error)
         }
-        redis = Redis(server: server, masterName: masterName, sentinel: sentinel, database: database, usedMemory: result.memory?.usedMemory, maxMemory: result.memory?.maxMemory)
+        redis = Redis(server: server, masterName: masterName, sentinel: sentinel, database: database, usedMemory: result.memory?.used, maxMemory: result.memory?.max)
         unacked = result.unacked
         self.workers = workers?.map {
             Worker(status: $0, deployment: pods?.deployment(ofHostname: $0.hostname))
@@ -92,7 +92,8 @@ public struct ProbeReport: Encodable, Sendable {
         for q in queues { if let error = q.error { out += "  \(q.name): \(error)\n" } }
         let memory: String
         if let used = redis.usedMemory, let max = redis.maxMemory {
-            memory = "used memory \(Self.bytes(used))" + (max > 0 ? " of \(Self.bytes(max)) (\(used * 100 / max)%)" : ", no maxmemory")
+            let percent = RedisMemoryReading(used: used, max: max).usedPercent
+            memory = "used memory \(Self.bytes(used))" + (percent.map { " of \(Self.bytes(max)) (\($0)%)" } ?? ", no maxmemory")
         } else {
             memory = "memory unknown"
         }
@@ -130,7 +131,7 @@ public struct ProbeReport: Encodable, Sendable {
         return out
     }
 
-    static func bytes(_ n: Int) -> String {
+    static func bytes(_ n: Int64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var v = Double(n)
         var u = 0

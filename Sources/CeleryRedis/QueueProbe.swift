@@ -2,50 +2,6 @@ import BatchCore
 import FoundationEssentials
 import Synchronization
 
-/// What Redis says about one Celery queue.
-public struct QueueState: Sendable, Codable, Equatable {
-    /// The Celery queue name.
-    public var name: String
-    /// Σ LLEN over the queue's priority lists; nil when it could not be read (see `error`).
-    public var depth: Int?
-    /// Entries of the `unacked` hash routed to this queue: prefetched, ETA/countdown, executing with
-    /// `acks_late`, and orphans of dead workers. Nil when `unacked` could not be read.
-    public var inFlight: Int?
-    /// Why `depth` or `inFlight` is missing, naming the key and the cause.
-    public var error: String?
-    /// When the in-flight entries were delivered (`unacked_index`), to the second, oldest first; nil when
-    /// `inFlight` is. Not part of the JSON (`batchctl probe` prints counts).
-    public var deliveries: [DeliveryGroup]? = nil
-
-    private enum CodingKeys: String, CodingKey { case name, depth, inFlight, error }
-
-    public init(name: String, depth: Int?, inFlight: Int?, error: String? = nil, deliveries: [DeliveryGroup]? = nil) {
-        self.name = name
-        self.depth = depth
-        self.inFlight = inFlight
-        self.error = error
-        self.deliveries = deliveries
-    }
-
-    /// Equal counts and error; delivery times are not compared (they are when the tasks were delivered).
-    public static func == (a: QueueState, b: QueueState) -> Bool {
-        a.name == b.name && a.depth == b.depth && a.inFlight == b.inFlight && a.error == b.error
-    }
-}
-
-/// Redis memory use from `INFO memory`.
-public struct RedisMemory: Sendable, Codable, Equatable {
-    /// `used_memory`, bytes.
-    public var usedMemory: Int
-    /// `maxmemory`, bytes; 0 means no limit.
-    public var maxMemory: Int
-
-    public init(usedMemory: Int, maxMemory: Int) {
-        self.usedMemory = usedMemory
-        self.maxMemory = maxMemory
-    }
-}
-
 /// What the `unacked` hash held, beyond the per-queue counts.
 public struct UnackedSummary: Sendable, Codable, Equatable {
     /// All entries, whatever their queue.
@@ -64,15 +20,15 @@ public struct UnackedSummary: Sendable, Codable, Equatable {
 /// One observation of the configured queues.
 public struct QueueProbeResult: Sendable, Codable, Equatable {
     /// One entry per configured queue, in configuration order.
-    public var queues: [QueueState]
+    public var queues: [QueueReading]
     /// Redis memory use; nil if `INFO memory` lacked the fields.
-    public var memory: RedisMemory?
+    public var memory: RedisMemoryReading?
     /// The `unacked` hash as a whole.
     public var unacked: UnackedSummary
     /// Round trips this observation took: 1 when no task was delivered or acknowledged since the last
     /// one, 2 or 3 when some were (their routing is read once), more on the first passes over a large `unacked`.
     public var roundTrips: Int
-    /// When the reply arrived.
+    /// When the reply arrived (by the probe's `WallClock`).
     public var observedAt: Date
 }
 
@@ -105,6 +61,8 @@ public final class QueueProbe: Sendable {
     public let pageSize: Int
     /// Index entries read per pass at most (bounds the first pass after a start).
     public let passBudget: Int
+    /// Stamps `observedAt`.
+    let clock: WallClock
 
     private struct State {
         var tracker: UnackedTracker
@@ -126,8 +84,10 @@ public final class QueueProbe: Sendable {
 
     private let state: Mutex<State?>
 
-    public init(client: RedisClient, layout: CeleryLayout, queues: [String], pageSize: Int = 1000, passBudget: Int = 200_000) {
+    public init(client: RedisClient, layout: CeleryLayout, queues: [String], pageSize: Int = 1000, passBudget: Int = 200_000,
+                clock: @escaping WallClock = { .now }) {
         self.client = client
+        self.clock = clock
         keys = CeleryKeys(layout: layout)
         self.queues = queues
         self.pageSize = max(pageSize, 2)
@@ -183,7 +143,7 @@ public final class QueueProbe: Sendable {
         let results = try execResults(replies, expected: commands.count - 2)
 
         // Depth per queue.
-        var states: [QueueState] = []
+        var states: [QueueReading] = []
         var at = 0
         for (queue, list) in zip(queues, queueKeys) {
             var depth = 0
@@ -193,13 +153,13 @@ public final class QueueProbe: Sendable {
                 at += 1
                 if let n = reply.integer { depth = Self.saturatingSum(depth, Int(clamping: n)) } else { problems.append(Self.keyProblem(key: key, queue: queue, reply: reply)) }
             }
-            states.append(QueueState(name: queue, depth: problems.isEmpty ? depth : nil, inFlight: nil,
+            states.append(QueueReading(name: queue, depth: problems.isEmpty ? depth : nil, inFlight: nil,
                                      error: problems.isEmpty ? nil : problems.joined(separator: "; ")))
         }
         precondition(at == unackedAt)
         let verifyAt = unackedAt + 3 + chunkRanges.count
         let bindingsAt = verifyAt + (verify == nil ? 0 : 1)
-        let memory: RedisMemory?
+        let memory: RedisMemoryReading?
         if case let .string(info) = results[bindingsAt + exchanges.count] { memory = Self.parseMemory(info) } else { memory = nil }
 
         // Bindings re-read in the block; a changed set forgets the routes learnt from it.
@@ -221,7 +181,7 @@ public final class QueueProbe: Sendable {
         if summary.error != nil {
             s.reset()
             return QueueProbeResult(queues: states, memory: memory, unacked: summary,
-                                    roundTrips: client.stats.roundTrips - startTrips, observedAt: Date())
+                                    roundTrips: client.stats.roundTrips - startTrips, observedAt: clock().date)
         }
         let oldWatermark = s.tracker.watermark
         var rawCount = 0
@@ -307,7 +267,7 @@ public final class QueueProbe: Sendable {
     }
 
     /// Counts per queue from the tracker (or the "not complete yet" note), and the result.
-    private func finish(_ s: inout State, states: [QueueState], memory: RedisMemory?, summary: UnackedSummary, complete: Bool,
+    private func finish(_ s: inout State, states: [QueueReading], memory: RedisMemoryReading?, summary: UnackedSummary, complete: Bool,
                         total indexLength: Int64?, startTrips: Int) throws(RedisError) -> QueueProbeResult {
         var states = states
         var summary = summary
@@ -329,7 +289,7 @@ public final class QueueProbe: Sendable {
             for i in states.indices { states[i].error = states[i].error.map { $0 + "; " + note } ?? note }
         }
         return QueueProbeResult(queues: states, memory: memory, unacked: summary,
-                                roundTrips: client.stats.roundTrips - startTrips, observedAt: Date())
+                                roundTrips: client.stats.roundTrips - startTrips, observedAt: clock().date)
     }
 
     /// Reads the hash values of `lookups` (one HMGET) and tracks them with their routes.
@@ -507,19 +467,22 @@ public final class QueueProbe: Sendable {
         return "LLEN \"\(shown)\" failed: \(reply.errorMessage ?? "unexpected reply \(reply)")"
     }
 
-    /// `used_memory` and `maxmemory` from the reply to `INFO memory` (`name:value` lines).
-    static func parseMemory(_ info: [UInt8]) -> RedisMemory? {
-        func value(_ name: String) -> Int? {
+    /// `used_memory` and `maxmemory` from the reply to `INFO memory` (`name:value` lines); a number too
+    /// large for Int64 saturates (the reply is the server's to write).
+    static func parseMemory(_ info: [UInt8]) -> RedisMemoryReading? {
+        func value(_ name: String) -> Int64? {
             let needle = Array(name.utf8) + [UInt8(ascii: ":")]
             var lineStart = 0
             while lineStart < info.count {
                 var end = lineStart
                 while end < info.count && info[end] != 0x0A && info[end] != 0x0D { end += 1 }
                 if end - lineStart > needle.count && info[lineStart..<(lineStart + needle.count)].elementsEqual(needle) {
-                    var n = 0
+                    var n: Int64 = 0
                     for c in info[(lineStart + needle.count)..<end] {
                         guard c >= 0x30 && c <= 0x39 else { return nil }
-                        n = n * 10 + Int(c - 0x30)
+                        let (times10, overflowA) = n.multipliedReportingOverflow(by: 10)
+                        let (next, overflowB) = times10.addingReportingOverflow(Int64(c - 0x30))
+                        n = overflowA || overflowB ? .max : next
                     }
                     return n
                 }
@@ -528,7 +491,7 @@ public final class QueueProbe: Sendable {
             return nil
         }
         guard let used = value("used_memory"), let max = value("maxmemory") else { return nil }
-        return RedisMemory(usedMemory: used, maxMemory: max)
+        return RedisMemoryReading(used: used, max: max)
     }
 }
 

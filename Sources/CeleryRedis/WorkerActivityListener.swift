@@ -19,6 +19,8 @@ public final class WorkerActivityListener: Sendable {
     private let channels: [String]
     private let shared = Shared()
     private let thread: ConfinedThread<RedisConnection>
+    /// When an event arrived, and the "now" staleness is judged at.
+    private let clock: WallClock
 
     private final class Shared: Sendable {
         let registry = Mutex(WorkerRegistry())
@@ -32,8 +34,10 @@ public final class WorkerActivityListener: Sendable {
     /// - Parameters:
     ///   - options: the broker's Redis (the database number is part of the channel name).
     ///   - layout: for the global key prefix.
-    public init(options: RedisConnectionOptions, layout: CeleryLayout) {
+    ///   - clock: the wall clock events are stamped with and freshness is judged by (the controller's one clock).
+    public init(options: RedisConnectionOptions, layout: CeleryLayout, clock: @escaping WallClock = { .now }) {
         self.options = options
+        self.clock = clock
         let keys = CeleryKeys(layout: layout)
         channels = ["online", "heartbeat", "offline"].map { keys.workerEventChannel(database: options.url.database, event: $0) }
         thread = ConfinedThread(name: "celery events \(options.server)") { RedisConnection(options: options) }
@@ -43,11 +47,12 @@ public final class WorkerActivityListener: Sendable {
     public func start() {
         let shared = self.shared
         let channels = self.channels
+        let clock = self.clock
         if let failure = thread.startFailure {
             shared.lastError.withLock { $0 = failure.description }
             return
         }
-        thread.submit { connection in Self.listen(connection, channels: channels, shared: shared) }
+        thread.submit { connection in Self.listen(connection, channels: channels, shared: shared, clock: clock) }
     }
 
     /// Stops listening and closes the connection.
@@ -58,13 +63,18 @@ public final class WorkerActivityListener: Sendable {
 
     deinit { stop() }
 
-    /// The workers seen so far (those silent for longer than the registry's expiry are forgotten first).
-    public func workers(now: Date = Date()) -> [WorkerStatus] {
-        shared.registry.withLock {
+    /// The workers seen so far (those silent for longer than the registry's expiry are forgotten first),
+    /// stale or not as of `now` (default: the listener's clock).
+    public func workers(now: Date? = nil) -> [WorkerStatus] {
+        let now = now ?? clock().date
+        return shared.registry.withLock {
             $0.expire(now: now)
             return $0.snapshot(now: now)
         }
     }
+
+    /// The workers whose last heartbeat is fresh by the listener's clock, as the controller reads them.
+    public func activeWorkers() -> [WorkerActivity] { workers().filter { !$0.stale }.map(\.activity) }
 
     /// Events dropped because their hostname is not `celery@<pod name>`, and workers forgotten to keep
     /// the registry within its capacity (see `WorkerRegistry`).
@@ -85,7 +95,7 @@ public final class WorkerActivityListener: Sendable {
     public var undecodableMessages: Int { shared.undecodable.load(ordering: .relaxed) }
 
     /// The listening loop; runs on the listener's thread until `stop()`.
-    private static func listen(_ connection: RedisConnection, channels: [String], shared: Shared) {
+    private static func listen(_ connection: RedisConnection, channels: [String], shared: Shared, clock: WallClock) {
         var failures = 0
         var lastConfirmed = ContinuousClock.now
         while !shared.stopping.load(ordering: .relaxed) {
@@ -109,7 +119,7 @@ public final class WorkerActivityListener: Sendable {
                     failures = 0
                 }
                 guard let push = try connection.nextPush(wait: .milliseconds(200)) else { continue }
-                handle(push, shared: shared)
+                handle(push, shared: shared, receivedAt: clock().date)
             } catch {
                 connection.close()
                 shared.subscribed.store(false, ordering: .relaxed)
@@ -129,11 +139,10 @@ public final class WorkerActivityListener: Sendable {
     }
 
     /// Handles one pushed reply: `["message", channel, payload]` (subscribe confirmations are ignored).
-    private static func handle(_ push: RedisValue, shared: Shared) {
+    private static func handle(_ push: RedisValue, shared: Shared, receivedAt now: Date) {
         guard let parts = push.array, parts.count == 3, parts[0].text == "message", case let .string(payload) = parts[2] else { return }
         do {
             guard let event = try WorkerEvent.decode(payload) else { return }
-            let now = Date()
             shared.registry.withLock { $0.apply(event, receivedAt: now) }
         } catch {
             shared.undecodable.add(1, ordering: .relaxed)

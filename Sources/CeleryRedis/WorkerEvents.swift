@@ -1,3 +1,4 @@
+import BatchCore
 import FoundationEssentials
 
 /// A Celery worker event (`worker-online`, `worker-heartbeat`, `worker-offline`) as published on the
@@ -165,6 +166,9 @@ public struct WorkerStatus: Sendable, Codable, Equatable {
         guard let first = node.first, let last = node.last, alnum(first), alnum(last) else { return false }
         return node.allSatisfy { alnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
     }
+
+    /// What the controller reads of it (BatchCore's observation model).
+    public var activity: WorkerActivity { WorkerActivity(hostname: hostname, active: active, processed: processed) }
 
     /// Executing at least one task, as of a heartbeat that is not stale.
     public var isBusy: Bool { !stale && active > 0 }

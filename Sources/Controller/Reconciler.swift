@@ -124,7 +124,8 @@ public actor Reconciler {
     let notifier: (any Notifier)?
     /// Where the policy's guards are read; nil: they read as unknown (no Prometheus configured).
     let guardReader: (any GuardReader)?
-    let clock: @Sendable () -> KubeTime
+    /// The controller's one wall clock (see `WallClock`): the time of each pass.
+    let clock: WallClock
     let logger: Logger
     /// Checked before every write: false once this replica cannot prove it leads (see `LeaderElector`).
     let writeFence: @Sendable () -> Bool
@@ -145,7 +146,7 @@ public actor Reconciler {
 
     public init(config: BatchConfig, settings: Settings, observer: any QueueObserver, cluster: any ClusterClient,
                 notifier: (any Notifier)? = nil, guards: (any GuardReader)? = nil, logger: Logger = Logger(label: "batchctl.controller"),
-                writeFence: @escaping @Sendable () -> Bool = { true }, clock: @escaping @Sendable () -> KubeTime) {
+                writeFence: @escaping @Sendable () -> Bool = { true }, clock: @escaping WallClock) {
         self.writeFence = writeFence
         self.config = config
         self.settings = settings
@@ -207,10 +208,8 @@ public actor Reconciler {
                     unknownReason = "queue \(q.queueName) was not read from Redis yet"
                 }
             }
-            inputs.append(DecideInput(queue: q, observation: observation, unknownReason: unknownReason,
-                                      deployment: deployment.map { ($0.replicas, $0.readyReplicas) },
-                                      redisMemory: redis?.memory.map { ($0.used, $0.max) }, now: now, budgetRemaining: 0,
-                                      guards: guards))
+            inputs.append(DecideInput(queue: q, observation: observation, unknownReason: unknownReason, deployment: deployment,
+                                      redisMemory: redis?.memory, now: now, guards: guards))
         }
         var decisions = decideAll(inputs, policy: config)
         if let policyCondition {
@@ -278,7 +277,8 @@ public actor Reconciler {
             lastReading = (snapshot, now)
             return snapshot
         } catch {
-            if let last = lastReading, now - last.at <= settings.pollInterval.duration * settings.staleAfterPolls {
+            let staleAfter = settings.pollInterval.duration * max(0, settings.staleAfterPolls)
+            if let last = lastReading, now - last.at <= staleAfter {
                 logger.debug("Redis read failed; using the previous reading", metadata: ["error": "\(error)"])
                 return last.snapshot
             }

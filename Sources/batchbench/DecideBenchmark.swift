@@ -111,8 +111,9 @@ struct DecideBenchmark: Benchmark {
                                spec: BatchQueueSpec(queue: "q\(i)", deployment: "celery-q\(i)", maxReplicas: 20, paused: paused,
                                                     reservation: reservation),
                                status: status)
-        return DecideInput(queue: queue, observation: observation, deployment: (replicas, replicas),
-                           redisMemory: (used: 200 << 20, max: 1 << 30), now: Self.now, budgetRemaining: 0)
+        return DecideInput(queue: queue, observation: observation,
+                           deployment: DeploymentState(name: "celery-q\(i)", replicas: replicas, readyReplicas: replicas, selector: ["app": "celery-q\(i)"]),
+                           redisMemory: RedisMemoryReading(used: 200 << 20, max: 1 << 30), now: Self.now)
     }
 
     /// Something of every decision, so the optimiser cannot drop the calls.

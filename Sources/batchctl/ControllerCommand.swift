@@ -90,21 +90,23 @@ struct ControllerCommand: AsyncParsableCommand {
 
         let metrics = ControllerMetrics()
         let client = KubeClient(transport: KubeTransport(config: cluster, onAttempt: { metrics.recordKubeRequest(verb: $0, code: $1) }))
-        let kube = KubeCluster(client: client, namespace: ns, identity: identity, now: { .now })
+        // The one wall clock every part reads "now" from (intervals and sleeps use ContinuousClock).
+        let clock: WallClock = { .now }
+        let kube = KubeCluster(client: client, namespace: ns, identity: identity, now: clock)
         let redis = RedisObserver(options: RedisConnectionOptions(settings: settings.redis, secrets: secrets),
-                                  layout: settings.celery, logger: logger)
+                                  layout: settings.celery, logger: logger, clock: clock)
         let webhook = secrets.webhookURL.map { url in
             WebhookNotifier(sender: WebhookSender(url: url, options: .init(settings: settings.webhook), logger: logger),
-                            format: settings.webhook.format, metrics: metrics, logger: logger)
+                            format: settings.webhook.format, metrics: metrics, logger: logger, clock: clock)
         }
         let elector = leaderElect
             ? LeaderElector(identity: identity, store: KubeLeaseStore(client: client, name: leaseName, namespace: ns),
-                            timings: try leaseTimings(), now: { .now })
+                            timings: try leaseTimings(), now: clock)
             : nil
         var guards: PrometheusGuards?
         if let prometheus = settings.prometheus { guards = try PrometheusGuards(settings: prometheus) }
         let reconciler = Reconciler(config: settings, settings: .init(pollInterval: settings.pollInterval), observer: redis,
-                                    cluster: kube, notifier: webhook, guards: guards, logger: logger, writeFence: { elector?.isLeader ?? true }, clock: { .now })
+                                    cluster: kube, notifier: webhook, guards: guards, logger: logger, writeFence: { elector?.isLeader ?? true }, clock: clock)
         let service = ControllerService(reconciler: reconciler, elector: elector, metrics: metrics,
                                         pollInterval: settings.pollInterval.duration, nudges: kube.specChanges, logger: logger)
         let health = try HealthServer(host: host, port: port, log: { [logger] in logger.warning("\($0)") }) { service.respond(to: $0) }

@@ -90,10 +90,11 @@ struct ProbeCommand: AsyncParsableCommand {
         let options = RedisConnectionOptions(settings: settings, secrets: loaded.secrets)
         let client = RedisClient(options: options)
         defer { client.close() }
-        let probe = QueueProbe(client: client, layout: layout, queues: queues.map(\.name))
+        let clock: WallClock = { .now }   // one "now" for the observation's time and the heartbeats' freshness
+        let probe = QueueProbe(client: client, layout: layout, queues: queues.map(\.name), clock: clock)
         var listener: WorkerActivityListener?
         if listenFor > .zero {
-            listener = WorkerActivityListener(options: options, layout: layout)
+            listener = WorkerActivityListener(options: options, layout: layout, clock: clock)
             listener?.start()
         }
         defer { listener?.stop() }

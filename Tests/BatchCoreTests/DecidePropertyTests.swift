@@ -75,8 +75,10 @@ import Testing
             let (s, p) = Self.scenario(n)
             let first = s.decide(p)
             var input = s.input
-            if let desired = first.desiredReplicas, input.deployment != nil {
-                input.deployment = (desired, min(input.deployment?.readyReplicas ?? 0, desired))
+            if let desired = first.desiredReplicas, var deployment = input.deployment {
+                deployment.readyReplicas = min(deployment.readyReplicas, desired)
+                deployment.replicas = desired
+                input.deployment = deployment
             }
             input.queue.status = first.status
             if first.clearReservation { input.queue.spec.reservation = nil }

@@ -37,8 +37,11 @@ struct Scenario: CustomStringConvertible {
     }
 
     var input: DecideInput {
-        DecideInput(queue: queue, observation: observation,
-                    deployment: deployment.map { ($0, ready ?? $0) }, now: now, budgetRemaining: budget)
+        var input = DecideInput(queue: queue, observation: observation, deployment: deployment.map {
+            DeploymentState(name: "celery-batch1", replicas: $0, readyReplicas: ready ?? $0, selector: ["app": "celery-batch1"])
+        }, now: now)
+        input.budgetRemaining = budget
+        return input
     }
 
     func decide(_ policy: BatchConfig = DecideTests.policy) -> Decision { BatchCore.decide(input, policy: policy) }
@@ -109,6 +112,48 @@ func work(_ depth: Int, inFlight: Int = 0, busy: Int = 0) -> QueueObservation {
         #expect(d.phase == phase, "\(name)")
     }
 
+    /// The API server keeps `metav1.Time` to whole seconds, so `decide` stamps `lastActiveAt` rounded up: a
+    /// queue whose work ended at a fraction of a second never sleeps before `idleAfter` (15 min) has passed
+    /// since then. Each row: the fraction of a second at which a pass saw the work end, how long after that
+    /// pass the next one runs (microseconds), and what the next one decides.
+    @Test(arguments: [
+        ("work ended at .5 s, next pass 0.5 s before idleAfter", 500_000 as Int64, 899_500_000 as Int64, DecisionReason.waitingForWork),
+        ("work ended at .999999 s, next pass 1 µs before idleAfter", 999_999, 899_999_999, .waitingForWork),
+        ("work ended at .5 s, next pass 0.5 s after idleAfter", 500_000, 900_500_000, .idleSleeping),
+        ("work ended on a whole second, next pass at idleAfter", 0, 900_000_000, .idleSleeping),
+        ("work ended on a whole second, next pass 1 µs before idleAfter", 0, 899_999_999, .waitingForWork),
+    ])
+    func idleClockNeverStartsEarlyWhenTheStampHadAFraction(_ name: String, _ fraction: Int64, _ after: Int64, _ reason: DecisionReason) throws {
+        let ended = KubeTime(microsecondsSinceEpoch: Scenario.now.microsecondsSinceEpoch + fraction)
+        var s = Scenario(deployment: 4, observation: work(0), reservation: (4, nil, 86_400, 86_400), lastActiveAgo: 60)
+        s.now = ended
+        var input = s.input
+        input.queue.status?.depth = 3   // the last pass saw work
+        let first = BatchCore.decide(input, policy: Self.policy)
+        let stamped = try #require(first.status.lastActiveAt, "\(name)")
+        #expect(stamped >= ended && stamped.microsecondsSinceEpoch % 1_000_000 == 0, "\(name): \(stamped)")
+        // What the API server stores and the next pass reads back: RFC 3339 with whole seconds.
+        input.queue.status = first.status
+        input.queue.status?.lastActiveAt = KubeTime(rfc3339: stamped.rfc3339)
+        input.now = KubeTime(microsecondsSinceEpoch: ended.microsecondsSinceEpoch + after)
+        #expect(BatchCore.decide(input, policy: Self.policy).reason == reason, "\(name)")
+    }
+
+    @Test func aRampStepStampedAtAFractionIsNotFollowedEarly() {
+        let stepped = KubeTime(microsecondsSinceEpoch: Scenario.now.microsecondsSinceEpoch + 500_000)
+        var s = Scenario(deployment: 2, observation: work(100), reservation: Self.held, lastScaleUpAgo: 60)
+        s.now = stepped
+        var input = s.input
+        let first = BatchCore.decide(input, policy: Self.policy)
+        #expect(first.desiredReplicas == 4)
+        input.queue.status = first.status
+        input.queue.status?.lastScaleUpAt = first.status.lastScaleUpAt.flatMap { KubeTime(rfc3339: $0.rfc3339) }
+        input.deployment?.replicas = 4
+        input.queue.spec.reservation?.replicas = 8
+        input.now = KubeTime(microsecondsSinceEpoch: stepped.microsecondsSinceEpoch + 29_700_000)   // 29.7 s later: not yet 30 s
+        #expect(BatchCore.decide(input, policy: Self.policy).reason == .rampWaiting)
+    }
+
     @Test func tasksPerReplicaSizesTheTarget() {
         var p = Self.policy
         p.tasksPerReplica = 10
@@ -158,7 +203,7 @@ func work(_ depth: Int, inFlight: Int = 0, busy: Int = 0) -> QueueObservation {
 
     @Test func orphanedMessageIncludesRedisMemory() {
         var input = Scenario(deployment: 0, observation: work(3)).input
-        input.redisMemory = (used: 800 * 1_048_576, max: 1_000 * 1_048_576)
+        input.redisMemory = RedisMemoryReading(used: 800 * 1_048_576, max: 1_000 * 1_048_576)
         let d = BatchCore.decide(input, policy: Self.policy)
         #expect(d.reminders[0].message.contains("Redis uses 800 MiB of 1000 MiB (80%)."))
     }

@@ -14,7 +14,7 @@ import Testing
             if name == "batch0" { s.reminders = log }
             var input = s.input
             input.queue.metadata.name = name
-            input.redisMemory = (used, max)
+            input.redisMemory = RedisMemoryReading(used: used, max: max)
             return input
         }
     }

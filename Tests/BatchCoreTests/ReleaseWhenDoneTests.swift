@@ -14,7 +14,8 @@ import Testing
         status.lastActiveAt = activeAt.map { KubeTime(secondsSinceEpoch: claimed.secondsSinceEpoch + $0) }
         let q = BatchQueue(metadata: ObjectMeta(name: "batch1"), spec: BatchQueueSpec(deployment: "celery-batch1", reservation: r), status: status)
         let input = DecideInput(queue: q, observation: QueueObservation(depth: work ? 5 : 0, inFlight: 0, busyWorkers: 0),
-                                deployment: (2, 2), now: KubeTime(secondsSinceEpoch: claimed.secondsSinceEpoch + now), budgetRemaining: 100)
+                                deployment: DeploymentState(name: "celery-batch1", replicas: 2, readyReplicas: 2, selector: [:]),
+                                now: KubeTime(secondsSinceEpoch: claimed.secondsSinceEpoch + now))
         return decide(input, policy: BatchConfig.defaults)
     }
 

@@ -168,7 +168,7 @@ import Testing
         #expect(digest.text.contains(" So far alice used 3.2 replica-hours on batch1, 0.4 of them idle, 1,204 tasks completed."), "\(digest.text)")
         #expect(!ReminderDigest.build(queues: [Self.held(usage: "bob")], namespace: "ns", now: now, policy: .defaults).text.contains("So far"))
         let d = decide(DecideInput(queue: Self.held(usage: "alice"), observation: QueueObservation(depth: 0, inFlight: 0, busyWorkers: 0),
-                                   deployment: (0, 0), now: now, budgetRemaining: 100), policy: .defaults)
+                                   deployment: DeploymentState(name: "celery-batch1", replicas: 0, readyReplicas: 0, selector: [:]), now: now), policy: .defaults)
         let sleeping = d.reminders.first { $0.kind == .sleeping }
         #expect(sleeping?.message.hasSuffix("So far alice used 3.2 replica-hours on batch1, 0.4 of them idle, 1,204 tasks completed.") == true, "\(d.reminders)")
     }

@@ -82,12 +82,12 @@ struct CeleryProbeTests {
         }
         #expect(held, "worker log: \(worker.stderr)")
         let r = try await probe.observe()
-        #expect(r["batch1"] == QueueState(name: "batch1", depth: 0, inFlight: 3))
+        #expect(r["batch1"] == QueueReading(name: "batch1", depth: 0, inFlight: 3))
         #expect(r.unacked.entries == 3)
 
         worker.stop(grace: .seconds(30))   // warm shutdown puts reserved messages back on the list
         let after = try await probe.observe()
-        #expect(after["batch1"] == QueueState(name: "batch1", depth: 3, inFlight: 0))
+        #expect(after["batch1"] == QueueReading(name: "batch1", depth: 3, inFlight: 0))
     }
 
     @Test("entries a SIGKILLed worker left in unacked stay counted as in flight")
@@ -109,7 +109,7 @@ struct CeleryProbeTests {
         _ = worker.waitForExit(timeout: .seconds(30))
         #expect(!worker.isRunning)
         let r = try await probe.observe()
-        #expect(r["batch3"] == QueueState(name: "batch3", depth: 2, inFlight: 2))
+        #expect(r["batch3"] == QueueReading(name: "batch3", depth: 2, inFlight: 2))
         #expect(r.queues.filter { $0.name != "batch3" }.allSatisfy { $0.depth == 0 && $0.inFlight == 0 })
     }
 
@@ -131,7 +131,7 @@ struct CeleryProbeTests {
         }
         #expect(held, "worker log: \(worker.stderr)")
         #expect(worker.stderr.contains("Task fixture.sleep"), "the task is executing")
-        #expect(try await probe.observe()["batch0"] == QueueState(name: "batch0", depth: 2, inFlight: 1))
+        #expect(try await probe.observe()["batch0"] == QueueReading(name: "batch0", depth: 2, inFlight: 1))
     }
 
     @Test("tasks sent through a named exchange are routed to their queue through the kombu binding")
@@ -153,7 +153,7 @@ struct CeleryProbeTests {
         }
         #expect(held, "worker log: \(worker.stderr)")
         let r = try await probe.observe()
-        #expect(r["batch2"] == QueueState(name: "batch2", depth: 1, inFlight: 2))
+        #expect(r["batch2"] == QueueReading(name: "batch2", depth: 1, inFlight: 2))
         #expect(r.unacked.otherQueues == 0)
         #expect(r.roundTrips == 1, "the binding is re-read inside the block once known")
     }
@@ -167,8 +167,8 @@ struct CeleryProbeTests {
         let probe = Self.probe(server)
         defer { probe.client.close() }
         let r = try await probe.observe()
-        #expect(r["batch0"] == QueueState(name: "batch0", depth: 2, inFlight: 0))
-        #expect(r["batch2"] == QueueState(name: "batch2", depth: 1, inFlight: 0))
+        #expect(r["batch0"] == QueueReading(name: "batch0", depth: 2, inFlight: 0))
+        #expect(r["batch2"] == QueueReading(name: "batch2", depth: 1, inFlight: 0))
         #expect(r["batch1"]?.depth == nil)
         let message = try #require(r["batch1"]?.error)
         #expect(message.contains("key \"batch1\" is not a list (WRONGTYPE)"))

@@ -10,9 +10,9 @@ import Testing
     let pods = WorkerPods(selectors: ["celery-batch0": ["app": "celery-batch0"], "celery-batch1": ["app": "celery-batch1"]],
                           pods: [.init(name: "celery-batch0-7d9f8c6b5-x2x7q", labels: ["app": "celery-batch0"])])
 
-    func result(memory: RedisMemory?) -> QueueProbeResult {
-        QueueProbeResult(queues: [QueueState(name: "batch0", depth: 1_200, inFlight: 3),
-                                  QueueState(name: "batch1", depth: nil, inFlight: nil, error: "batch1 is a string, not a list")],
+    func result(memory: RedisMemoryReading?) -> QueueProbeResult {
+        QueueProbeResult(queues: [QueueReading(name: "batch0", depth: 1_200, inFlight: 3),
+                                  QueueReading(name: "batch1", depth: nil, inFlight: nil, error: "batch1 is a string, not a list")],
                          memory: memory, unacked: UnackedSummary(entries: 5, otherQueues: 2, unreadable: 0, error: nil),
                          roundTrips: 1, observedAt: observed)
     }
@@ -20,7 +20,7 @@ import Testing
     @Test func theTableShowsEachQueueItsErrorRedisAndTheWorkers() {
         let worker = WorkerStatus(hostname: "celery@celery-batch0-7d9f8c6b5-x2x7q", active: 1, processed: 40, freq: 2,
                                   lastSeen: observed.addingTimeInterval(-1.5), stale: false)
-        let report = ProbeReport(result: result(memory: RedisMemory(usedMemory: 3 * 1_048_576, maxMemory: 12 * 1_048_576)),
+        let report = ProbeReport(result: result(memory: RedisMemoryReading(used: 3 * 1_048_576, max: 12 * 1_048_576)),
                                  queues: queues, workers: [worker], pods: pods, server: "127.0.0.1:6379", database: 0,
                                  listenedFor: TimeSpan(milliseconds: 3_000))
         #expect(report.table() == """
@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test(arguments: [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1_572_864, "1.5 MiB"), (5 << 40, "5.0 TiB"), (3 << 50, "3072.0 TiB")])
-    func bytesReadInBinaryUnits(bytes: Int, text: String) {
+    func bytesReadInBinaryUnits(bytes: Int64, text: String) {
         #expect(ProbeReport.bytes(bytes) == text)
     }
 

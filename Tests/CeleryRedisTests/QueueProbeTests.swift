@@ -51,8 +51,9 @@ func acknowledgement(tag: String) -> [[[UInt8]]] {
         }
         let steady = try await probe.observe()
         #expect(steady.roundTrips == 1, "nothing changed: one block")
-        #expect(steady.memory?.maxMemory == 512 * 1024 * 1024)
-        #expect((steady.memory?.usedMemory ?? 0) > 0)
+        let memory = try #require(steady.memory)
+        #expect(memory.max == Int64(512 * 1024 * 1024))
+        #expect(memory.used > 0)
         // Acks and deliveries since: exact again, reading only what changed.
         _ = try await setup.pipeline(acknowledgement(tag: "tag-0") + acknowledgement(tag: "tag-1") + acknowledgement(tag: "tag-2")
             + delivery(tag: "tag-new", queue: "batch1", at: 1_795_306_000))

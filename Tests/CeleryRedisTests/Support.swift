@@ -21,7 +21,7 @@ func infoField(_ server: RedisServer, _ name: String) throws -> Int {
 
 /// A probe result keyed by queue name.
 extension QueueProbeResult {
-    subscript(_ name: String) -> QueueState? { queues.first { $0.name == name } }
+    subscript(_ name: String) -> QueueReading? { queues.first { $0.name == name } }
 }
 
 /// `Wait.until` for a synchronous condition, sleeping between polls without blocking a thread of the

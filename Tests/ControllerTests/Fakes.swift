@@ -18,7 +18,7 @@ final class FakeObserver: QueueObserver {
     private let state = Mutex<(snapshot: RedisSnapshot, failing: Bool, asked: [String])>((RedisSnapshot(queues: [:]), false, []))
     func set(_ queues: [String: (Int, Int)], workers: [WorkerActivity] = []) {
         state.withLock {
-            $0.snapshot = RedisSnapshot(queues: queues.mapValues { QueueReading(depth: $0.0, inFlight: $0.1) },
+            $0.snapshot = RedisSnapshot(readings: queues.map { QueueReading(name: $0.key, depth: $0.value.0, inFlight: $0.value.1) },
                                         memory: RedisMemoryReading(used: 1 << 20, max: 0), workers: workers)
             $0.failing = false
         }

@@ -14,30 +14,74 @@ public struct RedisSnapshot: Sendable, Equatable {
         self.memory = memory
         self.workers = workers
     }
+
+    /// The probe's readings as they come (one per queue, each named), keyed by name; the first of a
+    /// repeated name is kept.
+    public init(readings: [QueueReading], memory: RedisMemoryReading? = nil, workers: [WorkerActivity] = []) {
+        self.init(queues: Dictionary(readings.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }),
+                  memory: memory, workers: workers)
+    }
 }
 
-/// Depth and in-flight tasks of one queue, or why they could not be read.
-public struct QueueReading: Sendable, Equatable {
+/// What Redis says about one Celery queue: its depth and in-flight tasks, or why they could not be read.
+/// Produced by the CeleryRedis probe (`QueueProbe`), read by the controller and printed by `batchctl probe`
+/// (JSON fields `name`, `depth`, `inFlight`, `error`).
+public struct QueueReading: Sendable, Codable, Equatable {
+    /// The Celery queue name.
+    public var name: String
+    /// Σ LLEN over the queue's priority lists; nil when it could not be read (see `error`).
     public var depth: Int?
+    /// Entries of the `unacked` hash routed to this queue: prefetched, ETA/countdown, executing with
+    /// `acks_late`, and orphans of dead workers. Nil when `unacked` could not be read.
     public var inFlight: Int?
+    /// Why `depth` or `inFlight` is missing, naming the key and the cause.
     public var error: String?
-    /// When the in-flight entries were delivered, oldest first (nil when `inFlight` is).
+    /// When the in-flight entries were delivered (`unacked_index`), to the second, oldest first; nil when
+    /// `inFlight` is. Not part of the JSON (`batchctl probe` prints counts).
     public var deliveries: [DeliveryGroup]?
-    public init(depth: Int?, inFlight: Int?, error: String? = nil, deliveries: [DeliveryGroup]? = nil) {
+
+    private enum CodingKeys: String, CodingKey { case name, depth, inFlight, error }
+
+    public init(name: String, depth: Int?, inFlight: Int?, error: String? = nil, deliveries: [DeliveryGroup]? = nil) {
+        self.name = name
         self.depth = depth
         self.inFlight = inFlight
         self.error = error
         self.deliveries = deliveries
     }
+
+    /// Equal counts and error; delivery times are not compared (they are when the tasks were delivered).
+    public static func == (a: QueueReading, b: QueueReading) -> Bool {
+        a.name == b.name && a.depth == b.depth && a.inFlight == b.inFlight && a.error == b.error
+    }
 }
 
-/// Redis `used_memory` and `maxmemory` (0 = no limit).
-public struct RedisMemoryReading: Sendable, Equatable {
+/// Redis `used_memory` and `maxmemory` (0 = no limit), bytes, from `INFO memory`.
+public struct RedisMemoryReading: Sendable, Codable, Equatable {
     public var used: Int64
     public var max: Int64
     public init(used: Int64, max: Int64) {
         self.used = used
         self.max = max
+    }
+
+    /// `used` as a whole percentage of `max` (rounded down), nil when there is no limit. Saturates: the
+    /// numbers come from the server's `INFO` reply.
+    public var usedPercent: Int64? {
+        guard max > 0 else { return nil }
+        let (scaled, overflow) = used.multipliedReportingOverflow(by: 100)
+        if !overflow { return scaled / max }
+        let (coarse, again) = (used / max).multipliedReportingOverflow(by: 100)
+        return again ? .max : coarse
+    }
+
+    /// `used` is above `percent`% of `max` (never when there is no limit), exactly, without overflow.
+    public func isAbove(percent: Int) -> Bool {
+        guard max > 0 else { return false }
+        let (a, overflowA) = used.multipliedReportingOverflow(by: 100)
+        let (b, overflowB) = max.multipliedReportingOverflow(by: Int64(clamping: percent))
+        if overflowA || overflowB { return Double(used) * 100 > Double(max) * Double(percent) }
+        return a > b
     }
 }
 

@@ -21,7 +21,14 @@ public struct QueueObservation: Sendable, Hashable {
 
     /// Queued, held in-flight or running work exists. Stranded entries are not work: no worker can
     /// run them until Celery redelivers them (see `Decider`, which counts them again once they are due).
-    public var hasWork: Bool { depth + heldInFlight + busyWorkers > 0 }
+    public var hasWork: Bool { Self.hasWork(depth: depth, inFlight: inFlight, stranded: stranded.count, busyWorkers: busyWorkers) }
+
+    /// The one "has work" rule, also applied to a recorded status (`BatchQueueStatus.hasWork`, which the
+    /// reminder digest and the status-write throttle read): tasks are queued, in flight beyond the stranded
+    /// ones, or running. Compares, never adds, so no count (from Redis or an API object) can overflow it.
+    public static func hasWork(depth: Int, inFlight: Int, stranded: Int, busyWorkers: Int) -> Bool {
+        depth > 0 || inFlight > stranded || busyWorkers > 0
+    }
 }
 
 /// Everything `decide` looks at for one queue. All of it is data: `decide` reads no clock and does no I/O.
@@ -32,14 +39,15 @@ public struct DecideInput: Sendable {
     public var observation: QueueObservation?
     /// Why the observation is missing, for the condition message.
     public var unknownReason: String
-    /// The worker Deployment's `spec.replicas` and `status.readyReplicas`, or nil when it does not exist.
-    public var deployment: (replicas: Int, readyReplicas: Int)?
-    /// Redis memory, for the orphaned-tasks message.
-    public var redisMemory: (used: Int64, max: Int64)?
+    /// The worker Deployment as observed (`spec.replicas`, `status.readyReplicas`), or nil when it does not exist.
+    public var deployment: DeploymentState?
+    /// Redis memory, for the orphaned-tasks and memory-high messages.
+    public var redisMemory: RedisMemoryReading?
     /// The time of this pass.
     public var now: KubeTime
-    /// Replicas still available under `totalReplicaBudget` for this queue (see `decideAll`).
-    public var budgetRemaining: Int
+    /// Replicas still available under `totalReplicaBudget` for this queue: computed by `decideAll` (callers
+    /// do not pass it); unlimited for a lone `decide` unless a test sets it.
+    public var budgetRemaining: Int = .max
     /// This queue carries the cluster-wide reminders (Redis memory high): their Event goes on it and its
     /// `status.reminders` records them. `decideAll` sets it on exactly one queue, the first by name.
     public var carriesClusterReminders: Bool
@@ -49,8 +57,8 @@ public struct DecideInput: Sendable {
     public var guards: [String: GuardReading]
 
     public init(queue: BatchQueue, observation: QueueObservation?, unknownReason: String = "Redis could not be read",
-                deployment: (replicas: Int, readyReplicas: Int)?, redisMemory: (used: Int64, max: Int64)? = nil,
-                now: KubeTime, budgetRemaining: Int, carriesClusterReminders: Bool = false, clusterDepths: [QueueDepth] = [],
+                deployment: DeploymentState?, redisMemory: RedisMemoryReading? = nil,
+                now: KubeTime, carriesClusterReminders: Bool = false, clusterDepths: [QueueDepth] = [],
                 guards: [String: GuardReading] = [:]) {
         self.queue = queue
         self.observation = observation
@@ -58,7 +66,6 @@ public struct DecideInput: Sendable {
         self.deployment = deployment
         self.redisMemory = redisMemory
         self.now = now
-        self.budgetRemaining = budgetRemaining
         self.carriesClusterReminders = carriesClusterReminders
         self.clusterDepths = clusterDepths
         self.guards = guards
@@ -262,6 +269,9 @@ private struct Decider {
     }
 
     var now: KubeTime { input.now }
+    /// `now` as written to the status times `decide` later compares with (see `KubeTime.roundedUpToSecond`):
+    /// stored to whole seconds, an interval measured from it is never cut short.
+    var stamp: KubeTime { input.now.roundedUpToSecond }
     var name: String { input.queue.metadata.name ?? input.queue.queueName }
     var spec: BatchQueueSpec { input.queue.spec }
 
@@ -281,12 +291,12 @@ private struct Decider {
             let old = input.queue.status
             let hadWork = old?.hasWork ?? false
             if o.hasWork {
-                let refresh = policy.idleAfter.milliseconds * 1000 / 2
-                if status.lastActiveAt.map({ now.microsecondsSinceEpoch - $0.microsecondsSinceEpoch >= refresh }) ?? true {
-                    status.lastActiveAt = now
+                let refresh = policy.idleAfter.duration / 2
+                if status.lastActiveAt.map({ now - $0 >= refresh }) ?? true {
+                    status.lastActiveAt = stamp
                 }
             } else if hadWork {
-                status.lastActiveAt = now
+                status.lastActiveAt = stamp
             }
             setCondition(ConditionType.redisReachable, true, "Observed", "Queue depth, in-flight tasks and worker activity were read from Redis.")
         } else {
@@ -315,7 +325,7 @@ private struct Decider {
             events.append(.externalScaleRestored(found: current, restoredTo: desiredNow))
         }
         if let desiredNow = desired, let current = input.deployment?.replicas, desiredNow > current {
-            status.lastScaleUpAt = now
+            status.lastScaleUpAt = stamp
         }
         status.desiredReplicas = desired ?? input.deployment?.replicas
         status.phase = phase
@@ -351,9 +361,9 @@ private struct Decider {
             // Draining follows the heartbeats; the replicas kept are capped by what runs.
             let busy = min(obs.busyWorkers, current)
             if obs.busyWorkers > 0 {
-                let since = status.drainingSince ?? now
+                let since = status.drainingSince ?? stamp
                 status.drainingSince = since
-                if now.microsecondsSinceEpoch - since.microsecondsSinceEpoch < policy.busyWorkerGrace.milliseconds * 1000 {
+                if now - since < policy.busyWorkerGrace.duration {
                     if input.queue.status?.drainingSince == nil {
                         events.append(.drainingBusyWorkers(busy: busy, deadline: since.adding(policy.busyWorkerGrace)))
                     }
@@ -377,8 +387,10 @@ private struct Decider {
             log.sleepingAt = nil
             var target = ceiling
             if policy.tasksPerReplica > 0 {
-                let tasks = obs.depth + obs.inFlight
-                target = min(ceiling, max(1, (tasks + policy.tasksPerReplica - 1) / policy.tasksPerReplica))
+                // ⌈tasks / tasksPerReplica⌉ without overflow: the counts come from Redis (a depth saturates at Int.max).
+                let (tasks, overflow) = obs.depth.addingReportingOverflow(obs.inFlight)
+                let per = policy.tasksPerReplica
+                target = overflow ? ceiling : min(ceiling, max(1, tasks / per + (tasks % per == 0 ? 0 : 1)))
             }
             var reason: DecisionReason = .atTarget
             if target > input.budgetRemaining {
@@ -389,18 +401,16 @@ private struct Decider {
             if target < current { return (target, reason == .budgetLimited ? reason : .scalingDown, target > 0 ? .running : .reserved) }
             if target == current { return (current, reason, current > 0 ? .running : .reserved) }
             // Scale up slowly: one step per interval; waking from zero takes the first step at once.
-            let every = policy.rampUp.every.milliseconds * 1000
-            if every == 0 { return (target, reason, .running) }
-            let last = status.lastScaleUpAt.map { now.microsecondsSinceEpoch - $0.microsecondsSinceEpoch } ?? Int64.max
-            if current > 0 && last < every { return (current, .rampWaiting, .running) }
+            let every = policy.rampUp.every.duration
+            if every == .zero { return (target, reason, .running) }
+            if current > 0, let last = status.lastScaleUpAt, now - last < every { return (current, .rampWaiting, .running) }
             let next = min(target, current + policy.rampUp.step)
             return (next, next == target ? reason : .rampingUp, .running)
         }
 
         // Reserved with no work at all (so no busy worker either).
         let lastActive = max(status.lastActiveAt ?? r.claimedAt, r.claimedAt)
-        let idleFor = now.microsecondsSinceEpoch - lastActive.microsecondsSinceEpoch
-        if idleFor >= policy.idleAfter.milliseconds * 1000 {
+        if now - lastActive >= policy.idleAfter.duration {
             // Release when done: only once work was seen during this claim (a fresh claim waits for its tasks).
             if r.releaseWhenDone == true, let active = status.lastActiveAt, active > r.claimedAt {
                 clearReservation = true
@@ -460,12 +470,11 @@ private struct Decider {
         let ramping: Set<DecisionReason> = [.atTarget, .rampingUp, .rampWaiting, .budgetLimited]
         guard chosen >= current, ramping.contains(reason) else { return (desired, reason) }
         if let since = verdict.failingSince {
-            let period = policy.rampUp.stepBackAfter.milliseconds * 1000
             let clock = max(since, status.guardSteppedBackAt ?? since)
             let lowest = max(min(obs.busyWorkers, current), obs.hasWork ? 1 : 0)
-            if now.microsecondsSinceEpoch - clock.microsecondsSinceEpoch >= period, current - 1 >= lowest {
+            if now - clock >= policy.rampUp.stepBackAfter.duration, current - 1 >= lowest {
                 heldBy = verdict.holding.map(\.name)
-                status.guardSteppedBackAt = now
+                status.guardSteppedBackAt = stamp
                 return (current - 1, .guardSteppedBack)
             }
         }
@@ -562,7 +571,7 @@ private struct Decider {
             return
         }
         let lastReminded = log.idleAt ?? log.sleepingAt ?? now
-        if now.microsecondsSinceEpoch - lastReminded.microsecondsSinceEpoch >= policy.reminders.idleEvery.milliseconds * 1000 {
+        if now - lastReminded >= policy.reminders.idleEvery.duration {
             log.idleAt = now
             reminders.append(Reminder(
                 kind: .idle, queue: name, holder: r.holder,
@@ -572,14 +581,11 @@ private struct Decider {
     }
 
     mutating func remindOrphaned(_ obs: QueueObservation) {
-        if let last = log.orphanedAt,
-           now.microsecondsSinceEpoch - last.microsecondsSinceEpoch < policy.reminders.orphanedEvery.milliseconds * 1000 {
-            return
-        }
+        if let last = log.orphanedAt, now - last < policy.reminders.orphanedEvery.duration { return }
         log.orphanedAt = now
         var memory = ""
         if let m = input.redisMemory {
-            memory = m.max > 0 ? " Redis uses \(m.used / 1_048_576) MiB of \(m.max / 1_048_576) MiB (\(m.used * 100 / m.max)%)." : " Redis uses \(m.used / 1_048_576) MiB (no maxmemory set)."
+            memory = m.usedPercent.map { " Redis uses \(m.used / 1_048_576) MiB of \(m.max / 1_048_576) MiB (\($0)%)." } ?? " Redis uses \(m.used / 1_048_576) MiB (no maxmemory set)."
         }
         reminders.append(Reminder(
             kind: .orphaned, queue: name, holder: nil,
@@ -590,18 +596,14 @@ private struct Decider {
     /// Redis `used_memory` above `redisMemoryHighPercent` of `maxmemory` (0 = no limit: never), at most
     /// once per `orphanedEvery` while it stays high. Redis at maxmemory refuses new tasks or evicts them.
     mutating func remindRedisMemory() {
-        guard let m = input.redisMemory, m.max > 0,
-              m.used * 100 > m.max * Int64(policy.reminders.redisMemoryHighPercent) else { return }
-        if let last = log.redisMemoryHighAt,
-           now.microsecondsSinceEpoch - last.microsecondsSinceEpoch < policy.reminders.orphanedEvery.milliseconds * 1000 {
-            return
-        }
+        guard let m = input.redisMemory, m.isAbove(percent: policy.reminders.redisMemoryHighPercent) else { return }
+        if let last = log.redisMemoryHighAt, now - last < policy.reminders.orphanedEvery.duration { return }
         log.redisMemoryHighAt = now
         let deepest = input.clusterDepths.filter { $0.depth > 0 }.prefix(3)
         let queues = deepest.isEmpty ? "" : " Deepest queues: " + deepest.map { "\($0.queue) (\($0.depth) tasks)" }.joined(separator: ", ") + "."
         reminders.append(Reminder(
             kind: .redisMemoryHigh, queue: name, holder: nil,
-            message: "Redis uses \(m.used / 1_048_576) MiB of its \(m.max / 1_048_576) MiB maxmemory (\(m.used * 100 / m.max)%), above reminders.redisMemoryHighPercent (\(policy.reminders.redisMemoryHighPercent)%); when it is full, Celery producers fail or tasks are evicted.\(queues) Run 'batchctl status' to see which queues hold tasks, then claim them ('batchctl claim QUEUE') or stop sending tasks to them.",
+            message: "Redis uses \(m.used / 1_048_576) MiB of its \(m.max / 1_048_576) MiB maxmemory (\(m.usedPercent ?? 0)%), above reminders.redisMemoryHighPercent (\(policy.reminders.redisMemoryHighPercent)%); when it is full, Celery producers fail or tasks are evicted.\(queues) Run 'batchctl status' to see which queues hold tasks, then claim them ('batchctl claim QUEUE') or stop sending tasks to them.",
             nextCommand: "batchctl status", isWarning: true))
     }
 

@@ -142,7 +142,7 @@ struct GuardVerdict {
             }
             statuses.append(s)
             let healthyLongEnough = s.state == GuardStatus.healthy
-                && now.microsecondsSinceEpoch - s.since.microsecondsSinceEpoch >= g.forDuration.milliseconds * 1000
+                && now - s.since >= g.forDuration.duration
             if !healthyLongEnough { holding.append(s) }
         }
     }

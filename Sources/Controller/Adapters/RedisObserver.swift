@@ -1,6 +1,5 @@
 import BatchCore
 import CeleryRedis
-import FoundationEssentials
 import Logging
 import Synchronization
 
@@ -12,6 +11,8 @@ public final class RedisObserver: QueueObserver {
     private let probe: Mutex<QueueProbe?>
     let listener: WorkerActivityListener
     private let logger: Logger?
+    /// The controller's wall clock: stamps the probe's observations and judges heartbeat freshness.
+    private let clock: WallClock
     /// The server of the last observation and of the listener, and how many observations were made.
     private let seen = Mutex<(probe: RedisSource?, listener: RedisSource?, observations: Int)>((nil, nil, 0))
 
@@ -19,12 +20,14 @@ public final class RedisObserver: QueueObserver {
     ///   - options: how to reach Redis (URL, password, timeouts; the sentinels, behind Sentinel).
     ///   - layout: Celery's key layout from the configuration.
     ///   - logger: where a change of the server read (a Sentinel failover) is logged.
-    public init(options: RedisConnectionOptions, layout: CeleryLayout, logger: Logger? = nil) {
+    ///   - clock: the controller's wall clock (see `WallClock`).
+    public init(options: RedisConnectionOptions, layout: CeleryLayout, logger: Logger? = nil, clock: @escaping WallClock = { .now }) {
         client = RedisClient(options: options)
         self.layout = layout
         probe = Mutex(nil)
-        listener = WorkerActivityListener(options: options, layout: layout)
+        listener = WorkerActivityListener(options: options, layout: layout, clock: clock)
         self.logger = logger
+        self.clock = clock
     }
 
     /// The server the last observation read (behind Sentinel, the master and the sentinel that named it).
@@ -46,19 +49,13 @@ public final class RedisObserver: QueueObserver {
         }
         let probe = self.probe.withLock { p in
             if let current = p, current.queues == names { return current }
-            let made = QueueProbe(client: client, layout: layout, queues: names)
+            let made = QueueProbe(client: client, layout: layout, queues: names, clock: clock)
             p = made
             return made
         }
         let result = try await probe.observe()
         logSourceChanges(observation: number)
-        var queues: [String: QueueReading] = [:]
-        for q in result.queues {
-            queues[q.name] = QueueReading(depth: q.depth, inFlight: q.inFlight, error: q.error, deliveries: q.deliveries)
-        }
-        let workers = listener.workers(now: Date()).filter { !$0.stale }.map { WorkerActivity(hostname: $0.hostname, active: $0.active, processed: $0.processed) }
-        return RedisSnapshot(queues: queues, memory: result.memory.map { RedisMemoryReading(used: Int64($0.usedMemory), max: Int64($0.maxMemory)) },
-                             workers: workers)
+        return RedisSnapshot(readings: result.queues, memory: result.memory, workers: listener.activeWorkers())
     }
 
     /// Logs when the server read or subscribed on changes (a Sentinel failover), with the observation's

@@ -172,19 +172,6 @@ public struct WorkerStatus: Sendable, Codable, Equatable {
 
     /// Executing at least one task, as of a heartbeat that is not stale.
     public var isBusy: Bool { !stale && active > 0 }
-
-    /// The Deployment among `deployments` whose pod this worker is, by Kubernetes' pod naming:
-    /// `<deployment>-<replicaset hash>-<suffix>`, i.e. the node name is a deployment name followed by
-    /// exactly two more dash-separated parts. Nil when none matches.
-    public func deployment(among deployments: [String]) -> String? {
-        let node = nodeName
-        var best: String?
-        for d in deployments where node.hasPrefix(d + "-") {
-            let rest = node.dropFirst(d.count + 1).split(separator: "-", omittingEmptySubsequences: false)
-            if rest.count == 2, rest.allSatisfy({ !$0.isEmpty }), d.count > (best?.count ?? -1) { best = d }
-        }
-        return best
-    }
 }
 
 /// Per-worker state from worker events. A value type: feed it events, read snapshots. Pure.

@@ -72,8 +72,16 @@ struct DoctorCommand: AsyncParsableCommand {
 
         // Heartbeats: sample the listener's view and keep how long each worker's tasks ran.
         var tracker = TaskRunTracker()
-        var owners: [String: String?] = [:]  // hostname → its Deployment, by pod name
+        var owners: [String: String?] = [:]  // hostname → its Deployment (the pod it names, selected by its matchLabels)
+        var workerPods: WorkerPods?
+        var podsProblem: String?
         if listenFor > .zero {
+            // The controller's rule (`WorkerPods`): celery@<pod>, and the Deployment whose selector matches that pod.
+            do {
+                workerPods = try await WorkerPods.read(client: service.client, namespace: service.namespace, deployments: deployments)
+            } catch {
+                podsProblem = "\(error)"
+            }
             let listener = WorkerActivityListener(options: options, layout: loaded.config.celery)
             listener.start()
             defer { listener.stop() }
@@ -82,7 +90,7 @@ struct DoctorCommand: AsyncParsableCommand {
             for _ in 0..<100_000 {
                 guard clock.now < end else { break }
                 for w in listener.workers() where !w.stale {
-                    if owners.count < 10_000 { owners[w.hostname] = .some(w.deployment(among: deployments)) }
+                    if owners.count < 10_000 { owners[w.hostname] = .some(workerPods?.deployment(ofHostname: w.hostname)) }
                     tracker.observe(hostname: w.hostname, active: w.active, processed: w.processed,
                                     time: w.lastSeen.timeIntervalSince1970)
                 }
@@ -90,8 +98,14 @@ struct DoctorCommand: AsyncParsableCommand {
             }
             if owners.isEmpty, let problem = listener.lastError { printError("warning: worker events: \(problem)") }
         }
-        let unmapped = owners.filter { $0.value == nil }.map(\.key)
-        checks.append(DoctorRules.heartbeatHostnames(unmapped: unmapped, seen: owners.count, deployments: deployments, listened: listenFor > .zero))
+        if let podsProblem {
+            checks.append(DoctorCheck(check: "worker hostnames", status: .skip,
+                                      detail: String("the Deployments and pods could not be read, so heartbeats were not mapped to them: \(podsProblem)".prefix(512)),
+                                      fix: "run doctor with list access to deployments and pods in this namespace (the controller's or an admin's)"))
+        } else {
+            let unmapped = owners.filter { $0.value == nil }.map(\.key)
+            checks.append(DoctorRules.heartbeatHostnames(unmapped: unmapped, seen: owners.count, deployments: deployments, listened: listenFor > .zero))
+        }
 
         let seen = tracker
         let doctor = ClusterDoctor(client: service.client, namespace: service.namespace)

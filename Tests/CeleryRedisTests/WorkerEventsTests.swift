@@ -64,19 +64,6 @@ import Testing
         registry.apply(WorkerEvent(type: "worker-offline", hostname: "celery@a", active: 0, processed: 3, freq: 2), receivedAt: t0 + 1)
         #expect(registry.snapshot(now: t0 + 1).map(\.hostname) == ["celery@b"])
     }
-
-    @Test(arguments: [
-        ("celery@celery-batch1-7d9f8c6b5-x2x7q", "celery-batch1"),
-        ("celery@celery-batch1-extra-7d9f8c6b5-x2x7q", "celery-batch1-extra"),
-        ("celery@celery-batch1", nil),
-        ("celery@celery-batch1-7d9f8c6b5", nil),
-        ("celery@celery-batch10-7d9f8c6b5-x2x7q", nil),
-        ("celery@laptop", nil),
-    ] as [(String, String?)])
-    func podNamesMapToTheirDeployment(hostname: String, expected: String?) {
-        let w = WorkerStatus(hostname: hostname, active: 1, processed: 0, freq: 2, lastSeen: Date(), stale: false)
-        #expect(w.deployment(among: ["celery-batch1", "celery-batch1-extra", "celery-batch2"]) == expected)
-    }
 }
 
 /// Issue 19: heartbeats are data from task code, so every field is untrusted.

@@ -49,25 +49,24 @@ public struct DecideInput: Sendable {
     /// do not pass it); unlimited for a lone `decide` unless a test sets it.
     public var budgetRemaining: Int = .max
     /// This queue carries the cluster-wide reminders (Redis memory high): their Event goes on it and its
-    /// `status.reminders` records them. `decideAll` sets it on exactly one queue, the first by name.
-    public var carriesClusterReminders: Bool
-    /// Queue names and depths across the cluster, deepest first, for the cluster-wide messages (set by `decideAll`).
-    public var clusterDepths: [QueueDepth]
+    /// `status.reminders` records them. `decideAll` sets it on exactly one queue, the first by name (callers do
+    /// not pass it).
+    public var carriesClusterReminders = false
+    /// Queue names and depths across the cluster, deepest first, for the cluster-wide messages (set by
+    /// `decideAll`; callers do not pass it).
+    public var clusterDepths: [QueueDepth] = []
     /// This pass's reading of each guard, by expression (one query per expression, shared by every queue).
     public var guards: [String: GuardReading]
 
     public init(queue: BatchQueue, observation: QueueObservation?, unknownReason: String = "Redis could not be read",
                 deployment: DeploymentState?, redisMemory: RedisMemoryReading? = nil,
-                now: KubeTime, carriesClusterReminders: Bool = false, clusterDepths: [QueueDepth] = [],
-                guards: [String: GuardReading] = [:]) {
+                now: KubeTime, guards: [String: GuardReading] = [:]) {
         self.queue = queue
         self.observation = observation
         self.unknownReason = unknownReason
         self.deployment = deployment
         self.redisMemory = redisMemory
         self.now = now
-        self.carriesClusterReminders = carriesClusterReminders
-        self.clusterDepths = clusterDepths
         self.guards = guards
     }
 }

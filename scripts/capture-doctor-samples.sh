@@ -32,6 +32,17 @@ spec:
         env:
         - name: POD_NAME
           valueFrom: {fieldRef: {fieldPath: metadata.name}}
+---
+# The pod the second worker below is named after, as celery-batch1's ReplicaSet would make it (no kubelet here).
+apiVersion: v1
+kind: Pod
+metadata:
+  name: celery-batch1-6f7c9d8b5-dr001
+  labels: {app: celery-batch1}
+spec:
+  containers:
+  - name: worker
+    image: court-listener:latest
 Y
 export BROKER_URL=redis://127.0.0.1:16399/0 CELERY_TRANSPORT_OPTIONS='{}' CELERY_ACKS_LATE=0 CELERY_QUEUES=batch0,batch1 PYTHONPATH=$M/Tests/Fixtures/celery PYTHONDONTWRITEBYTECODE=1 C_FORCE_ROOT=1
 cd $M/Tests/Fixtures/celery

@@ -54,6 +54,19 @@ struct DoctorCLITests {
         let server = try RedisServer(extraArguments: ["--maxmemory-policy", "allkeys-lru"])
         let f = try ClusterFixture()
         try apply(f, Self.deployment("celery-batch1", consumes: "batch9", grace: 3))
+        // The pod the second worker is named after, as celery-batch1's ReplicaSet would make it (no kubelet here):
+        // doctor maps heartbeats to Deployments by the controller's rule, celery@<pod> and the pod's labels.
+        try apply(f, """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: celery-batch1-6f7c9d8b5-dr001
+              labels: {app: celery-batch1}
+            spec:
+              containers:
+              - name: worker
+                image: court-listener:latest
+            """)
         let logs = try TemporaryDirectory(prefix: "doctor")
         let celery = CeleryFixture(brokerURL: server.url)
         // One worker named as on a laptop (not celery@<pod>), one named as a pod of celery-batch1.

@@ -45,25 +45,11 @@ import Glibc
 }
 
 @Suite struct HealthServerTests {
-    /// A plain HTTP/1.1 request over a loopback socket.
+    /// A plain HTTP/1.1 request over a loopback socket: the whole answer.
     func request(port: Int, _ raw: String) -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let fd = Loopback.connect(port, timeout: 5) else { return "connect failed" }
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard ok == 0 else { return "connect failed" }
-        _ = raw.withCString { send(fd, $0, strlen($0), 0) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        for _ in 0..<100 {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
+        return Loopback.exchange(fd, raw)
     }
 
     @Test func servesEachPathAndRefusesTheRest() throws {
@@ -99,37 +85,13 @@ import Glibc
 /// Issue 19: a slow or hostile client cannot stop the health server (the kubelet's liveness probe has 1 s).
 @Suite struct HealthServerSlowClientTests {
     /// A connected loopback socket with send/receive timeouts, or nil.
-    func connectTo(_ port: Int, timeout seconds: Int = 1) -> Int32? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var tv = timeval(tv_sec: seconds, tv_usec: 0)
-        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard ok == 0 else {
-            close(fd)
-            return nil
-        }
-        return fd
-    }
+    func connectTo(_ port: Int, timeout seconds: Int = 1) -> Int32? { Loopback.connect(port, timeout: seconds) }
 
     /// `GET /healthz`: the status line, or nil when no answer came within 1 s.
     func healthz(_ port: Int) -> String? {
         guard let fd = connectTo(port) else { return nil }
         defer { close(fd) }
-        _ = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 1024)
-        for _ in 0..<20 {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            out += buf[0..<n]
-        }
-        let text = String(decoding: out, as: UTF8.self)
+        let text = Loopback.exchange(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", maxReads: 20)
         return text.isEmpty ? nil : text.split(separator: "\r\n").first.map(String.init)
     }
 
@@ -191,5 +153,40 @@ import Glibc
         var buf = [UInt8](repeating: 0, count: 16)
         let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
         #expect(n == 0)   // closed by the server, well before the 5 s receive timeout
+    }
+}
+
+/// A raw HTTP/1.1 client over loopback sockets, for the health server's tests.
+enum Loopback {
+    /// A socket connected to 127.0.0.1:`port` with `seconds` send and receive timeouts, or nil.
+    static func connect(_ port: Int, timeout seconds: Int) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var tv = timeval(tv_sec: seconds, tv_usec: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// Sends `raw` and reads until the server closes (or a read times out), at most `maxReads` reads.
+    static func exchange(_ fd: Int32, _ raw: String, maxReads: Int = 100) -> String {
+        _ = raw.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<maxReads {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

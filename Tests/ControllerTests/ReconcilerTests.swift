@@ -21,6 +21,18 @@ import Testing
                           notifier: notifier, clock: { clock.now })
     }
 
+    /// A reconciler after one pass over batch1, claimed for 3 and at 3 replicas with the pods aaaaa, bbbbb and
+    /// ccccc, the worker of pod `busy` running a task and `depth` tasks queued.
+    func threePods(busy: String, depth: Int) async -> Reconciler {
+        let r = reconciler()
+        claim("batch1", replicas: 3)
+        cluster.setReplicas("celery-batch1", 3)
+        cluster.addPods("celery-batch1", ["celery-batch1-7d9f8-aaaaa", "celery-batch1-7d9f8-bbbbb", "celery-batch1-7d9f8-ccccc"])
+        redis.set(["batch0": (0, 0), "batch1": (depth, 0)], workers: [WorkerActivity(hostname: "celery@celery-batch1-7d9f8-\(busy)", active: 1)])
+        _ = await r.reconcileOnce()
+        return r
+    }
+
     /// A reconciler after two passes over batch1, claimed with a ceiling of 4 and 100 tasks waiting: ramped to 4.
     func rampedToFour() async -> Reconciler {
         let r = reconciler()
@@ -132,12 +144,7 @@ import Testing
     }
 
     @Test func busyPodsAreMadeExpensiveBeforeAScaleDown() async {
-        let r = reconciler()
-        claim("batch1", replicas: 3)
-        cluster.setReplicas("celery-batch1", 3)
-        cluster.addPods("celery-batch1", ["celery-batch1-7d9f8-aaaaa", "celery-batch1-7d9f8-bbbbb", "celery-batch1-7d9f8-ccccc"])
-        redis.set(["batch0": (0, 0), "batch1": (10, 0)], workers: [WorkerActivity(hostname: "celery@celery-batch1-7d9f8-bbbbb", active: 1)])
-        _ = await r.reconcileOnce()
+        let r = await threePods(busy: "bbbbb", depth: 10)
         claim("batch1", replicas: 1)
         clock.advance(1)
         _ = await r.reconcileOnce()
@@ -206,12 +213,7 @@ import Testing
     }
 
     @Test func aReleaseWhileBusyStopsIdleWorkersAndAnnouncesDrainingOnce() async {
-        let r = reconciler()
-        claim("batch1", replicas: 3)
-        cluster.setReplicas("celery-batch1", 3)
-        cluster.addPods("celery-batch1", ["celery-batch1-7d9f8-aaaaa", "celery-batch1-7d9f8-bbbbb", "celery-batch1-7d9f8-ccccc"])
-        redis.set(["batch0": (0, 0), "batch1": (0, 0)], workers: [WorkerActivity(hostname: "celery@celery-batch1-7d9f8-ccccc", active: 1)])
-        _ = await r.reconcileOnce()
+        let r = await threePods(busy: "ccccc", depth: 0)
         cluster.update("batch1") { $0.spec.reservation = nil }
         for _ in 0..<3 {
             clock.advance(1)

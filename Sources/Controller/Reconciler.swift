@@ -199,7 +199,7 @@ public actor Reconciler {
             if let redis {
                 if let reading = redis.queues[q.queueName], reading.error == nil, let depth = reading.depth, let inFlight = reading.inFlight {
                     let busy = deployment.map { busyWorkers(of: $0, pods: snapshot.pods, workers: redis.workers) } ?? 0
-                    let starts = deployment.map { podsOf($0, in: snapshot.pods).compactMap(\.workerStartedAt) } ?? []
+                    let starts = deployment.map { $0.pods(among: snapshot.pods).compactMap(\.workerStartedAt) } ?? []
                     let stranded = inFlight > 0 ? StrandedTasks.classify(deliveries: reading.deliveries ?? [], workerStarts: starts) : .none
                     observation = QueueObservation(depth: depth, inFlight: inFlight, busyWorkers: busy, stranded: stranded)
                 } else if let error = redis.queues[q.queueName]?.error {
@@ -315,11 +315,7 @@ public actor Reconciler {
     /// Workers with running tasks whose pod belongs to `deployment` (`WorkerPods`: the rule `batchctl probe` shares).
     func busyWorkers(of deployment: DeploymentState, pods: [PodState], workers: [WorkerActivity]) -> Int {
         WorkerPods.busyCount(busyHostnames: workers.lazy.filter { $0.active > 0 }.map(\.hostname),
-                             pods: Set(podsOf(deployment, in: pods).map(\.name)))
-    }
-
-    func podsOf(_ deployment: DeploymentState, in pods: [PodState]) -> [PodState] {
-        pods.filter { WorkerPods.selects(deployment.selector, labels: $0.labels) }
+                             pods: Set(deployment.pods(among: pods).map(\.name)))
     }
 
     /// Carries out the plan of writes for one queue (`WritePlan.plan`): each write in order, behind the write

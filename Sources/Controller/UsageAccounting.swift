@@ -8,7 +8,7 @@ extension Reconciler {
     /// a pod being deleted counts until it is gone (its worker runs until then).
     func accountUsage(_ q: BatchQueue, decision: inout Decision, snapshot: ClusterSnapshot, workers: [WorkerActivity]?, now: KubeTime) {
         let name = q.metadata.name ?? q.queueName
-        let pods = snapshot.deployments[q.spec.deployment].map { podsOf($0, in: snapshot.pods + snapshot.terminatingPods) } ?? []
+        let pods = snapshot.deployments[q.spec.deployment].map { $0.pods(among: snapshot.pods + snapshot.terminatingPods) } ?? []
         var byPod: [String: WorkerActivity] = [:]
         for w in workers ?? [] { if let pod = w.podName { byPod[pod] = w } }
         var seen = usagePodsSeen[name] ?? [:]

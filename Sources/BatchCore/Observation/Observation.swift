@@ -122,6 +122,14 @@ public struct DeploymentState: Sendable, Equatable {
     }
 }
 
+extension DeploymentState {
+    /// The pods among `pods` that its `matchLabels` select (`WorkerPods.selects`: the one rule the controller,
+    /// the plan and `batchctl probe` share).
+    public func pods(among pods: [PodState]) -> [PodState] {
+        pods.filter { WorkerPods.selects(selector, labels: $0.labels) }
+    }
+}
+
 /// A pod of a worker Deployment.
 public struct PodState: Sendable, Equatable {
     public var name: String

@@ -92,7 +92,7 @@ public struct WritePlan: Hashable, Sendable {
         let name = q.metadata.name ?? q.queueName
 
         if let decided = d.desiredReplicas, let deployment = snapshot.deployments[q.spec.deployment], decided != deployment.replicas {
-            let pods = snapshot.pods.filter { WorkerPods.selects(deployment.selector, labels: $0.labels) }
+            let pods = deployment.pods(among: snapshot.pods)
             let scalingDown = decided < deployment.replicas && busyAware
             let desired = scalingDown ? safeScaleDown(to: decided, from: deployment.replicas, pods: pods, workers: workers) : decided
             if desired != decided {

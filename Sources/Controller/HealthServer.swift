@@ -1,5 +1,6 @@
 import Posix
 import Synchronization
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,6 +24,9 @@ public final class HealthServer: Sendable {
     private let handler: Handler
     private let log: @Sendable (String) -> Void
     private let stopped = Atomic<Bool>(false)
+    private let running = Atomic<Bool>(false)
+    /// Signalled by the serving thread when it has closed every socket, the listening one included.
+    private let ended = DispatchSemaphore(value: 0)
     /// How long a connection may take, from accept to the last byte of the answer.
     public let requestDeadline: Duration
     /// Connections open at most.
@@ -84,14 +88,27 @@ public final class HealthServer: Sendable {
     /// Serves on a dedicated thread until `stop()`.
     /// - Throws: `ThreadStartError` when no thread can be started (out of threads or memory).
     public func start() throws(ThreadStartError) {
-        try OSThread.detach(name: "health server") { self.serve() }
+        running.store(true, ordering: .releasing)
+        do {
+            try OSThread.detach(name: "health server") { self.serve() }
+        } catch {
+            running.store(false, ordering: .releasing)
+            throw error
+        }
     }
 
-    /// Stops accepting; the thread ends.
+    /// Stops accepting and waits (at most 2 s) until the serving thread has closed its sockets.
+    ///
+    /// The thread closes the listening socket itself: closing it here while the thread may still be
+    /// between `poll` and `accept` would let it accept on whatever socket next reuses the descriptor.
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
+        shutdown(fd, Int32(SHUT_RDWR))   // wakes the thread's poll
+        if running.load(ordering: .acquiring) {
+            _ = ended.wait(timeout: .now() + .seconds(2))
+        } else {
+            close(fd)
+        }
     }
 
     /// One open connection: what it sent so far, and the answer once there is one.
@@ -107,7 +124,11 @@ public final class HealthServer: Sendable {
         var connections: [Connection] = []
         var buffer = [UInt8](repeating: 0, count: 2048)
         var acceptFailures = 0
-        defer { for c in connections { close(c.fd) } }
+        defer {
+            for c in connections { close(c.fd) }
+            close(fd)
+            ended.signal()
+        }
         while !stopped.load(ordering: .acquiring) {
             let now = ContinuousClock.now
             // Past their deadline: closed, answered or not.

@@ -142,6 +142,19 @@ import Glibc
         #expect(n == 0)
     }
 
+    @Test("stop() returns after the server closed its sockets, so a later socket reusing a descriptor is never touched")
+    func stopWaitsForTheServingThread() throws {
+        let s = try server()
+        let silent = try #require(connectTo(s.port))
+        defer { close(silent) }
+        #expect(healthz(s.port) == "HTTP/1.1 200 OK")   // accepted after `silent`, so `silent` is accepted too
+        s.stop()
+        // Already closed by the server when stop() returned: the end of stream is there without waiting.
+        var buf = [UInt8](repeating: 0, count: 16)
+        let n = buf.withUnsafeMutableBytes { recv(silent, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        #expect(n == 0)
+    }
+
     @Test("a connection that never finishes its request is closed at the deadline")
     func deadlineFromAccept() throws {
         let s = try HealthServer(host: "127.0.0.1", port: 0, requestDeadline: .milliseconds(300)) { _ in (200, "text/plain", "ok\n") }

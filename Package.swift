@@ -1,4 +1,5 @@
 // swift-tools-version:6.1
+import CompilerPluginSupport
 import PackageDescription
 
 let package = Package(
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/swiftlang/swift-syntax", from: "603.0.1"),
     ],
     targets: [
         // System libraries: a module map plus a shim header with typed wrappers for variadic C calls.
@@ -36,37 +38,45 @@ let package = Package(
         // glibc's <malloc.h> (mallopt): batchctl keeps to one malloc arena (the controller's memory, issue 7).
         .systemLibrary(name: "CMalloc"),
 
+        // `@MemberwiseInit(.public)`: the public memberwise initializer Swift does not synthesize, written by a macro
+        // (the compiler plugin, built for the build machine only) instead of by hand for each public data type.
+        .macro(name: "MemberwiseInitMacros", dependencies: [
+            .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
+            .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+        ]),
+        .target(name: "MemberwiseInit", dependencies: ["MemberwiseInitMacros"]),
+
         // YAML without Foundation: libyaml's parser composed into a node tree (duplicate keys refused,
         // aliases bounded), and a block-style emitter. Keeps the controller's binary free of full Foundation.
-        .target(name: "YAML", dependencies: ["CLibYAML"]),
+        .target(name: "YAML", dependencies: ["CLibYAML", "MemberwiseInit"]),
 
         // Thin POSIX wrappers for the modules with I/O: detached threads, writes to standard error, whole-file
         // reads (what Foundation's Thread, FileHandle and String(contentsOfFile:) did before FoundationEssentials).
-        .target(name: "Posix"),
+        .target(name: "Posix", dependencies: ["MemberwiseInit"]),
 
         // Domain types, policy, configuration. No I/O.
-        .target(name: "BatchCore", dependencies: ["YAML"]),
+        .target(name: "BatchCore", dependencies: ["MemberwiseInit", "YAML"]),
 
         // The reconcile loop: observe (cluster caches, Redis) → decide → act only on difference.
         .target(name: "Controller", dependencies: [
-            "BatchCore", "CeleryRedis", "KubeClient", "Posix",
+            "BatchCore", "CeleryRedis", "KubeClient", "MemberwiseInit", "Posix",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
 
         // Celery on Redis: hiredis connection on its own thread, kombu key layout, queue probe, heartbeats.
-        .target(name: "CeleryRedis", dependencies: ["BatchCore", "CHiredis", "Posix"]),
+        .target(name: "CeleryRedis", dependencies: ["BatchCore", "CHiredis", "MemberwiseInit", "Posix"]),
 
         // Kubernetes API client: kubeconfig and in-cluster config, libcurl transport, typed calls, list+watch.
         .target(name: "KubeClient", dependencies: [
-            "BatchCore", "CCurl", "Posix", "YAML",
+            "BatchCore", "CCurl", "MemberwiseInit", "Posix", "YAML",
         ]),
 
         // The CLI's cluster orchestration: identity, reservation writes with resourceVersion preconditions
         // (re-read and report the winner on a lost race), status output, describe. Tested through `batchctl`.
         .target(name: "BatchctlKit", dependencies: [
-            "BatchCore", "KubeClient", "YAML",
+            "BatchCore", "KubeClient", "MemberwiseInit", "YAML",
         ]),
 
         // The product: argument parsing and wiring only.
@@ -100,6 +110,7 @@ let package = Package(
         // The Kubernetes API emulator: HTTPS server, generic object store, watches, auth, kubelet.
         .target(name: "KubeSim", dependencies: [
             "BatchCore",
+            "MemberwiseInit",
             "Posix",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -137,7 +148,7 @@ let package = Package(
         ]),
 
         // Test support: KubeSim, Celery and the controller harness on loopback (re-exports LocalProcesses).
-        .target(name: "BatchTesting", dependencies: ["LocalProcesses", "Posix"]),
+        .target(name: "BatchTesting", dependencies: ["LocalProcesses", "MemberwiseInit", "Posix"]),
 
         .testTarget(name: "YAMLTests", dependencies: [
             "YAML",
@@ -145,6 +156,11 @@ let package = Package(
         ]),
 
         .testTarget(name: "PosixTests", dependencies: ["Posix"]),
+        .testTarget(name: "MemberwiseInitTests", dependencies: [
+            "MemberwiseInitMacros",
+            .product(name: "SwiftSyntaxMacroExpansion", package: "swift-syntax"),
+            .product(name: "SwiftSyntaxMacrosGenericTestSupport", package: "swift-syntax"),
+        ]),
 
         .testTarget(name: "BatchCoreTests", dependencies: [
             "BatchCore",

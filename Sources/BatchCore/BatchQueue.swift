@@ -1,3 +1,4 @@
+import MemberwiseInit
 import YAML
 
 /// The `BatchQueue` custom resource (`batchqueues.batchctl.dev/v1alpha1`): one object per Celery queue,
@@ -27,6 +28,7 @@ public struct BatchQueue: Sendable, Hashable, Codable {
 }
 
 /// What users and admins set on a BatchQueue.
+@MemberwiseInit(.public)
 public struct BatchQueueSpec: Sendable, Hashable, Codable {
     /// Celery queue name; defaults to `metadata.name`.
     public var queue: String?
@@ -41,18 +43,10 @@ public struct BatchQueueSpec: Sendable, Hashable, Codable {
     /// Admin: guards of this queue alone, added to the BatchQueuePolicy's (one with a policy guard's name
     /// replaces it for this queue).
     public var guards: [QueueGuard]?
-
-    public init(queue: String? = nil, deployment: String, maxReplicas: Int? = nil, paused: Bool? = nil,
-                reservation: Reservation? = nil) {
-        self.queue = queue
-        self.deployment = deployment
-        self.maxReplicas = maxReplicas
-        self.paused = paused
-        self.reservation = reservation
-    }
 }
 
 /// A claim on a queue, recorded in `spec.reservation`.
+@MemberwiseInit(.public)
 public struct Reservation: Sendable, Hashable, Codable {
     /// The claimer as the API server authenticated them (from a SelfSubjectReview).
     public var holder: String
@@ -66,17 +60,6 @@ public struct Reservation: Sendable, Hashable, Codable {
     /// The controller releases the claim once the queue has drained and stayed idle for `idleAfter`
     /// (`claim --release-when-done`); nil or false: only `release` or expiry end it.
     public var releaseWhenDone: Bool?
-
-    public init(holder: String, reason: String? = nil, claimedAt: KubeTime, expiresAt: KubeTime, replicas: Int,
-                approvedBand: String? = nil, releaseWhenDone: Bool? = nil) {
-        self.releaseWhenDone = releaseWhenDone
-        self.holder = holder
-        self.reason = reason
-        self.claimedAt = claimedAt
-        self.expiresAt = expiresAt
-        self.replicas = replicas
-        self.approvedBand = approvedBand
-    }
 }
 
 /// The phase shown in `kubectl get bq` and `batchctl status`.
@@ -97,6 +80,7 @@ public enum BatchQueuePhase: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// What the controller observed and decided, written through the `/status` subresource.
+@MemberwiseInit(.public)
 public struct BatchQueueStatus: Sendable, Hashable, Codable {
     public var observedGeneration: Int64?
     public var phase: BatchQueuePhase?
@@ -129,25 +113,6 @@ public struct BatchQueueStatus: Sendable, Hashable, Codable {
     /// What the current and the last claims used (see `UsageLedger`).
     public var usage: UsageLedger?
     public var conditions: [Condition]?
-
-    public init(observedGeneration: Int64? = nil, phase: BatchQueuePhase? = nil, depth: Int? = nil, inFlight: Int? = nil,
-                busyWorkers: Int? = nil, replicas: Int? = nil, readyReplicas: Int? = nil, desiredReplicas: Int? = nil,
-                lastActiveAt: KubeTime? = nil, lastScaleUpAt: KubeTime? = nil, drainingSince: KubeTime? = nil,
-                reminders: ReminderLog? = nil, conditions: [Condition]? = nil) {
-        self.observedGeneration = observedGeneration
-        self.phase = phase
-        self.depth = depth
-        self.inFlight = inFlight
-        self.busyWorkers = busyWorkers
-        self.replicas = replicas
-        self.readyReplicas = readyReplicas
-        self.desiredReplicas = desiredReplicas
-        self.lastActiveAt = lastActiveAt
-        self.lastScaleUpAt = lastScaleUpAt
-        self.drainingSince = drainingSince
-        self.reminders = reminders
-        self.conditions = conditions
-    }
 }
 
 extension BatchQueueStatus {
@@ -159,6 +124,7 @@ extension BatchQueueStatus {
 }
 
 /// A `metav1.Condition`.
+@MemberwiseInit(.public)
 public struct Condition: Sendable, Hashable, Codable {
     public var type: String
     /// `True`, `False` or `Unknown`.
@@ -167,14 +133,4 @@ public struct Condition: Sendable, Hashable, Codable {
     public var message: String
     public var lastTransitionTime: KubeTime
     public var observedGeneration: Int64?
-
-    public init(type: String, status: String, reason: String, message: String, lastTransitionTime: KubeTime,
-                observedGeneration: Int64? = nil) {
-        self.type = type
-        self.status = status
-        self.reason = reason
-        self.message = message
-        self.lastTransitionTime = lastTransitionTime
-        self.observedGeneration = observedGeneration
-    }
 }

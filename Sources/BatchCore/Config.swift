@@ -7,6 +7,9 @@
 ///
 /// `config/batchctl.yaml` documents every key; `BatchConfig.defaults` holds the same values (a test
 /// keeps the two equal), so the binary runs with no file at all. Secrets never live here: see `Secrets`.
+
+import MemberwiseInit
+
 public struct BatchConfig: Sendable, Equatable {
     /// Namespace of the BatchQueue objects and the worker Deployments.
     public var namespace: String
@@ -113,15 +116,12 @@ public struct CeleryLayout: Sendable, Equatable {
 }
 
 /// One batch queue and the worker Deployment that consumes it (as a BatchQueue names them).
+@MemberwiseInit(.public)
 public struct QueueConfig: Sendable, Equatable {
     /// The Celery queue name.
     public var name: String
     /// The worker Deployment in `namespace`.
     public var deployment: String
-    public init(name: String, deployment: String) {
-        self.name = name
-        self.deployment = deployment
-    }
     /// The four queues deploy/base installs (`batch0`…`batch3`, Deployments `celery-batch0`…), for
     /// `batchctl probe` without `--queue`.
     public static let installed = (0..<4).map { QueueConfig(name: "batch\($0)", deployment: "celery-batch\($0)") }
@@ -146,15 +146,12 @@ public struct RampUp: Sendable, Equatable {
 }
 
 /// How long a claim may last.
+@MemberwiseInit(.public)
 public struct ReservationLimits: Sendable, Equatable {
     /// Used by `claim` without `--for`.
     public var defaultDuration: TimeSpan
     /// The longest `--for` (and `extend`) accepted.
     public var maxDuration: TimeSpan
-    public init(defaultDuration: TimeSpan, maxDuration: TimeSpan) {
-        self.defaultDuration = defaultDuration
-        self.maxDuration = maxDuration
-    }
 }
 
 /// When reminders go out.
@@ -179,6 +176,7 @@ public struct DepthThresholds: Sendable, Equatable {
 
 /// The Prometheus server the guards are queried on (`GET /api/v1/query`). Its bearer token is read from
 /// `tokenFile` (re-read every minute, never logged); `caFile` verifies an https server (default: the system CAs).
+@MemberwiseInit(.public)
 public struct PrometheusSettings: Sendable, Equatable {
     /// `http(s)://host:port` with an optional path prefix, without credentials.
     public var url: String
@@ -187,13 +185,7 @@ public struct PrometheusSettings: Sendable, Equatable {
     /// A file holding the bearer token sent to Prometheus (a mounted Secret).
     public var tokenFile: String?
     /// The limit for one query; kept inside the poll interval (the smaller of the two is used).
-    public var timeout: TimeSpan
-    public init(url: String, caFile: String? = nil, tokenFile: String? = nil, timeout: TimeSpan = .seconds(2)) {
-        self.url = url
-        self.caFile = caFile
-        self.tokenFile = tokenFile
-        self.timeout = timeout
-    }
+    public var timeout: TimeSpan = .seconds(2)
 }
 
 /// How reminders are posted to the webhook (its URL is a secret: see `Secrets`).

@@ -1,31 +1,25 @@
+import MemberwiseInit
 import YAML
 
 /// One thing wrong with a configuration: the key path (`bands[2].max`) and what is wrong with it.
+@MemberwiseInit(.public)
 public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
     /// Where: a dotted key path with list indexes, such as `reminders.expiringBefore[1]`.
     public let path: String
     /// What: the value and the rule it breaks, such as `8 must be greater than bands[1].max (10)`.
     public let message: String
-    public init(path: String, message: String) {
-        self.path = path
-        self.message = message
-    }
     public var description: String { path.isEmpty ? message : "\(path): \(message)" }
 }
 
 /// A configuration that cannot be used; lists every problem found, not only the first.
+@MemberwiseInit(.public)
 public struct ConfigError: BatchctlFailure, Equatable {
     /// The file (or `embedded defaults`) the problems were found in.
     public let source: String
     public let problems: [ConfigProblem]
     /// What the source should have been: `batchctl configuration` or `BatchQueuePolicy`.
-    public let subject: String
+    public var subject: String = "batchctl configuration"
     public var kind: FailureKind { .badInput }
-    public init(source: String, problems: [ConfigProblem], subject: String = "batchctl configuration") {
-        self.source = source
-        self.problems = problems
-        self.subject = subject
-    }
     public var description: String {
         let count = problems.count == 1 ? "1 problem" : "\(problems.count) problems"
         return "\(source) is not a valid \(subject) (\(count)):\n"

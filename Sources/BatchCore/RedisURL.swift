@@ -2,6 +2,10 @@
 /// `redis://[user[:password]@]host[:port][/db]` or `unix:///path/redis.sock[?db=N]`.
 ///
 /// `rediss://` is refused: hiredis 0.14 (the only one Debian 12 ships) has no TLS.
+
+import MemberwiseInit
+
+@MemberwiseInit(.public)
 public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     /// How to reach the server.
     public enum Endpoint: Sendable, Hashable {
@@ -11,18 +15,11 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
 
     public var endpoint: Endpoint
     /// The Redis database number (`SELECT`), 0 by default.
-    public var database: Int
+    public var database: Int = 0
     /// The ACL user name (Redis 6+), if any.
     public var username: String?
     /// The password, if the URL carried one. Never printed: see `description`.
     public var password: String?
-
-    public init(endpoint: Endpoint, database: Int = 0, username: String? = nil, password: String? = nil) {
-        self.endpoint = endpoint
-        self.database = database
-        self.username = username
-        self.password = password
-    }
 
     /// The URL with any password replaced by `***`, safe to print and log.
     public var description: String {
@@ -214,6 +211,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
 /// As in kombu's `SentinelChannel`, every URL names one sentinel, while the database and the Redis
 /// (master) credentials come from the first URL only; the master's name is not part of the URL (it is
 /// Celery's `broker_transport_options['master_name']`, batchctl's `redis.masterName`).
+@MemberwiseInit(.public)
 public struct SentinelURL: Sendable, Hashable, CustomStringConvertible {
     /// One sentinel's address.
     public struct Address: Sendable, Hashable, CustomStringConvertible {
@@ -226,7 +224,7 @@ public struct SentinelURL: Sendable, Hashable, CustomStringConvertible {
     /// The sentinels, in the order given (they are asked in turn).
     public var sentinels: [Address]
     /// The Redis database number on the master (`SELECT`), from the first URL.
-    public var database: Int
+    public var database: Int = 0
     /// The master's ACL user name, from the first URL.
     public var username: String?
     /// The master's password, from the first URL. Never printed.
@@ -234,13 +232,6 @@ public struct SentinelURL: Sendable, Hashable, CustomStringConvertible {
 
     /// At most this many sentinels (a deployment has three or five).
     public static let maxSentinels = 16
-
-    public init(sentinels: [Address], database: Int = 0, username: String? = nil, password: String? = nil) {
-        self.sentinels = sentinels
-        self.database = database
-        self.username = username
-        self.password = password
-    }
 
     /// The URL list with any password replaced by `***`, safe to print and log.
     public var description: String {

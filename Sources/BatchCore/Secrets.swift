@@ -1,18 +1,19 @@
 /// A secret value and where it came from. Printing it never shows the value.
+
+import MemberwiseInit
+
+@MemberwiseInit(.public)
 public struct Secret: Sendable, Equatable, CustomStringConvertible {
     /// The secret itself. Do not log it.
     public let value: String
     /// Where it came from, such as `REDIS_PASSWORD_FILE=/var/run/secrets/redis/password`.
     public let origin: String
-    public init(value: String, origin: String) {
-        self.value = value
-        self.origin = origin
-    }
     public var description: String { "*** (from \(origin))" }
 }
 
 /// The secrets batchctl needs, which come only from the environment or files named there, never from
 /// the config file: the Redis password, the Redis Sentinels' password and the webhook URL.
+@MemberwiseInit(.public)
 public struct Secrets: Sendable, Equatable {
     /// From `REDIS_PASSWORD`, or the file named by `REDIS_PASSWORD_FILE`.
     public var redisPassword: Secret?
@@ -22,12 +23,6 @@ public struct Secrets: Sendable, Equatable {
     public var sentinelPassword: Secret?
     /// From `BATCHCTL_WEBHOOK_URL`, or the file named by `BATCHCTL_WEBHOOK_URL_FILE`.
     public var webhookURL: Secret?
-
-    public init(redisPassword: Secret? = nil, sentinelPassword: Secret? = nil, webhookURL: Secret? = nil) {
-        self.redisPassword = redisPassword
-        self.sentinelPassword = sentinelPassword
-        self.webhookURL = webhookURL
-    }
 
     /// Reads the secrets.
     /// - Parameters:

@@ -1,24 +1,19 @@
 import Foundation
 import LocalProcesses
+import MemberwiseInit
 
 /// Real Celery 5.7 producers, workers and Flower from the project's venv, running the fixture app in
 /// `Tests/Fixtures/celery` against a test's Redis. Processes are stopped by pid.
+@MemberwiseInit(.public)
 public struct CeleryFixture: Sendable {
     /// The broker URL (may carry a password).
     public var brokerURL: String
     /// `broker_transport_options` as JSON, e.g. `{"sep": ":", "priority_steps": [0,1,2,3,4,5,6,7,8,9]}`.
-    public var transportOptions: String
+    public var transportOptions: String = "{}"
     /// Sets `task_acks_late=True`.
-    public var acksLate: Bool
+    public var acksLate: Bool = false
     /// Names for `task_queues` (the queues Flower lists before it has seen a worker).
-    public var queues: [String]
-
-    public init(brokerURL: String, transportOptions: String = "{}", acksLate: Bool = false, queues: [String] = []) {
-        self.brokerURL = brokerURL
-        self.transportOptions = transportOptions
-        self.acksLate = acksLate
-        self.queues = queues
-    }
+    public var queues: [String] = []
 
     /// The fixture app's directory.
     public static var directory: String { ProjectPaths.fixtures + "/celery" }

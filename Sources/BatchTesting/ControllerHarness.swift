@@ -1,5 +1,6 @@
 import Foundation
 import LocalProcesses
+import MemberwiseInit
 
 /// The whole system for integration tests: a real redis-server, KubeSim with the project's CRD, the
 /// four BatchQueues and their worker Deployments, and `batchctl controller` processes with short
@@ -27,23 +28,16 @@ public final class ControllerHarness: @unchecked Sendable {
     /// Worker Deployments whose pods KubeSim's kubelet runs as real `celery worker` processes:
     /// `celery -A app worker -Q batchN --hostname celery@$POD_NAME -c 1 --prefetch-multiplier 1`
     /// (prefork pool, heartbeats every 2 s), with the fixture app's PYTHONPATH and broker environment.
+    @MemberwiseInit(.public)
     public struct CeleryWorkers: Sendable {
         /// The pod template's `terminationGracePeriodSeconds`: how long a warm shutdown may take before SIGKILL.
-        public var terminationGracePeriodSeconds: Int
+        public var terminationGracePeriodSeconds: Int = 30
         /// Sets `task_acks_late=True` in the workers (and in `celery` producers).
-        public var acksLate: Bool
+        public var acksLate: Bool = false
         /// `broker_transport_options` as JSON for workers and producers (e.g. `{"visibility_timeout": 30}`).
-        public var transportOptions: String
+        public var transportOptions: String = "{}"
         /// `--prefetch-multiplier`.
-        public var prefetchMultiplier: Int
-
-        public init(terminationGracePeriodSeconds: Int = 30, acksLate: Bool = false, transportOptions: String = "{}",
-                    prefetchMultiplier: Int = 1) {
-            self.terminationGracePeriodSeconds = terminationGracePeriodSeconds
-            self.acksLate = acksLate
-            self.transportOptions = transportOptions
-            self.prefetchMultiplier = prefetchMultiplier
-        }
+        public var prefetchMultiplier: Int = 1
     }
 
     /// - Parameters:

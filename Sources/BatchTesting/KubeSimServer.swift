@@ -1,20 +1,22 @@
 import Foundation
 import LocalProcesses
+import MemberwiseInit
 
 /// A `kubesim serve` child process on a free loopback port, for one test; stopped by its pid.
 /// Uses the real executable (so it is tested too) and decodes its JSON itself (no KubeSim dependency).
 public final class KubeSimServer: @unchecked Sendable {
     /// One request KubeSim answered (`GET /kubesim/requests`).
+    @MemberwiseInit(.public)
     public struct RequestRecord: Sendable, Equatable, Decodable {
         public var time: String
-        public var user: String
+        public var user: String = ""
         public var verb: String
         public var method: String
         public var path: String
-        public var query: String
-        public var status: Int
-        public var contentType: String
-        public var requestContentType: String
+        public var query: String = ""
+        public var status: Int = 200
+        public var contentType: String = ""
+        public var requestContentType: String = ""
         public var body: String?
 
         enum CodingKeys: String, CodingKey { case time, user, verb, method, path, query, status, contentType, requestContentType, body }
@@ -27,20 +29,6 @@ public final class KubeSimServer: @unchecked Sendable {
                       path: try text(.path), query: try text(.query), status: try c.decodeIfPresent(Int.self, forKey: .status) ?? 0,
                       contentType: try text(.contentType), requestContentType: try text(.requestContentType),
                       body: try c.decodeIfPresent(String.self, forKey: .body))
-        }
-
-        public init(time: String, user: String = "", verb: String, method: String, path: String, query: String = "",
-                    status: Int = 200, contentType: String = "", requestContentType: String = "", body: String? = nil) {
-            self.time = time
-            self.user = user
-            self.verb = verb
-            self.method = method
-            self.path = path
-            self.query = query
-            self.status = status
-            self.contentType = contentType
-            self.requestContentType = requestContentType
-            self.body = body
         }
 
         /// Whether the request changed something (POST/PUT/PATCH/DELETE).

@@ -1,28 +1,22 @@
 import BatchCore
 import KubeClient
+import MemberwiseInit
 
 /// The cluster side of `batchctl doctor`: reads each queue's worker Deployment, the autoscalers in the
 /// namespace and the caller's own access, and turns them into checks with `DoctorRules`. Only GETs, LISTs
 /// and SelfSubjectAccessReviews (which change nothing).
+@MemberwiseInit(.public)
 public struct ClusterDoctor: Sendable {
     public let client: KubeClient
     public let namespace: String
 
-    public init(client: KubeClient, namespace: String) {
-        self.client = client
-        self.namespace = namespace
-    }
-
     /// What was heard from a Deployment's workers while listening.
+    @MemberwiseInit(.public)
     public struct Heard: Sendable {
         /// Workers (pods) that sent a heartbeat.
         public var workers: Int
         /// The longest task seen running on them, in seconds.
         public var longestTask: Int?
-        public init(workers: Int, longestTask: Int?) {
-            self.workers = workers
-            self.longestTask = longestTask
-        }
     }
 
     /// The checks for one BatchQueue's workers. `heard` says what the heartbeats of a Deployment's pods

@@ -1,22 +1,17 @@
 import BatchCore
 import KubeClient
+import MemberwiseInit
 
 /// What `batchctl describe QUEUE` prints: spec, reservation, status, conditions and recent events, in the
 /// layout of `kubectl describe`.
+@MemberwiseInit(.public)
 public struct QueueDescription: Sendable {
     public var queue: BatchQueue
     /// The queue's events, any order; nil when they could not be read (`eventsProblem` says why).
     public var events: [Event]?
     public var eventsProblem: String?
     /// How many of the newest events to show.
-    public var eventLimit: Int
-
-    public init(queue: BatchQueue, events: [Event]?, eventsProblem: String? = nil, eventLimit: Int = 20) {
-        self.queue = queue
-        self.events = events
-        self.eventsProblem = eventsProblem
-        self.eventLimit = eventLimit
-    }
+    public var eventLimit: Int = 20
 
     /// Reads the queue's events (`events.k8s.io/v1`, field selector `regarding.kind=BatchQueue,regarding.name=NAME`).
     /// A refusal to list events is not fatal: the description says so instead.

@@ -1,19 +1,15 @@
 import BatchCore
 import KubeClient
+import MemberwiseInit
 
 /// Who runs a command, as the reservation holder is recorded: the user the API server authenticates.
+@MemberwiseInit(.public)
 public struct Requester: Sendable, Equatable {
     /// The user name (`alice@example.org`, `system:serviceaccount:ns:name`).
     public var name: String
-    public var groups: [String]
+    public var groups: [String] = []
     /// True when the cluster has no SelfSubjectReview API and the kubeconfig user name was used instead.
-    public var fromKubeconfig: Bool
-
-    public init(name: String, groups: [String] = [], fromKubeconfig: Bool = false) {
-        self.name = name
-        self.groups = groups
-        self.fromKubeconfig = fromKubeconfig
-    }
+    public var fromKubeconfig: Bool = false
 
     /// Asks the API server who the client is (`POST selfsubjectreviews`). When the cluster lacks that API
     /// (404), falls back to the kubeconfig user name and says so through `warn`.

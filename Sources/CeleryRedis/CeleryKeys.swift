@@ -1,4 +1,5 @@
 import BatchCore
+import MemberwiseInit
 
 /// Where kombu's Redis transport (Celery 5.7) keeps a queue's messages and bookkeeping, derived from
 /// the Celery app's `broker_transport_options` (see `CeleryLayout`). Pure: no I/O.
@@ -7,11 +8,10 @@ import BatchCore
 /// `P+q` for step 0 and `P+q+SEP+step` otherwise; the global hash `P+"unacked"` holds every delivered but
 /// unacknowledged message as `[message, exchange, routing_key]`; the set `P+"_kombu.binding."+exchange`
 /// holds the exchange's bindings as `routing_key SEP pattern SEP queue`.
+@MemberwiseInit(.public)
 public struct CeleryKeys: Sendable, Equatable {
     /// The Celery app's `broker_transport_options` these keys follow.
     public let layout: CeleryLayout
-
-    public init(layout: CeleryLayout) { self.layout = layout }
 
     /// The list keys of `queue`, one per priority step, in step order. Duplicate steps give one key.
     public func queueKeys(_ queue: String) -> [String] {

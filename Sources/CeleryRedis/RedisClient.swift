@@ -1,4 +1,5 @@
 import BatchCore
+import MemberwiseInit
 import Posix
 import Synchronization
 
@@ -19,15 +20,12 @@ public final class RedisStats: Sendable {
 }
 
 /// The server a client last read from and, behind Sentinel, the sentinel that named it.
+@MemberwiseInit(.public)
 public struct RedisSource: Sendable, Equatable {
     /// `host:port` or `unix:/path`.
     public var server: String
     /// The sentinel (`host:port`) that named `server` as the master; nil without Sentinel.
     public var sentinel: String?
-    public init(server: String, sentinel: String? = nil) {
-        self.server = server
-        self.sentinel = sentinel
-    }
 }
 
 /// A Redis client whose blocking hiredis calls run on its own dedicated thread.

@@ -1,10 +1,12 @@
 import BatchCore
 import CHiredis
+import MemberwiseInit
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// How to reach and log in to one Redis server.
+@MemberwiseInit(.public)
 public struct RedisConnectionOptions: Sendable, Equatable {
     /// Host and port or unix socket, database, ACL user name. A password in the URL is used when
     /// `password` is nil.
@@ -12,23 +14,13 @@ public struct RedisConnectionOptions: Sendable, Equatable {
     /// The password (from `Secrets`), sent with AUTH after every (re)connect.
     public var password: String?
     /// Limit for establishing the TCP or unix-socket connection.
-    public var connectTimeout: TimeSpan
+    public var connectTimeout: TimeSpan = .seconds(2)
     /// Limit for each read or write on the socket once connected.
-    public var commandTimeout: TimeSpan
+    public var commandTimeout: TimeSpan = .seconds(2)
     /// The longest wait between reconnect attempts after failures (the delay doubles from 100 ms).
-    public var maxBackoff: TimeSpan
+    public var maxBackoff: TimeSpan = .seconds(5)
     /// When set, the server is the master these sentinels name, not `url`'s host and port.
     public var sentinel: SentinelOptions?
-
-    public init(url: RedisURL, password: String? = nil, connectTimeout: TimeSpan = .seconds(2),
-                commandTimeout: TimeSpan = .seconds(2), maxBackoff: TimeSpan = .seconds(5), sentinel: SentinelOptions? = nil) {
-        self.url = url
-        self.password = password
-        self.connectTimeout = connectTimeout
-        self.commandTimeout = commandTimeout
-        self.maxBackoff = maxBackoff
-        self.sentinel = sentinel
-    }
 
     /// Options from the configuration and the secrets: the secret password wins over one in the URL.
     public init(settings: RedisSettings, secrets: Secrets) {
@@ -59,6 +51,7 @@ public struct RedisConnectionOptions: Sendable, Equatable {
 }
 
 /// Redis behind Sentinel: who to ask for the master's address, and how to log in to them.
+@MemberwiseInit(.public)
 public struct SentinelOptions: Sendable, Equatable {
     /// The sentinels, asked in turn; the one that answered is asked first next time.
     public var sentinels: [SentinelURL.Address]
@@ -66,12 +59,6 @@ public struct SentinelOptions: Sendable, Equatable {
     public var masterName: String
     /// The sentinels' own password (their `requirepass`), sent with AUTH; the master's is separate.
     public var password: String?
-
-    public init(sentinels: [SentinelURL.Address], masterName: String, password: String? = nil) {
-        self.sentinels = sentinels
-        self.masterName = masterName
-        self.password = password
-    }
 }
 
 /// One hiredis connection. Not thread-safe (hiredis contexts are not): confine each instance to one

@@ -1,9 +1,11 @@
 import BatchCore
 import FoundationEssentials
+import MemberwiseInit
 
 /// A Celery worker event (`worker-online`, `worker-heartbeat`, `worker-offline`) as published on the
 /// broker. Workers send these without `-E`: every `freq` seconds (2 by default) a heartbeat with the
 /// number of tasks executing (`active`, prefetched ones excluded) and started so far (`processed`).
+@MemberwiseInit(.public)
 public struct WorkerEvent: Sendable, Equatable {
     /// `worker-heartbeat`, `worker-online` or `worker-offline`.
     public var type: String
@@ -17,15 +19,6 @@ public struct WorkerEvent: Sendable, Equatable {
     public var freq: Double
     /// The worker's clock when it sent the event (Unix seconds).
     public var timestamp: Double?
-
-    public init(type: String, hostname: String, active: Int, processed: Int, freq: Double, timestamp: Double? = nil) {
-        self.type = type
-        self.hostname = hostname
-        self.active = active
-        self.processed = processed
-        self.freq = freq
-        self.timestamp = timestamp
-    }
 
     /// The largest payload read: a worker event is a few hundred bytes; anything near this is not one.
     public static let maxPayloadBytes = 64 * 1024
@@ -126,6 +119,7 @@ public struct WorkerEventError: Error, CustomStringConvertible, Equatable {
 }
 
 /// What is known about one worker from its events.
+@MemberwiseInit(.public)
 public struct WorkerStatus: Sendable, Codable, Equatable {
     /// `celery@<node>`, as the worker reports it.
     public var hostname: String
@@ -139,15 +133,6 @@ public struct WorkerStatus: Sendable, Codable, Equatable {
     public var lastSeen: Date
     /// No event for more than two heartbeat intervals: the worker is probably gone.
     public var stale: Bool
-
-    public init(hostname: String, active: Int, processed: Int, freq: Double, lastSeen: Date, stale: Bool) {
-        self.hostname = hostname
-        self.active = active
-        self.processed = processed
-        self.freq = freq
-        self.lastSeen = lastSeen
-        self.stale = stale
-    }
 
     /// The pod name: `hostname` after `@` (`celery@<pod>`).
     public var nodeName: String {

@@ -1,8 +1,10 @@
 import BatchCore
 import Logging
+import MemberwiseInit
 import Synchronization
 
 /// The fields of a `coordination.k8s.io/v1` Lease that leader election uses.
+@MemberwiseInit(.public)
 public struct LeaseRecord: Sendable, Equatable {
     public var holderIdentity: String?
     public var leaseDurationSeconds: Int
@@ -11,16 +13,10 @@ public struct LeaseRecord: Sendable, Equatable {
     public var leaseTransitions: Int
     /// As read; sent back on update, so a lost race is a conflict.
     public var resourceVersion: String?
-
-    public init(holderIdentity: String?, leaseDurationSeconds: Int, acquireTime: KubeTime?, renewTime: KubeTime?,
-                leaseTransitions: Int, resourceVersion: String? = nil) {
-        self.holderIdentity = holderIdentity
-        self.leaseDurationSeconds = leaseDurationSeconds
-        self.acquireTime = acquireTime
-        self.renewTime = renewTime
-        self.leaseTransitions = leaseTransitions
-        self.resourceVersion = resourceVersion
-    }
+    /// `spec.strategy` and `spec.preferredHolder` (coordinated leader election) as read, written back unchanged
+    /// so an update does not drop what another tool set (client-go's LeaderElectionRecord carries them too).
+    public var strategy: String?
+    public var preferredHolder: String?
 }
 
 /// Errors a `LeaseStore` reports in a way leader election acts on.
@@ -51,15 +47,11 @@ public protocol LeaseStore: Sendable {
 /// leader `leaseDuration − renewDeadline` before anyone else could lead. Writers check `isLeader` before
 /// each write (see `Reconciler`'s `writeFence`).
 public actor LeaderElector {
+    @MemberwiseInit(.public)
     public struct Timings: Sendable {
-        public var leaseDuration: Duration
-        public var renewDeadline: Duration
-        public var retryPeriod: Duration
-        public init(leaseDuration: Duration = .seconds(15), renewDeadline: Duration = .seconds(10), retryPeriod: Duration = .seconds(2)) {
-            self.leaseDuration = leaseDuration
-            self.renewDeadline = renewDeadline
-            self.retryPeriod = retryPeriod
-        }
+        public var leaseDuration: Duration = .seconds(15)
+        public var renewDeadline: Duration = .seconds(10)
+        public var retryPeriod: Duration = .seconds(2)
         /// A rule of client-go's that the timings break.
         public enum Problem: Sendable, Equatable {
             case retryPeriodNotPositive

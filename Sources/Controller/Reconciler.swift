@@ -1,5 +1,6 @@
 import BatchCore
 import Logging
+import MemberwiseInit
 
 /// The annotation the ReplicaSet controller reads to choose which pods to remove first.
 public let podDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
@@ -28,15 +29,11 @@ public struct PassReport: Sendable {
 }
 
 /// One failure of a pass: which BatchQueue (nil: the whole pass), at which step, and the error.
+@MemberwiseInit(.public)
 public struct PassFailure: Sendable, CustomStringConvertible {
     public var queue: String?
     public var step: PassStep
     public var error: any Error
-    public init(queue: String?, step: PassStep, error: any Error) {
-        self.queue = queue
-        self.step = step
-        self.error = error
-    }
     /// `batch1: writing status: 500 Internal Server Error`.
     public var description: String { (queue.map { "\($0): " } ?? "") + "\(step): \(error)" }
 }
@@ -103,18 +100,14 @@ public enum PassStep: Sendable, Hashable, CustomStringConvertible {
 public actor Reconciler {
     /// How stale a Redis reading may be before queues count as unknown, and how often status may be
     /// rewritten when nothing important changed.
+    @MemberwiseInit(.public)
     public struct Settings: Sendable {
         public var pollInterval: TimeSpan
         /// A failed read reuses the last good one while it is younger than this many polls.
-        public var staleAfterPolls: Int
+        public var staleAfterPolls: Int = 3
         /// At most one status write per queue per this interval, unless phase, replicas,
         /// conditions or reminders change.
-        public var statusMinInterval: TimeSpan
-        public init(pollInterval: TimeSpan, staleAfterPolls: Int = 3, statusMinInterval: TimeSpan = .seconds(5)) {
-            self.pollInterval = pollInterval
-            self.staleAfterPolls = staleAfterPolls
-            self.statusMinInterval = statusMinInterval
-        }
+        public var statusMinInterval: TimeSpan = .seconds(5)
     }
 
     let config: BatchConfig

@@ -1,11 +1,13 @@
 import BatchCore
 import KubeClient
 import Logging
+import MemberwiseInit
 import ServiceLifecycle
 
 /// Posts bodies to the configured webhook: a per-attempt timeout, retries with jittered exponential
 /// backoff for connection failures, timeouts, 408, 429 and 5xx, then a warning. The URL is never logged
 /// (only `scheme://host/***`).
+@MemberwiseInit(.public)
 public struct WebhookSender: Sendable {
     /// Delivery settings; `init(settings:)` maps the configuration's `webhook` block.
     public struct Options: Sendable {
@@ -37,15 +39,8 @@ public struct WebhookSender: Sendable {
 
     let url: Secret
     public let options: Options
-    let poster: HTTPPoster
+    var poster: HTTPPoster = HTTPPoster()
     let logger: Logger
-
-    public init(url: Secret, options: Options, poster: HTTPPoster = HTTPPoster(), logger: Logger) {
-        self.url = url
-        self.options = options
-        self.poster = poster
-        self.logger = logger
-    }
 
     /// The URL as it may be shown: `https://hooks.example.org/***`.
     public var maskedURL: String { HTTPPoster.maskedURL(url.value) }

@@ -1,3 +1,4 @@
+import MemberwiseInit
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -5,9 +6,9 @@ import Darwin
 #endif
 
 /// Why a text file could not be read, in a few words ("no such file", "permission denied").
+@MemberwiseInit(.public)
 public struct FileTextError: Error, Sendable, Equatable, CustomStringConvertible {
     public var reason: String
-    public init(reason: String) { self.reason = reason }
     public var description: String { reason }
 }
 

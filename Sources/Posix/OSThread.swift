@@ -1,3 +1,4 @@
+import MemberwiseInit
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -5,12 +6,12 @@ import Darwin
 #endif
 
 /// Why a thread could not be started: the process (or its container) is out of threads or memory.
+@MemberwiseInit(.public)
 public struct ThreadStartError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What the thread was for.
     public var name: String
     /// `pthread_create`'s error number.
     public var code: Int32
-    public init(name: String, code: Int32) { self.name = name; self.code = code }
     public var description: String {
         let reason = strerror(code).map { String(cString: $0) } ?? "error \(code)"
         return "could not start the \(name) thread: \(reason); the process is out of threads or memory "

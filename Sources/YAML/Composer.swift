@@ -1,15 +1,12 @@
 import CLibYAML
+import MemberwiseInit
 
 /// Why a YAML text could not be read: the parser's problem and where it is. The description never
 /// quotes the text itself (a kubeconfig line may hold a token).
+@MemberwiseInit(.public)
 public struct YAMLError: Error, Sendable, Equatable, CustomStringConvertible {
     public var problem: String
     public var mark: Mark?
-
-    public init(problem: String, mark: Mark?) {
-        self.problem = problem
-        self.mark = mark
-    }
 
     public var description: String { mark.map { "\(problem) at \($0)" } ?? problem }
 }

@@ -1,12 +1,11 @@
 /// A position in a YAML text, 1-based, for messages.
+
+import MemberwiseInit
+
+@MemberwiseInit(.public)
 public struct Mark: Sendable, Hashable, CustomStringConvertible {
     public var line: Int
     public var column: Int
-
-    public init(line: Int, column: Int) {
-        self.line = line
-        self.column = column
-    }
 
     public var description: String { "line \(line), column \(column)" }
 }

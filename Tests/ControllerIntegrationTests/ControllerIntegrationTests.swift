@@ -129,6 +129,27 @@ struct ControllerIntegrationTests {
         #expect(writes.isEmpty, "\(writes.map { "\($0.method) \($0.path)" })")
     }
 
+    @Test("the Lease's strategy and preferredHolder, set by another tool, survive the leader's writes")
+    func leaseFieldsOfOthersAreKept() throws {
+        let h = try ControllerHarness()
+        defer { h.stop() }
+        let manifest = """
+            {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+             "metadata": {"name": "batchctl-controller", "namespace": "\(h.namespace)"},
+             "spec": {"leaseDurationSeconds": 15, "strategy": "OldestEmulationVersion", "preferredHolder": "someone-else"}}
+            """
+        let created = try h.sim.kubectl(["create", "--validate=false", "-f", "-"], stdin: manifest)
+        #expect(created.status == 0, "\(created.stderr)")
+        try h.startController()
+        #expect(Wait.until(timeout: .seconds(20)) { h.leaseHolder()?.hasPrefix("controller-0_") == true })
+        func lease(_ path: String) -> String? {
+            try? h.sim.kubectl(["get", "lease", "batchctl-controller", "-n", h.namespace, "-o", "jsonpath=\(path)"]).stdout
+        }
+        let taken = lease("{.spec.renewTime}")
+        #expect(Wait.until(timeout: .seconds(10)) { lease("{.spec.renewTime}") != taken })   // renewed (every 2 s)
+        #expect(lease("{.spec.strategy} {.spec.preferredHolder}") == "OldestEmulationVersion someone-else")
+    }
+
     @Test("two controllers: one leads; SIGTERM hands over at once, SIGKILL within the lease duration")
     func leaderElection() throws {
         let h = try ControllerHarness()

@@ -2,6 +2,8 @@
 /// template, Celery heartbeats, autoscalers) to one check each, ok / warn / fail with the fix in one line.
 /// No I/O here: the command reads, these decide.
 
+import MemberwiseInit
+
 /// How a check came out. `fail` makes `batchctl doctor` exit 1.
 public enum CheckStatus: String, Sendable, Codable, Equatable, Comparable {
     case ok, skip, warn, fail
@@ -19,6 +21,7 @@ public enum CheckStatus: String, Sendable, Codable, Equatable, Comparable {
 }
 
 /// One finding of `batchctl doctor`.
+@MemberwiseInit(.public)
 public struct DoctorCheck: Sendable, Codable, Equatable {
     /// What was checked, such as `redis eviction` or `batch1 queue`.
     public var check: String
@@ -27,13 +30,6 @@ public struct DoctorCheck: Sendable, Codable, Equatable {
     public var detail: String
     /// What to do about it, in one line; nil when nothing needs doing.
     public var fix: String?
-
-    public init(check: String, status: CheckStatus, detail: String, fix: String? = nil) {
-        self.check = check
-        self.status = status
-        self.detail = detail
-        self.fix = fix
-    }
 }
 
 /// The rules, one function per check.

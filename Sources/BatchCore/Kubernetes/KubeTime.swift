@@ -2,12 +2,13 @@
 ///
 /// Stored as microseconds since the Unix epoch so the same type also carries `metav1.MicroTime`
 /// values (see `MicroTime`). Decoding accepts any RFC 3339 form (fractions, offsets); encoding writes UTC.
+
+import MemberwiseInit
+
+@MemberwiseInit(.public)
 public struct KubeTime: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
     /// Microseconds since 1970-01-01T00:00:00Z.
     public var microsecondsSinceEpoch: Int64
-
-    /// An instant from microseconds since the epoch.
-    public init(microsecondsSinceEpoch: Int64) { self.microsecondsSinceEpoch = microsecondsSinceEpoch }
 
     /// An instant from whole seconds since the epoch.
     public init(secondsSinceEpoch: Int64) { self.microsecondsSinceEpoch = secondsSinceEpoch * 1_000_000 }

@@ -1,6 +1,10 @@
 /// The part of Kubernetes `metadata` batchctl reads and writes.
 ///
 /// Fields left nil are omitted when encoding, so the type is safe to use inside merge patches.
+
+import MemberwiseInit
+
+@MemberwiseInit(.public)
 public struct ObjectMeta: Sendable, Hashable, Codable {
     public var name: String?
     public var namespace: String?
@@ -13,25 +17,10 @@ public struct ObjectMeta: Sendable, Hashable, Codable {
     public var labels: [String: String]?
     public var annotations: [String: String]?
     public var ownerReferences: [OwnerReference]?
-
-    public init(name: String? = nil, namespace: String? = nil, uid: String? = nil, resourceVersion: String? = nil,
-                generation: Int64? = nil, creationTimestamp: KubeTime? = nil, deletionTimestamp: KubeTime? = nil,
-                labels: [String: String]? = nil, annotations: [String: String]? = nil,
-                ownerReferences: [OwnerReference]? = nil) {
-        self.name = name
-        self.namespace = namespace
-        self.uid = uid
-        self.resourceVersion = resourceVersion
-        self.generation = generation
-        self.creationTimestamp = creationTimestamp
-        self.deletionTimestamp = deletionTimestamp
-        self.labels = labels
-        self.annotations = annotations
-        self.ownerReferences = ownerReferences
-    }
 }
 
 /// `metadata.ownerReferences[]`.
+@MemberwiseInit(.public)
 public struct OwnerReference: Sendable, Hashable, Codable {
     public var apiVersion: String
     public var kind: String
@@ -39,14 +28,4 @@ public struct OwnerReference: Sendable, Hashable, Codable {
     public var uid: String
     public var controller: Bool?
     public var blockOwnerDeletion: Bool?
-
-    public init(apiVersion: String, kind: String, name: String, uid: String, controller: Bool? = nil,
-                blockOwnerDeletion: Bool? = nil) {
-        self.apiVersion = apiVersion
-        self.kind = kind
-        self.name = name
-        self.uid = uid
-        self.controller = controller
-        self.blockOwnerDeletion = blockOwnerDeletion
-    }
 }

@@ -7,15 +7,15 @@
 /// not one of batchctl's). Pods being deleted are left out by whoever reads them (the controller's caches and
 /// the probe both do). A busy worker is one whose last heartbeat is fresh and reports a running task; its
 /// Deployment is found by its pod, never by the shape of its name.
+
+import MemberwiseInit
+
 public struct WorkerPods: Sendable, Equatable {
     /// A pod as the rule needs it.
+    @MemberwiseInit(.public)
     public struct Pod: Sendable, Equatable {
         public var name: String
         public var labels: [String: String]
-        public init(name: String, labels: [String: String]) {
-            self.name = name
-            self.labels = labels
-        }
     }
 
     /// Pod names by Deployment name.

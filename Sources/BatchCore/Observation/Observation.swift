@@ -1,19 +1,16 @@
 // What the controller observes each pass: the cluster (from watch-fed caches) and Redis. One model, produced by
 // the adapters (Controller/Adapters) and `batchctl probe`, read by `decide`, the usage ledger and the plan of writes.
 
+import MemberwiseInit
+
 /// One read of Redis: every configured queue, memory, and the workers heard from.
+@MemberwiseInit(.public)
 public struct RedisSnapshot: Sendable, Equatable {
     /// By Celery queue name. A queue with an error (say, its key has the wrong type) has nil counts.
     public var queues: [String: QueueReading]
     public var memory: RedisMemoryReading?
     /// Workers whose heartbeats are fresh.
-    public var workers: [WorkerActivity]
-
-    public init(queues: [String: QueueReading], memory: RedisMemoryReading? = nil, workers: [WorkerActivity] = []) {
-        self.queues = queues
-        self.memory = memory
-        self.workers = workers
-    }
+    public var workers: [WorkerActivity] = []
 
     /// The probe's readings as they come (one per queue, each named), keyed by name; the first of a
     /// repeated name is kept.
@@ -26,6 +23,7 @@ public struct RedisSnapshot: Sendable, Equatable {
 /// What Redis says about one Celery queue: its depth and in-flight tasks, or why they could not be read.
 /// Produced by the CeleryRedis probe (`QueueProbe`), read by the controller and printed by `batchctl probe`
 /// (JSON fields `name`, `depth`, `inFlight`, `error`).
+@MemberwiseInit(.public)
 public struct QueueReading: Sendable, Codable, Equatable {
     /// The Celery queue name.
     public var name: String
@@ -42,14 +40,6 @@ public struct QueueReading: Sendable, Codable, Equatable {
 
     private enum CodingKeys: String, CodingKey { case name, depth, inFlight, error }
 
-    public init(name: String, depth: Int?, inFlight: Int?, error: String? = nil, deliveries: [DeliveryGroup]? = nil) {
-        self.name = name
-        self.depth = depth
-        self.inFlight = inFlight
-        self.error = error
-        self.deliveries = deliveries
-    }
-
     /// Equal counts and error; delivery times are not compared (they are when the tasks were delivered).
     public static func == (a: QueueReading, b: QueueReading) -> Bool {
         a.name == b.name && a.depth == b.depth && a.inFlight == b.inFlight && a.error == b.error
@@ -57,13 +47,10 @@ public struct QueueReading: Sendable, Codable, Equatable {
 }
 
 /// Redis `used_memory` and `maxmemory` (0 = no limit), bytes, from `INFO memory`.
+@MemberwiseInit(.public)
 public struct RedisMemoryReading: Sendable, Codable, Equatable {
     public var used: Int64
     public var max: Int64
-    public init(used: Int64, max: Int64) {
-        self.used = used
-        self.max = max
-    }
 
     /// `used` as a whole percentage of `max` (rounded down), nil when there is no limit. Saturates: the
     /// numbers come from the server's `INFO` reply.
@@ -86,23 +73,20 @@ public struct RedisMemoryReading: Sendable, Codable, Equatable {
 }
 
 /// A Celery worker's latest heartbeat: `hostname` is `celery@<pod-name>`.
+@MemberwiseInit(.public)
 public struct WorkerActivity: Sendable, Equatable {
     public var hostname: String
     /// Tasks running now.
     public var active: Int
     /// Tasks started since the worker started, running ones included (the heartbeat's `processed`, clamped).
-    public var processed: Int
-    public init(hostname: String, active: Int, processed: Int = 0) {
-        self.hostname = hostname
-        self.active = active
-        self.processed = processed
-    }
+    public var processed: Int = 0
     /// The pod name, when the hostname is `celery@<pod-name>` (any other prefix is not one of batchctl's
     /// workers: heartbeats come from whoever can publish on the broker).
     public var podName: String? { WorkerPods.podName(hostname: hostname) }
 }
 
 /// A worker Deployment as the controller needs it.
+@MemberwiseInit(.public)
 public struct DeploymentState: Sendable, Equatable {
     public var name: String
     /// `spec.replicas`.
@@ -113,13 +97,6 @@ public struct DeploymentState: Sendable, Equatable {
     /// The worker container's `command` then `args` (`Deployment.workerArguments`), for the
     /// `WorkersMisconfigured` condition; nil when not read (then the condition is left as it is).
     public var workerArguments: [String]?
-    public init(name: String, replicas: Int, readyReplicas: Int, selector: [String: String], workerArguments: [String]? = nil) {
-        self.name = name
-        self.replicas = replicas
-        self.readyReplicas = readyReplicas
-        self.selector = selector
-        self.workerArguments = workerArguments
-    }
 }
 
 extension DeploymentState {
@@ -131,6 +108,7 @@ extension DeploymentState {
 }
 
 /// A pod of a worker Deployment.
+@MemberwiseInit(.public)
 public struct PodState: Sendable, Equatable {
     public var name: String
     public var labels: [String: String]
@@ -138,16 +116,9 @@ public struct PodState: Sendable, Equatable {
     public var deletionCost: Int?
     /// Running with its `Ready` condition true. The ReplicaSet removes pods that are not (pending, not
     /// ready) before any ready one, whatever their deletion cost.
-    public var ready: Bool
+    public var ready: Bool = true
     /// When its worker process last started (container `startedAt`), if it is running; nil otherwise.
     public var workerStartedAt: KubeTime?
-    public init(name: String, labels: [String: String], deletionCost: Int? = nil, ready: Bool = true, workerStartedAt: KubeTime? = nil) {
-        self.name = name
-        self.labels = labels
-        self.deletionCost = deletionCost
-        self.ready = ready
-        self.workerStartedAt = workerStartedAt
-    }
 }
 
 /// The namespace's `BatchQueuePolicy` named `default`, as the controller last read it.
@@ -161,6 +132,7 @@ public enum PolicyState: Sendable, Equatable {
 }
 
 /// An object of the cluster that does not decode, left out of the snapshot (the others are used).
+@MemberwiseInit(.public)
 public struct SkippedObject: Sendable, Hashable, CustomStringConvertible {
     /// `BatchQueue`, `Deployment` or `Pod`.
     public var kind: String
@@ -168,17 +140,12 @@ public struct SkippedObject: Sendable, Hashable, CustomStringConvertible {
     public var uid: String?
     /// What does not decode, with the field's path.
     public var problem: String
-    public init(kind: String, name: String, uid: String? = nil, problem: String) {
-        self.kind = kind
-        self.name = name
-        self.uid = uid
-        self.problem = problem
-    }
     /// `BatchQueue batch9 does not decode (spec.maxReplicas: ...)`.
     public var description: String { "\(kind) \(name.isEmpty ? "(no name)" : name) does not decode (\(problem)); fix or delete it" }
 }
 
 /// What the controller reads from the cluster each pass (from watch-fed caches).
+@MemberwiseInit(.public)
 public struct ClusterSnapshot: Sendable {
     public var queues: [BatchQueue]
     /// By name.
@@ -187,21 +154,14 @@ public struct ClusterSnapshot: Sendable {
     /// The namespace's policy; nil when this client does not read one (the configuration's policy applies).
     public var policy: PolicyState?
     /// Objects left out because they do not decode, sorted by kind and name.
-    public var skipped: [SkippedObject]
+    public var skipped: [SkippedObject] = []
     /// Pods being deleted (not in `pods`: nothing is decided from them), still running until their
     /// process exits, so the usage ledger counts them.
     public var terminatingPods: [PodState] = []
-    public init(queues: [BatchQueue], deployments: [String: DeploymentState], pods: [PodState], policy: PolicyState? = nil,
-                skipped: [SkippedObject] = []) {
-        self.queues = queues
-        self.deployments = deployments
-        self.pods = pods
-        self.policy = policy
-        self.skipped = skipped
-    }
 }
 
 /// An Event to record on a BatchQueue.
+@MemberwiseInit(.public)
 public struct ControllerEvent: Sendable, Equatable {
     public var queue: BatchQueue
     /// `Normal` or `Warning`.
@@ -211,11 +171,4 @@ public struct ControllerEvent: Sendable, Equatable {
     /// Short verb for `events.k8s.io/v1` `action`, such as `Remind` or `Scale`.
     public var action: String
     public var note: String
-    public init(queue: BatchQueue, isWarning: Bool, reason: String, action: String, note: String) {
-        self.queue = queue
-        self.isWarning = isWarning
-        self.reason = reason
-        self.action = action
-        self.note = note
-    }
 }

@@ -1,4 +1,8 @@
 /// What the controller saw in Redis for one queue at one moment.
+
+import MemberwiseInit
+
+@MemberwiseInit(.public)
 public struct QueueObservation: Sendable, Hashable {
     /// Σ LLEN over the queue's priority lists.
     public var depth: Int
@@ -7,14 +11,7 @@ public struct QueueObservation: Sendable, Hashable {
     /// Workers of the queue's Deployment whose heartbeat reports active tasks.
     public var busyWorkers: Int
     /// The in-flight entries no live worker can hold (see `StrandedTasks.classify`); part of `inFlight`.
-    public var stranded: StrandedTasks
-
-    public init(depth: Int, inFlight: Int, busyWorkers: Int, stranded: StrandedTasks = .none) {
-        self.depth = depth
-        self.inFlight = inFlight
-        self.busyWorkers = busyWorkers
-        self.stranded = stranded
-    }
+    public var stranded: StrandedTasks = .none
 
     /// In-flight entries a live worker may hold (reserved, prefetched, ETA, executing with acks_late).
     public var heldInFlight: Int { max(0, inFlight - stranded.count) }
@@ -72,13 +69,10 @@ public struct DecideInput: Sendable {
 }
 
 /// A queue's name and observed depth, for cluster-wide messages.
+@MemberwiseInit(.public)
 public struct QueueDepth: Sendable, Hashable {
     public var queue: String
     public var depth: Int
-    public init(queue: String, depth: Int) {
-        self.queue = queue
-        self.depth = depth
-    }
 }
 
 /// Why `decide` chose what it chose; used in logs, events, metrics and tests.
@@ -172,17 +166,12 @@ public enum ConditionType {
 }
 
 /// A condition to set: its type, whether it holds, and why.
+@MemberwiseInit(.public)
 public struct ConditionUpdate: Sendable, Hashable {
     public var type: String
     public var value: Bool
     public var reason: String
     public var message: String
-    public init(type: String, value: Bool, reason: String, message: String) {
-        self.type = type
-        self.value = value
-        self.reason = reason
-        self.message = message
-    }
 }
 
 extension BatchQueueStatus {

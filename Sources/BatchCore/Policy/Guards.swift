@@ -1,19 +1,17 @@
 /// A health check the ramp waits on: a PromQL expression that returns a non-empty result while the service
 /// it watches is healthy (`sum(pg_stat_activity_count{datname="app"}) < 80`), as a Prometheus alert rule is
 /// the opposite. Set in the BatchQueuePolicy (`spec.guards`); every claimed queue of the namespace uses them.
+
+import MemberwiseInit
+
+@MemberwiseInit(.public)
 public struct Guard: Sendable, Equatable {
     /// A DNS label naming the guard in conditions, Events and metrics (`redis-memory`).
     public var name: String
     /// The PromQL instant query; healthy while its result is non-empty.
     public var expr: String
     /// How long the expression must have returned a result before the guard counts as healthy (0: at once).
-    public var forDuration: TimeSpan
-
-    public init(name: String, expr: String, forDuration: TimeSpan = .zero) {
-        self.name = name
-        self.expr = expr
-        self.forDuration = forDuration
-    }
+    public var forDuration: TimeSpan = .zero
 
     /// The most guards a policy may hold (each is one Prometheus query per pass).
     public static let maxCount = 20
@@ -66,6 +64,7 @@ public enum GuardReading: Sendable, Hashable {
 }
 
 /// What a BatchQueue's status records about one guard: its state, the last value read and since when the state holds.
+@MemberwiseInit(.public)
 public struct GuardStatus: Sendable, Hashable, Codable {
     public var name: String
     /// `Healthy`, `Failing` or `Unknown`.
@@ -78,15 +77,6 @@ public struct GuardStatus: Sendable, Hashable, Codable {
     public var since: KubeTime
     /// Why the guard is unknown.
     public var reason: String?
-
-    public init(name: String, state: String, value: String? = nil, valueAt: KubeTime? = nil, since: KubeTime, reason: String? = nil) {
-        self.name = name
-        self.state = state
-        self.value = value
-        self.valueAt = valueAt
-        self.since = since
-        self.reason = reason
-    }
 
     public static let healthy = "Healthy"
     public static let failing = "Failing"

@@ -2,6 +2,8 @@
 // failure stops which later write. Pure, like `decide`: the Reconciler executes the writes one by one and
 // records what failed (see Controller/Reconciler.swift).
 
+import MemberwiseInit
+
 /// One write of the controller to the cluster (or the webhook), on one BatchQueue.
 public enum Write: Hashable, Sendable {
     /// Store `spec.reservation` clamped to the policy (before anything is decided from it).
@@ -61,15 +63,11 @@ public struct HeldScaleDown: Hashable, Sendable {
 }
 
 /// The writes for one BatchQueue, in the order they must be made.
+@MemberwiseInit(.public)
 public struct WritePlan: Hashable, Sendable {
     public var writes: [Write]
     /// Set when part of a scale-down was held back (for the log).
     public var heldScaleDown: HeldScaleDown?
-
-    public init(writes: [Write], heldScaleDown: HeldScaleDown? = nil) {
-        self.writes = writes
-        self.heldScaleDown = heldScaleDown
-    }
 
     /// The writes that carry out `decision` for `queue` (as read this pass), in order:
     /// 1. replicas, only when they differ from the Deployment's: first the deletion costs that differ (idle

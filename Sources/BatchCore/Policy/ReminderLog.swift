@@ -1,5 +1,8 @@
 /// The reminders already sent for a queue, stored in `status.reminders` so that a restart or a
 /// leader change never sends one twice.
+
+import MemberwiseInit
+
 public struct ReminderLog: Sendable, Hashable, Codable {
     /// The expiry the `expiringSent` thresholds refer to; extending a claim starts a fresh list.
     public var expiringFor: KubeTime?
@@ -22,6 +25,7 @@ public struct ReminderLog: Sendable, Hashable, Codable {
 }
 
 /// A reminder to send: an Event on the BatchQueue, a log line, and the webhook when configured.
+@MemberwiseInit(.public)
 public struct Reminder: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         case expiringSoon = "ReservationExpiringSoon"
@@ -48,15 +52,6 @@ public struct Reminder: Sendable, Hashable {
     public var nextCommand: String
     /// Kubernetes Event type: `Normal` or `Warning`.
     public var isWarning: Bool
-
-    public init(kind: Kind, queue: String, holder: String?, message: String, nextCommand: String, isWarning: Bool) {
-        self.kind = kind
-        self.queue = queue
-        self.holder = holder
-        self.message = message
-        self.nextCommand = nextCommand
-        self.isWarning = isWarning
-    }
 
     /// The Event reason.
     public var reason: String { kind.rawValue }

@@ -1,28 +1,23 @@
 /// In-flight entries of one queue delivered in the same second (kombu's `unacked_index` score, a Unix time).
+
+import MemberwiseInit
+
+@MemberwiseInit(.public)
 public struct DeliveryGroup: Sendable, Hashable, Codable {
     /// Unix time of delivery, whole seconds (rounded down).
     public var second: Int64
     /// Entries delivered in that second.
     public var count: Int
-
-    public init(second: Int64, count: Int) {
-        self.second = second
-        self.count = count
-    }
 }
 
 /// In-flight entries of one queue that no live worker can hold ("stranded"), and when Celery puts the
 /// first of them back on the queue.
+@MemberwiseInit(.public)
 public struct StrandedTasks: Sendable, Hashable {
     /// Entries delivered before every live worker of the queue's Deployment started.
     public var count: Int
     /// The oldest stranded entry's delivery time (whole seconds); nil when there is none.
     public var firstDeliveredAt: KubeTime?
-
-    public init(count: Int, firstDeliveredAt: KubeTime?) {
-        self.count = count
-        self.firstDeliveredAt = firstDeliveredAt
-    }
 
     /// Delivery seconds beyond ±this are clamped (Redis data is untrusted; microseconds must fit Int64).
     public static let maxSeconds: Int64 = 9_000_000_000_000

@@ -1,17 +1,15 @@
 /// The `batchctl status` table: one row per queue, the spreadsheet and the queue-length page in one.
+
+import MemberwiseInit
+
+@MemberwiseInit(.public)
 public struct StatusTable: Sendable {
     public var thresholds: DepthThresholds
     /// ANSI colours for depth and phase (on a terminal, unless NO_COLOR is set).
     public var color: Bool
     /// `-o wide`: also claimed-at, busy workers, stranded tasks (with the first redelivery), approved band
     /// and maxReplicas, and the current claim's replica-hours (USED, from the usage ledger).
-    public var wide: Bool
-
-    public init(thresholds: DepthThresholds, color: Bool, wide: Bool = false) {
-        self.thresholds = thresholds
-        self.color = color
-        self.wide = wide
-    }
+    public var wide: Bool = false
 
     /// Renders `queues` as seen at `now`.
     public func render(_ queues: [BatchQueue], now: KubeTime) -> String {

@@ -1,5 +1,8 @@
 /// Why a reservation change was refused. Every refusal names the problem and what to do instead;
 /// nothing is written.
+
+import MemberwiseInit
+
 public struct ReservationRefusal: BatchctlFailure, Equatable {
     public let kind: FailureKind
     public let message: String
@@ -18,6 +21,7 @@ public struct ReservationPolicy: Sendable {
     public init(policy: QueuePolicy) { self.rules = policy }
 
     /// What a `claim` asks for; nil fields keep the current value (or the default for a new claim).
+    @MemberwiseInit(.public)
     public struct ClaimRequest: Sendable, Equatable {
         public var duration: TimeSpan?
         public var replicas: Int?
@@ -25,14 +29,6 @@ public struct ReservationPolicy: Sendable {
         public var approvedBand: String?
         /// Let the controller release the claim once its work is done; nil keeps an existing claim's setting.
         public var releaseWhenDone: Bool?
-        public init(duration: TimeSpan? = nil, replicas: Int? = nil, reason: String? = nil, approvedBand: String? = nil,
-                    releaseWhenDone: Bool? = nil) {
-            self.releaseWhenDone = releaseWhenDone
-            self.duration = duration
-            self.replicas = replicas
-            self.reason = reason
-            self.approvedBand = approvedBand
-        }
     }
 
     /// The outcome of `claim`.

@@ -1,16 +1,15 @@
 /// Exponential backoff, the one rule every retry in batchctl follows (the Kubernetes client's `RetryPolicy`, the
 /// webhook sender, the Redis client and heartbeat listener): `initial · 2^(attempt-1)`, capped at `maximum`,
 /// optionally jittered to a random 50–100 % of that (client-go's jitter). Pure but for the jitter's randomness.
+
+import MemberwiseInit
+
+@MemberwiseInit(.public)
 public struct ExponentialBackoff: Sendable, Equatable {
     /// The delay before the first retry.
     public var initial: Duration
     /// No delay is longer.
     public var maximum: Duration
-
-    public init(initial: Duration, maximum: Duration) {
-        self.initial = initial
-        self.maximum = maximum
-    }
 
     /// The un-jittered delay before retry number `attempt` (1 is the first): `initial · 2^(attempt-1)`, capped
     /// (an attempt below 1 counts as 1; a negative `maximum` as zero).

@@ -1,5 +1,9 @@
 /// What one claim used: replica time (busy and idle), tasks completed, peak replicas, first and last task.
 /// Kept in `status.usage` of the BatchQueue, so a controller restart loses at most one poll of it.
+
+import MemberwiseInit
+
+@MemberwiseInit(.public)
 public struct ClaimUsage: Sendable, Hashable, Codable {
     /// The claim's holder.
     public var holder: String
@@ -11,32 +15,17 @@ public struct ClaimUsage: Sendable, Hashable, Codable {
     /// `Replaced` (another claim was found in its place).
     public var endReason: String?
     /// Σ over running worker pods of the time they ran tasks, in seconds.
-    public var busyReplicaSeconds: Double
+    public var busyReplicaSeconds: Double = 0
     /// Σ over running worker pods of the time they ran none, in seconds.
-    public var idleReplicaSeconds: Double
+    public var idleReplicaSeconds: Double = 0
     /// Tasks the queue's workers completed (from the `processed` and `active` counters of their heartbeats).
-    public var tasksCompleted: Int
+    public var tasksCompleted: Int = 0
     /// The most worker pods that ran at once.
-    public var peakReplicas: Int
+    public var peakReplicas: Int = 0
     /// When the first completed task was seen (at poll precision).
     public var firstTaskAt: KubeTime?
     /// When the last completed task was seen (at poll precision).
     public var lastTaskAt: KubeTime?
-
-    public init(holder: String, claimedAt: KubeTime, endedAt: KubeTime? = nil, endReason: String? = nil,
-                busyReplicaSeconds: Double = 0, idleReplicaSeconds: Double = 0, tasksCompleted: Int = 0, peakReplicas: Int = 0,
-                firstTaskAt: KubeTime? = nil, lastTaskAt: KubeTime? = nil) {
-        self.holder = holder
-        self.claimedAt = claimedAt
-        self.endedAt = endedAt
-        self.endReason = endReason
-        self.busyReplicaSeconds = busyReplicaSeconds
-        self.idleReplicaSeconds = idleReplicaSeconds
-        self.tasksCompleted = tasksCompleted
-        self.peakReplicas = peakReplicas
-        self.firstTaskAt = firstTaskAt
-        self.lastTaskAt = lastTaskAt
-    }
 
     /// Busy plus idle replica-seconds.
     public var replicaSeconds: Double { busyReplicaSeconds + idleReplicaSeconds }
@@ -55,6 +44,7 @@ public enum ClaimEnd: String, Sendable, Hashable, CaseIterable {
 }
 
 /// A running worker pod as the ledger counts it.
+@MemberwiseInit(.public)
 public struct UsagePod: Sendable, Hashable {
     public var name: String
     /// When its worker started (container `startedAt`); the pod is counted only from then.
@@ -66,14 +56,6 @@ public struct UsagePod: Sendable, Hashable {
     /// Set for a pod that has stopped since the ledger was last written: when it was last seen running (it
     /// counts up to then, and its worker's last count is taken; it gets no baseline).
     public var until: KubeTime?
-
-    public init(name: String, startedAt: KubeTime, busy: Bool, completed: Int?, until: KubeTime? = nil) {
-        self.name = name
-        self.startedAt = startedAt
-        self.busy = busy
-        self.completed = completed
-        self.until = until
-    }
 }
 
 /// Per-claim usage accounting, in `status.usage`. Pure: time and observations are passed in.
@@ -85,6 +67,7 @@ public struct UsagePod: Sendable, Hashable {
 /// stopped since the last write are passed in with `UsagePod.until` (the controller remembers when it last saw
 /// them), and a change in the number of running pods is always written (see `running`), so only a controller
 /// killed between a pod's stop and the next write loses that pod's time since the last write.
+@MemberwiseInit(.public)
 public struct UsageLedger: Sendable, Hashable, Codable {
     /// When the ledger last counted; the next pass counts from here.
     public var accountedAt: MicroTime?
@@ -96,15 +79,6 @@ public struct UsageLedger: Sendable, Hashable, Codable {
     public var current: ClaimUsage?
     /// The last `historyLimit` claims, oldest first; the last one also gets what its workers do after it ended.
     public var history: [ClaimUsage]?
-
-    public init(accountedAt: MicroTime? = nil, running: Int? = nil, workers: [String: Int]? = nil,
-                current: ClaimUsage? = nil, history: [ClaimUsage]? = nil) {
-        self.accountedAt = accountedAt
-        self.running = running
-        self.workers = workers
-        self.current = current
-        self.history = history
-    }
 
     /// Claims kept in `history`.
     public static let historyLimit = 20

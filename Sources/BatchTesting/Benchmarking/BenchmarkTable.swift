@@ -1,6 +1,8 @@
 import Foundation
+import MemberwiseInit
 
 /// One row of BENCHMARKS.md's table: a figure, how it was measured and how to measure it again.
+@MemberwiseInit(.public)
 public struct BenchmarkRow: Sendable, Equatable {
     public var figure: String
     /// As shown, with its unit: `0.298 ms`, `35.8 MiB`, `29 requests`.
@@ -10,15 +12,6 @@ public struct BenchmarkRow: Sendable, Equatable {
     /// The command that measures it again, such as `` `.build/release/batchbench --only decide` ``.
     public var command: String
     public var notes: String
-
-    public init(figure: String, median: String, p90: String, runs: String, command: String, notes: String) {
-        self.figure = figure
-        self.median = median
-        self.p90 = p90
-        self.runs = runs
-        self.command = command
-        self.notes = notes
-    }
 
     /// Parses a table line of exactly six cells (`\|` inside a cell is a literal bar); nil for anything
     /// else, such as the header's rule or prose.

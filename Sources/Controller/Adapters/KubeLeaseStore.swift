@@ -1,17 +1,13 @@
 import BatchCore
 import KubeClient
+import MemberwiseInit
 
 /// The leader Lease through the Kubernetes API (get, create, update with resourceVersion).
+@MemberwiseInit(.public)
 public struct KubeLeaseStore: LeaseStore {
     let client: KubeClient
     let name: String
     let namespace: String
-
-    public init(client: KubeClient, name: String, namespace: String) {
-        self.client = client
-        self.name = name
-        self.namespace = namespace
-    }
 
     public func get() async throws -> LeaseRecord? {
         do {
@@ -40,13 +36,14 @@ public struct KubeLeaseStore: LeaseStore {
     func record(_ lease: Lease) -> LeaseRecord {
         LeaseRecord(holderIdentity: lease.spec.holderIdentity, leaseDurationSeconds: lease.spec.leaseDurationSeconds ?? 15,
                     acquireTime: lease.spec.acquireTime?.time, renewTime: lease.spec.renewTime?.time,
-                    leaseTransitions: lease.spec.leaseTransitions ?? 0, resourceVersion: lease.metadata.resourceVersion)
+                    leaseTransitions: lease.spec.leaseTransitions ?? 0, resourceVersion: lease.metadata.resourceVersion,
+                    strategy: lease.spec.strategy, preferredHolder: lease.spec.preferredHolder)
     }
 
     func lease(_ r: LeaseRecord) -> Lease {
         Lease(metadata: ObjectMeta(name: name, namespace: namespace, resourceVersion: r.resourceVersion),
               spec: LeaseSpec(holderIdentity: r.holderIdentity, leaseDurationSeconds: r.leaseDurationSeconds,
                               acquireTime: r.acquireTime.map(MicroTime.init), renewTime: r.renewTime.map(MicroTime.init),
-                              leaseTransitions: r.leaseTransitions))
+                              leaseTransitions: r.leaseTransitions, strategy: r.strategy, preferredHolder: r.preferredHolder))
     }
 }

@@ -1,15 +1,15 @@
 import BatchCore
 import FoundationEssentials
+import MemberwiseInit
 
 /// Typed, async calls to the Kubernetes API for what batchctl uses. A value type over a shared `KubeTransport`;
 /// every call runs its blocking transfer on the transport's threads.
+@MemberwiseInit(.public)
 public struct KubeClient: Sendable {
     public let transport: KubeTransport
 
     /// The default namespace (`-n`, the context's, the service account's, or `default`).
     public var namespace: String { transport.config.namespace }
-
-    public init(transport: KubeTransport) { self.transport = transport }
 
     /// A client for `config`.
     public init(config: ClusterConfig, retryPolicy: RetryPolicy = .standard, requestTimeout: Duration = .seconds(60),

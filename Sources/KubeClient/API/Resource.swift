@@ -1,6 +1,8 @@
 import BatchCore
+import MemberwiseInit
 
 /// Where a kind of object lives in the API: group, version, plural, namespaced.
+@MemberwiseInit(.public)
 public struct ResourceType: Sendable, Hashable, CustomStringConvertible {
     /// The API group; empty for the core group (`/api/v1`).
     public var group: String
@@ -8,15 +10,7 @@ public struct ResourceType: Sendable, Hashable, CustomStringConvertible {
     /// The URL name (`deployments`).
     public var plural: String
     public var kind: String
-    public var namespaced: Bool
-
-    public init(group: String, version: String, plural: String, kind: String, namespaced: Bool = true) {
-        self.group = group
-        self.version = version
-        self.plural = plural
-        self.kind = kind
-        self.namespaced = namespaced
-    }
+    public var namespaced: Bool = true
 
     /// `apps/v1`, or `v1` for the core group.
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
@@ -64,6 +58,7 @@ public struct ListMeta: Sendable, Hashable, Codable {
 
 /// An object the API server returned that does not decode as its Swift type (a field of the wrong type,
 /// a value out of range): named, so it can be reported, and skipped, so the others are still used.
+@MemberwiseInit(.public)
 public struct UndecodableObject: Sendable, Hashable, CustomStringConvertible {
     /// `BatchQueue`, `Deployment`, ...
     public var kind: String
@@ -75,18 +70,7 @@ public struct UndecodableObject: Sendable, Hashable, CustomStringConvertible {
     /// What does not decode, with the field's path.
     public var problem: String
     /// In a watch: the object is gone (deleted, or a relist no longer returns it undecodable).
-    public var gone: Bool
-
-    public init(kind: String, namespace: String?, name: String, uid: String? = nil, resourceVersion: String? = nil,
-                problem: String, gone: Bool = false) {
-        self.resourceVersion = resourceVersion
-        self.kind = kind
-        self.namespace = namespace
-        self.name = name
-        self.uid = uid
-        self.problem = problem
-        self.gone = gone
-    }
+    public var gone: Bool = false
 
     /// `namespace/name`, as `KubeResource.key`.
     public var key: String { namespace.map { $0.isEmpty ? name : "\($0)/\(name)" } ?? name }

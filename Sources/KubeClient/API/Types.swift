@@ -1,4 +1,5 @@
 import BatchCore
+import MemberwiseInit
 
 // The parts batchctl only decodes and never builds outside this module (deployment spec and template, pod
 // status, conditions and container states, event series and source, the user of a SelfSubjectReview) have no
@@ -75,9 +76,9 @@ public struct PodTemplate: Sendable, Hashable, Codable {
 /// keeps only that container (see `DoctorRules.workerArguments`), with `command` then `args` joined into
 /// `command`, at most 256 strings of at most 4096 characters (API objects are untrusted; the controller
 /// caches every Deployment of its namespace and keeps its memory small).
+@MemberwiseInit(.public)
 public struct PodTemplateSpec: Sendable, Hashable, Codable {
     public var containers: [ContainerCommand]?
-    public init(containers: [ContainerCommand]? = nil) { self.containers = containers }
 
     private enum CodingKeys: String, CodingKey { case containers }
 
@@ -106,21 +107,13 @@ extension Deployment {
 }
 
 /// Deployment status; fields the server omits (zero values) decode as 0.
+@MemberwiseInit(.public)
 public struct DeploymentStatus: Sendable, Hashable, Codable {
-    public var observedGeneration: Int
-    public var replicas: Int
-    public var updatedReplicas: Int
-    public var readyReplicas: Int
-    public var availableReplicas: Int
-
-    public init(observedGeneration: Int = 0, replicas: Int = 0, updatedReplicas: Int = 0, readyReplicas: Int = 0,
-                availableReplicas: Int = 0) {
-        self.observedGeneration = observedGeneration
-        self.replicas = replicas
-        self.updatedReplicas = updatedReplicas
-        self.readyReplicas = readyReplicas
-        self.availableReplicas = availableReplicas
-    }
+    public var observedGeneration: Int = 0
+    public var replicas: Int = 0
+    public var updatedReplicas: Int = 0
+    public var readyReplicas: Int = 0
+    public var availableReplicas: Int = 0
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -143,23 +136,20 @@ public struct Scale: Sendable, Hashable, Codable {
     public var status: Status
 
     /// `spec`: the desired replicas (0 when omitted).
+    @MemberwiseInit(.public)
     public struct Spec: Sendable, Hashable, Codable {
         public var replicas: Int
-        public init(replicas: Int) { self.replicas = replicas }
         public init(from decoder: any Decoder) throws {
             replicas = try decoder.container(keyedBy: CodingKeys.self).int(.replicas)
         }
     }
 
     /// `status`: the current replicas and the selector.
+    @MemberwiseInit(.public)
     public struct Status: Sendable, Hashable, Codable {
         public var replicas: Int
         /// The label selector as a string (`app=web`).
         public var selector: String?
-        public init(replicas: Int, selector: String? = nil) {
-            self.replicas = replicas
-            self.selector = selector
-        }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             replicas = try c.int(.replicas)
@@ -331,6 +321,7 @@ extension Event {
 }
 
 /// A reference to an object (`regarding`, `related`).
+@MemberwiseInit(.public)
 public struct ObjectReference: Sendable, Hashable, Codable {
     public var apiVersion: String?
     public var kind: String?
@@ -338,16 +329,6 @@ public struct ObjectReference: Sendable, Hashable, Codable {
     public var name: String?
     public var uid: String?
     public var resourceVersion: String?
-
-    public init(apiVersion: String? = nil, kind: String? = nil, namespace: String? = nil, name: String? = nil,
-                uid: String? = nil, resourceVersion: String? = nil) {
-        self.apiVersion = apiVersion
-        self.kind = kind
-        self.namespace = namespace
-        self.name = name
-        self.uid = uid
-        self.resourceVersion = resourceVersion
-    }
 }
 
 /// A repeated event: how often and when last.
@@ -382,6 +363,7 @@ public struct Lease: KubeResource, Hashable {
 }
 
 /// Every field of the Lease spec, so a PUT of a fetched Lease drops nothing.
+@MemberwiseInit(.public)
 public struct LeaseSpec: Sendable, Hashable, Codable {
     public var holderIdentity: String?
     public var leaseDurationSeconds: Int?
@@ -390,17 +372,6 @@ public struct LeaseSpec: Sendable, Hashable, Codable {
     public var leaseTransitions: Int?
     public var strategy: String?
     public var preferredHolder: String?
-
-    public init(holderIdentity: String? = nil, leaseDurationSeconds: Int? = nil, acquireTime: MicroTime? = nil,
-                renewTime: MicroTime? = nil, leaseTransitions: Int? = nil, strategy: String? = nil, preferredHolder: String? = nil) {
-        self.holderIdentity = holderIdentity
-        self.leaseDurationSeconds = leaseDurationSeconds
-        self.acquireTime = acquireTime
-        self.renewTime = renewTime
-        self.leaseTransitions = leaseTransitions
-        self.strategy = strategy
-        self.preferredHolder = preferredHolder
-    }
 }
 
 // MARK: authentication.k8s.io/v1 SelfSubjectReview

@@ -1,19 +1,15 @@
 import FoundationEssentials
+import MemberwiseInit
 import Synchronization
 
 /// What one request presents to the API server.
+@MemberwiseInit(.public)
 public struct Credential: Sendable, Equatable {
     /// Sent as `Authorization: Bearer …`. Never logged.
     public var bearerToken: String?
     /// PEM client certificate (chain) and key for mutual TLS.
     public var clientCertificatePEM: [UInt8]?
     public var clientKeyPEM: [UInt8]?
-
-    public init(bearerToken: String? = nil, clientCertificatePEM: [UInt8]? = nil, clientKeyPEM: [UInt8]? = nil) {
-        self.bearerToken = bearerToken
-        self.clientCertificatePEM = clientCertificatePEM
-        self.clientKeyPEM = clientKeyPEM
-    }
 }
 
 /// Produces credentials for each request and refreshes them: a static token, a token file re-read at least every

@@ -1,4 +1,5 @@
 import BatchCore
+import MemberwiseInit
 import Posix
 import FoundationEssentials
 #if canImport(Glibc)
@@ -41,26 +42,21 @@ public struct KubeConfigOptions: Sendable {
 }
 
 /// TLS settings for one cluster.
+@MemberwiseInit(.public)
 public struct TLSSettings: Sendable, Equatable {
     /// PEM bundle of the certificate authorities to trust; nil means the system trust store.
     public var caPEM: [UInt8]?
     /// Where the CA came from, for error messages (`~/.kube/config clusters[dev].cluster.certificate-authority-data`).
     public var caSource: String?
     /// Skip server certificate verification (kubeconfig `insecure-skip-tls-verify`).
-    public var insecureSkipVerify: Bool
+    public var insecureSkipVerify: Bool = false
     /// Kubeconfig `tls-server-name` (recorded; see `ClusterConfig` for how it is used).
     public var serverName: String?
-
-    public init(caPEM: [UInt8]? = nil, caSource: String? = nil, insecureSkipVerify: Bool = false, serverName: String? = nil) {
-        self.caPEM = caPEM
-        self.caSource = caSource
-        self.insecureSkipVerify = insecureSkipVerify
-        self.serverName = serverName
-    }
 }
 
 /// Everything needed to talk to one API server as one user: resolved from a kubeconfig context
 /// (after `KUBECONFIG` merging) or from the in-cluster service account.
+@MemberwiseInit(.public)
 public struct ClusterConfig: Sendable {
     /// `https://host:port` (no trailing slash).
     public var server: String
@@ -77,18 +73,6 @@ public struct ClusterConfig: Sendable {
     public var proxyURL: String?
     /// Produces the bearer token and/or client certificate for each request.
     public var credentials: CredentialProvider
-
-    public init(server: String, namespace: String, contextName: String? = nil, userName: String? = nil, source: String,
-                tls: TLSSettings, proxyURL: String? = nil, credentials: CredentialProvider) {
-        self.server = server
-        self.namespace = namespace
-        self.contextName = contextName
-        self.userName = userName
-        self.source = source
-        self.tls = tls
-        self.proxyURL = proxyURL
-        self.credentials = credentials
-    }
 
     /// Resolves the configuration like kubectl: `--kubeconfig`, else the files in `KUBECONFIG` (merged),
     /// else `~/.kube/config`; if none of these exists and `KUBERNETES_SERVICE_HOST/PORT` are set, the in-cluster

@@ -1,8 +1,10 @@
 import BatchCore
 import FoundationEssentials
+import MemberwiseInit
 
 /// A kubeconfig (or in-cluster setup) that cannot be used: names the file, the field path
 /// (such as `users[alice].user.client-key-data`) and what is wrong with it.
+@MemberwiseInit(.public)
 public struct KubeconfigError: BatchctlFailure, Equatable {
     /// The file, with the home directory written as `~`; or a description such as `KUBECONFIG` or `in-cluster`.
     public let file: String
@@ -12,12 +14,6 @@ public struct KubeconfigError: BatchctlFailure, Equatable {
     public let message: String
 
     public var kind: FailureKind { .badInput }
-
-    public init(file: String, field: String, message: String) {
-        self.file = file
-        self.field = field
-        self.message = message
-    }
 
     public var description: String { field.isEmpty ? "\(file): \(message)" : "\(file): \(field): \(message)" }
 

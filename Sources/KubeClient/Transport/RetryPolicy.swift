@@ -1,23 +1,17 @@
 import BatchCore
+import MemberwiseInit
 
 /// When and how long to wait before retrying, client-go style: up to `maxRetries` retries; a server's
 /// `Retry-After` is honoured (capped at `maxRetryAfter`); otherwise jittered exponential backoff from
 /// `initialBackoff`, doubling up to `maxBackoff`.
+@MemberwiseInit(.public)
 public struct RetryPolicy: Sendable, Equatable {
     /// Retries after the first attempt (client-go: 10).
-    public var maxRetries: Int
-    public var initialBackoff: Duration
-    public var maxBackoff: Duration
+    public var maxRetries: Int = 10
+    public var initialBackoff: Duration = .milliseconds(800)
+    public var maxBackoff: Duration = .seconds(30)
     /// The longest `Retry-After` obeyed; larger values are clamped.
-    public var maxRetryAfter: Duration
-
-    public init(maxRetries: Int = 10, initialBackoff: Duration = .milliseconds(800), maxBackoff: Duration = .seconds(30),
-                maxRetryAfter: Duration = .seconds(60)) {
-        self.maxRetries = maxRetries
-        self.initialBackoff = initialBackoff
-        self.maxBackoff = maxBackoff
-        self.maxRetryAfter = maxRetryAfter
-    }
+    public var maxRetryAfter: Duration = .seconds(60)
 
     /// client-go's defaults.
     public static let standard = RetryPolicy()

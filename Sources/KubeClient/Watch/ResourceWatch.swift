@@ -1,28 +1,20 @@
 import BatchCore
 import FoundationEssentials
+import MemberwiseInit
 import Synchronization
 
 /// How a `ResourceWatch` lists and watches.
+@MemberwiseInit(.public)
 public struct WatchOptions: Sendable {
     public var labelSelector: String?
     public var fieldSelector: String?
     /// The server-side watch timeout is picked at random in this range, as client-go's reflector (5–10 min).
-    public var timeoutSeconds: ClosedRange<Int>
+    public var timeoutSeconds: ClosedRange<Int> = 300...600
     /// Backoff after failures (800 ms doubling to 30 s, reset after 2 min without failure).
-    public var backoff: RetryPolicy
-    public var backoffResetAfter: Duration
+    public var backoff: RetryPolicy = .standard
+    public var backoffResetAfter: Duration = .seconds(120)
     /// Page size for the list.
-    public var pageSize: Int
-
-    public init(labelSelector: String? = nil, fieldSelector: String? = nil, timeoutSeconds: ClosedRange<Int> = 300...600,
-                backoff: RetryPolicy = .standard, backoffResetAfter: Duration = .seconds(120), pageSize: Int = 500) {
-        self.labelSelector = labelSelector
-        self.fieldSelector = fieldSelector
-        self.timeoutSeconds = timeoutSeconds
-        self.backoff = backoff
-        self.backoffResetAfter = backoffResetAfter
-        self.pageSize = pageSize
-    }
+    public var pageSize: Int = 500
 }
 
 /// Counters a test or a metrics endpoint can read.

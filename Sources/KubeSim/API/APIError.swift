@@ -1,5 +1,7 @@
 import BatchCore
+import MemberwiseInit
 /// A Kubernetes API failure, rendered as a `Status` object (reference §0, §2.2).
+@MemberwiseInit(.public)
 public struct APIError: Error, Sendable, CustomStringConvertible {
     /// HTTP status code.
     public var code: Int
@@ -11,15 +13,6 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public var details: JSONValue?
     /// Seconds for `Retry-After` (429/5xx), also `details.retryAfterSeconds`.
     public var retryAfterSeconds: Int?
-
-    /// Creates an error.
-    public init(code: Int, reason: String, message: String, details: JSONValue? = nil, retryAfterSeconds: Int? = nil) {
-        self.code = code
-        self.reason = reason
-        self.message = message
-        self.details = details
-        self.retryAfterSeconds = retryAfterSeconds
-    }
 
     public var description: String { "\(code) \(reason): \(message)" }
 
@@ -77,6 +70,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     }
 
     /// A field error for 422 responses.
+    @MemberwiseInit(.public)
     public struct Cause: Sendable {
         /// `FieldValueInvalid`, `FieldValueRequired`, `FieldValueForbidden`, ...
         public var reason: String
@@ -84,12 +78,6 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         public var field: String
         /// The message without the field, such as `Invalid value: -1: must be greater than or equal to 0`.
         public var message: String
-        /// Creates a field error.
-        public init(reason: String, field: String, message: String) {
-            self.reason = reason
-            self.field = field
-            self.message = message
-        }
     }
 
     /// 422 Invalid: `<Kind>.<group> "<name>" is invalid: <field>: <message>, ...`.

@@ -1,26 +1,20 @@
 import BatchCore
 import Foundation
+import MemberwiseInit
 
 /// One RBAC `PolicyRule`.
+@MemberwiseInit(.public)
 public struct PolicyRule: Sendable, Equatable {
     /// API groups (`""` core, `*` any).
-    public var apiGroups: [String]
+    public var apiGroups: [String] = []
     /// Resources, `resource/subresource`, `*`.
-    public var resources: [String]
+    public var resources: [String] = []
     /// Verbs (`*` any).
     public var verbs: [String]
     /// Object names (empty: any).
-    public var resourceNames: [String]
+    public var resourceNames: [String] = []
     /// Non-resource paths (`/healthz`, `/api/*`).
-    public var nonResourceURLs: [String]
-
-    public init(apiGroups: [String] = [], resources: [String] = [], verbs: [String], resourceNames: [String] = [], nonResourceURLs: [String] = []) {
-        self.apiGroups = apiGroups
-        self.resources = resources
-        self.verbs = verbs
-        self.resourceNames = resourceNames
-        self.nonResourceURLs = nonResourceURLs
-    }
+    public var nonResourceURLs: [String] = []
 
     init(json: JSONValue) {
         func strings(_ key: String) -> [String] { (json[key]?.arrayValue ?? []).compactMap(\.stringValue) }
@@ -52,6 +46,7 @@ public struct PolicyRule: Sendable, Equatable {
 /// RBAC-style authorizer. With no policy every authenticated user may do anything; with a policy
 /// (Kubernetes Role/ClusterRole/RoleBinding/ClusterRoleBinding documents, YAML or JSON) only what the
 /// bindings grant. `system:masters` always passes.
+@MemberwiseInit
 public struct Authorizer: Sendable {
     struct Grant: Sendable {
         var namespace: String?   // nil: cluster-wide
@@ -65,11 +60,6 @@ public struct Authorizer: Sendable {
 
     /// Allows everything (no policy).
     public static let allowAll = Authorizer(enforcing: false, grants: [])
-
-    init(enforcing: Bool, grants: [Grant]) {
-        self.enforcing = enforcing
-        self.grants = grants
-    }
 
     /// Builds an authorizer from Kubernetes RBAC documents.
     public init(documents: [JSONValue]) throws {

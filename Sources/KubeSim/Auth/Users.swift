@@ -1,5 +1,6 @@
 import BatchCore
 import Foundation
+import MemberwiseInit
 
 /// An authenticated identity.
 public struct UserInfo: Sendable, Equatable {
@@ -26,18 +27,12 @@ public struct UserInfo: Sendable, Equatable {
 }
 
 /// A user the server knows, with the bearer token that authenticates it.
+@MemberwiseInit(.public)
 public struct UserAccount: Sendable, Equatable {
     public var name: String
     public var groups: [String]
     /// Bearer token.
     public var token: String
-
-    /// Creates an account.
-    public init(name: String, groups: [String], token: String) {
-        self.name = name
-        self.groups = groups
-        self.token = token
-    }
 
     /// A random token (hex, 32 bytes of entropy).
     public static func randomToken() -> String {

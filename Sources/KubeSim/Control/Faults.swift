@@ -1,4 +1,5 @@
 import Foundation
+import MemberwiseInit
 import Synchronization
 
 /// One fault-injection rule, matched per route pattern and verb.
@@ -9,11 +10,12 @@ import Synchronization
 ///  get /api/** latencyMs=200; watch /apis/apps/v1/** dropWatchAfterEvents=1`.
 /// `VERB` is a Kubernetes verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`), an HTTP method,
 /// or `*`. In `PATH`, `*` matches within one segment and `**` across segments.
+@MemberwiseInit(.public)
 public struct FaultRule: Sendable, Codable, Equatable {
     /// Route pattern.
-    public var path: String
+    public var path: String = "**"
     /// Verb or method (`*` = any).
-    public var verb: String
+    public var verb: String = "*"
     /// Added latency.
     public var latencyMs: Int?
     /// Answer with this status instead (409, 429, 500, ...).
@@ -33,23 +35,6 @@ public struct FaultRule: Sendable, Codable, Equatable {
     /// Only requests of this user (nil: anyone's), for example to delay one controller replica's Lease
     /// writes (`update /apis/coordination.k8s.io/** latencyMs=30000,user=admin`).
     public var user: String?
-
-    /// Creates a rule; see the type documentation for the fields.
-    public init(path: String = "**", verb: String = "*", latencyMs: Int? = nil, status: Int? = nil, retryAfter: Int? = nil,
-                count: Int? = nil, probability: Double? = nil, statusBody: Bool? = nil,
-                dropWatchAfterEvents: Int? = nil, dropWatchAfterMs: Int? = nil, user: String? = nil) {
-        self.user = user
-        self.path = path
-        self.verb = verb
-        self.latencyMs = latencyMs
-        self.status = status
-        self.retryAfter = retryAfter
-        self.count = count
-        self.probability = probability
-        self.statusBody = statusBody
-        self.dropWatchAfterEvents = dropWatchAfterEvents
-        self.dropWatchAfterMs = dropWatchAfterMs
-    }
 
     /// Parses a spec (JSON array or the compact form).
     public static func parse(spec: String) throws -> [FaultRule] {

@@ -1,5 +1,6 @@
 import BatchCore
 import Foundation
+import MemberwiseInit
 
 /// Which pods a ReplicaSet removes first on scale-down, as kube-controller-manager orders them:
 /// `ActivePodsWithRanks.Less` in kubernetes/kubernetes `pkg/controller/controller_utils.go`, used by
@@ -19,28 +20,17 @@ import Foundation
 /// on by default): pods of the same power-of-two age are ordered by UID, pseudo-randomly.
 public enum ReplicaSetRanking {
     /// The fields of a Pod object the order reads.
+    @MemberwiseInit(.public)
     public struct Pod: Sendable, Equatable {
         public var name: String
-        public var uid: String
-        public var nodeName: String
-        public var phase: String
+        public var uid: String = ""
+        public var nodeName: String = "kubesim"
+        public var phase: String = "Running"
         /// `Ready` condition true, and since when.
         public var readySince: Date?
-        public var deletionCost: Int32
-        public var restarts: Int
+        public var deletionCost: Int32 = 0
+        public var restarts: Int = 0
         public var created: Date?
-
-        public init(name: String, uid: String = "", nodeName: String = "kubesim", phase: String = "Running", readySince: Date? = nil,
-                    deletionCost: Int32 = 0, restarts: Int = 0, created: Date? = nil) {
-            self.name = name
-            self.uid = uid
-            self.nodeName = nodeName
-            self.phase = phase
-            self.readySince = readySince
-            self.deletionCost = deletionCost
-            self.restarts = restarts
-            self.created = created
-        }
 
         /// Reads a Pod object.
         public init(_ object: JSONValue) {

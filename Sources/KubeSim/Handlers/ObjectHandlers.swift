@@ -1,5 +1,6 @@
 import BatchCore
 import Foundation
+import MemberwiseInit
 
 /// GET/LIST/POST/PUT/PATCH/DELETE of objects, with the apiserver's metadata, resourceVersion and generation rules.
 extension Simulator {
@@ -373,14 +374,10 @@ enum Names {
 }
 
 /// An opaque list `continue` token: base64 of `{"rv":N,"start":"ns/name"}`.
+@MemberwiseInit
 struct ContinueToken {
     var resourceVersion: Int64
     var lastKey: String
-
-    init(resourceVersion: Int64, lastKey: String) {
-        self.resourceVersion = resourceVersion
-        self.lastKey = lastKey
-    }
 
     init?(_ token: String) {
         var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")

@@ -3,11 +3,13 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import MemberwiseInit
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
 
 /// `kubesim serve`: the emulator behind HTTPS (or HTTP) on loopback, with its client files written to a directory.
+@MemberwiseInit(.public)
 public struct APIServer: Sendable {
     /// What to serve and how.
     public struct Options: Sendable {
@@ -40,9 +42,6 @@ public struct APIServer: Sendable {
 
     /// What to serve.
     public let options: Options
-
-    /// Creates the server (nothing runs until `run()`).
-    public init(options: Options) { self.options = options }
 
     /// Runs until SIGTERM/SIGINT; then ends watches, stops pods (SIGTERM, grace, SIGKILL) and returns.
     public func run() async throws {

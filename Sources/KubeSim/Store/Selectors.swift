@@ -1,4 +1,5 @@
 /// A label selector (`app=web,tier!=db,env in (a,b),!legacy,owner`).
+@MemberwiseInit
 public struct LabelSelector: Sendable, Equatable {
     enum Requirement: Sendable, Equatable {
         case equals(String, String)
@@ -41,8 +42,6 @@ public struct LabelSelector: Sendable, Equatable {
         }
         requirements = result
     }
-
-    init(requirements: [Requirement]) { self.requirements = requirements }
 
     /// A selector from a `matchLabels` map.
     public init(matchLabels: [String: String]) {
@@ -129,6 +128,7 @@ public struct LabelSelector: Sendable, Equatable {
 }
 
 /// A field selector (`metadata.name=web,involvedObject.kind!=Pod`).
+@MemberwiseInit
 public struct FieldSelector: Sendable, Equatable {
     struct Requirement: Sendable, Equatable {
         let field: String
@@ -158,7 +158,6 @@ public struct FieldSelector: Sendable, Equatable {
 
     /// Matches everything.
     public static let everything = FieldSelector(requirements: [])
-    init(requirements: [Requirement]) { self.requirements = requirements }
 
     /// The fields named.
     public var fields: [String] { requirements.map(\.field) }
@@ -181,3 +180,4 @@ public struct SelectorError: Error, Sendable, CustomStringConvertible {
 
 import BatchCore
 import Foundation
+import MemberwiseInit

@@ -23,6 +23,11 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libcurl4 libhiredis0.14 libyaml-0-2 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin batchctl
+# libcurl's dependencies (librtmp, libldap) link gnutls, which initialises itself when it is loaded although
+# batchctl never uses it (libcurl uses OpenSSL): 0.8 MiB of resident memory. With this set gnutls waits for an
+# explicit gnutls_global_init(), which librtmp and libldap make before they use it. batchbench's controller-rss
+# row starts the controller with this stage's ENV lines (BENCHMARKS.md, "Controller memory").
+ENV GNUTLS_NO_IMPLICIT_INIT=1
 COPY --from=build /out/batchctl /usr/local/bin/batchctl
 # The kubectl plugin name (kubectl runs kubectl-batchctl for 'kubectl batchctl'): the same binary.
 RUN ln -s batchctl /usr/local/bin/kubectl-batchctl

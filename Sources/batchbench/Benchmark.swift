@@ -187,7 +187,7 @@ enum BenchmarkReport {
         Debian 12); no dynamic symbols are exported (nothing looks them up); and batchctl keeps to one malloc
         arena (mallopt, 0.5 MiB less anonymous memory after 10 minutes). Step by step, 10-minute runs of the
         binary as the linker wrote it: lld with the order and packed relocations 25.6 MiB, then -function-sections
-        and no exported symbols 24.5, then one arena 24.0 (this row). The binary's mapping is now about 8 MiB,
+        and no exported symbols 24.5, then one arena 24.0 (2026-11-22). The binary's mapping is now about 8 MiB,
         .text 5.6 of it: most of that is code of the prebuilt standard library archives, which the linker can only
         move whole (libswiftCore keeps 1.5 MB of its code in one section; _Concurrency, _StringProcessing and
         FoundationEssentials' objects likewise). The figure depends a little on how the binary sits in the page
@@ -198,6 +198,26 @@ enum BenchmarkReport {
         initialises OpenSSL; the "RSS floor" row is 15.6 MiB of such fixed cost) and 3 MiB of anonymous memory
         (the stacks of 14 threads, malloc, caches). The controller's pod requests 48 MiB and is limited to 96 MiB
         (deploy/base/controller.yaml).
+
+        Controller memory since (issue 18): by 2026-12-06 the controller had gained the unacked tracker and
+        stranded-task detection (issues 19, 23), the usage ledger (20), the Prometheus guards (21) and issue 18's
+        refactor, and this row read 26.4 MiB with the order file of 2026-11-22 and 25.6 with it regenerated
+        (quiet machine; batchctl's mapping 9.5, anonymous 5.1). Three changes, each found with
+        `scripts/rss-attribution.py`, gdb or callgrind, brought it back under 25 MiB. (1) The image sets
+        GNUTLS_NO_IMPLICIT_INIT=1 (Dockerfile): libcurl's dependencies librtmp and libldap link gnutls, which
+        initialised itself in a library constructor although nothing uses it (libcurl uses OpenSSL); librtmp and
+        libldap call gnutls_global_init themselves before they use gnutls. This benchmark starts the controller
+        with the ENV lines of the Dockerfile's runtime stage (ImageEnvironment), so the row measures what the
+        image runs. (2) Nothing formats type names at start any more: ServiceLifecycle named each service
+        "\\(service)" and ArgumentParser named `config validate` from its type, which brought the runtime
+        demangler's printer (NodePrinter, 34 KiB, and the code around it) into memory; the services and the
+        command are now named. (3) batchctl's entry point is synchronous and runs the command in a task: an async
+        main gives the main thread to dispatch_main(), whose pthread_exit unwound the main thread's stack through
+        .eh_frame_hdr and .eh_frame, 0.5 MiB of them resident for good. linker/batchctl.order was regenerated
+        after (2) and (3). 10-minute runs side by side on a loaded machine (several runs and profiles at once):
+        main 26.3 MiB; with the image's environment 25.3; named services 24.5, with the order regenerated 24.2;
+        synchronous entry point 24.1, with the order regenerated 23.8 (batchctl's mapping 8.2). The row above is
+        that last build, run alone (1-minute load average 1.3 at its end).
 
         Large `unacked` (issue 19, `batchbench --only unacked`): 100,000 delivered messages of 1.5 KB (about
         190 MiB in Redis), written as kombu's `QoS.append` does (hash value and `unacked_index` score, delivery

@@ -6,7 +6,20 @@ import Posix
 import Glibc
 #endif
 
+/// The entry point: the command runs on Swift's cooperative pool while the main thread waits for `Batchctl.leave`
+/// to end the process. Not an async main: that hands the main thread to dispatch_main(), whose pthread_exit
+/// unwinds the main thread's stack through the binary's unwind tables (.eh_frame_hdr, .eh_frame) at every start,
+/// and the pages of them it reads stay resident in the controller for good (about 0.5 MiB; BENCHMARKS.md,
+/// "Controller memory"). Nothing in batchctl runs on the main actor.
 @main
+enum BatchctlMain {
+    static func main() {
+        Task.detached { await Batchctl.execute() }
+        // `execute` always ends the process; pause() returns after each signal handler, so wait again.
+        while true { pause() }
+    }
+}
+
 struct Batchctl: AsyncParsableCommand {
     /// Computed, not stored: the name shown in help is `kubectl batchctl` when run as the kubectl plugin.
     static var configuration: CommandConfiguration { CommandConfiguration(
@@ -25,8 +38,8 @@ struct Batchctl: AsyncParsableCommand {
                       ConfigCommand.self]
     ) }
 
-    /// Runs the command and turns every failure into a message and an exit status.
-    static func main() async {
+    /// Runs the command, turns every failure into a message and an exit status, and ends the process.
+    static func execute() async -> Never {
         // One malloc arena for every thread, set first, before batchctl starts its threads: glibc otherwise
         // gives each thread that meets a locked arena one of its own (up to 8 per core), each keeping its own
         // free pages resident. batchctl's threads allocate little, and the controller's memory is a target

@@ -11,6 +11,7 @@ struct ConfigCommand: AsyncParsableCommand {
 
     struct Validate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "validate",   // named, as every command is: ArgumentParser otherwise formats the type name at each start
             abstract: "Validate a configuration file and print the effective configuration.",
             discussion: """
             Reads FILE (or $BATCHCTL_CONFIG, or the embedded defaults when neither is given), checks every key, and prints the configuration batchctl would run with, secrets masked. Keys left out keep their defaults. On a problem it prints one line per problem, naming the key path, the value and the rule, and exits with status 2. The file is the controller's own configuration: the rules users are held to live in the cluster, in the namespace's BatchQueuePolicy, and a key that moved there is refused with where it went.

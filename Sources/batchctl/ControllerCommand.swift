@@ -118,9 +118,13 @@ struct ControllerCommand: AsyncParsableCommand {
         ])
         // Shut down in reverse: the webhook sender drains, the passes stop, then the caches, the heartbeat
         // listener and, last, the health server (it answers probes until the rest has stopped).
+        // Each service is named here: without a name, ServiceLifecycle names it "\(service)", which formats the
+        // type name with the runtime's demangler and brings its code into memory (BENCHMARKS.md, "Controller memory").
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: health), .init(service: redis), .init(service: CacheFeeder(cluster: kube)), .init(service: service)]
-                + (webhook.map { [.init(service: $0)] } ?? []),
+            services: [.init(service: health, serviceName: "HealthServer"), .init(service: redis, serviceName: "RedisObserver"),
+                       .init(service: CacheFeeder(cluster: kube), serviceName: "CacheFeeder"),
+                       .init(service: service, serviceName: "ControllerService")]
+                + (webhook.map { [.init(service: $0, serviceName: "WebhookNotifier")] } ?? []),
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

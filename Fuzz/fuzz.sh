@@ -34,11 +34,13 @@ dict() { case $1 in config-loader | kubeconfig | yaml) echo Dictionaries/yaml.di
 
 # -sanitize=fuzzer instruments the Swift code (batchctl's modules, its YAML composer included) for coverage
 # and links libFuzzer; address adds AddressSanitizer. libyaml itself is the system's, not instrumented.
+# -Xswiftc reaches the build machine's tools too (the @MemberwiseInit compiler plugin): ld.gold fails on that
+# instrumented executable ("internal error in format_file_lineno"), so everything links with lld.
 echo "== building ${targets[*]} (release, -sanitize=fuzzer,address) into .build-fuzz"
 for p in "${targets[@]}"; do
   log=$(mktemp)
   if ! $SWIFT build -c release --scratch-path "$SCRATCH" \
-      -Xswiftc -sanitize=fuzzer,address --product "fuzz-$p" > "$log" 2>&1; then
+      -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld --product "fuzz-$p" > "$log" 2>&1; then
     cat "$log" >&2; rm -f "$log"
     echo "fuzz.sh: building fuzz-$p failed" >&2
     exit 2

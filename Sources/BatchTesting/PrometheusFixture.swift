@@ -89,11 +89,25 @@ public final class PrometheusFixture: @unchecked Sendable {
     public func query(_ expr: String) throws -> [Double] {
         let encoded = expr.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? expr
         let r = try get("/api/v1/query?query=" + encoded)
-        guard r.status == 200, let object = try JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any],
-              let data = object["data"] as? [String: Any], let result = data["result"] as? [[String: Any]] else {
+        guard r.status == 200, let answer = try? JSONDecoder().decode(QueryAnswer.self, from: Data(r.body.utf8)) else {
             throw SupportError("query \(expr) failed: HTTP \(r.status) \(r.body.prefix(300))")
         }
-        return result.compactMap { ($0["value"] as? [Any])?.last as? String }.compactMap(Double.init)
+        return answer.data.result.compactMap(\.value)
+    }
+
+    /// The parts of a `/api/v1/query` answer the fixture reads: `data.result[].value`, `[time, "number"]`.
+    private struct QueryAnswer: Decodable {
+        struct Result: Decodable { let result: [Sample] }
+        struct Sample: Decodable {
+            let value: Double?
+            enum CodingKeys: String, CodingKey { case value }
+            init(from decoder: any Decoder) throws {
+                var pair = try decoder.container(keyedBy: CodingKeys.self).nestedUnkeyedContainer(forKey: .value)
+                _ = try pair.decode(Double.self)   // the evaluation time
+                value = Double(try pair.decode(String.self))
+            }
+        }
+        let data: Result
     }
 
     /// `GET path` (over HTTPS without verifying: the fixture's own check, not what is under test).

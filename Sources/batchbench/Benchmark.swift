@@ -216,8 +216,9 @@ enum BenchmarkReport {
         .eh_frame_hdr and .eh_frame, 0.5 MiB of them resident for good. linker/batchctl.order was regenerated
         after (2) and (3). 10-minute runs side by side on a loaded machine (several runs and profiles at once):
         main 26.3 MiB; with the image's environment 25.3; named services 24.5, with the order regenerated 24.2;
-        synchronous entry point 24.1, with the order regenerated 23.8 (batchctl's mapping 8.2). The row above is
-        that last build, run alone (1-minute load average 1.3 at its end).
+        synchronous entry point 24.1, with the order regenerated 23.8 (batchctl's mapping 8.2). That last
+        build, run alone: 23.9 MiB (1-minute load average 1.3 at its end). The row above is main after
+        merging it (c59facc, with the @MemberwiseInit change), run while a clean-clone `make test` built on both vCPUs.
 
         Large `unacked` (issue 19, `batchbench --only unacked`): 100,000 delivered messages of 1.5 KB (about
         190 MiB in Redis), written as kombu's `QoS.append` does (hash value and `unacked_index` score, delivery
